@@ -1,0 +1,271 @@
+"""The IR: plain typed data, the one contract between the compiler and every target.
+
+Emitters and runners read a `Pipeline` and nothing else: every reference is
+resolved (a step names a node that exists, a node names an environment that
+exists, a run names a codespec that exists), every default is filled in, and
+each graph carries a topological order of its steps. Spans point back at the
+source for messages that targets report; they are excluded from golden files.
+
+Types of ports are written as canonical strings (`str`, `int`, `float`,
+`bool`, `json`, `list[T]`, `dict[str, T]`); `rtc.compiler.types` parses them
+and checks values against them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IR_VERSION = "1"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceSpan(Model):
+    file: str
+    line: int
+    col: int
+
+
+Span = Annotated[SourceSpan | None, Field(default=None, exclude=False)]
+
+
+# ---------------------------------------------------------------- environments (envd)
+
+
+class Mount(Model):
+    host_path: str = Field(description="Path on the host; relative paths are relative to the pipeline file's folder.")
+    container_path: str
+    read_only: bool = False
+
+
+class Expose(Model):
+    container_port: int
+    host_port: int = Field(0, description="0 means: pick a free port on the host.")
+    host_ip: str = Field("127.0.0.1", description="Listen address on the host.")
+    service: str | None = None
+
+
+class BuildSpec(Model):
+    """What goes into the generated Dockerfile of an environment."""
+
+    base: str
+    apt: list[str] = []
+    pip: list[str] = []
+    python: bool = Field(False, description="The image must run Python nodes: the node SDK (and pydantic) is installed.")
+
+
+class Environment(Model):
+    name: str
+    image: str = Field(description="The image every container of this environment runs: a content-addressed tag for built environments, or the ready image as written.")
+    build: BuildSpec | None = Field(None, description="None when `image` is used as it is.")
+    environ: dict[str, str] = {}
+    mounts: list[Mount] = []
+    expose: list[Expose] = []
+    daemons: list[list[str]] = []
+    init: list[str] = []
+    commands: dict[str, str] = {}
+    workdir: str | None = None
+    span: Span
+
+
+# ---------------------------------------------------------------- nodes and graphs (Exosphere)
+
+
+class Port(Model):
+    name: str
+    type: str
+    span: Span
+
+
+class RetryPolicy(Model):
+    """Exosphere's retry policy; `max_retries` 0 means no retry."""
+
+    max_retries: int = 0
+    strategy: Literal["fixed", "linear", "exponential"] = "exponential"
+    jitter: bool = False
+    delay_seconds: float = 1.0
+    max_delay_seconds: float | None = None
+
+    def delay_for(self, attempt: int) -> float:
+        """Delay before retry number `attempt` (1-based), without jitter."""
+        if self.strategy == "fixed":
+            delay = self.delay_seconds
+        elif self.strategy == "linear":
+            delay = self.delay_seconds * attempt
+        else:
+            delay = self.delay_seconds * (2 ** (attempt - 1))
+        if self.max_delay_seconds is not None:
+            delay = min(delay, self.max_delay_seconds)
+        return delay
+
+
+class Node(Model):
+    """A reusable unit of work: a command, or a Python BaseNode class, in an environment."""
+
+    name: str
+    env: str = Field(description="Name of an entry of Pipeline.environments.")
+    inputs: list[Port] = []
+    outputs: list[Port] = []
+    secrets: list[str] = []
+    command: list[str] | None = Field(None, description="argv run in the container; exclusive with `python`.")
+    python: str | None = Field(None, description="`module:Class` of a BaseNode subclass, run with `python -m rtc.node`.")
+    fanout: bool = Field(False, description="execute() returns a list of Outputs; each output then arrives downstream as a list.")
+    retry: RetryPolicy = RetryPolicy()
+    timeout_seconds: float | None = None
+    span: Span
+
+    def argv(self) -> list[str]:
+        """The argv a container of this node runs."""
+        if self.python is not None:
+            return ["python3", "-m", "rtc.node", self.python]
+        return list(self.command or [])
+
+
+class ParamRef(Model):
+    kind: Literal["param"] = "param"
+    param: str
+
+
+class OutputRef(Model):
+    kind: Literal["output"] = "output"
+    step: str
+    output: str
+
+
+class LiteralValue(Model):
+    kind: Literal["literal"] = "literal"
+    value: Any
+
+
+Binding = Annotated[Union[ParamRef, OutputRef, LiteralValue], Field(discriminator="kind")]
+
+
+class StepInput(Model):
+    name: str
+    binding: Binding
+    each: bool = Field(False, description="Fan out: the step runs once per element of the bound list.")
+    type: str = Field(description="The declared type of the node's input.")
+
+
+class Step(Model):
+    """One use of a node in a graph."""
+
+    id: str
+    node: str = Field(description="Name of an entry of Pipeline.nodes.")
+    inputs: list[StepInput] = []
+    upstream: list[str] = Field([], description="Steps this one waits for (data edges and `after`), sorted.")
+    trigger: Literal["all_success", "all_done"] = "all_success"
+    mapped: bool = Field(False, description="True when an input is fanned out with each(); outputs of a mapped step arrive downstream as lists.")
+    span: Span
+
+    def output_type(self, declared: str, node: Node) -> str:
+        """Type seen downstream for an output declared with type `declared`."""
+        return f"list[{declared}]" if (self.mapped or node.fanout) else declared
+
+
+class Param(Model):
+    name: str
+    type: str
+    default: Any = None
+    required: bool = True
+    span: Span
+
+
+class Graph(Model):
+    name: str
+    schedule: str | None = Field(None, description="A cron expression or a preset such as @daily; None: triggered by hand.")
+    workers: int | None = Field(None, description="Most steps running at once; None: the target's default.")
+    params: list[Param] = []
+    steps: list[Step] = []
+    order: list[str] = Field([], description="Step ids in a topological order (stable: source order among ready steps).")
+    tags: list[str] = []
+    span: Span
+
+
+# ---------------------------------------------------------------- codespecs and runs (Tyger)
+
+
+class Resources(Model):
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    memory_request: str | None = None
+    memory_limit: str | None = None
+    gpu: str | None = None
+
+
+class Codespec(Model):
+    name: str
+    version: int = 1
+    kind: Literal["job", "worker"] = "job"
+    image: str
+    inputs: list[str] = Field([], description="Input buffer parameter names.")
+    outputs: list[str] = Field([], description="Output buffer parameter names.")
+    command: list[str] = []
+    args: list[str] = []
+    working_dir: str | None = None
+    env: dict[str, str] = {}
+    resources: Resources = Resources()
+    max_replicas: int | None = None
+    endpoints: dict[str, int] = Field({}, description="Worker codespecs: endpoint name to port.")
+    span: Span
+
+
+class WorkerSpec(Model):
+    codespec: str
+    codespec_version: int | None = None
+    replicas: int = 1
+    node_pool: str | None = None
+
+
+class Run(Model):
+    name: str
+    codespec: str = Field(description="Name of an entry of Pipeline.codespecs (inline codespecs get a generated name).")
+    codespec_version: int | None = None
+    buffers: dict[str, str] = Field({}, description="Buffer parameter to buffer id; missing ones are created at run time.")
+    replicas: int = 1
+    timeout_seconds: float | None = None
+    tags: dict[str, str] = {}
+    node_pool: str | None = None
+    cluster: str | None = None
+    schedule: str | None = None
+    worker: WorkerSpec | None = None
+    span: Span
+
+
+# ---------------------------------------------------------------- the whole file
+
+
+class Pipeline(Model):
+    ir_version: Literal["1"] = IR_VERSION
+    namespace: str
+    source: str = Field(description="The main source file, as given on the command line.")
+    environments: dict[str, Environment] = {}
+    nodes: dict[str, Node] = {}
+    graphs: dict[str, Graph] = {}
+    codespecs: dict[str, Codespec] = {}
+    runs: dict[str, Run] = {}
+
+    def to_json(self, spans: bool = True) -> str:
+        """Deterministic JSON: same pipeline, same bytes."""
+        import json
+
+        data = self.model_dump(mode="json")
+        if not spans:
+            data = _without_spans(data)
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "Pipeline":
+        return cls.model_validate_json(text)
+
+
+def _without_spans(value):
+    if isinstance(value, dict):
+        return {k: _without_spans(v) for k, v in value.items() if k != "span"}
+    if isinstance(value, list):
+        return [_without_spans(v) for v in value]
+    return value

@@ -1,0 +1,68 @@
+"""The `rtc` command line: a thin shell over dsl, compiler and integrations.
+
+Each command lives in its own module under rtc/cli/ and exposes
+`register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+Registering imports nothing heavy: Airflow, Prefect and docker are imported
+inside the command function that needs them, so `rtc --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rtc import __version__
+
+# Order here is the order in `rtc --help`.
+COMMAND_MODULES = [
+    "check",
+    "compile",
+    "graph",
+    "schema",
+    "build",
+    "run",
+    "exec",
+    "buffer",
+    "env",
+    "deploy",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rtc",
+        description="Compile pipeline files (.rt or YAML) to Airflow DAGs, Prefect flows, or run them locally in Docker.",
+    )
+    parser.add_argument("--version", action="version", version=f"rtc {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"rtc.cli.{name}_cmd")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"rtc.cli.{name}_cmd":
+                raise
+            continue  # a command not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rtc.compiler.diagnostics import RtcError
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except RtcError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,107 @@
+"""The container contract's shared constants and its run-time type check.
+
+Standard library only, and `check_value` is self-contained: generated Airflow
+and Prefect files carry its source (see `check_value_source`) so that they
+need nothing of rtc installed. docs/runtime.md describes the contract.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+# Where a step finds its inputs and leaves its outputs inside the container.
+IO_DIR = "/rtc/io"
+INPUTS_FILE = IO_DIR + "/inputs.json"
+OUTPUTS_FILE = IO_DIR + "/outputs.json"
+ENV_INPUTS = "RTC_INPUTS"  # JSON object of all inputs, also given as a file
+ENV_INPUTS_FILE = "RTC_INPUTS_FILE"
+ENV_OUTPUTS_FILE = "RTC_OUTPUTS_FILE"
+ENV_STEP = "RTC_STEP"
+ENV_RUN_ID = "RTC_RUN_ID"
+LABEL_RUN = "rtc.run"
+LABEL_STEP = "rtc.step"
+LABEL_PIPELINE = "rtc.pipeline"
+
+
+def check_value(value, type_text, where="value"):
+    """Return None when `value` (decoded JSON) matches `type_text`, else a message."""
+
+    def parse(text):
+        text = text.replace(" ", "")
+        if text.startswith("list[") and text.endswith("]"):
+            return ("list", parse(text[5:-1]))
+        if text.startswith("dict[str,") and text.endswith("]"):
+            return ("dict", parse(text[9:-1]))
+        return (text,)
+
+    def check(v, t, path):
+        kind = t[0]
+        if kind == "json":
+            return None
+        if kind == "str":
+            ok = isinstance(v, str)
+        elif kind == "bool":
+            ok = isinstance(v, bool)
+        elif kind == "int":
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif kind == "float":
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        elif kind == "list":
+            if not isinstance(v, list):
+                return f"{path} should be a list, got {type(v).__name__} {v!r:.60}"
+            for i, item in enumerate(v):
+                problem = check(item, t[1], f"{path}[{i}]")
+                if problem:
+                    return problem
+            return None
+        elif kind == "dict":
+            if not isinstance(v, dict):
+                return f"{path} should be an object, got {type(v).__name__} {v!r:.60}"
+            for key, item in v.items():
+                problem = check(item, t[1], f"{path}[{key!r}]")
+                if problem:
+                    return problem
+            return None
+        else:
+            return f"{path} has unknown type {kind!r}"
+        if not ok:
+            return f"{path} should be {kind}, got {type(v).__name__} {v!r:.60}"
+        return None
+
+    return check(value, parse(type_text), where)
+
+
+def check_value_source() -> str:
+    """The source of `check_value`, for generated files that must stand alone."""
+    return inspect.getsource(check_value)
+
+
+def step_argv(argv, init=(), daemons=()):
+    """The argv a step's container runs: the environment's daemons and init first.
+
+    Without init commands or daemons this is `argv` itself (no shell needed,
+    so scratch images work). Otherwise `sh` starts each daemon in the
+    background with its output in /var/log/rtc/daemon-N.log (as envd advises),
+    runs the init commands in order (any failure fails the step), then execs
+    the step's own argv. Every value is passed as a positional argument, never
+    pasted into the shell script, so no string can break out of it.
+    """
+    argv = list(argv)
+    if not init and not daemons:
+        return argv
+    lines = ["set -e", "mkdir -p /var/log/rtc"]
+    args = []
+    for i, daemon in enumerate(daemons):
+        # Each daemon's argv travels as one positional argument, encoded NUL-free with \x1f separators.
+        args.append("\x1f".join(daemon))
+        n = len(args)
+        lines.append(
+            f'( IFS=$(printf "\\037"); set -f; set -- ${{{n}}}; exec "$@" ) '
+            f">>/var/log/rtc/daemon-{i}.log 2>&1 &"
+        )
+    for command in init:
+        args.append(command)
+        lines.append(f'sh -c "${{{len(args)}}}"')
+    lines.append(f"shift {len(args)}")
+    lines.append('exec "$@"')
+    return ["sh", "-c", "\n".join(lines), "rtc-step", *args, *argv]

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv and install rtc (editable) with every extra. Idempotent and quiet
+# when nothing changed: a stamp of pyproject.toml + setup.py skips the pip step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=.venv/.rtc-installed
+want=$(cat pyproject.toml setup.py | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing rtc and its extras into .venv (first time takes a few minutes)" >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  # Airflow and Prefect resolve together only when installed in one pip call.
+  .venv/bin/python -m pip install -q -e ".[airflow,prefect,docker,dev]"
+  echo "$want" > "$stamp"
+fi
