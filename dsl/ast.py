@@ -1,0 +1,241 @@
+"""The syntax tree: what the source says, with positions, and nothing more.
+
+Both front ends (the `.rt` grammar and YAML) build these same nodes, so the
+compiler never knows which one a file came from. The tree is purely
+syntactic: names are not resolved, types not checked, defaults not filled.
+Blocks are deliberately generic (a kind, a name and a list of items) so that
+an unknown or misplaced attribute is a compiler diagnostic with a position
+and a "did you mean", not a parse error.
+
+Every node carries `span` (rtc.compiler.diagnostics.Span).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from rtc.compiler.diagnostics import Span
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Int:
+    value: int
+    span: Span
+
+
+@dataclass(frozen=True)
+class Float:
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Null:
+    span: Span
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A duration literal such as `300s`, `1.5h`, `2h45m` (`text` as written)."""
+
+    text: str
+    seconds: float
+    span: Span
+
+
+@dataclass(frozen=True)
+class ListExpr:
+    items: list["Expr"]
+    span: Span
+
+
+@dataclass(frozen=True)
+class MapEntry:
+    key: str
+    value: "Expr"
+    span: Span  # span of the key
+
+
+@dataclass(frozen=True)
+class MapExpr:
+    entries: list[MapEntry]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A dotted name: `py`, `params.source`, `load.rows`, `hello/versions/2` is a Str."""
+
+    parts: list[str]
+    span: Span
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True)
+class Call:
+    """`each(load.rows)`; the only call today, kept general for diagnostics."""
+
+    func: str
+    args: list["Expr"]
+    span: Span
+
+
+Expr = Union[Str, Int, Float, Bool, Null, Duration, ListExpr, MapExpr, Ref, Call]
+
+# ---------------------------------------------------------------- block items
+
+
+@dataclass(frozen=True)
+class Attr:
+    """`name = value`."""
+
+    name: str
+    value: Expr
+    span: Span  # span of the name
+
+
+@dataclass(frozen=True)
+class PortDecl:
+    """`path: str`, `source: str = "/data"`, or a bare `API_KEY` in `secrets`."""
+
+    name: str
+    type: str | None
+    default: Expr | None
+    span: Span
+    type_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class PortBlock:
+    """`inputs { ... }`, `outputs { ... }`, `secrets { ... }`, `params { ... }`."""
+
+    kind: str
+    ports: list[PortDecl]
+    span: Span
+
+
+@dataclass(frozen=True)
+class MountStmt:
+    """`mount "./data" -> "/data" [readonly]`."""
+
+    host: Str
+    container: Str
+    read_only: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class ExposeStmt:
+    """`expose 8000 [-> 0] [on "0.0.0.0"] [service "api"]`."""
+
+    container_port: Int
+    host_port: Int | None
+    host_ip: Str | None
+    service: Str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class DaemonStmt:
+    """`daemon ["python3", "serving.py"]`."""
+
+    argv: ListExpr
+    span: Span
+
+
+@dataclass(frozen=True)
+class InitStmt:
+    """`init ["cmd one", "cmd two"]`."""
+
+    commands: ListExpr
+    span: Span
+
+
+@dataclass(frozen=True)
+class CommandStmt:
+    """`command train = "python train.py"`."""
+
+    name: str
+    command: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class StepArg:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class StepStmt:
+    """`clean = Clean(row = each(load.rows)) [after all_done] [after [a, b]]`."""
+
+    name: str
+    node: Ref
+    args: list[StepArg]
+    trigger: Str | None  # "all_success" | "all_done" as written (YAML: unites ALL_SUCCESS / ALL_DONE)
+    after: list[Ref]
+    span: Span
+
+
+@dataclass(frozen=True)
+class SubBlock:
+    """A nested block that is not a port list, e.g. `resources { ... }`, `retry { ... }`, `worker { ... }`."""
+
+    kind: str
+    items: list["Item"]
+    span: Span
+
+
+Item = Union[Attr, PortBlock, MountStmt, ExposeStmt, DaemonStmt, InitStmt, CommandStmt, StepStmt, SubBlock]
+
+# ---------------------------------------------------------------- top level
+
+BLOCK_KINDS = ("env", "node", "graph", "codespec", "run")
+
+
+@dataclass(frozen=True)
+class Block:
+    """`env py { ... }`, `node Load { ... }`, `graph etl { ... }`, `codespec hello { ... }`, `run greet { ... }`."""
+
+    kind: str
+    name: str
+    items: list[Item]
+    span: Span  # span of the name
+    name_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Import:
+    path: str
+    span: Span
+
+
+@dataclass
+class Module:
+    """One source file."""
+
+    file: str
+    namespace: str | None = None
+    namespace_span: Span | None = None
+    imports: list[Import] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
