@@ -49,12 +49,21 @@ class Expose(Model):
     service: str | None = None
 
 
+class FileCopy(Model):
+    """Files baked into the image (`copy "./nodes" -> "/app"`)."""
+
+    host_path: str = Field(description="Absolute path on the build machine (file or folder).")
+    container_path: str
+    digest: str = Field(description="sha256 of the copied content, so that changed code changes the image tag.")
+
+
 class BuildSpec(Model):
     """What goes into the generated Dockerfile of an environment."""
 
     base: str
     apt: list[str] = []
     pip: list[str] = []
+    copy_files: list[FileCopy] = []
     python: bool = Field(False, description="The image must run Python nodes: the node SDK (and pydantic) is installed.")
 
 

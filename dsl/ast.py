@@ -143,6 +143,15 @@ class MountStmt:
 
 
 @dataclass(frozen=True)
+class CopyStmt:
+    """`copy "./nodes" -> "/app"`: files baked into the image at build time."""
+
+    host: Str
+    container: Str
+    span: Span
+
+
+@dataclass(frozen=True)
 class ExposeStmt:
     """`expose 8000 [-> 0] [on "0.0.0.0"] [service "api"]`."""
 
@@ -206,7 +215,7 @@ class SubBlock:
     span: Span
 
 
-Item = Union[Attr, PortBlock, MountStmt, ExposeStmt, DaemonStmt, InitStmt, CommandStmt, StepStmt, SubBlock]
+Item = Union[Attr, PortBlock, MountStmt, CopyStmt, ExposeStmt, DaemonStmt, InitStmt, CommandStmt, StepStmt, SubBlock]
 
 # ---------------------------------------------------------------- top level
 
