@@ -1,0 +1,151 @@
+"""Front ends: `.rt` and YAML source files -> syntax trees (`rtc.dsl.ast`).
+
+`parse_file` reads one file and picks the front end by suffix;
+`load_modules` also follows `import` statements. Both raise `CompileError`
+with positions for anything wrong in the sources, and never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rtc.compiler.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span
+from rtc.dsl import ast
+
+RT_SUFFIXES = (".rt",)
+YAML_SUFFIXES = (".yaml", ".yml")
+
+# Diagnostic codes of file handling (docs/language.md, "Syntax errors").
+CANNOT_READ = "E007"
+BAD_IMPORT = "E008"
+IMPORT_CYCLE = "E009"
+
+
+def parse_text(text: str, file: str) -> ast.Module:
+    """Parse source text; the suffix of `file` picks the front end."""
+    suffix = Path(file).suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        from rtc.dsl.yaml_frontend import parse_yaml
+
+        return parse_yaml(text, file)
+    if suffix in RT_SUFFIXES:
+        from rtc.dsl.parser import parse_rt
+
+        return parse_rt(text, file)
+    raise CompileError(
+        Diagnostic(
+            CANNOT_READ,
+            f"{file}: unknown kind of file {suffix or '(no suffix)'!r}",
+            None,
+            "rtc reads .rt files and .yaml/.yml files",
+        )
+    )
+
+
+def read_source(path: str | os.PathLike, at: Span | None = None) -> str:
+    """A file's text as UTF-8; a missing file or a bad byte is a diagnostic, not an OSError."""
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CompileError(Diagnostic(CANNOT_READ, f"no such file: {file}", at)) from None
+    except IsADirectoryError:
+        raise CompileError(Diagnostic(CANNOT_READ, f"{file} is a folder, not a file", at)) from None
+    except OSError as exc:
+        raise CompileError(Diagnostic(CANNOT_READ, f"cannot read {file}: {exc.strerror or exc}", at)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8", errors="replace")
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        raise CompileError(
+            Diagnostic(
+                CANNOT_READ,
+                f"{file} is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                Span(file, line, col, line, col + 1),
+                "save the file as UTF-8",
+            )
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def parse_file(path: str | os.PathLike) -> ast.Module:
+    """Read and parse one file (no imports followed)."""
+    file = str(path)
+    suffix = Path(file).suffix.lower()
+    if suffix not in RT_SUFFIXES + YAML_SUFFIXES:
+        return parse_text("", file)  # raises the "unknown kind of file" diagnostic
+    return parse_text(read_source(file), file)
+
+
+def load_modules(path: str | os.PathLike) -> list[ast.Module]:
+    """The module at `path` and every module it imports, transitively.
+
+    Order: the given file first, then imported files in the order they are
+    first reached (depth first). Each file is parsed once even when several
+    files import it. Imports are relative to the importing file. A missing
+    import or an import cycle is a diagnostic at the `import` statement;
+    as many problems as possible are reported together.
+    """
+    loader = _Loader()
+    root = loader.load(str(path), None, ())
+    loader.bag.raise_if_any()
+    return [m for m in loader.modules.values() if m is not None] if root is not None else []
+
+
+class _Loader:
+    def __init__(self):
+        self.modules: dict[str, ast.Module | None] = {}
+        self.bag = DiagnosticBag()
+
+    def load(self, file: str, at: Span | None, stack: tuple[str, ...]) -> ast.Module | None:
+        key = os.path.realpath(file)
+        if key in stack:
+            return None  # reported by the caller, which knows the import's position
+        if key in self.modules:
+            return self.modules[key]
+        self.modules[key] = None  # reserve the position in first-reached order
+        try:
+            module = parse_text(read_source(file, at), file) if _known_suffix(file, at, self.bag) else None
+        except CompileError as exc:
+            self.bag.extend(exc.diagnostics)
+            module = None
+        self.modules[key] = module
+        if module is None:
+            return None
+        for imp in module.imports:
+            self._follow(module, imp, stack + (key,))
+        return module
+
+    def _follow(self, module: ast.Module, imp: ast.Import, stack: tuple[str, ...]) -> None:
+        target = os.path.normpath(os.path.join(os.path.dirname(module.file), imp.path))
+        key = os.path.realpath(target)
+        if key in stack:
+            chain = [os.path.basename(k) for k in stack[stack.index(key):]] + [os.path.basename(key)]
+            self.bag.add(
+                IMPORT_CYCLE,
+                "import cycle: " + " -> ".join(chain),
+                imp.span,
+                "move what both files need into a third file that both import",
+            )
+            return
+        if not os.path.exists(target):
+            self.bag.add(BAD_IMPORT, f"cannot find imported file {imp.path!r} (looked for {target})", imp.span)
+            return
+        self.load(target, imp.span, stack)
+
+
+def _known_suffix(file: str, at: Span | None, bag: DiagnosticBag) -> bool:
+    if os.path.isdir(file):
+        bag.add(CANNOT_READ, f"{file} is a folder, not a file", at, "name a .rt, .yaml or .yml file")
+        return False
+    if Path(file).suffix.lower() in RT_SUFFIXES + YAML_SUFFIXES:
+        return True
+    what = f"cannot import {file!r}" if at is not None else f"{file}: unknown kind of file"
+    bag.add(BAD_IMPORT if at is not None else CANNOT_READ, f"{what}; rtc reads .rt, .yaml and .yml files", at)
+    return False
+
+
+__all__ = ["parse_file", "parse_text", "load_modules", "read_source"]

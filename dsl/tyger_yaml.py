@@ -1,0 +1,137 @@
+"""Tyger's own YAML spellings -> the `codespec` / `run` blocks of the syntax tree.
+
+Used for Tyger codespec files and run-spec files taken as they are, and for
+the `codespecs:` / `runs:` sections of rtc YAML (which use Tyger's keys).
+The camelCase keys are renamed to the `.rt` attribute names; anything not
+listed here passes through unchanged for the compiler to judge.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from rtc.dsl import ast
+from rtc.dsl.yaml_nodes import YamlReader
+
+CODESPEC_KEYS = {"workingDir": "workdir", "maxReplicas": "max_replicas"}
+JOB_KEYS = {"nodePool": "node_pool"}
+
+
+def read_codespec(reader: YamlReader, body: yaml.Node, name: str, module: ast.Module) -> list[ast.Item]:
+    items: list[ast.Item] = []
+    for key, key_node, value in reader.mapping(body, f"codespec {name!r}"):
+        span = reader.span(key_node)
+        if key == "buffers":
+            for direction, dir_node, names in reader.mapping(value, "buffers"):
+                refs = [reader.name_ref(n, "a buffer") for n in reader.sequence(names, f"buffers.{direction}")]
+                items.append(ast.Attr(direction, ast.ListExpr(refs, reader.span(names)), reader.span(dir_node)))
+        elif key == "resources":
+            items.append(ast.SubBlock("resources", _resources(reader, value), span))
+        elif key == "name":
+            continue  # the block's name; read by the caller
+        else:
+            items.append(ast.Attr(CODESPEC_KEYS.get(key, key), reader.expr(value), span))
+    return items
+
+
+def _resources(reader: YamlReader, node: yaml.Node) -> list[ast.Item]:
+    """Tyger's `{requests: {cpu, memory}, limits: {cpu, memory}, gpu}` -> cpu, memory, cpu_limit, ..."""
+    items: list[ast.Item] = []
+    for key, key_node, value in reader.mapping(node, "resources"):
+        if key in ("requests", "limits"):
+            suffix = "" if key == "requests" else "_limit"
+            for res, res_node, amount in reader.mapping(value, f"resources.{key}"):
+                items.append(ast.Attr(res + suffix, reader.expr(amount), reader.span(res_node)))
+        else:
+            items.append(ast.Attr(key, reader.expr(value), reader.span(key_node)))
+    return items
+
+
+def read_run(reader: YamlReader, body: yaml.Node, name: str, module: ast.Module) -> list[ast.Item]:
+    items: list[ast.Item] = []
+    for key, key_node, value in reader.mapping(body, f"run {name!r}"):
+        span = reader.span(key_node)
+        if key == "job":
+            items += _job(reader, value, name, f"{name}-codespec", module)
+        elif key == "worker":
+            items.append(ast.SubBlock("worker", _job(reader, value, name, f"{name}-worker-codespec", module), span))
+        elif key == "timeoutSeconds":
+            items.append(ast.Attr("timeout", reader.seconds(value), span))
+        elif key == "timeout":
+            items.append(ast.Attr("timeout", reader.duration(value), span))
+        elif key == "codespec":
+            items.append(_codespec_ref(reader, key_node, value, f"{name}-codespec", module))
+        else:
+            items.append(ast.Attr(JOB_KEYS.get(key, key), reader.expr(value), span))
+    return items
+
+
+def _job(reader: YamlReader, node: yaml.Node, run: str, inline_name: str, module: ast.Module) -> list[ast.Item]:
+    items: list[ast.Item] = []
+    for key, key_node, value in reader.mapping(node, f"the job of run {run!r}"):
+        if key == "codespec":
+            items.append(_codespec_ref(reader, key_node, value, inline_name, module))
+        else:
+            items.append(ast.Attr(JOB_KEYS.get(key, key), reader.expr(value), reader.span(key_node)))
+    return items
+
+
+def _codespec_ref(reader: YamlReader, key_node, value: yaml.Node, inline_name: str, module: ast.Module) -> ast.Attr:
+    """`codespec: hello`, `codespec: hello/versions/2`, or an inline codespec (a block of its own)."""
+    span = reader.span(key_node)
+    if isinstance(value, yaml.MappingNode):
+        module.blocks.append(
+            ast.Block("codespec", inline_name, read_codespec(reader, value, inline_name, module), span, span)
+        )
+        return ast.Attr("codespec", ast.Ref([inline_name], reader.span(value)), span)
+    return ast.Attr("codespec", reader.name_ref(value, "a codespec"), span)
+
+
+def read_codespec_file(reader: YamlReader, root: yaml.Node, entries, stem: str, module: ast.Module) -> None:
+    """A Tyger codespec file: the whole document is one codespec, named by `name:` or the file's stem."""
+    name, span = stem, reader.span(root)
+    for key, key_node, value in entries:
+        if key == "name":
+            text = reader.text(value, "name")
+            if text is not None:
+                name, span = text, reader.span(value)
+    module.blocks.append(ast.Block("codespec", name, read_codespec(reader, root, name, module), span, span))
+
+
+def read_run_file(reader: YamlReader, root: yaml.Node, stem: str, module: ast.Module) -> None:
+    """A Tyger run-spec file (`job:` at the top): one run named after the file's stem."""
+    span = reader.span(root)
+    span = type(span)(span.file, span.line, span.col, span.line, span.col + 3)
+    items = read_run(reader, root, stem, module)
+    module.blocks.insert(0, ast.Block("run", stem, items, span, span))
+    module.imports += _registered_codespecs(items, reader.file)
+
+
+def _registered_codespecs(items: list[ast.Item], file: str) -> list[ast.Import]:
+    """`codespec: hello` in a run-spec file finds `hello.yml` beside it.
+
+    Tyger looks the name up among codespecs created earlier with
+    `tyger codespec create -f hello.yml`; rtc has no registry, so the file
+    next to the run spec plays that part, as an implicit import.
+    """
+    refs = [i for i in items if isinstance(i, ast.Attr) and i.name == "codespec"]
+    refs += [
+        i for b in items if isinstance(b, ast.SubBlock) for i in b.items if isinstance(i, ast.Attr) and i.name == "codespec"
+    ]
+    imports = []
+    here = Path(file).resolve()
+    for attr in refs:
+        value = attr.value
+        name = value.parts[0] if isinstance(value, ast.Ref) and len(value.parts) == 1 else None
+        if isinstance(value, ast.Str):
+            name = value.value.split("/versions/")[0]
+        if not name:
+            continue
+        for suffix in (".yml", ".yaml"):
+            candidate = here.parent / f"{name}{suffix}"
+            if candidate != here and candidate.is_file():
+                imports.append(ast.Import(candidate.name, value.span))
+                break
+    return imports
