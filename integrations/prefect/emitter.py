@@ -1,0 +1,377 @@
+"""The `prefect` target: one flow module per graph and per Tyger run, plus prefect.yaml.
+
+Everything a module needs is computed here as plain data (step specs,
+identifiers, task options); the templates only loop and print. User strings
+reach the output only through the `py` filter (a Python literal) and names
+only through the `ident` filter (a checked identifier), so no string from a
+source can become code. Each module is `ast.parse`d before it is returned.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from rtc import contract
+from rtc.compiler.diagnostics import RtcError
+from rtc.compiler.ir import Codespec, Environment, Graph, Node, Pipeline, Run, Step
+from rtc.compiler.types import parse_type
+from rtc.integrations.prefect import deployments
+from rtc.integrations.prefect.names import prefect_name, py_identifier
+
+TEMPLATES = Path(__file__).parent / "templates"
+RUNTIME_SOURCE = Path(__file__).parent / "runtime.py"
+EMBED_MARKER = "# ---- EMBED: everything below is copied into generated flow modules ----\n"
+JITTER_FACTOR = 0.5  # `jitter = true`: each retry delay varies by up to +-50 % (Prefect's retry_jitter_factor)
+LINE_WIDTH = 100
+
+
+def py_literal(value, indent: int = 0) -> str:
+    """A Python literal for `value` (JSON-like data), one item per line when it does not fit.
+
+    `repr` does the escaping of every string; `ast.literal_eval` proves the
+    text is plain data before it can reach a module.
+    """
+    text = _literal(value, indent)
+    ast.literal_eval(text)
+    return text
+
+
+def _literal(value, indent: int) -> str:
+    flat = repr(value)
+    if indent + len(flat) <= LINE_WIDTH or not isinstance(value, (dict, list, tuple)) or not value:
+        return flat
+    pad = " " * (indent + 4)
+    if isinstance(value, dict):
+        items = [f"{pad}{k!r}: {_literal(v, indent + 4)}," for k, v in value.items()]
+        opening, closing = "{", "}"
+    else:
+        items = [f"{pad}{_literal(v, indent + 4)}," for v in value]
+        opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
+    return opening + "\n" + "\n".join(items) + "\n" + " " * indent + closing
+
+
+def checked_identifier(name: str) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"not a Python identifier: {name!r}")
+    return name
+
+
+@lru_cache(maxsize=1)
+def _jinja() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["py"] = py_literal
+    env.filters["ident"] = checked_identifier
+    return env
+
+
+@lru_cache(maxsize=1)
+def _embedded_code() -> str:
+    """check_value and the step runtime, as they are copied into each module."""
+    runtime = RUNTIME_SOURCE.read_text(encoding="utf-8")
+    return contract.check_value_source().rstrip() + "\n\n\n" + runtime.split(EMBED_MARKER, 1)[1].strip() + "\n"
+
+
+def _render(template: str, path: str, **context) -> str:
+    text = _jinja().get_template(template).render(**context)
+    try:
+        ast.parse(text, filename=path)
+    except SyntaxError as exc:  # a bug in rtc, never in the user's file: say where
+        raise RtcError(f"internal error: template {template} rendered invalid Python for {path}: {exc}") from exc
+    return text
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def annotation(type_text: str) -> str:
+    """The Python annotation of a port type: `list[int]`, `dict[str, Any]`, ..."""
+
+    def walk(tree) -> str:
+        if tree[0] == "list":
+            return f"list[{walk(tree[1])}]"
+        if tree[0] == "dict":
+            return f"dict[str, {walk(tree[1])}]"
+        return "Any" if tree[0] == "json" else tree[0]
+
+    return walk(parse_type(type_text))
+
+
+def retry_options(node: Node) -> dict[str, str]:
+    """`@task` keyword arguments (as source text) for the node's retry policy and timeout."""
+    policy = node.retry
+    options: dict[str, str] = {}
+    if policy.max_retries > 0:
+        options["retries"] = repr(policy.max_retries)
+        if policy.strategy == "exponential" and policy.max_delay_seconds is None:
+            options["retry_delay_seconds"] = f"exponential_backoff(backoff_factor={policy.delay_seconds!r})"
+        elif policy.strategy == "fixed":
+            options["retry_delay_seconds"] = repr(policy.delay_for(1))
+        else:
+            options["retry_delay_seconds"] = repr([policy.delay_for(i) for i in range(1, policy.max_retries + 1)])
+        if policy.jitter:
+            options["retry_jitter_factor"] = repr(JITTER_FACTOR)
+    if node.timeout_seconds is not None:
+        options["timeout_seconds"] = repr(float(node.timeout_seconds))
+    return options
+
+
+def container_settings(env: Environment, source: str) -> dict:
+    """Image, environment, mounts, ports and workdir of an environment, as docker SDK arguments."""
+    base = Path(os.path.abspath(source)).parent
+    volumes = {}
+    for m in env.mounts:
+        host = m.host_path if os.path.isabs(m.host_path) else os.path.normpath(base / m.host_path)
+        volumes[host] = {"bind": m.container_path, "mode": "ro" if m.read_only else "rw"}
+    ports = {f"{e.container_port}/tcp": (e.host_ip, e.host_port or None) for e in env.expose}
+    return {
+        "image": env.image,
+        "environ": dict(sorted(env.environ.items())),
+        "volumes": volumes,
+        "ports": ports,
+        "workdir": env.workdir,
+    }
+
+
+def tags_for(pipeline: Pipeline, extra: list[str]) -> list[str]:
+    """Tags from the namespace and the source file, then the graph's or run's own."""
+    tags = ["rtc", f"namespace:{pipeline.namespace}", f"source:{Path(pipeline.source).name}", *extra]
+    return list(dict.fromkeys(tags))
+
+
+def header(pipeline: Pipeline, what: str) -> dict:
+    return {"source": pipeline.source, "what": what, "namespace": pipeline.namespace}
+
+
+# ---------------------------------------------------------------- graphs (Exosphere)
+
+
+def _binding(step_input) -> list:
+    """A step input's source as data: ["literal", v], ["param", p], ["output", step, out]; each() prefixes "each"."""
+    b = step_input.binding
+    if b.kind == "literal":
+        source = ["literal", b.value]
+    elif b.kind == "param":
+        source = ["param", b.param]
+    else:
+        source = ["output", b.step, b.output]
+    return ["each", *source] if step_input.each else source
+
+
+def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
+    taken = {"Any", "ThreadPoolTaskRunner", "exponential_backoff", "flow", "task", "unmapped", "allow_failure",
+             "docker", "io", "json", "queue", "tarfile", "threading", "time", "Secret", "flow_run",
+             "get_run_logger", "STEPS", "SECRETS", "TAGS", "PIPELINE", "params", "futures"}
+    taken |= set(dir(builtins)) | _embedded_names()
+    flow_fn = py_identifier(graph.name, taken)
+    tags = tags_for(pipeline, graph.tags)
+    steps_by_id = {s.id: s for s in graph.steps}
+    pipeline_name = f"{pipeline.namespace}.{graph.name}"
+
+    body_fn = py_identifier(graph.name, taken, prefix="run_graph_")
+    # Parameters are locals of the flow function, whose body only calls `body_fn`.
+    param_taken = {body_fn}
+    params = []
+    for p in sorted(graph.params, key=lambda p: not p.required):  # required first: Python's rule for defaults
+        params.append({
+            "name": p.name,
+            "py": py_identifier(p.name, param_taken),
+            "annotation": annotation(p.type),
+            "required": p.required,
+            "default": p.default,
+        })
+
+    specs, tasks, all_secrets = {}, [], {}
+    for step_id in graph.order:
+        step = steps_by_id[step_id]
+        node = pipeline.nodes[step.node]
+        env = pipeline.environments[node.env]
+        settings = container_settings(env, pipeline.source)
+        for secret in node.secrets:
+            all_secrets.setdefault(secret, []).append(step.id)
+        upstream_fanout = {}
+        for si in step.inputs:
+            if si.binding.kind == "output":
+                up = steps_by_id[si.binding.step]
+                up_node = pipeline.nodes[up.node]
+                upstream_fanout[up.id] = {o.name: up_node.fanout for o in up_node.outputs} if up.mapped else {}
+        data_upstream = sorted({si.binding.step for si in step.inputs if si.binding.kind == "output" and not si.each})
+        specs[step.id] = {
+            "step": step.id,
+            "namespace": pipeline.namespace,
+            "image": settings["image"],
+            "argv": contract.step_argv(node.argv(), env.init, env.daemons),
+            "environ": settings["environ"],
+            "volumes": settings["volumes"],
+            "ports": settings["ports"],
+            "workdir": settings["workdir"],
+            "timeout": node.timeout_seconds,
+            "secrets": sorted(node.secrets),
+            "inputs": {si.name: si.type for si in step.inputs},
+            "outputs": {o.name: o.type for o in node.outputs},
+            "fanout": node.fanout,
+            "bindings": {si.name: _binding(si) for si in step.inputs},
+            "upstream": sorted(step.upstream),
+            "data_upstream": data_upstream,
+            "upstream_fanout": upstream_fanout,
+            "all_done": step.trigger == "all_done",
+        }
+        options = {"name": repr(step.id)}
+        options.update(retry_options(node))
+        options["tags"] = repr(tags)
+        options["persist_result"] = "False"
+        tasks.append({
+            "fn": py_identifier(step.id, taken, prefix="step_"),
+            "step": step.id,
+            "options": options,
+            "mapped": step.mapped,
+        })
+    return {
+        **header(pipeline, f"graph {graph.name!r}"),
+        "module_path": module_path,
+        "embedded": _embedded_code(),
+        "pipeline_name": pipeline_name,
+        "flow_name": prefect_name(pipeline_name),
+        "flow_fn": flow_fn,
+        "body_fn": body_fn,
+        "description": f"Graph {graph.name!r} of {pipeline.namespace!r}, compiled by rtc from {pipeline.source!r}.",
+        "workers": graph.workers,
+        "tags": tags,
+        "secrets": dict(sorted(all_secrets.items())),
+        "params": params,
+        "specs": specs,
+        "tasks": tasks,
+    }
+
+
+@lru_cache(maxsize=1)
+def _embedded_names() -> frozenset[str]:
+    """Top-level names defined by the embedded runtime, so generated names never shadow them."""
+    tree = ast.parse(_embedded_code())
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return frozenset(names)
+
+
+# ---------------------------------------------------------------- runs (Tyger)
+
+
+def _cpu_nanos(cpu: str | None) -> int | None:
+    if cpu is None:
+        return None
+    cpu = cpu.strip()
+    cores = float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    return int(cores * 1e9)
+
+
+_MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def _memory_bytes(memory: str | None) -> int | None:
+    if memory is None:
+        return None
+    memory = memory.strip()
+    for unit in sorted(_MEMORY_UNITS, key=len, reverse=True):
+        if memory.endswith(unit):
+            return int(float(memory[: -len(unit)]) * _MEMORY_UNITS[unit])
+    return int(float(memory))
+
+
+def run_context(pipeline: Pipeline, run: Run, module_path: str) -> dict:
+    codespec: Codespec = pipeline.codespecs[run.codespec]
+    taken = set(_embedded_names()) | {"Any", "ThreadPoolTaskRunner", "flow", "task", "docker", "io", "json", "queue",
+                                      "tarfile", "threading", "time", "Secret", "flow_run", "get_run_logger",
+                                      "JOB", "TAGS", "buffers", "futures", "unmapped"}
+    taken |= set(dir(builtins))
+    flow_fn = py_identifier(run.name, taken)
+    task_fn = py_identifier(run.name, taken, prefix="job_")
+    tags = tags_for(pipeline, [f"{k}={v}" for k, v in sorted(run.tags.items())]
+                    + ([f"node_pool={run.node_pool}"] if run.node_pool else [])
+                    + ([f"cluster={run.cluster}"] if run.cluster else []))
+    pipeline_name = f"{pipeline.namespace}.{run.name}"
+    param_taken = {task_fn, "TAGS", "JOB", "unmapped", "buffers", "futures", "results", "list", "range"}
+    params = [{"name": b, "py": py_identifier(b, param_taken)} for b in codespec.inputs]
+    limits = codespec.resources
+    job = {
+        "step": run.name,
+        "namespace": pipeline.namespace,
+        "image": codespec.image,
+        "argv": list(codespec.command) + list(codespec.args),
+        "environ": dict(sorted(codespec.env.items())),
+        "workdir": codespec.working_dir,
+        "timeout": run.timeout_seconds,
+        "inputs": list(codespec.inputs),
+        "outputs": list(codespec.outputs),
+        "replicas": run.replicas,
+        "nano_cpus": _cpu_nanos(limits.cpu_limit),
+        "mem_limit": _memory_bytes(limits.memory_limit),
+    }
+    options = {"name": repr(run.name), "tags": repr(tags), "persist_result": "False"}
+    if run.timeout_seconds is not None:
+        options["timeout_seconds"] = repr(float(run.timeout_seconds))
+    return {
+        **header(pipeline, f"run {run.name!r} of codespec {codespec.name!r}"),
+        "module_path": module_path,
+        "embedded": _embedded_code(),
+        "flow_name": prefect_name(pipeline_name),
+        "flow_fn": flow_fn,
+        "task_fn": task_fn,
+        "task_options": options,
+        "description": f"Tyger run {run.name!r} of {pipeline.namespace!r}, compiled by rtc from {pipeline.source!r}.",
+        "tags": tags,
+        "params": params,
+        "job": job,
+        "replicas": run.replicas,
+    }
+
+
+# ---------------------------------------------------------------- the target
+
+
+def module_files(pipeline: Pipeline) -> dict[str, tuple[str, str]]:
+    """(kind, name) of every module by its relative path; graph and run files never collide."""
+    taken: set[str] = set()
+    files = {}
+    for name in sorted(pipeline.graphs):
+        files[py_identifier(name, taken) + ".py"] = ("graph", name)
+    for name in sorted(pipeline.runs):
+        files[py_identifier(name, taken, prefix="run_") + ".py"] = ("run", name)
+    return files
+
+
+def render_with_deployments(pipeline: Pipeline, work_pool: str = deployments.DEFAULT_WORK_POOL):
+    """The files of the target and the deployment specs that prefect.yaml describes."""
+    out: dict[str, str] = {}
+    entries = []
+    for path, (kind, name) in module_files(pipeline).items():
+        if kind == "graph":
+            ctx = graph_context(pipeline, pipeline.graphs[name], path)
+            out[path] = _render("flow.py.j2", path, **ctx)
+        else:
+            ctx = run_context(pipeline, pipeline.runs[name], path)
+            out[path] = _render("run.py.j2", path, **ctx)
+        entries.append((path, kind, name, ctx))
+    specs = deployments.specs(pipeline, entries)
+    out["prefect.yaml"] = deployments.render_prefect_yaml(pipeline, specs, work_pool)
+    return out, specs
+
+
+def render(pipeline: Pipeline) -> dict[str, str]:
+    return render_with_deployments(pipeline)[0]

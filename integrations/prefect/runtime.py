@@ -1,0 +1,385 @@
+"""The run-time half of every generated Prefect flow: one container per step, under the contract.
+
+Generated modules must stand alone (prefect, docker and the standard library
+only), so the emitter copies the source below the EMBED marker into each
+module, next to `rtc.contract.check_value`. Keeping it here as a real module
+means it is read, linted and tested as code, not as template text.
+
+Why inputs and outputs travel through `put_archive` / `get_archive` instead of
+a bind-mounted folder: the flow process may itself run in a container (a
+Prefect worker with the Docker socket), where a host folder is not shared.
+Why the wait is a short poll: a Prefect task timeout in a worker thread is an
+asynchronous exception, delivered only between Python bytecodes; a poll loop
+lets it land, and the `finally` then removes the container.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import tarfile
+import threading
+import time
+
+import docker
+import docker.errors
+from prefect import allow_failure, get_run_logger
+from prefect.blocks.system import Secret
+from prefect.runtime import flow_run
+
+from rtc.contract import check_value
+
+# ---- EMBED: everything below is copied into generated flow modules ----
+
+_IO_DIR = "/rtc/io"
+_BUFFER_DIR = "/rtc/buffers"
+_POLL_SECONDS = 0.2
+_LOG_TAIL = 20
+
+
+def secret_block_name(secret):
+    """The Prefect Secret block that holds `secret`: lower case, `_` as `-` (API_KEY -> api-key)."""
+    return secret.lower().replace("_", "-")
+
+
+def load_secrets(names):
+    """Secret values by name (`names`: a list, or secret -> steps that need it), from Secret blocks now.
+
+    A missing block fails with every missing secret, its block name and its steps.
+    """
+    values, missing = {}, []
+    for name in names:
+        block = secret_block_name(name)
+        try:
+            values[name] = str(Secret.load(block).get())
+        except ValueError:
+            steps = names[name] if isinstance(names, dict) else []
+            needed = f", needed by {', '.join(steps)}" if steps else ""
+            missing.append(f"{name} (Secret block {block!r}{needed})")
+    if missing:
+        raise RuntimeError(
+            "missing secret(s): " + ", ".join(missing)
+            + "; create them with: prefect block create secret, or Secret(value=...).save(NAME)"
+        )
+    return values
+
+
+def _tar(files, dirs):
+    """A tar stream with `dirs` (world-writable) and `files` (path -> bytes), paths relative to /."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in dirs:
+            info = tarfile.TarInfo(d.lstrip("/"))
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o777
+            tar.addfile(info)
+        for path, data in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(data)
+            info.mode = 0o666
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _read_file(container, path):
+    """Bytes of `path` inside a (stopped) container, or None when it does not exist."""
+    try:
+        chunks, _ = container.get_archive(path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+        member = tar.next()
+        if member is None or not member.isfile():
+            return None
+        return tar.extractfile(member).read()
+
+
+def _forward_logs(container, lines):
+    """Read the container's output in a thread; whole lines go to `lines`, then None."""
+    pending = b""
+    try:
+        for chunk in container.logs(stream=True, follow=True):
+            pending += chunk
+            *done, pending = pending.split(b"\n")
+            for line in done:
+                lines.put(line.decode("utf-8", "replace"))
+    except Exception:  # noqa: BLE001 - the container went away; its exit code tells the story
+        pass
+    if pending:
+        lines.put(pending.decode("utf-8", "replace"))
+    lines.put(None)
+
+
+def _remove(container):
+    """Remove the container, even when a timeout exception lands in the middle of it."""
+    for _ in range(3):
+        try:
+            container.remove(force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except BaseException:  # noqa: BLE001 - a late TaskRunTimeoutError must not leak a container
+            continue
+
+
+def run_container(spec, env, files, dirs, read_back, name_suffix=""):
+    """Run `spec` (image, argv, ...) to completion; return {path: bytes or None} for `read_back`.
+
+    Log lines go to the Prefect run logger as they arrive. A non-zero exit
+    raises with the last lines of output; the container is always removed.
+    """
+    logger = get_run_logger()
+    client = docker.from_env()
+    run_id = str(flow_run.get_id() or "local")
+    labels = {"rtc.run": run_id, "rtc.step": spec["step"] + name_suffix, "rtc.pipeline": spec["namespace"]}
+    try:
+        container = client.containers.create(
+            spec["image"],
+            command=spec["argv"],
+            environment=env,
+            labels=labels,
+            working_dir=spec.get("workdir"),
+            volumes=spec.get("volumes") or None,
+            ports=spec.get("ports") or None,
+            nano_cpus=spec.get("nano_cpus"),
+            mem_limit=spec.get("mem_limit"),
+            detach=True,
+        )
+    except docker.errors.ImageNotFound:
+        raise RuntimeError(
+            f"image {spec['image']!r} is not on this Docker engine; build it with `rtc build` or pull it"
+        ) from None
+    deadline = time.monotonic() + spec["timeout"] if spec.get("timeout") else None
+    tail = []
+    try:
+        container.put_archive("/", _tar(files, dirs))
+        container.start()
+        container.reload()
+        for port, bindings in sorted((container.attrs["NetworkSettings"].get("Ports") or {}).items()):
+            for b in bindings or []:
+                logger.info("port %s published on %s:%s", port, b.get("HostIp"), b.get("HostPort"))
+        lines = queue.Queue()
+        reader = threading.Thread(target=_forward_logs, args=(container, lines), daemon=True)
+        reader.start()
+        finished = False
+        while True:
+            try:
+                line = lines.get(timeout=_POLL_SECONDS)
+                while True:
+                    if line is None:
+                        finished = True
+                    else:
+                        logger.info("%s", line)
+                        tail = (tail + [line])[-_LOG_TAIL:]
+                    line = lines.get_nowait()
+            except queue.Empty:
+                pass
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"step {spec['step']!r} timed out after {spec['timeout']} s; container removed")
+            if finished:
+                container.reload()
+                if container.status in ("exited", "dead"):
+                    break
+        code = container.wait().get("StatusCode", -1)
+        if code != 0:
+            raise RuntimeError(
+                f"step {spec['step']!r} failed: container exited with code {code}"
+                + ("; last output:\n" + "\n".join(tail) if tail else "")
+            )
+        return {path: _read_file(container, path) for path in read_back}
+    finally:
+        _remove(container)
+
+
+def _decode_outputs(spec, raw):
+    """The step's outputs file, decoded and checked against the declared output types."""
+    declared = spec["outputs"]
+    if raw is None:
+        if declared:
+            raise RuntimeError(f"step {spec['step']!r} wrote no outputs file (RTC_OUTPUTS_FILE)")
+        return [] if spec["fanout"] else {}
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise RuntimeError(f"step {spec['step']!r}: outputs file is not JSON: {exc}") from None
+    objects = data if spec["fanout"] else [data]
+    if spec["fanout"] and not isinstance(data, list):
+        raise RuntimeError(f"step {spec['step']!r} fans out: its outputs file must hold a JSON list of objects")
+    for i, obj in enumerate(objects):
+        where = f"step {spec['step']!r} output" + (f"[{i}]" if spec["fanout"] else "")
+        if not isinstance(obj, dict):
+            raise RuntimeError(f"{where} should be a JSON object, got {type(obj).__name__}")
+        extra = sorted(set(obj) - set(declared))
+        if extra:
+            raise RuntimeError(f"{where} has undeclared output(s): {', '.join(map(repr, extra))}")
+        for name, type_text in declared.items():
+            if name not in obj:
+                raise RuntimeError(f"{where} is missing {name!r}")
+            problem = check_value(obj[name], type_text, f"{where} {name!r}")
+            if problem:
+                raise RuntimeError(problem)
+    if spec["fanout"]:
+        return {name: [obj[name] for obj in objects] for name in declared}
+    return {name: data[name] for name in declared}
+
+
+def _merge_mapped(results, fanout_of):
+    """Outputs of a mapped step, from one dict per element to one list per output."""
+    merged = {name: [] for name in fanout_of}  # an empty map still hands on every output, as []
+    for item in results:
+        for name, value in (item or {}).items():
+            merged.setdefault(name, [])
+            if fanout_of.get(name):
+                merged[name].extend(value)
+            else:
+                merged[name].append(value)
+    return merged
+
+
+def _outputs_of(spec, step, result):
+    """What a finished upstream step hands on: {output: value}; None when it failed (all_done joins)."""
+    if isinstance(result, list):
+        if any(isinstance(r, BaseException) for r in result):
+            return None
+        return _merge_mapped(result, spec["upstream_fanout"].get(step, {}))
+    if isinstance(result, BaseException) or result is None:
+        return None
+    return result
+
+
+def upstream_of(spec, futures):
+    """The upstream futures whose data this step reads; all_done joins tolerate failed ones."""
+    out = {}
+    for step in spec["data_upstream"]:
+        future = futures[step]
+        if spec["all_done"]:
+            future = [allow_failure(f) for f in future] if isinstance(future, list) else allow_failure(future)
+        out[step] = future
+    return out
+
+
+def wait_list(spec, futures):
+    """Every upstream future (data edges and `after`), one per element of mapped steps."""
+    flat = []
+    for step in spec["upstream"]:
+        future = futures[step]
+        flat.extend(future if isinstance(future, list) else [future])
+    return [allow_failure(f) for f in flat] if spec["all_done"] else flat
+
+
+def _source_value(spec, source, params, resolve):
+    kind = source[0]
+    if kind == "literal":
+        return source[1]
+    if kind == "param":
+        return params[source[1]]
+    outputs = _outputs_of(spec, source[1], resolve(source[1]))
+    return None if outputs is None else outputs.get(source[2])
+
+
+def each_items(spec, params, futures):
+    """Elements of a mapped step, one {input: element} per index; waits for the lists it maps over."""
+
+    def resolve(step):
+        future = futures[step]
+        if isinstance(future, list):
+            return [f.result(raise_on_failure=False) for f in future]
+        return future.result(raise_on_failure=False)
+
+    lists = {}
+    for name, binding in spec["bindings"].items():
+        if binding[0] == "each":
+            value = _source_value(spec, binding[1:], params, resolve)
+            lists[name] = value if isinstance(value, list) else []  # a failed source maps over nothing
+    lengths = {name: len(values) for name, values in lists.items()}
+    if len(set(lengths.values())) > 1:
+        raise RuntimeError(f"step {spec['step']!r}: each() lists differ in length: {lengths}")
+    n = next(iter(lengths.values()), 0)
+    return [{name: values[i] for name, values in lists.items()} for i in range(n)]
+
+
+def bind_inputs(spec, params, upstream, item):
+    """The step's inputs: literals, params, upstream outputs and the mapped element, type-checked."""
+    inputs = {}
+    for name, binding in spec["bindings"].items():
+        if binding[0] == "each":
+            value = item[name]
+        else:
+            value = _source_value(spec, binding, params, upstream.__getitem__)
+        if value is not None or not spec["all_done"]:
+            problem = check_value(value, spec["inputs"][name], f"step {spec['step']!r} input {name!r}")
+            if problem:
+                raise RuntimeError(problem)
+        inputs[name] = value
+    return inputs
+
+
+def run_step(spec, params, upstream, item=None, map_index=None):
+    """Run one step (or one element of a mapped step) and return its checked outputs."""
+    inputs = bind_inputs(spec, params, upstream, item)
+    env = dict(spec["environ"])
+    env.update(load_secrets(spec["secrets"]))
+    encoded = json.dumps(inputs, ensure_ascii=False, sort_keys=True)
+    env.update({
+        "RTC_INPUTS": encoded,
+        "RTC_INPUTS_FILE": _IO_DIR + "/inputs.json",
+        "RTC_OUTPUTS_FILE": _IO_DIR + "/outputs.json",
+        "RTC_STEP": spec["step"],
+        "RTC_RUN_ID": str(flow_run.get_id() or "local"),
+    })
+    if map_index is not None:
+        env["RTC_MAP_INDEX"] = str(map_index)
+    got = run_container(
+        spec, env,
+        files={_IO_DIR + "/inputs.json": encoded.encode("utf-8")},
+        dirs=["/rtc", _IO_DIR],
+        read_back=[_IO_DIR + "/outputs.json"],
+        name_suffix="" if map_index is None else f"#{map_index}",
+    )
+    return _decode_outputs(spec, got[_IO_DIR + "/outputs.json"])
+
+
+def finish(futures):
+    """Wait for every step; the flow fails naming each failed step, else returns every step's outputs."""
+    failed, results = [], {}
+    for step, future in futures.items():
+        group = future if isinstance(future, list) else [future]
+        for f in group:
+            f.wait()
+        bad = [f.state for f in group if not f.state.is_completed()]
+        if bad:
+            failed.append(f"{step}: {bad[0].name}: {bad[0].message or ''}".rstrip(": "))
+        elif isinstance(future, list):
+            results[step] = [f.result() for f in group]
+        else:
+            results[step] = future.result()
+    if failed:
+        raise RuntimeError("step(s) failed:\n  " + "\n  ".join(failed))
+    return results
+
+
+def buffer_env_name(buffer):
+    """Tyger's variable for a buffer: `input` -> INPUT_PIPE."""
+    return buffer.upper().replace("-", "_") + "_PIPE"
+
+
+def run_job(spec, buffers, replica):
+    """One replica of a Tyger run: buffers as files under /rtc/buffers, outputs read back as text."""
+    env = dict(spec["environ"])
+    files = {}
+    for name in spec["inputs"]:
+        path = f"{_BUFFER_DIR}/{name}"
+        files[path] = buffers.get(name, "").encode("utf-8")
+        env[buffer_env_name(name)] = path
+    for name in spec["outputs"]:
+        path = f"{_BUFFER_DIR}/{name}"
+        files[path] = b""
+        env[buffer_env_name(name)] = path
+    env.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), "RTC_REPLICA": str(replica)})
+    got = run_container(
+        spec, env, files=files, dirs=["/rtc", _BUFFER_DIR],
+        read_back=[f"{_BUFFER_DIR}/{name}" for name in spec["outputs"]],
+        name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
+    )
+    return {name: (got[f"{_BUFFER_DIR}/{name}"] or b"").decode("utf-8", "replace") for name in spec["outputs"]}

@@ -1,0 +1,108 @@
+"""Small IR pipelines built directly (ready images only), for the Prefect tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from rtc.compiler.ir import (
+    Environment, Graph, LiteralValue, Mount, Node, OutputRef, Param, ParamRef, Pipeline, Port, RetryPolicy, Step,
+    StepInput,
+)
+
+BUSYBOX = Environment(name="bb", image="busybox:latest")
+PYTHON = Environment(name="py", image="rtc-test/python:1")
+
+
+def graph_pipeline(namespace, nodes, steps, params=(), envs=(BUSYBOX,), source="/tmp/tests.rt", **graph):
+    order = [s.id for s in steps]
+    g = Graph(name="g", params=list(params), steps=list(steps), order=order, **graph)
+    return Pipeline(namespace=namespace, source=source, environments={e.name: e for e in envs},
+                    nodes={n.name: n for n in nodes}, graphs={g.name: g})
+
+
+def fanout_pipeline(ns="FanT"):
+    """gen -> up (mapped over gen.items) -> join (the mapped outputs arrive as a list)."""
+    nodes = [
+        Node(name="Gen", env="bb", outputs=[Port(name="items", type="list[str]")],
+             command=["sh", "-c", 'echo \'{"items": ["a","b","c"]}\' > "$RTC_OUTPUTS_FILE"']),
+        Node(name="Up", env="py", inputs=[Port(name="x", type="str")], outputs=[Port(name="y", type="str")],
+             command=["python3", "-c", "import json,os; x=json.loads(os.environ['RTC_INPUTS'])['x']; "
+                      "json.dump({'y': x.upper() + os.environ['RTC_MAP_INDEX']}, open(os.environ['RTC_OUTPUTS_FILE'],'w'))"]),
+        Node(name="Join", env="bb", inputs=[Port(name="ys", type="list[str]"), Port(name="tag", type="str")],
+             outputs=[Port(name="all", type="json")],
+             command=["sh", "-c", 'echo "{\\"all\\": $RTC_INPUTS}" > "$RTC_OUTPUTS_FILE"']),
+    ]
+    steps = [
+        Step(id="gen", node="Gen"),
+        Step(id="up", node="Up", mapped=True, upstream=["gen"],
+             inputs=[StepInput(name="x", binding=OutputRef(step="gen", output="items"), each=True, type="str")]),
+        Step(id="join", node="Join", upstream=["up"],
+             inputs=[StepInput(name="ys", binding=OutputRef(step="up", output="y"), type="list[str]"),
+                     StepInput(name="tag", binding=ParamRef(param="tag"), type="str")]),
+    ]
+    params = [Param(name="tag", type="str", default="v1", required=False)]
+    return graph_pipeline(ns, nodes, steps, params, envs=(BUSYBOX, PYTHON), workers=2)
+
+
+def retry_pipeline(state_dir, ns="RetryT"):
+    """A step that fails on its first attempt (it leaves a marker in a mounted folder) and then succeeds."""
+    env = Environment(name="bb", image="busybox:latest", mounts=[Mount(host_path=str(state_dir), container_path="/state")])
+    script = ('if [ -f /state/tried ]; then echo \'{"attempts": 2}\' > "$RTC_OUTPUTS_FILE"; '
+              'else touch /state/tried; echo first attempt fails; exit 3; fi')
+    node = Node(name="Flaky", env="bb", outputs=[Port(name="attempts", type="int")], command=["sh", "-c", script],
+                retry=RetryPolicy(max_retries=2, strategy="fixed", delay_seconds=0.5))
+    return graph_pipeline(ns, [node], [Step(id="flaky", node="Flaky")], envs=(env,))
+
+
+def timeout_pipeline(ns="TimeoutT"):
+    node = Node(name="Sleepy", env="bb", command=["sleep", "300"], timeout_seconds=2)
+    return graph_pipeline(ns, [node], [Step(id="sleepy", node="Sleepy")])
+
+
+def secret_pipeline(secret, ns="SecretT"):
+    node = Node(name="Peek", env="py", secrets=[secret], outputs=[Port(name="value", type="str")],
+                command=["python3", "-c", f"import json,os; json.dump({{'value': os.environ[{secret!r}]}}, "
+                         "open(os.environ['RTC_OUTPUTS_FILE'],'w'))"])
+    return graph_pipeline(ns, [node], [Step(id="peek", node="Peek")], envs=(PYTHON,))
+
+
+HOSTILE = [
+    "quote ' and \" and ''' and \"\"\"",
+    "back\\slash \\n \\x00 \\'",
+    "new\nline\r\n",
+    "{{ jinja }} {% if x %} {# c #}",
+    "__import__('os').system('touch /tmp/pwned')",
+    "'); __import__('os').system('x') #",
+    "${HOME} $(id) `id`",
+]
+
+
+def hostile_pipeline():
+    """Every user string of the IR is hostile; the container echoes what it received."""
+    h = "\n".join(HOSTILE)
+    env = Environment(name="e'\"\n" + h, image="rtc-test/python:1", environ={"HOSTILE": h, "PLAIN": "x"})
+    echo = ("import json,os,sys; json.dump({'inputs': json.loads(os.environ['RTC_INPUTS']), "
+            "'env': os.environ['HOSTILE'], 'argv': sys.argv[1:]}, open(os.environ['RTC_OUTPUTS_FILE'],'w'))")
+    node = Node(name="N'\"" + h, env=env.name, inputs=[Port(name="lit", type="str"), Port(name="par", type="str")],
+                outputs=[Port(name="inputs", type="json"), Port(name="env", type="str"), Port(name="argv", type="list[str]")],
+                command=["python3", "-c", echo, *HOSTILE])
+    step = Step(id="s'\"" + h, node=node.name, inputs=[
+        StepInput(name="lit", binding=LiteralValue(value=h), type="str"),
+        StepInput(name="par", binding=ParamRef(param="p'\"\n" + h), type="str"),
+    ])
+    g = Graph(name="g'\"/%&<>\n" + h, params=[Param(name="p'\"\n" + h, type="str", default=h, required=False)],
+              steps=[step], order=[step.id], tags=HOSTILE)
+    return Pipeline(namespace="ns'\"" + h, source="/tmp/x'\"\n" + h + ".rt", environments={env.name: env},
+                    nodes={node.name: node}, graphs={g.name: g})
+
+
+def load_module(path: Path):
+    """Import a generated flow module from its file, under a unique name."""
+    name = f"rtc_generated_{path.stem}_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
