@@ -1,0 +1,169 @@
+"""envd's runtime on its own: a long-lived container per environment.
+
+`up` starts the environment's container (labelled `rtc.env=<namespace>/<env>`)
+with its `environ`, mounts and exposed ports, runs its `init` commands once
+(a failure removes the container and reports the command's output), then
+starts each `daemon` under a small supervisor that restarts it when it
+exits, with its output appended to `/var/log/rtc/daemon-N.log` in the
+container. `run_command` runs a named `command` with `docker exec`; `down`
+removes the container. The container's main process only waits, so daemons
+can die and come back without taking the environment down.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rtc.compiler.diagnostics import RtcError
+from rtc.compiler.ir import Environment, Pipeline
+from rtc.integrations.docker import engine
+
+LABEL_ENV = "rtc.env"
+DAEMON_LOG = "/var/log/rtc/daemon-{}.log"
+INIT_OUTPUT_TAIL = 20
+
+# PID 1 of the environment: wait forever, stop at once on `docker stop`.
+_IDLE = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"
+# Restart the daemon (argv after $1) whenever it exits; $1 is its log file.
+_SUPERVISE = (
+    'log=$1; shift; mkdir -p "$(dirname "$log")"; '
+    'while :; do "$@" >>"$log" 2>&1; code=$?; '
+    'echo "rtc: daemon exited with code $code; restarting in 1s" >>"$log"; sleep 1; done'
+)
+
+
+@dataclass(frozen=True)
+class Published:
+    service: str | None
+    container_port: int
+    host_ip: str
+    host_port: int
+
+    def __str__(self) -> str:
+        name = self.service or f"port {self.container_port}"
+        return f"{name}: {self.host_ip}:{self.host_port} -> {self.container_port}"
+
+
+def env_key(pipeline: Pipeline, env_name: str) -> str:
+    return f"{pipeline.namespace}/{env_name}"
+
+
+def container_name(pipeline: Pipeline, env_name: str) -> str:
+    return "rtc-env-" + re.sub(r"[^a-zA-Z0-9_.-]+", "-", f"{pipeline.namespace}-{env_name}").strip("-")
+
+
+def environment(pipeline: Pipeline, env_name: str) -> Environment:
+    env = pipeline.environments.get(env_name)
+    if env is None:
+        known = ", ".join(sorted(pipeline.environments)) or "none"
+        raise RtcError(f"no environment {env_name!r} in {pipeline.source}", hint=f"environments: {known}")
+    return env
+
+
+def find(client, pipeline: Pipeline, env_name: str):
+    """The environment's container, or None."""
+    found = client.containers.list(all=True, filters={"label": f"{LABEL_ENV}={env_key(pipeline, env_name)}"})
+    return found[0] if found else None
+
+
+def up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None] | None = None) -> list[Published]:
+    """Start the environment; returns the ports as the engine bound them."""
+    from rtc.integrations.docker.images import ensure_image
+
+    env = environment(pipeline, env_name)
+    old = find(client, pipeline, env_name)
+    if old is not None:
+        old.reload()
+        if old.status == "running":
+            raise RtcError(
+                f"environment {env_key(pipeline, env_name)} is already up ({old.name})",
+                hint=f"`rtc env down {pipeline.source} {env_name}` first",
+            )
+        engine.remove_labelled(client, **{LABEL_ENV: env_key(pipeline, env_name)})
+    base_dir = Path(pipeline.source).resolve().parent
+    image = ensure_image(client, env, base_dir, progress, namespace=pipeline.namespace, source=pipeline.source)
+    mounts = []
+    for m in env.mounts:
+        host = Path(pipeline.host_path(m.host_path))
+        if not host.exists():
+            host.mkdir(parents=True)  # as the runner does: a missing host folder is created
+        mounts.append((str(host), m.container_path, m.read_only))
+    spec = engine.ContainerSpec(
+        image=image,
+        argv=[],
+        entrypoint=["sh", "-c", _IDLE],
+        env=dict(env.environ),
+        mounts=mounts,
+        ports=[(e.container_port, e.host_ip, e.host_port) for e in env.expose],
+        labels={LABEL_ENV: env_key(pipeline, env_name), "rtc.pipeline": pipeline.namespace, "rtc.step": f"env:{env_name}"},
+        workdir=env.workdir,
+        name=container_name(pipeline, env_name),
+    )
+    container = engine.start_container(client, spec)
+    try:
+        for command in env.init:
+            _run_init(container, command, env.workdir)
+        for i, daemon in enumerate(env.daemons):
+            container.exec_run(["sh", "-c", _SUPERVISE, "rtc-daemon", DAEMON_LOG.format(i), *daemon], detach=True)
+        bound = engine.published_ports(container)
+    except BaseException:
+        engine.remove_labelled(client, **{LABEL_ENV: env_key(pipeline, env_name)})
+        raise
+    return [
+        Published(e.service, e.container_port, *bound.get(e.container_port, (e.host_ip, e.host_port)))
+        for e in env.expose
+    ]
+
+
+def _run_init(container, command: str, workdir: str | None) -> None:
+    result = container.exec_run(["sh", "-c", command], workdir=workdir)
+    if result.exit_code != 0:
+        output = result.output.decode("utf-8", "replace").rstrip().splitlines()[-INIT_OUTPUT_TAIL:]
+        detail = ("\n    " + "\n    ".join(output)) if output else ""
+        raise RtcError(f"init command {command!r} failed with exit code {result.exit_code}{detail}")
+
+
+def run_command(client, pipeline: Pipeline, env_name: str, name: str, out=None, err=None) -> int:
+    """Run the named command in the running environment; returns its exit code."""
+    env = environment(pipeline, env_name)
+    if name not in env.commands:
+        known = ", ".join(sorted(env.commands)) or "none"
+        raise RtcError(f"environment {env_name!r} has no command {name!r}", hint=f"its commands: {known}")
+    container = find(client, pipeline, env_name)
+    if container is None or container.status != "running":
+        raise RtcError(
+            f"environment {env_key(pipeline, env_name)} is not up",
+            hint=f"start it with `rtc env up {pipeline.source} {env_name}`",
+        )
+    out = out or sys.stdout.buffer
+    err = err or sys.stderr.buffer
+    api = client.api
+    exec_id = api.exec_create(container.id, ["sh", "-c", env.commands[name]], workdir=env.workdir)["Id"]
+    for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):
+        if stdout:
+            out.write(stdout)
+            out.flush()
+        if stderr:
+            err.write(stderr)
+            err.flush()
+    return int(api.exec_inspect(exec_id)["ExitCode"] or 0)
+
+
+def down(client, pipeline: Pipeline, env_name: str) -> int:
+    environment(pipeline, env_name)
+    return engine.remove_labelled(client, **{LABEL_ENV: env_key(pipeline, env_name)})
+
+
+def list_envs(client) -> list[dict]:
+    out = []
+    for c in client.containers.list(all=True, filters={"label": LABEL_ENV}):
+        ports = []
+        for key, bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).items():
+            for b in bindings or []:
+                ports.append(f"{b['HostIp']}:{b['HostPort']}->{key.split('/')[0]}")
+        out.append({"env": c.labels.get(LABEL_ENV), "container": c.name, "status": c.status, "ports": ports})
+    return sorted(out, key=lambda e: e["env"] or "")

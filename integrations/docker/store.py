@@ -1,0 +1,280 @@
+"""The local run store: Tyger's runs and buffers, kept on this machine.
+
+One SQLite database (`$RTC_HOME/store.db`, default `~/.rtc`, WAL mode so a
+detached run, `rtc run watch` and `rtc run cancel` can use it at once) holds
+runs and buffer metadata. Bytes live in files, so they outlive containers:
+buffers under `$RTC_HOME/buffers/<id>`, each run's merged log under
+`$RTC_HOME/logs/<run>/run.log` (one `<RFC 3339 time> <text>` line per line
+a container printed).
+
+Status changes go through `transition`, a compare-and-set on the current
+status, so that a cancel and a run ending at the same moment cannot both win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+PENDING, RUNNING, FAILED, SUCCEEDED, CANCELING, CANCELED = (
+    "Pending",
+    "Running",
+    "Failed",
+    "Succeeded",
+    "Canceling",
+    "Canceled",
+)
+STATUSES = (PENDING, RUNNING, FAILED, SUCCEEDED, CANCELING, CANCELED)
+TERMINAL = frozenset({FAILED, SUCCEEDED, CANCELED})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    status        TEXT NOT NULL,
+    status_reason TEXT,
+    spec          TEXT NOT NULL,
+    created_at    REAL NOT NULL,
+    started_at    REAL,
+    finished_at   REAL,
+    exit_code     INTEGER,
+    pid           INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
+CREATE TABLE IF NOT EXISTS buffers (
+    id         TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    sealed_at  REAL,
+    tags       TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+
+def rtc_home() -> Path:
+    return Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc").expanduser()
+
+
+def iso(ts: float | None) -> str | None:
+    """RFC 3339 in UTC with microseconds, as Tyger prints times."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> float:
+    """An RFC 3339 / ISO 8601 time (a missing zone means UTC) as epoch seconds."""
+    from rtc.compiler.diagnostics import RtcError
+
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RtcError(f"bad date/time {text!r}", hint="use ISO 8601, e.g. 2024-05-01T12:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    status: str
+    status_reason: str | None
+    spec: dict
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    exit_code: int | None
+    pid: int | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class BufferRecord:
+    id: str
+    created_at: float
+    sealed_at: float | None
+    tags: dict
+
+
+class Store:
+    """The run store of one `$RTC_HOME`; cheap to create, safe across threads and processes."""
+
+    def __init__(self, home: Path | str | None = None):
+        self.home = Path(home) if home is not None else rtc_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "buffers").mkdir(exist_ok=True)
+        (self.home / "logs").mkdir(exist_ok=True)
+        self.db_path = self.home / "store.db"
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @property
+    def key(self) -> str:
+        """A short, stable name of this store, so container labels of two stores never collide."""
+        return hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:8]
+
+    @contextmanager
+    def _connect(self):
+        """A short-lived autocommit connection: each statement is its own transaction."""
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash may lose the last commit, never corrupt
+            db.row_factory = sqlite3.Row
+            yield db
+        finally:
+            db.close()
+
+    # ------------------------------------------------------------ runs
+
+    def create_run(self, spec: dict) -> RunRecord:
+        with self._connect() as db:
+            cur = db.execute(
+                "INSERT INTO runs (status, spec, created_at) VALUES (?, ?, ?)",
+                (PENDING, json.dumps(spec, sort_keys=True), time.time()),
+            )
+            run_id = cur.lastrowid
+        self.log_dir(run_id).mkdir(parents=True, exist_ok=True)
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: int | str) -> RunRecord:
+        from rtc.compiler.diagnostics import RtcError
+
+        try:
+            key = int(run_id)
+        except (TypeError, ValueError):
+            raise RtcError(f"run {run_id!r} not found", hint="run ids are numbers; see `rtc run list`") from None
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            raise RtcError(f"run {run_id} not found", hint=f"runs are kept in {self.db_path}; see `rtc run list`")
+        return _run_record(row)
+
+    def list_runs(self, since: float | None = None, limit: int = 1000) -> tuple[list[RunRecord], bool]:
+        """Newest first; the flag says whether more runs matched than `limit`."""
+        query, params = "SELECT * FROM runs", []
+        if since is not None:
+            query += " WHERE created_at >= ?"
+            params.append(since)
+        query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        params.append(limit + 1)
+        with self._connect() as db:
+            rows = db.execute(query, params).fetchall()
+        return [_run_record(r) for r in rows[:limit]], len(rows) > limit
+
+    def transition(self, run_id: int, to: str, *, frm: tuple[str, ...], reason: str | None = None, **fields) -> bool:
+        """Set the status to `to` only if it is one of `frm` now; returns whether it changed."""
+        sets = ["status = ?"]
+        params: list = [to]
+        if reason is not None or to in TERMINAL:
+            sets.append("status_reason = COALESCE(?, status_reason)")
+            params.append(reason)
+        for name, value in fields.items():
+            sets.append(f"{name} = ?")
+            params.append(value)
+        if to in TERMINAL and "finished_at" not in fields:
+            sets.append("finished_at = ?")
+            params.append(time.time())
+        placeholders = ", ".join("?" for _ in frm)
+        with self._connect() as db:
+            cur = db.execute(
+                f"UPDATE runs SET {', '.join(sets)} WHERE id = ? AND status IN ({placeholders})",
+                (*params, run_id, *frm),
+            )
+            return cur.rowcount == 1
+
+    def set_pid(self, run_id: int, pid: int) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE runs SET pid = ? WHERE id = ?", (pid, run_id))
+
+    def log_dir(self, run_id: int) -> Path:
+        return self.home / "logs" / str(run_id)
+
+    def log_path(self, run_id: int) -> Path:
+        return self.log_dir(run_id) / "run.log"
+
+    # ------------------------------------------------------------ buffers
+
+    def create_buffer(self, buffer_id: str, tags: dict[str, str]) -> BufferRecord:
+        path = self.buffer_path(buffer_id)
+        path.touch()
+        os.chmod(path, 0o666)  # containers may run as any user
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO buffers (id, created_at, tags) VALUES (?, ?, ?)",
+                (buffer_id, time.time(), json.dumps(tags, sort_keys=True)),
+            )
+        return self.get_buffer(buffer_id)
+
+    def get_buffer(self, buffer_id: str) -> BufferRecord:
+        from rtc.compiler.diagnostics import RtcError
+
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM buffers WHERE id = ?", (buffer_id,)).fetchone()
+        if row is None:
+            raise RtcError(f"buffer {buffer_id!r} not found", hint="create one with `rtc buffer create`")
+        return BufferRecord(row["id"], row["created_at"], row["sealed_at"], json.loads(row["tags"]))
+
+    def seal_buffer(self, buffer_id: str) -> None:
+        """Mark a buffer complete: its readers stop waiting, writers are refused."""
+        with self._connect() as db:
+            db.execute("UPDATE buffers SET sealed_at = ? WHERE id = ? AND sealed_at IS NULL", (time.time(), buffer_id))
+
+    def buffer_path(self, buffer_id: str) -> Path:
+        return self.home / "buffers" / buffer_id
+
+
+def _run_record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        status=row["status"],
+        status_reason=row["status_reason"],
+        spec=json.loads(row["spec"]),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        exit_code=row["exit_code"],
+        pid=row["pid"],
+    )
+
+
+class LogWriter:
+    """Appends timestamped lines to a run's log file; safe to share between replica threads."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        line = f"{iso(time.time())} {text}\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def split_log_line(line: str) -> tuple[float | None, str]:
+    """`<time> <text>` -> (epoch seconds, text)."""
+    stamp, _, text = line.rstrip("\n").partition(" ")
+    try:
+        return parse_time(stamp), text
+    except Exception:  # noqa: BLE001 - a line written by something else: keep it, untimed
+        return None, line.rstrip("\n")

@@ -1,0 +1,521 @@
+"""Executing a Tyger run on this machine: a codespec, its buffers, replicas, workers, a timeout.
+
+`create_run` stores a run (Pending) and creates its missing buffers;
+`execute` takes a stored run to a terminal status; `execute_run` does both
+for a pipeline's run in this process (`rtc run FILE RUN`, `rtc exec`);
+`spawn_detached` starts `python -m rtc.integrations.docker.tyger RUN_ID`,
+a process that outlives the CLI (`rtc run create`).
+
+Tyger's semantics kept here:
+- the timeout counts from the run's creation, not from its start;
+- the run stays Pending until every input buffer is complete;
+- each replica is one container; `RTC_REPLICA_INDEX` / `REPLICA_INDEX` say which;
+- workers (distributed runs) start first, on a network of their own; the job
+  starts once they are up and finds them through `TYGER_WORKER_NODES` and
+  `TYGER_<ENDPOINT>_WORKER_ENDPOINT_ADDRESSES` (JSON arrays);
+- `rtc run cancel` sets Canceling; the executing process notices, kills the
+  containers and sets Canceled.
+Whatever happens, every container and the network labelled with the run are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import BinaryIO, Callable
+
+from rtc.compiler.diagnostics import RtcError
+from rtc.compiler.ir import Codespec, Pipeline
+from rtc.integrations.docker import buffers as buffer_ops
+from rtc.integrations.docker import engine
+from rtc.integrations.docker.store import (
+    CANCELED,
+    CANCELING,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    LogWriter,
+    RunRecord,
+    Store,
+)
+from rtc.integrations.docker.tyger_spec import (
+    Overrides,
+    build_spec,
+    choose_run,
+    docker_resources,
+    job_codespec,
+    worker_codespec,
+)
+
+StatusCallback = Callable[[RunRecord], None]
+LineCallback = Callable[[str], None]
+POLL_SECONDS = 0.2
+WORKER_READY_SECONDS = 60.0
+
+
+def run_label(store: Store, run_id: int) -> str:
+    """The `rtc.run` label of a Tyger run: unique across stores, so parallel test stores never collide."""
+    return f"tyger-{store.key}-{run_id}"
+
+
+# ---------------------------------------------------------------- creating
+
+
+def create_run(store: Store, spec: dict) -> RunRecord:
+    """Store `spec` as a Pending run, creating the buffers it does not name (tagged with the run's tags)."""
+    cs = job_codespec(spec)
+    given = spec["job"]["buffers"]
+    for parameter, buffer_id in given.items():
+        record = store.get_buffer(buffer_id)
+        if parameter in cs.outputs and record.sealed_at is not None:
+            raise RtcError(f"buffer {buffer_id} (output {parameter!r}) is already written; an output needs a fresh buffer")
+    filled = dict(given)
+    for parameter in [*cs.inputs, *cs.outputs]:
+        if parameter not in filled:
+            filled[parameter] = buffer_ops.create(store, spec["job"]["tags"]).id
+    spec = {**spec, "job": {**spec["job"], "buffers": filled}}
+    return store.create_run(spec)
+
+
+def spawn_detached(store: Store, run_id: int) -> int:
+    """Start a process that executes the stored run and survives this one; returns its pid."""
+    log = open(store.log_dir(run_id) / "executor.log", "ab")
+    env = {**os.environ, "RTC_HOME": str(store.home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtc.integrations.docker.tyger", str(run_id)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=env,
+        start_new_session=True,  # Ctrl-C in the terminal that created it does not reach it
+        close_fds=True,
+    )
+    log.close()
+    store.set_pid(run_id, proc.pid)
+    return proc.pid
+
+
+def execute_run(
+    pipeline: Pipeline,
+    run_name: str | None,
+    *,
+    buffers: dict[str, str] | None = None,
+    on_line: LineCallback | None = None,
+    on_status: StatusCallback | None = None,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+    store: Store | None = None,
+    cancel: threading.Event | None = None,
+    overrides: Overrides | None = None,
+) -> RunRecord:
+    """Create and execute a pipeline's run here and now; returns the terminal record.
+
+    `stdin`, when given, is copied into the first input buffer (Tyger's exec)
+    and every other input buffer this call creates is completed empty;
+    `stdout` receives the first output buffer once the run has ended.
+    Without `stdin`, input buffers created here are completed empty too, so
+    a run never waits on a buffer nobody can write; buffers passed in
+    `buffers` are waited for as Tyger does.
+    """
+    store = store or Store()
+    o = overrides or Overrides()
+    if buffers:
+        o = Overrides(**{**o.__dict__, "buffers": {**o.buffers, **buffers}})
+    run = choose_run(pipeline, run_name, o)
+    spec = build_spec(pipeline, run)
+    record = create_run(store, spec)
+    cs = job_codespec(record.spec)
+    named = set(run.buffers)
+    for i, parameter in enumerate(cs.inputs):
+        if parameter in named:
+            continue
+        buffer_id = record.spec["job"]["buffers"][parameter]
+        if i == 0 and stdin is not None:
+            buffer_ops.write(store, buffer_id, stdin)
+        else:
+            store.seal_buffer(buffer_id)
+    if on_status is not None:
+        on_status(record)
+    record = execute(store, record.id, on_line=on_line, on_status=on_status, cancel=cancel)
+    if stdout is not None and cs.outputs:
+        buffer_ops.read(store, record.spec["job"]["buffers"][cs.outputs[0]], stdout)
+    return record
+
+
+# ---------------------------------------------------------------- executing
+
+
+def execute(
+    store: Store,
+    run_id: int,
+    *,
+    on_line: LineCallback | None = None,
+    on_status: StatusCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> RunRecord:
+    """Take a stored run from Pending to a terminal status; every container it started is removed."""
+    record = store.get_run(run_id)
+    if record.terminal:
+        return record
+    store.set_pid(run_id, os.getpid())
+    return _Execution(store, record, on_line, on_status, cancel or threading.Event()).run()
+
+
+class _Execution:
+    def __init__(self, store: Store, record: RunRecord, on_line, on_status, cancel: threading.Event):
+        self.store = store
+        self.record = record
+        self.id = record.id
+        self.spec = record.spec
+        self.on_line = on_line
+        self.on_status = on_status
+        self.cancel = cancel
+        self.label = run_label(store, record.id)
+        timeout = self.spec.get("timeoutSeconds")
+        self.deadline = None if timeout is None else record.created_at + float(timeout)
+        self.log = LogWriter(store.log_path(record.id))
+        self.client = None
+        self.network = None
+        self.stop = threading.Event()
+        self.outcome: tuple[str, str | None, int | None] | None = None
+
+    # -- status
+
+    def _move(self, to: str, frm: tuple[str, ...], reason: str | None = None, **fields) -> bool:
+        changed = self.store.transition(self.id, to, frm=frm, reason=reason, **fields)
+        if changed and self.on_status is not None:
+            self.on_status(self.store.get_run(self.id))
+        return changed
+
+    def _finish(self, status: str, reason: str | None, exit_code: int | None = None) -> None:
+        """Decide the outcome; it is recorded after cleanup, so a terminal status means nothing is left."""
+        if self.outcome is None:
+            self.outcome = (status, reason, exit_code)
+
+    def _record_outcome(self) -> None:
+        """Terminal status; a cancel that was requested meanwhile wins as Canceled."""
+        status, reason, exit_code = self.outcome or (FAILED, "the run ended without an outcome", None)
+        if status == CANCELED:
+            self.store.transition(self.id, CANCELING, frm=(PENDING, RUNNING))
+        elif self._move(status, (PENDING, RUNNING), reason, exit_code=exit_code):
+            return
+        else:
+            reason = None
+        self._move(CANCELED, (CANCELING,), reason or "canceled by request")
+
+    def _watch_cancel(self) -> None:
+        while not self.stop.wait(POLL_SECONDS):
+            if self.store.get_run(self.id).status == CANCELING:
+                self.cancel.set()
+                return
+
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+    def _timeout_reason(self) -> str:
+        return f"timed out after {self.spec['timeoutSeconds']:g}s (counted from the run's creation)"
+
+    # -- the run
+
+    def run(self) -> RunRecord:
+        watcher = threading.Thread(target=self._watch_cancel, daemon=True, name=f"rtc-cancel-{self.id}")
+        watcher.start()
+        try:
+            self._run()
+        except RtcError as exc:
+            self._finish(FAILED, str(exc))
+        except KeyboardInterrupt:
+            self.cancel.set()
+            self.outcome = (CANCELED, "interrupted", None)
+            raise
+        except BaseException as exc:
+            self._finish(FAILED, f"internal error: {type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self.stop.set()
+            self._cleanup()
+            self._seal_outputs()
+            self.log.close()
+            self._record_outcome()
+        return self.store.get_run(self.id)
+
+    def _run(self) -> None:
+        job = job_codespec(self.spec)
+        worker = worker_codespec(self.spec)
+        if not self._wait_for_inputs(job):
+            return
+        self.client = engine.connect()
+        for cs in filter(None, (job, worker)):
+            self._check_image(cs)
+        if not self._move(RUNNING, (PENDING,), started_at=time.time()):
+            self._finish(CANCELED, "canceled by request")
+            return
+        worker_env: dict[str, str] = {}
+        if worker is not None:
+            worker_env = self._start_workers(worker)
+            if worker_env is None:
+                return
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            self._finish(FAILED, self._timeout_reason())
+            return
+        results = self._run_replicas(job, worker_env, remaining)
+        if self.cancel.is_set():
+            self._finish(CANCELED, "canceled by request")
+        elif any(r.timed_out for r in results):
+            self._finish(FAILED, self._timeout_reason(), exit_code=137)
+        else:
+            failed = [(i, r) for i, r in enumerate(results) if r.exit_code != 0]
+            if failed:
+                i, r = failed[0]
+                who = f"replica {i}" if len(results) > 1 else "the job"
+                self._finish(FAILED, f"{who} exited with code {r.exit_code}", exit_code=r.exit_code)
+            else:
+                self._finish(SUCCEEDED, None, exit_code=0)
+
+    def _wait_for_inputs(self, job: Codespec) -> bool:
+        """Stay Pending until every input buffer is complete (or the timeout/cancel comes first)."""
+        for parameter in job.inputs:
+            buffer_id = self.spec["job"]["buffers"][parameter]
+            while not buffer_ops.wait_sealed(self.store, buffer_id, timeout=POLL_SECONDS):
+                if self.cancel.is_set():
+                    self._finish(CANCELED, "canceled by request")
+                    return False
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    self._finish(FAILED, self._timeout_reason() + f"; input buffer {parameter!r} was never written")
+                    return False
+        return True
+
+    def _check_image(self, cs: Codespec) -> None:
+        import docker
+
+        try:
+            self.client.images.get(cs.image)
+        except docker.errors.ImageNotFound:
+            raise RtcError(
+                f"image {cs.image!r} of codespec {cs.name!r} is not on this machine (rtc never pulls while running)",
+                hint=f"`docker pull {cs.image}` or `docker tag` a local image with that name",
+            ) from None
+
+    def _labels(self, step: str) -> dict[str, str]:
+        return {
+            "rtc.run": self.label,
+            "rtc.step": step,
+            "rtc.pipeline": self.spec.get("namespace", ""),
+            "rtc.tyger.run": str(self.id),
+            "rtc.store": self.store.key,
+        }
+
+    def _container(self, cs: Codespec, step: str, env: dict[str, str], mounts=(), **extra) -> engine.ContainerSpec:
+        return engine.ContainerSpec(
+            image=cs.image,
+            argv=list(cs.args),
+            entrypoint=list(cs.command) if cs.command else None,
+            env={**cs.env, "RTC_RUN_ID": self.label, **env},
+            mounts=list(mounts),
+            labels=self._labels(step),
+            workdir=cs.working_dir,
+            network=self.network,
+            **docker_resources(cs),
+            **extra,
+        )
+
+    def _run_replicas(self, job: Codespec, worker_env: dict[str, str], timeout: float | None):
+        buffers = self.spec["job"]["buffers"]
+        env, mounts = dict(worker_env), []
+        for parameter in job.inputs + job.outputs:
+            path = buffer_ops.container_path(parameter)
+            env[buffer_ops.pipe_variable(parameter)] = path
+            mounts.append((str(self.store.buffer_path(buffers[parameter])), path, parameter in job.inputs))
+        replicas = int(self.spec["job"]["replicas"])
+        results: list = [None] * replicas
+        errors: list[BaseException] = []
+
+        def one(i: int) -> None:
+            index = {"RTC_REPLICA_INDEX": str(i), "REPLICA_INDEX": str(i)}
+            spec = self._container(job, f"replica-{i}", {**env, **index}, mounts)
+            try:
+                results[i] = engine.run_container(
+                    self.client, spec, on_line=self._line, timeout=timeout, cancel=self.cancel
+                )
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                errors.append(exc)
+                self.cancel.set()  # one replica that cannot start stops the others
+
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(replicas)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)
+        except KeyboardInterrupt:
+            self.cancel.set()
+            for t in threads:
+                t.join(10)
+            raise
+        if errors:
+            raise errors[0] if isinstance(errors[0], RtcError) else RtcError(str(errors[0]))
+        return results
+
+    def _line(self, text: str) -> None:
+        self.log.write(text)
+        if self.on_line is not None:
+            self.on_line(text)
+
+    # -- workers (distributed runs)
+
+    def _start_workers(self, worker: Codespec) -> dict[str, str] | None:
+        """Start the workers on a network of the run's own, wait until their endpoints answer."""
+        self.network = f"rtc-{self.label}"
+        self.client.networks.create(self.network, driver="bridge", labels=self._labels("network"))
+        replicas = int(self.spec["worker"]["replicas"])
+        names = [f"rtc-{self.label}-worker-{i}" for i in range(replicas)]
+        containers = []
+        for i, name in enumerate(names):
+            index = {"RTC_REPLICA_INDEX": str(i), "REPLICA_INDEX": str(i)}
+            container = engine.start_container(self.client, self._container(worker, f"worker-{i}", index, name=name))
+            containers.append(container)
+            threading.Thread(target=self._follow_worker, args=(container, i), daemon=True).start()
+        if not self._wait_workers_ready(worker, containers):
+            return None
+        env = {"TYGER_WORKER_NODES": json.dumps(names)}
+        for endpoint, port in sorted(worker.endpoints.items()):
+            variable = f"TYGER_{buffer_ops.env_name(endpoint)}_WORKER_ENDPOINT_ADDRESSES"
+            env[variable] = json.dumps([f"{name}:{port}" for name in names])
+        return env
+
+    def _follow_worker(self, container, index: int) -> None:
+        try:
+            for line in engine._lines(container.logs(stream=True, follow=True)):
+                self.log.write(f"[worker-{index}] {line}")
+        except Exception:  # noqa: BLE001 - the container went away: nothing more to log
+            pass
+
+    def _wait_workers_ready(self, worker: Codespec, containers) -> bool:
+        limit = time.monotonic() + WORKER_READY_SECONDS
+        pending = {(i, port) for i in range(len(containers)) for port in worker.endpoints.values()}
+        while True:
+            for i, container in enumerate(containers):
+                container.reload()
+                if container.status == "exited":
+                    code = container.attrs.get("State", {}).get("ExitCode")
+                    self._finish(FAILED, f"worker {i} exited with code {code} before the job started")
+                    return False
+            for i, port in sorted(pending):
+                address = containers[i].attrs["NetworkSettings"]["Networks"][self.network]["IPAddress"]
+                if address and _answers(address, port):
+                    pending.discard((i, port))
+            if not pending:
+                return True
+            if self.cancel.is_set():
+                self._finish(CANCELED, "canceled by request")
+                return False
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                self._finish(FAILED, self._timeout_reason() + " while waiting for workers")
+                return False
+            if time.monotonic() > limit:
+                self._finish(FAILED, f"workers did not open their endpoints within {WORKER_READY_SECONDS:g}s")
+                return False
+            time.sleep(POLL_SECONDS)
+
+    # -- cleanup
+
+    def _cleanup(self) -> None:
+        if self.client is None:
+            return
+        try:
+            engine.remove_labelled(self.client, **{"rtc.run": self.label})
+            if self.network is not None:
+                for network in self.client.networks.list(names=[self.network]):
+                    network.remove()
+        except Exception:  # noqa: BLE001 - cleanup is best effort; `rtc run cancel` retries it
+            pass
+
+    def _seal_outputs(self) -> None:
+        """A finished run completes its outputs, so that `rtc buffer read` stops waiting."""
+        for parameter in job_codespec(self.spec).outputs:
+            self.store.seal_buffer(self.spec["job"]["buffers"][parameter])
+
+
+def _answers(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- canceling
+
+
+def request_cancel(store: Store, run_id: int) -> RunRecord:
+    """Tyger's cancel: Canceling now, Canceled once the executor has stopped the containers.
+
+    When no process is executing the run any more (it died), this call
+    removes the run's containers itself and marks it Canceled.
+    """
+    record = store.get_run(run_id)
+    if record.terminal:
+        return record
+    store.transition(run_id, CANCELING, frm=(PENDING, RUNNING))
+    record = store.get_run(run_id)
+    if record.status == CANCELING and not _alive(record.pid):
+        try:
+            engine.remove_labelled(engine.connect(), **{"rtc.run": run_label(store, run_id)})
+        finally:
+            store.transition(run_id, CANCELED, frm=(CANCELING,), reason="canceled by request")
+            for parameter in job_codespec(record.spec).outputs:
+                store.seal_buffer(record.spec["job"]["buffers"][parameter])
+    return store.get_run(run_id)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is not executing anything
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+# ---------------------------------------------------------------- the detached executor
+
+
+def main(argv: list[str]) -> int:
+    """`python -m rtc.integrations.docker.tyger RUN_ID`: execute one stored run (started by `rtc run create`)."""
+    import signal
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # `kill PID` cancels the run as Ctrl-C does: containers removed
+    store = Store()
+    run_id = int(argv[0])
+    try:
+        record = execute(store, run_id)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - recorded as the run's status reason; the log keeps the rest
+        print(f"run {run_id}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if record.status == SUCCEEDED else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

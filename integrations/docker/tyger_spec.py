@@ -1,0 +1,288 @@
+"""What a Tyger run is, before it runs: choosing it, checking Tyger's rules, and its JSON.
+
+A stored run carries a self-contained spec (the codespecs inlined), so a
+detached process can execute it without the source file, and `rtc run show`
+prints it in Tyger's shape (`job: {codespec, buffers, tags, nodePool,
+replicas}`, `cluster`, `timeoutSeconds`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rtc.compiler.diagnostics import RtcError
+from rtc.compiler.ir import Codespec, Pipeline, Run, WorkerSpec
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """`300s`, `1.5h`, `2h45m` (Go's forms, as Tyger's --timeout) or plain seconds -> seconds."""
+    value = text.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    if not value or DURATION.sub("", value):
+        raise RtcError(f"bad duration {text!r}", hint='use forms like "300s", "1.5h" or "2h45m"')
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in DURATION.findall(value))
+
+
+@dataclass
+class Overrides:
+    """Command-line values that win over the file's (Tyger: "other flags override file values")."""
+
+    codespec: str | None = None
+    codespec_version: int | None = None
+    buffers: dict[str, str] = field(default_factory=dict)
+    replicas: int | None = None
+    timeout_seconds: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    cluster: str | None = None
+    node_pool: str | None = None
+
+
+def choose_run(pipeline: Pipeline, run_name: str | None, overrides: Overrides | None = None) -> Run:
+    """The run to execute: a named run, a run around `-c CODESPEC`, or the file's only run/codespec."""
+    o = overrides or Overrides()
+    if run_name is not None:
+        if run_name in pipeline.runs:
+            run = pipeline.runs[run_name]
+        elif run_name in pipeline.codespecs:
+            run = Run(name=run_name, codespec=run_name)
+        else:
+            raise RtcError(
+                f"no run or codespec named {run_name!r} in {pipeline.source}",
+                hint=_known(pipeline),
+            )
+    elif o.codespec is not None:
+        run = Run(name=o.codespec, codespec=o.codespec)
+    elif len(pipeline.runs) == 1:
+        run = next(iter(pipeline.runs.values()))
+    elif not pipeline.runs and len(_jobs(pipeline)) == 1:
+        name = _jobs(pipeline)[0]
+        run = Run(name=name, codespec=name)
+    else:
+        raise RtcError(f"{pipeline.source} holds several runs or codespecs; say which one", hint=_known(pipeline))
+    update: dict = {}
+    if o.codespec is not None:
+        update["codespec"] = o.codespec
+        update["codespec_version"] = o.codespec_version
+    elif o.codespec_version is not None:
+        update["codespec_version"] = o.codespec_version
+    if o.buffers:
+        update["buffers"] = {**run.buffers, **o.buffers}
+    if o.tags:
+        update["tags"] = {**run.tags, **o.tags}
+    for name in ("replicas", "timeout_seconds", "cluster", "node_pool"):
+        if getattr(o, name) is not None:
+            update[name] = getattr(o, name)
+    return run.model_copy(update=update) if update else run
+
+
+def build_spec(pipeline: Pipeline, run: Run) -> dict:
+    """The stored spec of `run`: Tyger's run shape with the codespecs inlined, checked against Tyger's rules."""
+    job = _codespec(pipeline, run.codespec, run.codespec_version, "job")
+    _check_job(job, run)
+    spec = {
+        "name": run.name,
+        "namespace": pipeline.namespace,
+        "source": pipeline.source,
+        "job": {
+            "codespec": _dump(job),
+            "buffers": dict(run.buffers),
+            "tags": dict(run.tags),
+            "nodePool": run.node_pool,
+            "replicas": run.replicas,
+        },
+        "cluster": run.cluster,
+        "timeoutSeconds": run.timeout_seconds,
+        "worker": None,
+    }
+    if run.worker is not None:
+        spec["worker"] = _worker(pipeline, run.worker)
+    return spec
+
+
+def job_codespec(spec: dict) -> Codespec:
+    return Codespec.model_validate(spec["job"]["codespec"])
+
+
+def worker_codespec(spec: dict) -> Codespec | None:
+    return Codespec.model_validate(spec["worker"]["codespec"]) if spec.get("worker") else None
+
+
+def tyger_codespec(cs: Codespec) -> dict:
+    """A codespec as Tyger writes it (camelCase keys, empty fields left out)."""
+    requests = {k: v for k, v in {"cpu": cs.resources.cpu_request, "memory": cs.resources.memory_request}.items() if v}
+    limits = {k: v for k, v in {"cpu": cs.resources.cpu_limit, "memory": cs.resources.memory_limit}.items() if v}
+    resources = {k: v for k, v in {"requests": requests, "limits": limits, "gpu": cs.resources.gpu}.items() if v}
+    out = {
+        "kind": cs.kind,
+        "name": cs.name,
+        "version": cs.version,
+        "image": cs.image,
+        "buffers": {"inputs": cs.inputs, "outputs": cs.outputs} if cs.kind == "job" else None,
+        "command": cs.command,
+        "args": cs.args,
+        "workingDir": cs.working_dir,
+        "env": cs.env,
+        "resources": resources,
+        "maxReplicas": cs.max_replicas,
+        "endpoints": cs.endpoints,
+    }
+    return {k: v for k, v in out.items() if v not in (None, [], {})}
+
+
+def show_json(record) -> dict:
+    """`rtc run show`: the run as Tyger prints it."""
+    from rtc.integrations.docker.store import iso
+
+    spec = record.spec
+    job = dict(spec["job"])
+    job["codespec"] = tyger_codespec(job_codespec(spec))
+    out = {
+        "id": record.id,
+        "status": record.status,
+        "statusReason": record.status_reason,
+        "createdAt": iso(record.created_at),
+        "startedAt": iso(record.started_at),
+        "finishedAt": iso(record.finished_at),
+        "job": job,
+    }
+    if spec.get("worker"):
+        worker = dict(spec["worker"])
+        worker["codespec"] = tyger_codespec(worker_codespec(spec))
+        out["worker"] = worker
+    out["cluster"] = spec.get("cluster")
+    out["timeoutSeconds"] = spec.get("timeoutSeconds")
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def system_json(record) -> dict:
+    """`rtc run watch` without --full-resource: system metadata only."""
+    full = show_json(record)
+    return {k: full[k] for k in ("id", "status", "statusReason", "createdAt", "startedAt", "finishedAt") if k in full}
+
+
+# ---------------------------------------------------------------- resources
+
+
+def cpu_cores(text: str) -> float:
+    """Kubernetes CPU quantities: `1`, `0.5`, `500m`."""
+    value = str(text).strip()
+    try:
+        return float(value[:-1]) / 1000 if value.endswith("m") else float(value)
+    except ValueError:
+        raise RtcError(f"bad cpu quantity {text!r}", hint='use cores ("2", "0.5") or millicores ("500m")') from None
+
+
+_MEMORY_SUFFIX = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+    "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+}
+
+
+def memory_bytes(text: str) -> int:
+    """Kubernetes memory quantities: `512Mi`, `1Gi`, `1G`, `1000000`."""
+    value = str(text).strip()
+    for suffix in sorted(_MEMORY_SUFFIX, key=len, reverse=True):
+        if value.endswith(suffix):
+            number, scale = value[: -len(suffix)], _MEMORY_SUFFIX[suffix]
+            break
+    else:
+        number, scale = value, 1
+    try:
+        return int(float(number) * scale)
+    except ValueError:
+        raise RtcError(f"bad memory quantity {text!r}", hint='use forms like "512Mi", "1Gi" or "1G"') from None
+
+
+def docker_resources(cs: Codespec) -> dict:
+    """Codespec resources as Docker options: limits are hard limits, requests become shares/reservations.
+
+    Docker cannot guarantee a request the way Kubernetes does; a CPU request
+    weighs the container's share under contention (1024 shares per core) and
+    a memory request becomes a soft reservation.
+    """
+    r = cs.resources
+    if r.gpu:
+        raise RtcError(
+            f"codespec {cs.name!r} asks for gpu {r.gpu!r}, but the local runner has no GPU support",
+            hint="remove resources.gpu to run it here, or run it on a Tyger cluster",
+        )
+    out: dict = {}
+    if r.cpu_limit:
+        out["nano_cpus"] = int(cpu_cores(r.cpu_limit) * 1e9)
+    if r.cpu_request:
+        out["cpu_shares"] = max(2, int(cpu_cores(r.cpu_request) * 1024))
+    if r.memory_limit:
+        out["mem_limit"] = memory_bytes(r.memory_limit)
+    if r.memory_request:
+        out["mem_reservation"] = memory_bytes(r.memory_request)
+    return out
+
+
+# ---------------------------------------------------------------- Tyger's rules
+
+
+def _codespec(pipeline: Pipeline, ref: str, version: int | None, kind: str) -> Codespec:
+    name, _, tail = ref.partition("/versions/")
+    if tail:
+        try:
+            version = int(tail)
+        except ValueError:
+            raise RtcError(f"bad codespec reference {ref!r}", hint="write NAME or NAME/versions/N") from None
+    cs = pipeline.codespecs.get(name)
+    if cs is None:
+        raise RtcError(f"codespec {name!r} not found in {pipeline.source}", hint=_known(pipeline))
+    if version is not None and version != cs.version:
+        raise RtcError(f"codespec {name!r} has version {cs.version} here, not {version}")
+    if cs.kind != kind:
+        raise RtcError(f"codespec {name!r} is a {cs.kind} codespec; a run's {kind} needs a {kind} codespec")
+    return cs
+
+
+def _check_job(cs: Codespec, run: Run) -> None:
+    if run.replicas < 1:
+        raise RtcError(f"run {run.name!r}: replicas must be at least 1, not {run.replicas}")
+    if cs.max_replicas is not None and run.replicas > cs.max_replicas:
+        raise RtcError(f"run {run.name!r}: {run.replicas} replicas, but codespec {cs.name!r} allows at most {cs.max_replicas}")
+    if run.timeout_seconds is not None and run.timeout_seconds <= 0:
+        raise RtcError(f"run {run.name!r}: the timeout must be positive")
+    parameters = set(cs.inputs) | set(cs.outputs)
+    unknown = sorted(set(run.buffers) - parameters)
+    if unknown:
+        raise RtcError(
+            f"run {run.name!r}: {', '.join(unknown)} is not a buffer parameter of codespec {cs.name!r}",
+            hint=f"its parameters: {', '.join(sorted(parameters)) or 'none'}",
+        )
+    docker_resources(cs)  # a GPU or a bad quantity fails before anything is created
+
+
+def _worker(pipeline: Pipeline, worker: WorkerSpec) -> dict:
+    cs = _codespec(pipeline, worker.codespec, worker.codespec_version, "worker")
+    if worker.replicas < 1:
+        raise RtcError(f"worker replicas must be at least 1, not {worker.replicas}")
+    if cs.inputs or cs.outputs:
+        raise RtcError(f"worker codespec {cs.name!r} declares buffers; Tyger's worker codespecs have none")
+    docker_resources(cs)
+    return {"codespec": _dump(cs), "nodePool": worker.node_pool, "replicas": worker.replicas}
+
+
+def _dump(cs: Codespec) -> dict:
+    data = cs.model_dump(mode="json")
+    data.pop("span", None)
+    return data
+
+
+def _jobs(pipeline: Pipeline) -> list[str]:
+    return [name for name, cs in pipeline.codespecs.items() if cs.kind == "job"]
+
+
+def _known(pipeline: Pipeline) -> str:
+    runs = ", ".join(sorted(pipeline.runs)) or "none"
+    codespecs = ", ".join(sorted(pipeline.codespecs)) or "none"
+    return f"runs: {runs}; codespecs: {codespecs}"

@@ -1,0 +1,265 @@
+"""Tyger's run commands on the local store: `rtc run create|show|watch|list|cancel|logs`.
+
+`rtc run` (run_cmd) hands these sub-commands to `main(argv)`; `rtc exec`
+shares the run options defined here (`add_run_options`, `overrides_from`,
+`load_pipeline`). Nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+SUBCOMMANDS = ("create", "show", "watch", "list", "cancel", "logs")
+DEFAULT_LIST_LIMIT = 1000
+
+
+# ---------------------------------------------------------------- shared with `rtc exec`
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Tyger's options of `run exec` and `run create` ("other flags override file values")."""
+    p.add_argument("target", nargs="*", metavar="[FILE] [RUN]",
+                   help="a pipeline (.rt/.yaml), a Tyger codespec or run-spec YAML, or IR JSON; then a run or codespec name")
+    p.add_argument("-f", "--file", help="the run specification file (same as the positional FILE)")
+    p.add_argument("-c", "--codespec", help="the codespec to run (NAME or NAME/versions/N)")
+    p.add_argument("--version", type=int, dest="codespec_version", help="the codespec's version")
+    p.add_argument("--buffer", action="append", default=[], metavar="NAME=ID", help="a buffer argument; repeatable")
+    p.add_argument("-r", "--replicas", type=int, help="parallel job replicas (default 1)")
+    p.add_argument("--timeout", help='run timeout from creation, e.g. "300s", "1.5h", "2h45m"')
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag for buffers the run creates; repeatable")
+    p.add_argument("--cluster", help="the target cluster name (recorded; runs here)")
+    p.add_argument("--node-pool", dest="node_pool", help="the node pool (recorded; runs here)")
+
+
+def file_and_run(args) -> tuple[str, str | None]:
+    from rtc.compiler.diagnostics import RtcError
+
+    positional = list(args.target)
+    path = args.file or (positional.pop(0) if positional else None)
+    if path is None:
+        raise RtcError(
+            "no run specification file given",
+            hint="there is no codespec registry here: pass the file that defines it, e.g. `rtc exec -f hello.yml`",
+        )
+    if len(positional) > 1:
+        raise RtcError(f"unexpected arguments: {' '.join(positional[1:])}")
+    return path, (positional[0] if positional else None)
+
+
+def load_pipeline(path: str):
+    """Compile a pipeline file; `.json` files are taken as IR (`rtc compile --target ir`)."""
+    from pathlib import Path
+
+    from rtc.compiler.diagnostics import RtcError
+
+    if path.endswith(".json"):
+        from pydantic import ValidationError
+
+        from rtc.compiler.ir import Pipeline
+
+        try:
+            return Pipeline.from_json(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise RtcError(f"cannot read {path}: {exc.strerror}") from None
+        except ValidationError as exc:
+            raise RtcError(f"{path} is not rtc IR JSON: {exc.errors()[0]['msg']}") from None
+    from rtc.compiler import compile_file
+
+    return compile_file(path)
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    from rtc.compiler.diagnostics import RtcError
+
+    out = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key:
+            raise RtcError(f"{option} {value!r}: expected KEY=VALUE")
+        out[key] = item
+    return out
+
+
+def overrides_from(args):
+    from rtc.integrations.docker.tyger_spec import Overrides, parse_duration
+
+    return Overrides(
+        codespec=args.codespec,
+        codespec_version=args.codespec_version,
+        buffers=_pairs(args.buffer, "--buffer"),
+        replicas=args.replicas,
+        timeout_seconds=parse_duration(args.timeout) if args.timeout else None,
+        tags=_pairs(args.tag, "--tag"),
+        cluster=args.cluster,
+        node_pool=args.node_pool,
+    )
+
+
+def print_json(value, compact: bool = False) -> None:
+    text = json.dumps(value, separators=(",", ":")) if compact else json.dumps(value, indent=2)
+    print(text, flush=True)
+
+
+# ---------------------------------------------------------------- the sub-commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtc run", description="Tyger's run commands on the local run store")
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("create", help="create a run and execute it in the background; prints its id")
+    add_run_options(p)
+    p.set_defaults(handler=_create)
+
+    p = sub.add_parser("show", help="a run's status and definition as JSON")
+    p.add_argument("id")
+    p.set_defaults(handler=_show)
+
+    p = sub.add_parser("watch", help="a JSON line per status change until the run ends")
+    p.add_argument("id")
+    p.add_argument("--full-resource", action="store_true", help="print the whole run, not only its system fields")
+    p.set_defaults(handler=_watch)
+
+    p = sub.add_parser("list", help="runs, newest first")
+    p.add_argument("--since", help="only runs created at or after this date/time (ISO 8601)")
+    p.add_argument("--limit", type=int, help=f"at most this many runs (default {DEFAULT_LIST_LIMIT}, with a warning when cut)")
+    p.set_defaults(handler=_list)
+
+    p = sub.add_parser("cancel", help="cancel a run (Canceling, then Canceled once its containers are stopped)")
+    p.add_argument("id")
+    p.set_defaults(handler=_cancel)
+
+    p = sub.add_parser("logs", help="the merged output of a run's containers")
+    p.add_argument("id")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
+    p.add_argument("-s", "--since", help="only lines written at or after this date/time")
+    p.add_argument("--tail", type=int, help="only the last N lines")
+    p.add_argument("--timestamps", action="store_true", help="prefix each line with its time")
+    p.set_defaults(handler=_logs)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Entry point used by `rtc run <sub-command> ...`; prints user errors, never a traceback."""
+    from rtc.compiler.diagnostics import RtcError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except RtcError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 1
+
+
+def _create(args) -> int:
+    from rtc.integrations.docker import tyger
+    from rtc.integrations.docker.store import Store
+    from rtc.integrations.docker.tyger_spec import build_spec, choose_run
+
+    path, run_name = file_and_run(args)
+    pipeline = load_pipeline(path)
+    run = choose_run(pipeline, run_name, overrides_from(args))
+    store = Store()
+    record = tyger.create_run(store, build_spec(pipeline, run))
+    tyger.spawn_detached(store, record.id)
+    print(record.id, flush=True)
+    return 0
+
+
+def _show(args) -> int:
+    from rtc.integrations.docker.store import Store
+    from rtc.integrations.docker.tyger_spec import show_json
+
+    print_json(show_json(Store().get_run(args.id)))
+    return 0
+
+
+def _watch(args) -> int:
+    from rtc.integrations.docker.store import Store
+    from rtc.integrations.docker.tyger_spec import show_json, system_json
+
+    store = Store()
+    render = show_json if args.full_resource else system_json
+    last = None
+    while True:
+        record = store.get_run(args.id)
+        key = (record.status, record.status_reason)
+        if key != last:
+            print_json(render(record), compact=True)
+            last = key
+        if record.terminal:
+            return 0
+        time.sleep(0.2)
+
+
+def _list(args) -> int:
+    from rtc.integrations.docker.store import Store, parse_time
+    from rtc.integrations.docker.tyger_spec import show_json
+
+    since = parse_time(args.since) if args.since else None
+    limit = args.limit if args.limit is not None else DEFAULT_LIST_LIMIT
+    records, more = Store().list_runs(since=since, limit=limit)
+    print_json([show_json(r) for r in records])
+    if more and args.limit is None:
+        print(f"warning: the output was truncated to {limit} runs; use --limit to see more", file=sys.stderr)
+    return 0
+
+
+def _cancel(args) -> int:
+    from rtc.integrations.docker import tyger
+    from rtc.integrations.docker.store import Store
+    from rtc.integrations.docker.tyger_spec import show_json
+
+    print_json(show_json(tyger.request_cancel(Store(), args.id)))
+    return 0
+
+
+def _logs(args) -> int:
+    from rtc.integrations.docker.store import Store, parse_time, split_log_line
+
+    store = Store()
+    record = store.get_run(args.id)
+    since = parse_time(args.since) if args.since else None
+    path = store.log_path(record.id)
+
+    def emit(line: str) -> None:
+        stamp, text = split_log_line(line)
+        if since is not None and (stamp is None or stamp < since):
+            return
+        sys.stdout.write((line.rstrip("\n") if args.timestamps else text) + "\n")
+
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+    complete = [line for line in lines if line.endswith("\n")]
+    if args.tail is not None:
+        complete = complete[-args.tail:] if args.tail > 0 else []
+    for line in complete:
+        emit(line)
+    sys.stdout.flush()
+    if not args.follow:
+        return 0
+    offset = sum(len(line.encode("utf-8")) for line in lines if line.endswith("\n"))
+    pending = b""
+    while True:
+        done = store.get_run(record.id).terminal  # read before the file, so no last line is missed
+        if path.exists():
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+            offset += len(data)
+            pending += data
+            *whole, pending = pending.split(b"\n")
+            for raw in whole:
+                emit(raw.decode("utf-8", "replace") + "\n")
+            sys.stdout.flush()
+        if done:
+            return 0
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
