@@ -1,0 +1,75 @@
+"""Graph params for a local run: `--param k=v` strings parsed by their declared types."""
+
+from __future__ import annotations
+
+import json
+
+from rtc.compiler.diagnostics import RtcError
+from rtc.compiler.ir import Graph
+from rtc.contract import check_value
+
+TRUE = {"true", "1", "yes", "on"}
+FALSE = {"false", "0", "no", "off"}
+
+
+def parse_value(text: str, type_text: str, name: str):
+    """The value of `--param name=text` for a param of type `type_text`."""
+    kind = type_text.replace(" ", "")
+    try:
+        if kind == "str":
+            return text
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+        if kind == "bool":
+            if text.lower() in TRUE:
+                return True
+            if text.lower() in FALSE:
+                return False
+            raise ValueError("expected true or false")
+        value = json.loads(text)
+    except ValueError as exc:
+        raise RtcError(
+            f"--param {name}={text!r}: not a valid {type_text} ({exc})",
+            hint=f"give {name} as a {type_text}" + (" in JSON, e.g. '[\"a\", \"b\"]'" if kind not in ("str", "int", "float", "bool") else ""),
+        ) from None
+    problem = check_value(value, type_text, f"--param {name}")
+    if problem:
+        raise RtcError(problem)
+    return value
+
+
+def split_assignments(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RtcError(f"--param {item!r}: expected NAME=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def resolve(graph: Graph, given: dict[str, str]) -> dict:
+    """Every param's value: given (parsed), else its default; a missing required one is an error."""
+    declared = {p.name: p for p in graph.params}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise RtcError(
+            f"graph {graph.name!r} has no param {', '.join(map(repr, unknown))}",
+            hint=f"its params: {', '.join(declared) or '(none)'}",
+        )
+    values, missing = {}, []
+    for p in graph.params:
+        if p.name in given:
+            values[p.name] = parse_value(given[p.name], p.type, p.name)
+        elif not p.required:
+            values[p.name] = p.default
+        else:
+            missing.append(p)
+    if missing:
+        raise RtcError(
+            f"graph {graph.name!r} needs a value for {', '.join(repr(p.name) for p in missing)}",
+            hint=" ".join(f"--param {p.name}=<{p.type}>" for p in missing),
+        )
+    return values

@@ -1,0 +1,403 @@
+"""Run one graph of the IR here, now, in Docker (`rtc run`).
+
+Order of events: params are resolved, secrets looked up (a missing one fails
+before any container exists), images built or found, then steps run in
+dependency order, at most `workers` containers at once. A step that is
+mapped over a list (`each(...)`) becomes one unit per element; every unit is
+one container per attempt. The main thread only schedules: it waits on unit
+futures (never sleeps) and starts whatever became ready.
+
+Whatever happens - success, failure, timeout, cancel - every container of the
+run is removed: each unit removes its own, and the run ends with
+`remove_labelled(rtc.run=<id>)` as a safety net. docs/runtime.md is the
+contract implemented here (through step_io).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import secrets as secrets_module
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rtc import contract
+from rtc.compiler.diagnostics import RtcError
+from rtc.compiler.ir import Graph, Node, Pipeline, Step
+from rtc.integrations.docker import engine, images, params as params_module, step_io
+from rtc.integrations.docker.progress import Reporter
+
+DEFAULT_WORKERS = max(4, 2 * (os.cpu_count() or 1))
+TAIL_SHOWN = 15
+
+
+@dataclass
+class UnitResult:
+    """One container's worth of work (after its retries)."""
+
+    label: str
+    ok: bool
+    outputs: object = None
+    message: str = ""
+    exit_code: int | None = None
+    log_tail: list[str] = field(default_factory=list)
+    canceled: bool = False
+
+
+@dataclass
+class StepResult:
+    step: str
+    status: str  # succeeded | failed | skipped | canceled
+    outputs: dict | None = None
+    message: str = ""
+    exit_code: int | None = None
+    log_tail: list[str] = field(default_factory=list)
+    label: str = ""
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    graph: str
+    steps: dict[str, StepResult]
+
+    @property
+    def status(self) -> str:
+        states = {r.status for r in self.steps.values()}
+        if "failed" in states:
+            return "failed"
+        if "canceled" in states:
+            return "canceled"
+        return "succeeded"
+
+    def failures(self) -> list[StepResult]:
+        return [r for r in self.steps.values() if r.status == "failed"]
+
+
+def new_run_id(graph: str) -> str:
+    name = re.sub(r"[^a-z0-9]+", "-", graph.lower()).strip("-") or "run"
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets_module.token_hex(3)}"
+
+
+def missing_secrets(pipeline: Pipeline, graph: Graph, environ) -> dict[str, list[str]]:
+    """secret name -> steps that need it, for every secret absent from `environ`."""
+    missing: dict[str, list[str]] = {}
+    for step in graph.steps:
+        for name in pipeline.nodes[step.node].secrets:
+            if name not in environ:
+                missing.setdefault(name, []).append(step.id)
+    return missing
+
+
+def check_secrets(pipeline: Pipeline, graph: Graph, environ) -> None:
+    missing = missing_secrets(pipeline, graph, environ)
+    if missing:
+        listed = "; ".join(f"{name} (needed by {', '.join(map(repr, steps))})" for name, steps in sorted(missing.items()))
+        raise RtcError(
+            f"missing secret{'s' if len(missing) > 1 else ''} for graph {graph.name!r}: {listed}; no container was started",
+            hint="set them in the environment of `rtc run`, e.g. " + " ".join(f"{n}=..." for n in sorted(missing)) + " rtc run ...",
+        )
+
+
+def run_graph(
+    pipeline: Pipeline,
+    graph_name: str,
+    param_values: dict[str, str] | None = None,
+    *,
+    client=None,
+    workers: int | None = None,
+    reporter: Reporter | None = None,
+    cancel: threading.Event | None = None,
+    run_id: str | None = None,
+    environ=None,
+) -> RunResult:
+    """Run `graph_name` of `pipeline` to its end; `param_values` are the raw `--param` strings."""
+    graph = pipeline.graphs[graph_name]
+    environ = os.environ if environ is None else environ
+    values = params_module.resolve(graph, param_values or {})
+    check_secrets(pipeline, graph, environ)
+    client = client or engine.connect()
+    reporter = reporter or Reporter(total=len(graph.steps))
+    run = GraphRun(
+        client=client,
+        pipeline=pipeline,
+        graph=graph,
+        params=values,
+        run_id=run_id or new_run_id(graph.name),
+        workers=workers or graph.workers or DEFAULT_WORKERS,
+        reporter=reporter,
+        cancel=cancel or threading.Event(),
+        environ=environ,
+    )
+    return run.execute()
+
+
+class GraphRun:
+    def __init__(self, *, client, pipeline, graph, params, run_id, workers, reporter, cancel, environ):
+        self.client = client
+        self.pipeline = pipeline
+        self.graph = graph
+        self.params = params
+        self.run_id = run_id
+        self.workers = max(1, int(workers))
+        self.reporter = reporter
+        self.cancel = cancel
+        self.environ = environ
+        self.steps = {s.id: s for s in graph.steps}
+        self.base_dir = Path(pipeline.source).resolve().parent
+        self.results: dict[str, StepResult] = {}
+        self.images: dict[str, str] = {}
+        self.work_dir: Path | None = None
+
+    # ---------------------------------------------------------------- the run
+
+    def execute(self) -> RunResult:
+        try:
+            self._ensure_images()
+            self.work_dir = Path(tempfile.mkdtemp(prefix=f"rtc-{self.run_id}-"))
+            self.reporter.status(f"run {self.run_id}: graph {self.graph.name!r}, {len(self.steps)} steps, up to {self.workers} at once")
+            self._schedule()
+        finally:
+            engine.remove_labelled(self.client, **{contract.LABEL_RUN: self.run_id})
+            if self.work_dir is not None:
+                shutil.rmtree(self.work_dir, ignore_errors=True)
+            self.reporter.close()
+        return RunResult(self.run_id, self.graph.name, dict(self.results))
+
+    def _ensure_images(self) -> None:
+        for env_name in sorted({self.pipeline.nodes[s.node].env for s in self.graph.steps}):
+            env = self.pipeline.environments[env_name]
+            self.images[env_name] = images.ensure_image(
+                self.client, env, self.base_dir,
+                lambda line, e=env_name: self.reporter.status(f"[build {e}] {line}"),
+                namespace=self.pipeline.namespace, source=self.pipeline.source,
+            )
+
+    def _schedule(self) -> None:
+        pending = list(self.graph.order or [s.id for s in self.graph.steps])
+        futures: dict[Future, tuple[str, int | None]] = {}
+        mapped: dict[str, list[UnitResult | None]] = {}
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="rtc-step") as pool:
+            while pending or futures:
+                # Starting a step may finish it at once (skipped, empty fan-out), readying others: repeat.
+                ready = self._ready(pending)
+                while ready:
+                    for step_id in ready:
+                        pending.remove(step_id)
+                        self._start_step(self.steps[step_id], pool, futures, mapped)
+                    ready = self._ready(pending)
+                if not futures:
+                    if pending:  # cannot happen with a topological order; never spin
+                        raise RtcError(f"steps {pending} wait for steps that never run")
+                    break
+                done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                for future in done:
+                    step_id, index = futures.pop(future)
+                    unit = future.result()
+                    if index is None:
+                        self._finish(step_id, [unit], mapped=False)
+                    else:
+                        mapped[step_id][index] = unit
+                        if all(u is not None for u in mapped[step_id]):
+                            self._finish(step_id, mapped.pop(step_id), mapped=True)
+
+    def _ready(self, pending: list[str]) -> list[str]:
+        return [s for s in pending if all(u in self.results for u in self.steps[s].upstream)]
+
+    # ---------------------------------------------------------------- starting a step
+
+    def _start_step(self, step: Step, pool, futures, mapped) -> None:
+        if self.cancel.is_set():
+            self.results[step.id] = StepResult(step.id, "canceled", message="the run was canceled")
+            return
+        failed_upstream = [u for u in step.upstream if self.results[u].status != "succeeded"]
+        if step.trigger == "all_success" and failed_upstream:
+            u = failed_upstream[0]
+            self.results[step.id] = StepResult(step.id, "skipped", message=f"upstream {u!r} {self.results[u].status}")
+            self.reporter.status(f"{step.id} skipped (upstream {u!r} {self.results[u].status})")
+            self.reporter.step_done()
+            return
+        try:
+            units = self._unit_inputs(step)
+        except RtcError as exc:
+            self._finish(step.id, [UnitResult(step.id, False, message=str(exc))], mapped=False)
+            return
+        if units is None:
+            inputs = self._fixed_inputs(step)
+            futures[pool.submit(self._run_unit, step, inputs, None)] = (step.id, None)
+            return
+        if not units:
+            self._finish(step.id, [], mapped=True)
+            return
+        mapped[step.id] = [None] * len(units)
+        for index, inputs in enumerate(units):
+            futures[pool.submit(self._run_unit, step, inputs, index)] = (step.id, index)
+
+    def _value(self, binding):
+        if binding.kind == "literal":
+            return binding.value
+        if binding.kind == "param":
+            return self.params.get(binding.param)
+        upstream = self.results.get(binding.step)
+        if upstream is None or upstream.status != "succeeded" or upstream.outputs is None:
+            return None  # all_done join after a failed/skipped upstream: the input is null
+        return upstream.outputs.get(binding.output)
+
+    def _fixed_inputs(self, step: Step) -> dict:
+        return {i.name: self._value(i.binding) for i in step.inputs}
+
+    def _unit_inputs(self, step: Step) -> list[dict] | None:
+        """None for a plain step; the inputs of each element for a mapped one (each() lists zipped)."""
+        each = [i for i in step.inputs if i.each]
+        if not each:
+            return None
+        lists = {}
+        for i in each:
+            value = self._value(i.binding)
+            if not isinstance(value, list):
+                raise RtcError(f"step {step.id!r}: each({_describe(i.binding)}) needs a list, got {type(value).__name__}")
+            lists[i.name] = value
+        lengths = {len(v) for v in lists.values()}
+        if len(lengths) > 1:
+            raise RtcError(f"step {step.id!r}: the lists it fans out over differ in length ({', '.join(f'{k}: {len(v)}' for k, v in lists.items())})")
+        fixed = {i.name: self._value(i.binding) for i in step.inputs if not i.each}
+        # Inputs keep the step's declared order, element values in place of the lists.
+        return [
+            {i.name: lists[i.name][n] if i.each else fixed[i.name] for i in step.inputs}
+            for n in range(lengths.pop())
+        ]
+
+    # ---------------------------------------------------------------- one container (with retries)
+
+    def _run_unit(self, step: Step, inputs: dict, index: int | None) -> UnitResult:
+        node = self.pipeline.nodes[step.node]
+        env = self.pipeline.environments[node.env]
+        label = step.id if index is None else f"{step.id}#{index}"
+        secrets = {name: self.environ[name] for name in node.secrets}
+        attempts = node.retry.max_retries + 1
+        self.reporter.started(label)
+        result = UnitResult(label, False)
+        for attempt in range(1, attempts + 1):
+            if self.cancel.is_set():
+                return UnitResult(label, False, message="canceled", canceled=True)
+            io_dir = self.work_dir / f"{label}.{attempt}"
+            io_dir.mkdir()
+            io_dir.chmod(0o777)  # any user the image runs as may write its outputs
+            spec = step_io.container_spec(
+                image=self.images[node.env], node=node, env=env, base_dir=self.base_dir, io_dir=io_dir,
+                inputs=inputs, step_label=label, step_id=step.id, run_id=self.run_id,
+                namespace=self.pipeline.namespace, secrets=secrets, map_index=index,
+            )
+            try:
+                ran = engine.run_container(
+                    self.client, spec,
+                    on_line=lambda line: self.reporter.line(label, line),
+                    timeout=node.timeout_seconds, cancel=self.cancel,
+                )
+            except RtcError as exc:
+                result = UnitResult(label, False, message=str(exc))
+                break
+            if ran.canceled:
+                self.reporter.finished(label, "canceled")
+                return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
+            if ran.ok:
+                try:
+                    outputs = step_io.read_outputs(io_dir, node, f"step {label!r}")
+                except step_io.ContractError as exc:
+                    result = UnitResult(label, False, message=str(exc), exit_code=0, log_tail=ran.log_tail)
+                    break  # a contract violation is a bug in the step, not a transient failure
+                self.reporter.finished(label, "succeeded", "" if attempt == 1 else f"attempt {attempt}")
+                return UnitResult(label, True, outputs=outputs, exit_code=0, log_tail=ran.log_tail)
+            if ran.timed_out:
+                message = f"timed out after {node.timeout_seconds:g}s (container killed)"
+            else:
+                message = f"exited with code {ran.exit_code}"
+            result = UnitResult(label, False, message=message, exit_code=ran.exit_code, log_tail=ran.log_tail)
+            if attempt < attempts:
+                delay = node.retry.delay_for(attempt)
+                if node.retry.jitter:
+                    delay = random.uniform(0, delay)
+                self.reporter.status(f"{label} {message}; retry {attempt}/{node.retry.max_retries} in {delay:.1f}s")
+                if self.cancel.wait(delay):
+                    return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
+        self.reporter.finished(label, "failed", result.message)
+        return result
+
+    # ---------------------------------------------------------------- finishing a step
+
+    def _finish(self, step_id: str, units: list[UnitResult], *, mapped: bool) -> None:
+        node = self.pipeline.nodes[self.steps[step_id].node]
+        failed = [u for u in units if not u.ok and not u.canceled]
+        canceled = [u for u in units if u.canceled]
+        if failed:
+            first = failed[0]
+            message = first.message if len(failed) == 1 else f"{first.message} (and {len(failed) - 1} more element(s) failed)"
+            result = StepResult(step_id, "failed", message=message, exit_code=first.exit_code, log_tail=first.log_tail, label=first.label)
+        elif canceled:
+            result = StepResult(step_id, "canceled", message="the run was canceled")
+        else:
+            result = StepResult(step_id, "succeeded", outputs=collect_outputs(node, [u.outputs for u in units], mapped))
+        self.results[step_id] = result
+        if mapped and result.status == "succeeded":
+            self.reporter.status(f"{step_id} succeeded ({len(units)} element{'s' if len(units) != 1 else ''})")
+        self.reporter.step_done()
+
+
+def collect_outputs(node: Node, per_unit: list, mapped: bool) -> dict:
+    """What downstream steps see: one value per output, or lists for mapped and fanout steps."""
+    names = [p.name for p in node.outputs]
+    if not mapped and not node.fanout:
+        return dict(per_unit[0]) if per_unit else {}
+    rows: list[dict] = []
+    for outputs in per_unit:
+        rows.extend(outputs if node.fanout else [outputs])
+    return {name: [row[name] for row in rows] for name in names}
+
+
+def _describe(binding) -> str:
+    if binding.kind == "param":
+        return f"params.{binding.param}"
+    if binding.kind == "output":
+        return f"{binding.step}.{binding.output}"
+    return repr(binding.value)
+
+
+def format_failures(result: RunResult) -> str:
+    """`step 'x' failed: exited with code 3` and the tail of its log, for every failed step."""
+    chunks = []
+    for failure in result.failures():
+        where = failure.label or failure.step
+        text = f"step {where!r} failed: {failure.message}"
+        tail = failure.log_tail[-TAIL_SHOWN:]
+        if tail:
+            text += "\n  last lines of its log:\n" + "\n".join(f"  | {line}" for line in tail)
+        chunks.append(text)
+    return "\n".join(chunks)
+
+
+@contextmanager
+def interrupts_cancel(cancel: threading.Event, reporter: Reporter | None = None):
+    """While active, Ctrl-C (and SIGTERM) set `cancel` instead of raising; a run then stops cleanly."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if not cancel.is_set() and reporter is not None:
+            reporter.status("interrupted: stopping containers ...")
+        cancel.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,119 @@
+"""The container contract as the local runner applies it (docs/runtime.md).
+
+Builds the container of one step attempt (environment variables, mounts,
+ports, labels, argv) and reads back what the step wrote, checked against the
+declared output types. No scheduling and no Docker calls here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from rtc import contract
+from rtc.compiler.diagnostics import RtcError
+from rtc.compiler.ir import Environment, Node
+from rtc.integrations.docker.engine import ContainerSpec
+
+
+class ContractError(Exception):
+    """The step broke the contract (bad outputs): it fails without retry."""
+
+
+def container_spec(
+    *,
+    image: str,
+    node: Node,
+    env: Environment,
+    base_dir: Path,
+    io_dir: Path,
+    inputs: dict,
+    step_label: str,
+    step_id: str,
+    run_id: str,
+    namespace: str,
+    secrets: dict[str, str],
+    map_index: int | None,
+) -> ContainerSpec:
+    """The container of one attempt of one step (or one element of a mapped step)."""
+    inputs_json = json.dumps(inputs, ensure_ascii=False)
+    (io_dir / "inputs.json").write_text(inputs_json, encoding="utf-8")
+    variables = dict(env.environ)
+    variables.update(
+        {
+            contract.ENV_INPUTS: inputs_json,
+            contract.ENV_INPUTS_FILE: contract.INPUTS_FILE,
+            contract.ENV_OUTPUTS_FILE: contract.OUTPUTS_FILE,
+            contract.ENV_STEP: step_id,
+            contract.ENV_RUN_ID: run_id,
+        }
+    )
+    if map_index is not None:
+        variables["RTC_MAP_INDEX"] = str(map_index)
+    variables.update(secrets)
+    mounts = [(str(host_path(m.host_path, base_dir)), m.container_path, m.read_only) for m in env.mounts]
+    mounts.append((str(io_dir), contract.IO_DIR, False))
+    return ContainerSpec(
+        image=image,
+        argv=contract.step_argv(node.argv(), env.init, env.daemons),
+        env=variables,
+        mounts=mounts,
+        ports=[(e.container_port, e.host_ip, e.host_port) for e in env.expose],
+        labels={contract.LABEL_RUN: run_id, contract.LABEL_STEP: step_label, contract.LABEL_PIPELINE: namespace},
+        workdir=env.workdir,
+    )
+
+
+def host_path(path: str, base_dir: Path) -> Path:
+    """A mount's host path: relative to the pipeline file's folder; created when missing (as `docker run -v` does)."""
+    p = Path(path)
+    if not p.is_absolute():
+        p = base_dir / p
+    p = p.resolve()
+    if not p.exists():
+        try:
+            p.mkdir(parents=True)
+        except OSError as exc:
+            raise RtcError(f"cannot create the mount folder {str(p)!r}: {exc.strerror}") from None
+    return p
+
+
+def read_outputs(io_dir: Path, node: Node, where: str):
+    """The checked outputs of one container: a dict, or a list of dicts for a fanout node."""
+    path = io_dir / os.path.basename(contract.OUTPUTS_FILE)
+    declared = {p.name: p.type for p in node.outputs}
+    if not path.is_file():
+        if declared:
+            raise ContractError(f"{where} wrote no outputs (expected a JSON object in ${contract.ENV_OUTPUTS_FILE} with {', '.join(declared)})")
+        return [] if node.fanout else {}
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip() and not declared:
+        return [] if node.fanout else {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{where} wrote outputs that are not valid JSON: {exc}") from None
+    if node.fanout:
+        if not isinstance(value, list):
+            raise ContractError(f"{where} is a fanout node and must write a JSON list of output objects, got {type(value).__name__}")
+        return [_check_object(item, declared, f"{where} (item {i})") for i, item in enumerate(value)]
+    if isinstance(value, list):
+        raise ContractError(f"{where} wrote a list, but node {node.name!r} is not a fanout node (declare `fanout = true`)")
+    return _check_object(value, declared, where)
+
+
+def _check_object(value, declared: dict[str, str], where: str) -> dict:
+    if not isinstance(value, dict):
+        raise ContractError(f"{where} must write a JSON object of outputs, got {type(value).__name__}")
+    missing = [name for name in declared if name not in value]
+    if missing:
+        raise ContractError(f"{where} did not write output {', '.join(map(repr, missing))}")
+    extra = sorted(set(value) - set(declared))
+    if extra:
+        raise ContractError(f"{where} wrote undeclared output {', '.join(map(repr, extra))} (declared: {', '.join(declared) or 'none'})")
+    for name, type_text in declared.items():
+        problem = contract.check_value(value[name], type_text, f"output {name!r} of {where}")
+        if problem:
+            raise ContractError(problem)
+    return value

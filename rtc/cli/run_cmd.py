@@ -1,0 +1,161 @@
+"""`rtc run FILE [GRAPH|RUN] [--param k=v]...`: run a graph (or a Tyger run) locally in Docker.
+
+`rtc run create|show|watch|list|cancel|logs ...` are Tyger's run commands
+(rtc/cli/tyger_run_cmd.py); they are recognised by their first word and
+handed over before any parsing here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+TYGER_SUBCOMMANDS = ("create", "show", "watch", "list", "cancel", "logs")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run a graph or a Tyger run locally in Docker (also: rtc run create|show|watch|list|cancel|logs)",
+        usage="rtc run FILE [GRAPH|RUN] [--param NAME=VALUE]... [--workers N]\n"
+        "       rtc run create|show|watch|list|cancel|logs ...",
+        description="Run a graph (or a Tyger run) of FILE locally in Docker. "
+        "Tyger's run commands: rtc run create|show|watch|list|cancel|logs ... (see `rtc run create --help`).",
+    )
+    add_options(p)
+    p.add_argument("file", help="pipeline file (.rt or .yaml), or its IR as .json; or a Tyger run command")
+    # Everything after FILE is parsed by `run` itself, so that `rtc run logs ID --follow` reaches Tyger's parser intact.
+    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="[GRAPH|RUN] [--param NAME=VALUE]...", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="a graph param, parsed by its declared type (repeatable)")
+    p.add_argument("--workers", type=int, help="most containers at once (default: the graph's `workers`)")
+
+
+def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
+    """GRAPH|RUN and the options given after FILE, merged with those given before it."""
+    p = argparse.ArgumentParser(prog=f"rtc run {args.file}")
+    p.add_argument("name", nargs="?", metavar="GRAPH|RUN", help="what to run (default: the file's only graph or run)")
+    add_options(p)
+    after = p.parse_args(args.rest)
+    after.param = list(args.param) + after.param
+    after.workers = after.workers if after.workers is not None else args.workers
+    after.file = args.file
+    return after
+
+
+def load_pipeline(path: str):
+    """A pipeline from a source file, or from its IR JSON (`rtc compile -t ir`)."""
+    from pathlib import Path
+
+    from rtc.compiler.diagnostics import RtcError
+
+    if not Path(path).is_file():
+        raise RtcError(f"no such file: {path}")
+    if path.endswith(".json"):
+        from pydantic import ValidationError
+
+        from rtc.compiler.ir import Pipeline
+
+        try:
+            return Pipeline.from_json(Path(path).read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            raise RtcError(f"{path} is not rtc IR JSON: {exc.errors()[0]['msg']}") from None
+    from rtc.compiler import compile_file
+
+    return compile_file(path)
+
+
+def choose(pipeline, name: str | None, path: str) -> tuple[str, str]:
+    """("graph" | "run", name) to run."""
+    from rtc.compiler.diagnostics import RtcError
+
+    if name is not None:
+        if name in pipeline.graphs:
+            return "graph", name
+        if name in pipeline.runs:
+            return "run", name
+        raise RtcError(
+            f"{path} has no graph or run named {name!r}",
+            hint=f"graphs: {', '.join(pipeline.graphs) or '(none)'}; runs: {', '.join(pipeline.runs) or '(none)'}",
+        )
+    candidates = [("graph", g) for g in pipeline.graphs] + [("run", r) for r in pipeline.runs]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise RtcError(f"{path} has no graph or run to run")
+    raise RtcError(
+        f"{path} has several graphs/runs; name one",
+        hint="rtc run " + path + " " + " | ".join(n for _, n in candidates),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.file in TYGER_SUBCOMMANDS:
+        from rtc.cli import tyger_run_cmd
+
+        return int(tyger_run_cmd.main([args.file, *args.rest]) or 0)
+    return run_file(parse_rest(args))
+
+
+def run_file(args: argparse.Namespace) -> int:
+    import threading
+
+    from rtc.compiler.diagnostics import RtcError
+    from rtc.integrations.docker import runner
+    from rtc.integrations.docker.progress import Reporter
+
+    pipeline = load_pipeline(args.file)
+    kind, name = choose(pipeline, args.name, args.file)
+    if kind == "run":
+        if args.param:
+            raise RtcError("--param applies to graphs; a Tyger run takes its buffers from the file")
+        return run_tyger(pipeline, name)
+
+    from rtc.integrations.docker.params import split_assignments
+
+    given = split_assignments(args.param)
+    graph = pipeline.graphs[name]
+    if args.workers is not None and args.workers < 1:
+        raise RtcError("--workers must be at least 1")
+    cancel = threading.Event()
+    reporter = Reporter(total=len(graph.steps))
+    with runner.interrupts_cancel(cancel, reporter):
+        result = runner.run_graph(pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel)
+    if result.status == "succeeded":
+        print(f"rtc: run {result.run_id} succeeded ({len(result.steps)} steps)", file=sys.stderr)
+        return 0
+    if cancel.is_set() and not result.failures():
+        print(f"rtc: run {result.run_id} canceled; its containers are removed", file=sys.stderr)
+        return 130
+    raise RtcError(f"run {result.run_id} of graph {name!r} failed\n" + runner.format_failures(result))
+
+
+def run_tyger(pipeline, name: str) -> int:
+    """A Tyger `run` of the file, here and now: its logs streamed with a `[run]` prefix, Ctrl-C cancels it."""
+    import threading
+
+    from rtc.compiler.diagnostics import RtcError
+    from rtc.integrations.docker import runner, tyger
+
+    cancel = threading.Event()
+
+    def status(record) -> None:
+        reason = f" ({record.status_reason})" if record.status_reason else ""
+        print(f"rtc: run {record.id} {record.status}{reason}", file=sys.stderr, flush=True)
+
+    def line(text: str) -> None:
+        print(f"[{name}] {text}", flush=True)
+
+    with runner.interrupts_cancel(cancel):
+        record = tyger.execute_run(pipeline, name, on_line=line, on_status=status, cancel=cancel)
+    if record.status == "Succeeded":
+        return 0
+    if record.status == "Canceled" and cancel.is_set():
+        return 130
+    raise RtcError(
+        f"run {record.id} {record.status}" + (f": {record.status_reason}" if record.status_reason else ""),
+        hint=f"`rtc run logs {record.id}` shows what its containers printed",
+    )

@@ -1,0 +1,211 @@
+"""The node SDK: Exosphere's `BaseNode`, run inside a container under rtc's contract.
+
+    from pydantic import BaseModel
+    from rtc import BaseNode
+
+    class Greet(BaseNode):
+        class Inputs(BaseModel):
+            name: str
+        class Outputs(BaseModel):
+            greeting: str
+        class Secrets(BaseModel):
+            API_KEY: str
+
+        async def execute(self):
+            return self.Outputs(greeting=f"hello {self.inputs.name}")
+
+`python -m rtc.node module:Class` reads the inputs (`RTC_INPUTS`), the secrets
+(environment variables named as the Secrets fields), runs `execute`, checks
+what it returns against `Outputs` and writes it as JSON to `RTC_OUTPUTS_FILE`.
+Returning a list of Outputs fans out: a JSON list is written.
+
+This module runs inside images that carry only rtc/__init__.py, rtc/contract.py
+and this file, so it imports nothing but the standard library and pydantic.
+docs/runtime.md is the reference for the contract.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import importlib
+import inspect
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from rtc import contract
+
+EXIT_OK = 0
+EXIT_EXECUTE_FAILED = 1
+EXIT_BAD_INPUTS = 2  # also: bad usage, missing secrets, a class that cannot be loaded
+EXIT_BAD_OUTPUTS = 3
+
+
+class BaseNode(abc.ABC):
+    """Subclass it, declare the nested models, write `async def execute(self)`."""
+
+    class Inputs(BaseModel):
+        pass
+
+    class Outputs(BaseModel):
+        pass
+
+    class Secrets(BaseModel):
+        pass
+
+    def __init__(self, inputs: BaseModel, secrets: BaseModel):
+        self.inputs = inputs
+        self.secrets = secrets
+
+    @abc.abstractmethod
+    async def execute(self) -> Any:
+        """Return an `Outputs` (or a dict of them), a list of those to fan out, or None without outputs."""
+
+
+class NodeFailure(Exception):
+    """A contract violation reported on stderr with an exit code, never a traceback."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def load_class(target: str) -> type[BaseNode]:
+    module_name, sep, class_name = target.partition(":")
+    if not sep or not module_name or not class_name:
+        raise NodeFailure(f"expected module:Class, got {target!r}", EXIT_BAD_INPUTS)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise NodeFailure(f"cannot import {module_name!r}: {exc} (PYTHONPATH={os.environ.get('PYTHONPATH', '')!r})", EXIT_BAD_INPUTS) from None
+    cls = getattr(module, class_name, None)
+    if not (inspect.isclass(cls) and issubclass(cls, BaseNode)):
+        raise NodeFailure(f"{target!r} is not a BaseNode subclass", EXIT_BAD_INPUTS)
+    return cls
+
+
+def read_inputs(environ=os.environ) -> dict:
+    """The inputs object: `RTC_INPUTS`, or the file named by `RTC_INPUTS_FILE`, else {}."""
+    text = environ.get(contract.ENV_INPUTS)
+    if text is None and environ.get(contract.ENV_INPUTS_FILE):
+        with open(environ[contract.ENV_INPUTS_FILE], encoding="utf-8") as f:
+            text = f.read()
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NodeFailure(f"{contract.ENV_INPUTS} is not valid JSON: {exc}", EXIT_BAD_INPUTS) from None
+    if not isinstance(value, dict):
+        raise NodeFailure(f"{contract.ENV_INPUTS} must be a JSON object, got {type(value).__name__}", EXIT_BAD_INPUTS)
+    return value
+
+
+def read_secrets(model: type[BaseModel], environ=os.environ) -> dict:
+    """Each Secrets field from the environment variable of the same name (or its alias)."""
+    found = {}
+    for name, info in model.model_fields.items():
+        var = info.alias or name
+        if var in environ:
+            found[var] = environ[var]
+    return found
+
+
+def describe(error: ValidationError, show_values: bool = True) -> str:
+    """One line per problem; values are left out for secrets."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(root)"
+        text = f"  - {where}: {item['msg']}"
+        if show_values and item["type"] != "missing":
+            text += f" (got {item.get('input')!r:.80})"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def build_node(cls: type[BaseNode], environ=os.environ) -> BaseNode:
+    try:
+        inputs = cls.Inputs.model_validate(read_inputs(environ))
+    except ValidationError as exc:
+        raise NodeFailure(f"inputs do not match {cls.__name__}.Inputs:\n{describe(exc)}", EXIT_BAD_INPUTS) from None
+    try:
+        secrets = cls.Secrets.model_validate(read_secrets(cls.Secrets, environ))
+    except ValidationError as exc:
+        raise NodeFailure(
+            f"secrets do not match {cls.__name__}.Secrets (set them as environment variables):\n"
+            f"{describe(exc, show_values=False)}",
+            EXIT_BAD_INPUTS,
+        ) from None
+    return cls(inputs, secrets)
+
+
+def encode_outputs(cls: type[BaseNode], result: Any) -> Any:
+    """Validate what execute() returned; a JSON-ready object, or a list of them (fan-out)."""
+
+    def one(item, where):
+        if isinstance(item, BaseModel) and not isinstance(item, cls.Outputs):
+            item = item.model_dump()
+        try:
+            model = item if isinstance(item, cls.Outputs) else cls.Outputs.model_validate(item)
+        except ValidationError as exc:
+            raise NodeFailure(f"{where} does not match {cls.__name__}.Outputs:\n{describe(exc)}", EXIT_BAD_OUTPUTS) from None
+        return model.model_dump(mode="json")
+
+    if result is None:
+        return one({}, "execute() returned None, which")
+    if isinstance(result, (list, tuple)):
+        return [one(item, f"item {i} of the list execute() returned") for i, item in enumerate(result)]
+    return one(result, "what execute() returned")
+
+
+def run(target: str, environ=os.environ) -> int:
+    """Run one node under the contract; returns the process exit code."""
+    try:
+        cls = load_class(target)
+        node = build_node(cls, environ)
+        try:
+            result = node.execute()
+            if inspect.isawaitable(result):
+                result = asyncio.run(_await(result))
+        except Exception:  # noqa: BLE001 - the user's code failed: show its traceback in the step's log
+            traceback.print_exc()
+            print(f"rtc.node: {target}.execute() raised", file=sys.stderr)
+            return EXIT_EXECUTE_FAILED
+        payload = json.dumps(encode_outputs(cls, result), ensure_ascii=False)
+    except NodeFailure as exc:
+        print(f"rtc.node: {target}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    path = environ.get(contract.ENV_OUTPUTS_FILE)
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(payload)
+    else:
+        print(payload)
+    return EXIT_OK
+
+
+async def _await(awaitable):
+    return await awaitable
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m rtc.node module:Class", file=sys.stderr)
+        return EXIT_BAD_INPUTS
+    # The working directory holds the user's code when no PYTHONPATH points at it.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return run(argv[0])
+
+
+if __name__ == "__main__":
+    # Run the importable copy, so that user classes subclass the same BaseNode (`from rtc import BaseNode`).
+    from rtc.node import main as _main
+
+    raise SystemExit(_main())
