@@ -13,4 +13,5 @@ $RTC check "$EXAMPLE"
 $RTC compile "$EXAMPLE" --target ir -o out/ir/etl.json
 $RTC compile "$EXAMPLE" --target airflow -o out/airflow/
 $RTC compile "$EXAMPLE" --target prefect -o out/prefect/
-$RTC run "$EXAMPLE"
+# Secrets reach containers only at run time, from the caller's environment.
+API_TOKEN=${API_TOKEN:-demo-token} $RTC run "$EXAMPLE"

@@ -9,8 +9,13 @@ stamp=.venv/.rtc-installed
 want=$(cat pyproject.toml setup.py | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing rtc and its extras into .venv (first time takes a few minutes)" >&2
-  .venv/bin/python -m pip install -q --upgrade pip
+  log=.venv/pip-install.log
   # Airflow and Prefect resolve together only when installed in one pip call.
-  .venv/bin/python -m pip install -q -e ".[airflow,prefect,docker,dev]"
+  if ! { .venv/bin/python -m pip install --upgrade pip \
+         && .venv/bin/python -m pip install -e ".[airflow,prefect,docker,dev]"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: pip install failed; full log in $log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
