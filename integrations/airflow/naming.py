@@ -1,0 +1,55 @@
+"""Names in a generated DAG file: Airflow ids, file names and Python variables.
+
+Ids come from the pipeline and are checked against Airflow's own rule
+(letters, digits, `_`, `.`, `-`); variable names are derived from them but
+never trusted: a name that is not a plain identifier, or that would shadow
+something the file defines, gets a numbered one instead.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from rtc.compiler.diagnostics import RtcError
+
+AIRFLOW_KEY = re.compile(r"^[\w.-]{1,250}$", re.ASCII)
+
+# Names the generated file defines or imports at module level.
+RESERVED = frozenset(
+    """json os tempfile datetime timedelta timezone DockerOperator DAG BaseOperator Param Variable
+    AirflowException AirflowFailException Mount IO_DIR INPUTS_FILE OUTPUTS_FILE check_value
+    rtc_resolve rtc_secret_values RtcEach RtcStep RtcRunJob RtcWatcher BUFFERS_DIR dag""".split()
+)
+
+
+def airflow_id(text: str, what: str) -> str:
+    if not AIRFLOW_KEY.match(text):
+        raise RtcError(
+            f"{what} {text!r} cannot be an Airflow id",
+            hint="use letters, digits, '_', '-' and '.' only (at most 250 characters)",
+        )
+    return text
+
+
+def file_stem(text: str) -> str:
+    """A safe file name part: anything outside [A-Za-z0-9_-] becomes '_'."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text) or "_"
+
+
+class VariableNames:
+    """Hands out unique, safe Python variable names, preferring the readable one."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def take(self, preferred: str, fallback: str) -> str:
+        name = preferred.replace("-", "_")
+        if not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED or name in self.used:
+            name = fallback
+            n = 1
+            while name in self.used or name in RESERVED:
+                n += 1
+                name = f"{fallback}_{n}"
+        self.used.add(name)
+        return name

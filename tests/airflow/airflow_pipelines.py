@@ -1,0 +1,164 @@
+"""IR pipelines built directly, with ready images (busybox, rtc-test/python:1), for the Airflow tests."""
+
+from __future__ import annotations
+
+from rtc.compiler.ir import (
+    Codespec,
+    Environment,
+    Graph,
+    LiteralValue,
+    Mount,
+    Node,
+    OutputRef,
+    Param,
+    ParamRef,
+    Pipeline,
+    Port,
+    RetryPolicy,
+    Run,
+    Step,
+    StepInput,
+)
+
+PY_IMAGE = "rtc-test/python:1"
+BUSYBOX = "rtc-test/busybox:1"
+
+# A tiny program that turns RTC_INPUTS into outputs, run by python3 -c.
+ECHO_PY = """
+import json, os, sys
+inputs = json.loads(os.environ["RTC_INPUTS"])
+out = {"inputs": inputs, "argv": sys.argv[1:], "env": {k: os.environ.get(k) for k in sys.argv[1:2]}}
+with open(os.environ["RTC_OUTPUTS_FILE"], "w") as f:
+    json.dump(out, f)
+"""
+
+
+def port(name: str, type_: str) -> Port:
+    return Port(name=name, type=type_)
+
+
+def step(id_: str, node: str, inputs=(), upstream=(), mapped=False, trigger="all_success") -> Step:
+    return Step(id=id_, node=node, inputs=list(inputs), upstream=sorted(upstream), mapped=mapped, trigger=trigger)
+
+
+def py_node(name: str, code: str, inputs=(), outputs=(), **kw) -> Node:
+    return Node(name=name, env="py", inputs=list(inputs), outputs=list(outputs),
+                command=["python3", "-c", code], **kw)
+
+
+def etl_pipeline(source: str = "/tmp/etl.rt") -> Pipeline:
+    """load -> clean (fan-out over rows) -> report (fan-in) -> notify (all_done); with params and a secret."""
+    load = py_node(
+        "Load",
+        "import json,os\ni=json.loads(os.environ['RTC_INPUTS'])\n"
+        "rows=[f'{r}-{i[\"prefix\"]}' for r in ['a','b','c'][:i['limit']]]\n"
+        "json.dump({'rows': rows, 'count': len(rows)}, open(os.environ['RTC_OUTPUTS_FILE'],'w'))",
+        inputs=[port("prefix", "str"), port("limit", "int")],
+        outputs=[port("rows", "list[str]"), port("count", "int")],
+        retry=RetryPolicy(max_retries=2, strategy="exponential", delay_seconds=1, max_delay_seconds=30),
+        timeout_seconds=120,
+    )
+    clean = py_node(
+        "Clean",
+        "import json,os\ni=json.loads(os.environ['RTC_INPUTS'])\n"
+        "json.dump({'result': i['row'].upper() + ':' + os.environ['RTC_MAP_INDEX']}, open(os.environ['RTC_OUTPUTS_FILE'],'w'))",
+        inputs=[port("row", "str")],
+        outputs=[port("result", "str")],
+    )
+    report = py_node(
+        "Report",
+        "import json,os\ni=json.loads(os.environ['RTC_INPUTS'])\n"
+        "json.dump({'summary': {'n': i['n'], 'cleaned': i['cleaned'], 'key': os.environ['API_KEY']}},"
+        " open(os.environ['RTC_OUTPUTS_FILE'],'w'))",
+        inputs=[port("n", "int"), port("cleaned", "list[str]")],
+        outputs=[port("summary", "json")],
+        secrets=["API_KEY"],
+    )
+    notify = Node(name="Notify", env="box", command=["sh", "-c", "echo notified"])
+    steps = [
+        step("load", "Load", [StepInput(name="prefix", binding=ParamRef(param="prefix"), type="str"),
+                              StepInput(name="limit", binding=LiteralValue(value=3), type="int")]),
+        step("clean", "Clean", [StepInput(name="row", binding=OutputRef(step="load", output="rows"), each=True,
+                                          type="str")], upstream=["load"], mapped=True),
+        step("report", "Report", [StepInput(name="n", binding=OutputRef(step="load", output="count"), type="int"),
+                                  StepInput(name="cleaned", binding=OutputRef(step="clean", output="result"),
+                                            type="list[str]")], upstream=["clean", "load"]),
+        step("notify", "Notify", upstream=["report"], trigger="all_done"),
+    ]
+    graph = Graph(
+        name="etl", schedule="0 2 * * *", workers=4, tags=["etl"],
+        params=[Param(name="prefix", type="str", default="x", required=False)],
+        steps=steps, order=["load", "clean", "report", "notify"],
+    )
+    return Pipeline(
+        namespace="Demo", source=source,
+        environments={"py": Environment(name="py", image=PY_IMAGE, environ={"MODE": "test"}),
+                      "box": Environment(name="box", image=BUSYBOX)},
+        nodes={n.name: n for n in (load, clean, report, notify)},
+        graphs={"etl": graph},
+    )
+
+
+def tyger_pipeline(source: str = "/tmp/tyger.rt", replicas: int = 2) -> Pipeline:
+    """A codespec reading its input buffer and writing its output buffer, run as a Tyger run."""
+    spec = Codespec(
+        name="hello", image=BUSYBOX, inputs=["input"], outputs=["output"],
+        command=["sh", "-c", 'printf "Hello %s from %s" "$(cat "$INPUT_PIPE")" "$GREETER" > "$OUTPUT_PIPE"'],
+        env={"GREETER": "tyger"},
+    )
+    run = Run(name="greet", codespec="hello", replicas=replicas, timeout_seconds=60, tags={"team": "x"},
+              node_pool="cpunp", schedule="@daily")
+    return Pipeline(namespace="Demo", source=source, codespecs={"hello": spec}, runs={"greet": run})
+
+
+def failures_pipeline(state_dir: str) -> Pipeline:
+    """A step failing once then succeeding, a step that times out, a missing secret, and a join after them."""
+    flaky = Node(
+        name="Flaky", env="box", outputs=[port("attempt", "int")],
+        command=["sh", "-c", 'printf x >> /state/attempts; n=$(wc -c < /state/attempts); '
+                 '[ "$n" -ge 2 ] || exit 3; printf \'{"attempt": %d}\' "$n" > "$RTC_OUTPUTS_FILE"'],
+        retry=RetryPolicy(max_retries=2, strategy="fixed", delay_seconds=1),
+    )
+    slow = Node(name="Slow", env="box", command=["sleep", "60"], timeout_seconds=3)
+    secretive = Node(name="Secretive", env="box", command=["true"], secrets=["RTC_TEST_MISSING_SECRET"],
+                     retry=RetryPolicy(max_retries=3, delay_seconds=1))
+    join = Node(name="Join", env="box", command=["true"])
+    graph = Graph(
+        name="checks",
+        steps=[step("flaky", "Flaky"), step("slow", "Slow"), step("needs_secret", "Secretive"),
+               step("after", "Join", upstream=["flaky", "needs_secret", "slow"], trigger="all_done")],
+        order=["flaky", "slow", "needs_secret", "after"],
+    )
+    return Pipeline(
+        namespace="Fail", source="/tmp/fail.rt",
+        environments={"box": Environment(name="box", image=BUSYBOX,
+                                         mounts=[Mount(host_path=state_dir, container_path="/state")])},
+        nodes={n.name: n for n in (flaky, slow, secretive, join)},
+        graphs={"checks": graph},
+    )
+
+
+HOSTILE = "q'\"'''\"\"\"\\ \\n\n{{ x }} {% if y %}{# c #} __import__('os').system('x') ${{ params.p }} \t end"
+
+
+def hostile_pipeline(mount_dir: str) -> Pipeline:
+    """Hostile strings in every field that takes one: environ, argv, param default, literal, tags, mount path, source."""
+    echo = Node(
+        name="Echo", env="py", command=["python3", "-c", ECHO_PY, "HOSTILE_ENV", HOSTILE],
+        inputs=[port("from_param", "str"), port("literal", "json"), port(HOSTILE, "str")],
+        outputs=[port("inputs", "json"), port("argv", "list[str]"), port("env", "json")],
+    )
+    graph = Graph(
+        name="hostile", tags=[HOSTILE],
+        params=[Param(name="p", type="str", default=HOSTILE, required=False)],
+        steps=[step("echo", "Echo", [
+            StepInput(name="from_param", binding=ParamRef(param="p"), type="str"),
+            StepInput(name="literal", binding=LiteralValue(value={HOSTILE: [HOSTILE, 1, None, True]}), type="json"),
+            StepInput(name=HOSTILE, binding=LiteralValue(value=HOSTILE), type="str"),
+        ])],
+        order=["echo"],
+    )
+    env = Environment(name="py", image=PY_IMAGE, environ={"HOSTILE_ENV": HOSTILE},
+                      mounts=[Mount(host_path=mount_dir, container_path="/data", read_only=True)])
+    return Pipeline(namespace="Hostile", source=f"/tmp/{HOSTILE}.rt", environments={"py": env},
+                    nodes={"Echo": echo}, graphs={"hostile": graph})

@@ -1,0 +1,61 @@
+"""Generated files imported by Airflow's own DagBag: zero import errors, and the DAG they describe."""
+
+from __future__ import annotations
+
+import uuid
+
+from airflow_pipelines import etl_pipeline, tyger_pipeline
+
+from rtc.integrations.airflow import render
+
+
+def write(folder, files):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_graph_dag_shape(airflow, airflow_home):
+    folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(etl_pipeline()))
+    bag = airflow.dagbag(folder)
+    assert bag["errors"] == {}
+    dag = bag["dags"]["Demo.etl"]
+    assert dag["schedule"] == "0 2 * * *"
+    assert dag["catchup"] is False
+    assert dag["start_date"] == "2024-01-01T00:00:00+00:00"
+    assert dag["max_active_tasks"] == 4
+    assert dag["tags"] == sorted(["rtc", "Demo", "source:etl.rt", "etl"])
+    assert dag["params"] == {"prefix": "x"}
+    assert dag["param_schemas"]["prefix"]["type"] == "string"
+    tasks = dag["tasks"]
+    assert set(tasks) == {"load", "clean.each", "clean", "report", "notify", "rtc.run_failed_check"}
+    assert tasks["clean"]["upstream"] == ["clean.each"]
+    assert tasks["clean.each"]["upstream"] == ["load"]
+    assert tasks["clean"]["mapped"] is True
+    assert tasks["report"]["upstream"] == ["clean", "load"]
+    assert tasks["notify"]["upstream"] == ["report"]
+    assert tasks["notify"]["trigger_rule"] == "all_done"
+    assert tasks["rtc.run_failed_check"]["trigger_rule"] == "one_failed"
+    assert len(tasks["rtc.run_failed_check"]["upstream"]) == 5
+    load = tasks["load"]
+    assert (load["retries"], load["retry_delay"], load["retry_exponential_backoff"], load["max_retry_delay"]) == (
+        2, 1.0, 2.0, 30.0)
+    assert load["execution_timeout"] == 120.0
+    assert tasks["clean"]["retries"] == 0 and tasks["clean"]["execution_timeout"] is None
+    # Only XCom references are templated: user strings never meet Airflow's Jinja.
+    assert {tuple(t["template_fields"]) for t in tasks.values()} == {("rtc_upstream",), ()}
+
+
+def test_run_dag_shape(airflow, airflow_home):
+    folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(tyger_pipeline()))
+    bag = airflow.dagbag(folder)
+    assert bag["errors"] == {}
+    dag = bag["dags"]["Demo.run.greet"]
+    assert dag["schedule"] == "@daily"
+    assert "team:x" in dag["tags"] and "tyger-run" in dag["tags"]
+    hello = dag["tasks"]["hello"]
+    assert hello["mapped"] is True  # two replicas
+    assert hello["queue"] == "cpunp"
+    assert hello["execution_timeout"] == 60.0
+    assert hello["template_fields"] == []

@@ -1,0 +1,58 @@
+"""Generated DAGs run end to end by Airflow (dag.test, as `airflow dags test` does) on the real Docker engine."""
+
+from __future__ import annotations
+
+import uuid
+
+from airflow_pipelines import etl_pipeline, failures_pipeline, tyger_pipeline
+
+from rtc.integrations.airflow import render
+
+
+def write(folder, files):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_data_fan_out_fan_in_and_a_secret_from_a_variable(airflow, airflow_home, docker_client):
+    folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(etl_pipeline()))
+    result = airflow.dags_test(folder, "Demo.etl", conf={"prefix": "p"}, variables={"API_KEY": "s3cret"})
+    assert result["state"] == "success", result
+    xcom = result["xcom"]
+    assert xcom["load:return_value"] == {"rows": ["a-p", "b-p", "c-p"], "count": 3}
+    # The fan-out: one container per row, each with its map index.
+    assert [xcom[f"clean[{i}]:return_value"]["result"] for i in range(3)] == ["A-P:0", "B-P:1", "C-P:2"]
+    # The last data step got the fan-in list, the count, and the secret from the Airflow Variable.
+    assert xcom["report:return_value"] == {"summary": {"n": 3, "cleaned": ["A-P:0", "B-P:1", "C-P:2"],
+                                                       "key": "s3cret"}}
+    assert result["tasks"]["notify"]["state"] == "success"
+
+
+def test_retry_timeout_and_missing_secret(airflow, airflow_home, docker_client, tmp_path):
+    state = tmp_path / "state"
+    folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(failures_pipeline(str(state))))
+    result = airflow.dags_test(folder, "Fail.checks")
+    tasks = result["tasks"]
+    # Failed once (exit 3), retried after its delay, then succeeded.
+    assert tasks["flaky"] == {"state": "success", "try_number": 2}, tasks
+    assert result["xcom"]["flaky:return_value"] == {"attempt": 2}
+    assert (state / "attempts").read_text().count("x") == 2
+    # Killed by execution_timeout long before its 60 s sleep ends.
+    assert tasks["slow"]["state"] == "failed"
+    # No Variable: failed at once (no retry), naming the secret.
+    assert tasks["needs_secret"] == {"state": "failed", "try_number": 1}
+    assert "secret RTC_TEST_MISSING_SECRET is missing" in result["log"]
+    # The join ran whatever happened upstream.
+    assert tasks["after"]["state"] == "success"
+    assert result["state"] == "failed"
+    assert not docker_client.containers.list(all=True, filters={"label": "rtc.pipeline=Fail"})
+
+
+def test_tyger_run_buffers_and_replicas(airflow, airflow_home, docker_client):
+    folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(tyger_pipeline()))
+    result = airflow.dags_test(folder, "Demo.run.greet", conf={"input": "world"})
+    assert result["state"] == "success", result
+    for i in range(2):
+        assert result["xcom"][f"hello[{i}]:return_value"] == {"output": "Hello world from tyger"}
