@@ -52,7 +52,10 @@ class Expose(Model):
 class FileCopy(Model):
     """Files baked into the image (`copy "./nodes" -> "/app"`)."""
 
-    host_path: str = Field(description="Absolute path on the build machine (file or folder).")
+    host_path: str = Field(
+        description="File or folder on the build machine; a relative path is relative to the folder of "
+        "Pipeline.source (use Pipeline.host_path to resolve it), so the IR is the same on every machine."
+    )
     container_path: str
     digest: str = Field(description="sha256 of the copied content, so that changed code changes the image tag.")
 
@@ -266,6 +269,14 @@ class Pipeline(Model):
         if not spans:
             data = _without_spans(data)
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def host_path(self, path: str) -> str:
+        """An absolute host path for a Mount or FileCopy `host_path` (relative ones are relative to the source's folder)."""
+        import os
+
+        if os.path.isabs(path):
+            return path
+        return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(self.source)), path))
 
     @classmethod
     def from_json(cls, text: str) -> "Pipeline":

@@ -1,0 +1,266 @@
+"""`graph` blocks -> ir.Graph: params, steps with every argument bound and
+type-checked (fan-out included), then cycles and a topological order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtc.compiler import codes, ir, types
+from rtc.compiler.attributes import read_block
+from rtc.compiler.context import Context
+from rtc.compiler.cron import canonical_schedule, cron_problem
+from rtc.compiler.order import find_cycles, topological_order
+from rtc.compiler.ports import typed_ports
+from rtc.compiler.resolve import Entry, SymbolTable
+from rtc.compiler.suggest import did_you_mean
+from rtc.compiler.validate import airflow_id_problem, python_name_problem
+from rtc.compiler.values import NotLiteral, describe, literal
+from rtc.contract import check_value
+from rtc.dsl import ast
+
+TRIGGERS = ("all_success", "all_done")
+RESERVED_STEP_NAMES = ("params",)
+
+
+@dataclass
+class _Source:
+    """Where a step argument's value comes from, and its type there."""
+
+    binding: object
+    type: str | None  # None: unknown (an error upstream was already reported)
+    label: str
+    upstream: str | None = None
+
+
+def lower_graph(
+    ctx: Context, entry: Entry, symbols: SymbolTable, nodes: dict[str, ir.Node], input_defaults: dict[str, dict]
+) -> ir.Graph | None:
+    """`input_defaults`: node name -> input name -> default value, bound when a step leaves the input out."""
+    block = entry.block
+    label = f"graph `{block.name}`"
+    start = len(ctx.bag.items)
+    problem = airflow_id_problem(block.name, "graph name")
+    if problem:
+        ctx.error(codes.BAD_NAME, problem, block.span)
+    view = read_block(ctx, "graph", block.items, block.span, label)
+
+    schedule = view.get("schedule")
+    if schedule is not None:
+        problem = cron_problem(schedule)
+        if problem:
+            ctx.error(codes.BAD_CRON, f"schedule {schedule!r}: {problem}", view.value_span("schedule"))
+        schedule = canonical_schedule(schedule)
+    workers = view.get("workers")
+    if workers is not None and workers < 1:
+        ctx.error(codes.BAD_VALUE, f"`workers` must be at least 1, not {workers}", view.value_span("workers"))
+
+    params = typed_ports(ctx, view.ports.get("params"), "param", infer_from_default=True)
+    for p in params:
+        problem = python_name_problem(p.name, "param")
+        if problem:
+            ctx.error(codes.BAD_NAME, problem, p.span)
+    param_by_name = {p.name: p for p in params}
+
+    stmts = _unique_steps(ctx, view.statements)
+    step_nodes: dict[str, ir.Node | None] = {}
+    for stmt in stmts.values():
+        node_entry = symbols.lookup(ctx, "node", stmt.node.dotted, stmt.node.span)
+        step_nodes[stmt.name] = nodes.get(stmt.node.dotted) if node_entry else None
+    mapped = {name: any(isinstance(a.value, ast.Call) for a in stmt.args) for name, stmt in stmts.items()}
+
+    steps, upstream = [], {}
+    for stmt in stmts.values():
+        step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults)
+        if step is not None:
+            steps.append(step)
+
+    # Cycles are looked for among all steps, broken ones included.
+    spans = {name: stmt.span for name, stmt in stmts.items()}
+    for cycle in find_cycles(list(upstream), upstream):
+        ctx.error(codes.CYCLE, "cycle between steps: " + " -> ".join(cycle), spans[cycle[0]], hint="a step cannot depend, directly or through others, on itself")
+
+    if len(ctx.bag.items) != start:
+        return None
+    return ir.Graph(
+        name=block.name,
+        schedule=schedule,
+        workers=workers,
+        params=[
+            ir.Param(name=p.name, type=p.type, default=None if p.required else p.default, required=p.required, span=ctx.ir_span(p.span))
+            for p in params
+        ],
+        steps=steps,
+        order=topological_order(list(upstream), upstream),
+        tags=view.get("tags", []),
+        span=ctx.ir_span(block.span),
+    )
+
+
+def _unique_steps(ctx: Context, statements: list) -> dict[str, ast.StepStmt]:
+    out: dict[str, ast.StepStmt] = {}
+    for stmt in statements:
+        if stmt.name in out:
+            ctx.error(codes.DUPLICATE_MEMBER, f"step `{stmt.name}` is defined twice (first at line {out[stmt.name].span.line})", stmt.span)
+            continue
+        problem = airflow_id_problem(stmt.name, "step name")
+        if stmt.name in RESERVED_STEP_NAMES:
+            problem = f"`{stmt.name}` is reserved (`params.NAME` refers to graph params); rename the step"
+        if problem:
+            ctx.error(codes.BAD_NAME, problem, stmt.span)
+        out[stmt.name] = stmt
+    return out
+
+
+def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, input_defaults) -> tuple[ir.Step | None, list[str]]:
+    """The step (None after reporting a problem) and the steps it waits for."""
+    node = step_nodes[stmt.name]
+    defaults = input_defaults.get(node.name, {}) if node else {}
+    start = len(ctx.bag.items)
+    upstream: set[str] = set()
+    for ref in stmt.after:
+        name = ref.dotted
+        if name in stmts:
+            upstream.add(name)
+        else:
+            ctx.error(codes.UNKNOWN_STEP, f"unknown step `{name}` in `after`", ref.span, hint=did_you_mean(name, stmts))
+
+    trigger = "all_success"
+    if stmt.trigger is not None:
+        trigger = stmt.trigger.value.lower()
+        if trigger not in TRIGGERS:
+            ctx.error(codes.BAD_VALUE, f"unknown trigger {stmt.trigger.value!r}", stmt.trigger.span, hint="`after all_done` (run whatever upstream did) or the default all_success")
+
+    fanned = [a for a in stmt.args if isinstance(a.value, ast.Call)]
+    if len(fanned) > 1:
+        ctx.error(codes.SEVERAL_EACH, f"step `{stmt.name}` fans out over {len(fanned)} inputs; at most one input may use each()", fanned[1].value.span, hint="fan out over one list, or zip the lists in an upstream step")
+    if fanned and node is not None and node.fanout:
+        ctx.error(codes.EACH_OF_FANOUT, f"step `{stmt.name}` uses each(), but node `{node.name}` is a fanout node", fanned[0].value.span, hint="a fanout node already runs once and returns a list; fan out in a separate step")
+
+    inputs_by_name = {p.name: p for p in node.inputs} if node else {}
+    bound: dict[str, ir.StepInput] = {}
+    seen_args: set[str] = set()
+    for arg in stmt.args:
+        if arg.name in seen_args:
+            ctx.error(codes.DUPLICATE_MEMBER, f"input `{arg.name}` is given twice to step `{stmt.name}`", arg.span)
+            continue
+        seen_args.add(arg.name)
+        port = inputs_by_name.get(arg.name)
+        if node is not None and port is None:
+            ctx.error(codes.UNKNOWN_INPUT, f"node `{node.name}` has no input `{arg.name}`", arg.span, hint=did_you_mean(arg.name, inputs_by_name))
+        each, expr = _unwrap_each(ctx, arg.value)
+        if expr is None:
+            continue
+        source = _source(ctx, expr, params, stmts, step_nodes, mapped)
+        if source is None:
+            continue
+        if source.upstream:
+            upstream.add(source.upstream)
+        if port is None:
+            continue
+        if _check_types(ctx, arg, each, expr, source, port, node):
+            bound[arg.name] = ir.StepInput(name=arg.name, binding=source.binding, each=each, type=port.type)
+
+    if node is not None:
+        for p in node.inputs:
+            if p.name not in seen_args and p.name in defaults:
+                bound[p.name] = ir.StepInput(name=p.name, binding=ir.LiteralValue(value=defaults[p.name]), type=p.type)
+        missing = [p.name for p in node.inputs if p.name not in seen_args and p.name not in defaults]
+        if missing:
+            names = ", ".join(f"`{m}`" for m in missing)
+            ctx.error(codes.MISSING_INPUT, f"step `{stmt.name}` does not give required input{'s' if len(missing) > 1 else ''} {names} of node `{node.name}`", stmt.span)
+    if node is None or len(ctx.bag.items) != start:
+        return None, sorted(upstream)
+    return ir.Step(
+        id=stmt.name,
+        node=node.name,
+        inputs=[bound[p.name] for p in node.inputs if p.name in bound],
+        upstream=sorted(upstream),
+        trigger=trigger,
+        mapped=mapped[stmt.name],
+        span=ctx.ir_span(stmt.span),
+    ), sorted(upstream)
+
+
+def _unwrap_each(ctx: Context, expr):
+    """(fanned out?, inner expression); (False, None) after reporting a bad call."""
+    if not isinstance(expr, ast.Call):
+        return False, expr
+    if expr.func != "each":
+        ctx.error(codes.BAD_ARGUMENT, f"unknown function `{expr.func}`", expr.span, hint="the only function is each(LIST)")
+        return False, None
+    if len(expr.args) != 1 or not isinstance(expr.args[0], ast.Ref):
+        ctx.error(codes.BAD_ARGUMENT, "each() takes one reference: each(STEP.OUTPUT) or each(params.NAME)", expr.span)
+        return False, None
+    return True, expr.args[0]
+
+
+def _source(ctx, expr, params, stmts, step_nodes, mapped) -> _Source | None:
+    """What an argument is bound to; None after reporting an unknown reference."""
+    if not isinstance(expr, ast.Ref):
+        try:
+            value = literal(expr)
+        except NotLiteral:
+            ctx.error(codes.BAD_ARGUMENT, f"{describe(expr)} cannot be a step argument", expr.span)
+            return None
+        return _Source(ir.LiteralValue(value=value), None, "literal")
+    parts = list(expr.parts)
+    if len(parts) == 3 and parts[1] == "outputs":  # Exosphere's `${{ load.outputs.rows }}`
+        parts = [parts[0], parts[2]]
+    if parts[0] == "params" and len(parts) == 2:
+        param = params.get(parts[1])
+        if param is None:
+            ctx.error(codes.UNKNOWN_PARAM, f"unknown param `{parts[1]}`", expr.span, hint=did_you_mean(parts[1], params))
+            return None
+        return _Source(ir.ParamRef(param=param.name), param.type, f"params.{param.name}")
+    if len(parts) != 2:
+        ctx.error(
+            codes.BAD_ARGUMENT,
+            f"`{expr.dotted}` is not a value a step can take",
+            expr.span,
+            hint="write a literal, params.NAME, STEP.OUTPUT or each(STEP.OUTPUT)",
+        )
+        return None
+    step_name, output = parts
+    if step_name not in stmts:
+        ctx.error(codes.UNKNOWN_STEP, f"unknown step `{step_name}`", expr.span, hint=did_you_mean(step_name, list(stmts) + ["params"]))
+        return None
+    node = step_nodes[step_name]
+    if node is None:  # its node is unknown or broken: reported there
+        return _Source(ir.OutputRef(step=step_name, output=output), None, expr.dotted, upstream=step_name)
+    declared = {p.name: p.type for p in node.outputs}
+    if output not in declared:
+        ctx.error(codes.UNKNOWN_OUTPUT, f"step `{step_name}` (node `{node.name}`) has no output `{output}`", expr.span, hint=did_you_mean(output, declared))
+        return None
+    seen = f"list[{declared[output]}]" if (mapped[step_name] or node.fanout) else declared[output]
+    return _Source(ir.OutputRef(step=step_name, output=output), seen, f"{step_name}.{output}", upstream=step_name)
+
+
+def _check_types(ctx, arg: ast.StepArg, each: bool, expr, source: _Source, port: ir.Port, node: ir.Node) -> bool:
+    target = f"input `{port.name}` of node `{node.name}`"
+    if isinstance(source.binding, ir.LiteralValue):
+        if each:
+            return False  # each() of a literal is rejected in _unwrap_each
+        problem = check_value(source.binding.value, port.type, "the literal")
+        if problem:
+            ctx.error(codes.TYPE_MISMATCH, f"type mismatch: {target} is {port.type}, but {problem}", expr.span)
+            return False
+        return True
+    if source.type is None:
+        return False
+    fed = source.type
+    if each:
+        element = types.element_type(source.type)
+        if element is None:
+            ctx.error(codes.EACH_NOT_LIST, f"each() needs a list, but `{source.label}` is {source.type}", expr.span, hint=f"pass it directly: {arg.name} = {source.label}")
+            return False
+        fed = element
+    if not types.is_assignable(fed, port.type):
+        shown = f"each({source.label})" if each else source.label
+        hint = None
+        element = types.element_type(fed)
+        if not each and element is not None and types.is_assignable(element, port.type):
+            hint = f"fan out over the list: {arg.name} = each({source.label})"
+        ctx.error(codes.TYPE_MISMATCH, f"type mismatch: `{shown}` is {fed}, but {target} is {port.type}", expr.span, hint=hint)
+        return False
+    return True
+

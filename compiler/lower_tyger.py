@@ -1,0 +1,240 @@
+"""`codespec` and `run` blocks (Tyger) -> ir.Codespec and ir.Run.
+
+Tyger's rules apply: lowercase buffer and codespec names, a job run needs a
+`job` codespec and its worker section a `worker` codespec, replicas within
+`max_replicas`, and a `name/versions/N` reference must name a version that
+this pipeline defines (each codespec is defined once, with `version`, default 1).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rtc.compiler import codes, ir
+from rtc.compiler.attributes import BlockView, read_block
+from rtc.compiler.context import Context
+from rtc.compiler.cron import canonical_schedule, cron_problem
+from rtc.compiler.diagnostics import Span
+from rtc.compiler.resolve import Entry, SymbolTable
+from rtc.compiler.suggest import did_you_mean
+from rtc.compiler.validate import airflow_id_problem, env_var_problem, image_problem, port_problem, tyger_name_problem
+from rtc.dsl import ast
+
+KINDS = ("job", "worker")
+EPHEMERAL_BUFFER = "_"
+_REFERENCE = re.compile(r"([^/]+)(?:/versions/([0-9]+))?")
+
+
+def lower_codespec(ctx: Context, name: str, items: list, span: Span, label: str) -> ir.Codespec | None:
+    start = len(ctx.bag.items)
+    problem = tyger_name_problem(name, "codespec name")
+    if problem:
+        ctx.error(codes.BAD_TYGER_NAME, problem, span)
+    view = read_block(ctx, "codespec", items, span, label)
+
+    kind = view.get("kind", "job")
+    if kind not in KINDS:
+        ctx.error(codes.BAD_VALUE, f"codespec kind must be \"job\" or \"worker\", not {kind!r}", view.value_span("kind"))
+    image = view.get("image")
+    if image is not None and image_problem(image):
+        ctx.error(codes.BAD_IMAGE, image_problem(image), view.value_span("image"))
+
+    buffers = _buffer_names(ctx, view)
+    if kind == "worker" and buffers:
+        ctx.error(codes.CONFLICTING_ATTRIBUTES, "a worker codespec has no buffers", view.attrs.get("inputs", view.attrs.get("outputs")).span, hint='buffers belong to the job codespec; workers expose `endpoints`')
+    endpoints = view.get("endpoints", {})
+    if endpoints and kind == "job":
+        ctx.error(codes.CONFLICTING_ATTRIBUTES, "`endpoints` belong to worker codespecs", view.attrs["endpoints"].span, hint='add kind = "worker"')
+    for endpoint, port in endpoints.items():
+        problem = port_problem(port, f"endpoint {endpoint!r} port")
+        if problem:
+            ctx.error(codes.BAD_PORT, problem, view.value_span("endpoints"))
+    for key in view.get("env", {}):
+        problem = env_var_problem(key)
+        if problem:
+            ctx.error(codes.BAD_ENV_VAR, f"env: {problem}", view.value_span("env"))
+    max_replicas = view.get("max_replicas")
+    if max_replicas is not None and max_replicas < 1:
+        ctx.error(codes.BAD_REPLICAS, f"`max_replicas` must be at least 1, not {max_replicas}", view.value_span("max_replicas"))
+    version = view.get("version", 1)
+    if version < 1:
+        ctx.error(codes.BAD_VALUE, f"`version` must be at least 1, not {version}", view.value_span("version"))
+
+    resources = _resources(ctx, view, label)
+    if len(ctx.bag.items) != start or image is None:
+        return None
+    return ir.Codespec(
+        name=name,
+        version=version,
+        kind=kind,
+        image=image,
+        inputs=view.get("inputs", []),
+        outputs=view.get("outputs", []),
+        command=view.get("command", []),
+        args=view.get("args", []),
+        working_dir=view.get("workdir"),
+        env=view.get("env", {}),
+        resources=resources,
+        max_replicas=max_replicas,
+        endpoints=endpoints,
+        span=ctx.ir_span(span),
+    )
+
+
+def _buffer_names(ctx: Context, view: BlockView) -> list[str]:
+    seen: set[str] = set()
+    for key in ("inputs", "outputs"):
+        for name in view.get(key, []):
+            problem = tyger_name_problem(name, "buffer name")
+            if problem:
+                ctx.error(codes.BAD_TYGER_NAME, problem, view.value_span(key))
+            elif name in seen:
+                ctx.error(codes.DUPLICATE_MEMBER, f"buffer `{name}` is declared twice", view.value_span(key))
+            seen.add(name)
+    return sorted(seen)
+
+
+def _resources(ctx: Context, view: BlockView, label: str) -> ir.Resources:
+    sub = view.blocks.get("resources")
+    if sub is None:
+        return ir.Resources()
+    res = read_block(ctx, "resources", sub.items, sub.span, f"the resources of {label}")
+    return ir.Resources(
+        cpu_request=res.get("cpu"),
+        memory_request=res.get("memory"),
+        cpu_limit=res.get("cpu_limit"),
+        memory_limit=res.get("memory_limit"),
+        gpu=res.get("gpu"),
+    )
+
+
+def inline_codespec_name(run_name: str, role: str) -> str:
+    """The generated name of a codespec written inside a run (`role`: job or worker)."""
+    base = re.sub(r"[^a-z0-9_-]+", "-", run_name.lower()).strip("-_") or "run"
+    return f"{base}-{role}-codespec" if role == "worker" else f"{base}-codespec"
+
+
+def lower_run(ctx: Context, entry: Entry, symbols: SymbolTable, codespecs: dict[str, ir.Codespec]) -> ir.Run | None:
+    """`codespecs` holds every lowered codespec; inline ones are added to it."""
+    block = entry.block
+    label = f"run `{block.name}`"
+    start = len(ctx.bag.items)
+    problem = airflow_id_problem(block.name, "run name")
+    if problem:
+        ctx.error(codes.BAD_NAME, problem, block.span)
+    view = read_block(ctx, "run", block.items, block.span, label)
+
+    job = _codespec_of(ctx, view, symbols, codespecs, label, inline_codespec_name(block.name, "job"), "job")
+    buffers = view.get("buffers", {})
+    if job is not None:
+        _check_buffers(ctx, view, job[0], buffers)
+    replicas = _replicas(ctx, view, job[0] if job else None)
+
+    worker = None
+    sub = view.blocks.get("worker")
+    if sub is not None:
+        wview = read_block(ctx, "worker", sub.items, sub.span, f"the worker of {label}")
+        wspec = _codespec_of(ctx, wview, symbols, codespecs, f"the worker of {label}", inline_codespec_name(block.name, "worker"), "worker")
+        wreplicas = _replicas(ctx, wview, wspec[0] if wspec else None)
+        if wspec is not None:
+            worker = ir.WorkerSpec(codespec=wspec[0].name, codespec_version=wspec[1], replicas=wreplicas, node_pool=wview.get("node_pool"))
+
+    schedule = view.get("schedule")
+    if schedule is not None:
+        problem = cron_problem(schedule)
+        if problem:
+            ctx.error(codes.BAD_CRON, f"schedule {schedule!r}: {problem}", view.value_span("schedule"))
+        schedule = canonical_schedule(schedule)
+
+    if len(ctx.bag.items) != start or job is None:
+        return None
+    return ir.Run(
+        name=block.name,
+        codespec=job[0].name,
+        codespec_version=job[1],
+        buffers=buffers,
+        replicas=replicas,
+        timeout_seconds=view.get("timeout"),
+        tags=view.get("tags", {}),
+        node_pool=view.get("node_pool"),
+        cluster=view.get("cluster"),
+        schedule=schedule,
+        worker=worker,
+        span=ctx.ir_span(block.span),
+    )
+
+
+def _codespec_of(ctx, view: BlockView, symbols: SymbolTable, codespecs, label: str, inline_name: str, role: str):
+    """(codespec, version referenced or None), or None after reporting why not."""
+    inline = view.blocks.get("codespec")
+    if inline is not None and view.has("codespec"):
+        ctx.error(codes.CONFLICTING_ATTRIBUTES, f"{label} both names a codespec and declares one inline", view.attrs["codespec"].span, hint="keep one")
+        return None
+    if inline is not None:
+        if inline_name in codespecs or inline_name in symbols.by_kind["codespec"]:
+            ctx.error(codes.DUPLICATE_DEFINITION, f"the inline codespec of {label} would be named `{inline_name}`, which is taken", inline.span, hint="rename that codespec or declare this one at the top level")
+            return None
+        spec = lower_codespec(ctx, inline_name, inline.items, inline.span, f"the codespec of {label}")
+        if spec is None:
+            return None
+        codespecs[inline_name] = spec
+        return (spec, None) if _kind_ok(ctx, spec, role, inline.span) else None
+    if not view.has("codespec"):
+        ctx.error(codes.MISSING_ATTRIBUTE, f"{label} needs `codespec` (a name, \"name/versions/N\", or an inline `codespec {{ ... }}`)", view.span)
+        return None
+    expr = view.attrs["codespec"].value
+    if isinstance(expr, ast.Ref) and len(expr.parts) == 1:
+        name, version = expr.parts[0], None
+    elif isinstance(expr, ast.Str) and _REFERENCE.fullmatch(expr.value):
+        match = _REFERENCE.fullmatch(expr.value)
+        name, version = match.group(1), int(match.group(2)) if match.group(2) else None
+    else:
+        ctx.error(codes.BAD_VALUE, f"`codespec` should be a codespec name or \"name/versions/N\"", expr.span)
+        return None
+    if symbols.lookup(ctx, "codespec", name, expr.span) is None:
+        return None
+    spec = codespecs.get(name)
+    if spec is None:  # the codespec itself has errors, reported there
+        return None
+    if version is not None and version != spec.version:
+        ctx.error(codes.UNKNOWN_VERSION, f"codespec `{name}` has no version {version} in this pipeline (it defines version {spec.version})", expr.span, hint=f"use \"{name}/versions/{spec.version}\" or just `{name}`")
+        return None
+    return (spec, version) if _kind_ok(ctx, spec, role, expr.span) else None
+
+
+def _kind_ok(ctx: Context, spec: ir.Codespec, role: str, span: Span) -> bool:
+    if spec.kind == role:
+        return True
+    where = "a run's job" if role == "job" else "a run's worker section"
+    ctx.error(codes.WRONG_CODESPEC_KIND, f"codespec `{spec.name}` is a {spec.kind} codespec, but {where} needs kind = \"{role}\"", span)
+    return False
+
+
+def _check_buffers(ctx: Context, view: BlockView, spec: ir.Codespec, buffers: dict[str, str]) -> None:
+    params = spec.inputs + spec.outputs
+    for name, buffer_id in buffers.items():
+        span = _key_span(view, "buffers", name)
+        if name not in params:
+            ctx.error(codes.UNKNOWN_BUFFER, f"codespec `{spec.name}` has no buffer `{name}`", span, hint=did_you_mean(name, params))
+        elif buffer_id != EPHEMERAL_BUFFER:
+            problem = tyger_name_problem(buffer_id, "buffer id")
+            if problem:
+                ctx.error(codes.BAD_TYGER_NAME, problem, span)
+
+
+def _replicas(ctx: Context, view: BlockView, spec: ir.Codespec | None) -> int:
+    replicas = view.get("replicas", 1)
+    if replicas < 1:
+        ctx.error(codes.BAD_REPLICAS, f"`replicas` must be at least 1, not {replicas}", view.value_span("replicas"))
+    elif spec is not None and spec.max_replicas is not None and replicas > spec.max_replicas:
+        ctx.error(codes.BAD_REPLICAS, f"`replicas` is {replicas}, but codespec `{spec.name}` allows at most {spec.max_replicas}", view.value_span("replicas"))
+    return replicas
+
+
+def _key_span(view: BlockView, attr: str, key: str) -> Span:
+    value = view.attrs[attr].value
+    if isinstance(value, ast.MapExpr):
+        for entry in value.entries:
+            if entry.key == key:
+                return entry.span
+    return view.value_span(attr)

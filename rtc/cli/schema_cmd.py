@@ -1,0 +1,35 @@
+"""`rtc schema [-o PATH]`: the JSON Schema of the IR (deterministic)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("schema", help="print the JSON Schema of the IR", description="Print the JSON Schema of the IR that `rtc compile --target ir` writes.")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p.set_defaults(func=run)
+
+
+def schema_text() -> str:
+    from rtc.compiler.ir import IR_VERSION, Pipeline
+
+    schema = Pipeline.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$comment"] = f"rtc IR version {IR_VERSION}"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    text = schema_text()
+    if args.output:
+        from rtc.files import write_atomically
+
+        write_atomically({Path(args.output): text})
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,122 @@
+"""The compiler's commands through a real subprocess: exit codes, output, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RTC = [sys.executable, "-m", "rtc"]
+INVALID = sorted((REPO / "tests" / "invalid").glob("*.rt"))
+
+GOOD = textwrap.dedent("""\
+    namespace demo
+    env py { base = "python:3.11-slim" }
+    node A { env = py outputs { rows: list[str] } command = ["true"] }
+    node B { env = py inputs { row: str } command = ["true"] }
+    graph g { a = A() b = B(row = each(a.rows)) c = B(row = "x") after [a] }
+    codespec hello { image = "ubuntu" }
+    run greet { codespec = hello }
+    """)
+
+
+def rtc(*args, cwd=None):
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(RTC + list(args), capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+@pytest.fixture
+def good(tmp_path):
+    path = tmp_path / "good.rt"
+    path.write_text(GOOD, encoding="utf-8")
+    return path
+
+
+def test_check_ok(good):
+    result = rtc("check", str(good))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"ok: {good} (1 graph, 1 run)\n"
+
+
+def test_check_every_invalid_file_in_one_call_without_traceback():
+    result = rtc("check", *[str(p) for p in INVALID])
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    for path in INVALID:
+        code = path.read_text().split()[2]
+        assert f"{path}:" in result.stderr and f"error[{code}]" in result.stderr
+    assert "| " in result.stderr and "^" in result.stderr  # source line and caret
+
+
+def test_check_json_format(good, tmp_path):
+    bad = tmp_path / "bad.rt"
+    bad.write_text('env py { base = "python:3.11-slim" }\nnode A { env = pyy command = ["true"] }\n')
+    result = rtc("check", "--format", "json", str(good), str(bad))
+    assert result.returncode == 1
+    files = json.loads(result.stdout)["files"]
+    assert files[0] == {"file": str(good), "ok": True, "graphs": 1, "runs": 1, "diagnostics": []}
+    [d] = files[1]["diagnostics"]
+    assert (d["code"], d["line"], d["col"], d["hint"]) == ("E300", 2, 16, "did you mean `py`?")
+
+
+def test_check_missing_file_is_an_error_not_a_traceback(tmp_path):
+    result = rtc("check", str(tmp_path / "nope.rt"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "nope.rt" in result.stderr
+
+
+def test_compile_ir_is_deterministic_and_relative(good, tmp_path):
+    first = rtc("compile", "good.rt", "--target", "ir", cwd=good.parent)
+    second = rtc("compile", "good.rt", "--target", "ir", cwd=good.parent)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert str(tmp_path) not in first.stdout
+    data = json.loads(first.stdout)
+    assert data["source"] == "good.rt" and data["graphs"]["g"]["order"] == ["a", "b", "c"]
+
+
+def test_graph_mermaid_and_dot(good):
+    mermaid = rtc("graph", str(good))
+    assert mermaid.returncode == 0, mermaid.stderr
+    assert mermaid.stdout.startswith("flowchart TD\n") and '-->|"each(rows → row)"|' in mermaid.stdout
+    assert "-.->|\"after\"|" in mermaid.stdout
+    dot = rtc("graph", str(good), "g", "--format", "dot")
+    assert dot.returncode == 0 and dot.stdout.startswith("digraph rtc {") and "style=dashed" in dot.stdout
+
+
+def test_graph_unknown_name(good):
+    result = rtc("graph", str(good), "gg")
+    assert result.returncode == 1 and "has no graph 'gg'" in result.stderr and "did you mean `g`?" in result.stderr
+
+
+def test_schema_is_deterministic_json_schema():
+    first, second = rtc("schema"), rtc("schema")
+    assert first.returncode == 0 and first.stdout == second.stdout
+    schema = json.loads(first.stdout)
+    assert schema["title"] == "Pipeline" and "Graph" in schema["$defs"]
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys, contextlib, io\n"
+        "from rtc.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try: main(['--help'])\n"
+        "    except SystemExit: pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'prefect', 'docker'))\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", ["check", "graph", "schema"])
+def test_subcommand_help(command):
+    result = rtc(command, "--help")
+    assert result.returncode == 0 and "usage: rtc" in result.stdout

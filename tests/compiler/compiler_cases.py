@@ -1,0 +1,97 @@
+"""The compiler's case folders and how to (re)write their expectations.
+
+- `examples/**/*.rt|yaml|yml` -> `tests/golden/<path without suffix>/ir.json`:
+  the IR without spans and `source`, built-image tags shown as `rtc/<repo>:<tag>`
+  (the hash covers rtc's own Dockerfile template, which other work changes;
+  tests/compiler/test_golden.py checks the real tag separately). The .rt and
+  YAML forms of one example share one golden file.
+- `tests/invalid/<name>.rt`: the first line is `# expect: CODE LINE:COL MESSAGE`,
+  the first diagnostic (by position) that compiling the file must give.
+
+Regenerate both after reviewing a change:  .venv/bin/python tests/compiler/compiler_cases.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+GOLDEN = REPO / "tests" / "golden"
+INVALID = REPO / "tests" / "invalid"
+SUFFIXES = (".rt", ".yaml", ".yml")
+EXPECT = re.compile(r"# expect: (E\d{3}) (\d+):(\d+) (.*)")
+_TAG = re.compile(r"^(rtc/[a-z0-9-]+):[0-9a-f]{12}$")
+
+
+def example_files() -> list[Path]:
+    return sorted(p for p in EXAMPLES.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+
+
+def golden_path(example: Path) -> Path:
+    rel = example.relative_to(EXAMPLES).with_suffix("")
+    return GOLDEN / rel / "ir.json"
+
+
+def golden_text(pipeline) -> str:
+    data = json.loads(pipeline.to_json(spans=False))
+    data.pop("source")
+    for env in data["environments"].values():
+        if env["build"] is not None:
+            env["image"] = _TAG.sub(r"\1:<tag>", env["image"])
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def invalid_files() -> list[Path]:
+    return sorted(INVALID.glob("*.rt"))
+
+
+def expectation(path: Path):
+    """(code, line, col, message) from the file's first line."""
+    match = EXPECT.fullmatch(path.read_text(encoding="utf-8").splitlines()[0])
+    if not match:
+        raise ValueError(f"{path}: first line must be `# expect: CODE LINE:COL MESSAGE`")
+    code, line, col, message = match.groups()
+    return code, int(line), int(col), message
+
+
+def compile_relative(path: Path):
+    """Compile with the path relative to the repository, as a user in it would type it."""
+    from rtc.compiler import compile_file
+
+    return compile_file(str(path.relative_to(REPO)))
+
+
+def regen() -> None:
+    import os
+
+    from rtc.compiler.diagnostics import CompileError
+
+    os.chdir(REPO)
+    written = set()
+    for example in example_files():
+        target = golden_path(example)
+        if target in written:
+            continue  # the first form (.rt sorts before .yaml) writes; the test compares the others
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(golden_text(compile_relative(example)), encoding="utf-8")
+        written.add(target)
+        print(f"wrote {target.relative_to(REPO)}")
+    for case in invalid_files():
+        lines = case.read_text(encoding="utf-8").splitlines(keepends=True)
+        try:
+            compile_relative(case)
+        except CompileError as exc:
+            d = exc.diagnostics[0]
+            lines[0] = f"# expect: {d.code} {d.span.line}:{d.span.col} {d.message}\n"
+            case.write_text("".join(lines), encoding="utf-8")
+            print(f"wrote {case.relative_to(REPO)}: {d.code}")
+        else:
+            print(f"{case.relative_to(REPO)} compiles without errors", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    regen()
