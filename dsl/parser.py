@@ -10,11 +10,9 @@ into a diagnostic here, so no input ends in a traceback.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import textwrap
-from contextlib import contextmanager
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
@@ -58,29 +56,11 @@ def _lark() -> Lark:
 
 
 def parse_rt(text: str, file: str) -> ast.Module:
-    """Parse one `.rt` source; raise `CompileError` on any syntax error."""
-    with gc_paused():
-        return _parse_rt(text, file)
+    """Parse one `.rt` source; raise `CompileError` on any syntax error.
 
-
-@contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector while building trees.
-
-    Parsing allocates many small objects and no cycles; with the collector on,
-    its full collections rescan the growing tree and parse time grows faster
-    than the file (measured: 4x the nodes cost 6x the time; paused, 4x).
+    Callers that parse large files should hold `rtc.compiler.fewer_collections()`
+    (compile_file does): the collector's rescans otherwise make parsing superlinear.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _parse_rt(text: str, file: str) -> ast.Module:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
