@@ -143,6 +143,15 @@ class BlockView:
     def value_span(self, name: str) -> Span:
         return self.attrs[name].value.span if name in self.attrs else self.span
 
+    def key_span(self, name: str, key: str) -> Span:
+        """Span of `key` inside the map attribute `name` (the attribute's value when not found)."""
+        value = self.attrs[name].value
+        if isinstance(value, ast.MapExpr):
+            for entry in value.entries:
+                if entry.key == key:
+                    return entry.span
+        return self.value_span(name)
+
 
 def read_block(ctx: Context, kind: str, items: list, span: Span, label: str) -> BlockView:
     """Check `items` against the schema of `kind`; `label` names the block in messages."""

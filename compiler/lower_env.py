@@ -78,7 +78,7 @@ def _runtime(ctx: Context, view: BlockView, file: str) -> dict | None:
     for key in environ:
         problem = env_var_problem(key)
         if problem:
-            ctx.error(codes.BAD_ENV_VAR, f"environ: {problem}", _map_key_span(view, "environ", key))
+            ctx.error(codes.BAD_ENV_VAR, f"environ: {problem}", view.key_span("environ", key))
     out: dict = {"environ": environ, "mounts": [], "expose": [], "daemons": [], "init": [], "commands": {}, "workdir": view.get("workdir")}
     for stmt in view.statements:
         if isinstance(stmt, ast.MountStmt):
@@ -149,11 +149,3 @@ def _file_copy(ctx: Context, stmt: ast.CopyStmt, file: str) -> ir.FileCopy | Non
         return None
     return ir.FileCopy(host_path=host, container_path=stmt.container.value, digest=content_digest(absolute))
 
-
-def _map_key_span(view: BlockView, attr: str, key: str):
-    value = view.attrs[attr].value
-    if isinstance(value, ast.MapExpr):
-        for entry in value.entries:
-            if entry.key == key:
-                return entry.span
-    return view.value_span(attr)

@@ -213,7 +213,7 @@ def _kind_ok(ctx: Context, spec: ir.Codespec, role: str, span: Span) -> bool:
 def _check_buffers(ctx: Context, view: BlockView, spec: ir.Codespec, buffers: dict[str, str]) -> None:
     params = spec.inputs + spec.outputs
     for name, buffer_id in buffers.items():
-        span = _key_span(view, "buffers", name)
+        span = view.key_span("buffers", name)
         if name not in params:
             ctx.error(codes.UNKNOWN_BUFFER, f"codespec `{spec.name}` has no buffer `{name}`", span, hint=did_you_mean(name, params))
         elif buffer_id != EPHEMERAL_BUFFER:
@@ -230,11 +230,3 @@ def _replicas(ctx: Context, view: BlockView, spec: ir.Codespec | None) -> int:
         ctx.error(codes.BAD_REPLICAS, f"`replicas` is {replicas}, but codespec `{spec.name}` allows at most {spec.max_replicas}", view.value_span("replicas"))
     return replicas
 
-
-def _key_span(view: BlockView, attr: str, key: str) -> Span:
-    value = view.attrs[attr].value
-    if isinstance(value, ast.MapExpr):
-        for entry in value.entries:
-            if entry.key == key:
-                return entry.span
-    return view.value_span(attr)
