@@ -189,7 +189,7 @@ def _codespec_of(ctx, view: BlockView, symbols: SymbolTable, codespecs, label: s
         match = _REFERENCE.fullmatch(expr.value)
         name, version = match.group(1), int(match.group(2)) if match.group(2) else None
     else:
-        ctx.error(codes.BAD_VALUE, f"`codespec` should be a codespec name or \"name/versions/N\"", expr.span)
+        ctx.error(codes.BAD_VALUE, "`codespec` should be a codespec name or \"name/versions/N\"", expr.span)
         return None
     if symbols.lookup(ctx, "codespec", name, expr.span) is None:
         return None

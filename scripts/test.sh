@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/docker-up.sh
 scripts/test-images.sh
+# Lint for real mistakes (undefined names, unused imports, syntax) before the long tests.
+.venv/bin/ruff check --quiet --select F,E9 rtc dsl compiler integrations tests benchmarks
 export RTC_REQUIRE_DOCKER=1  # tests that need Docker fail, never skip, when it is missing
 exec .venv/bin/python -m pytest -n "${RTC_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 
-from docker_pipelines import Param, lit, node, out, param, pipeline, sh, step, write_ir
+from docker_pipelines import Param, node, out, param, pipeline, sh, step, write_ir
 
 RTC = [sys.executable, "-m", "rtc"]
 
