@@ -9,10 +9,33 @@ from __future__ import annotations
 
 import yaml
 
-from rtc.compiler.ir import Pipeline
+from rtc.compiler.diagnostics import RtcError
+from rtc.compiler.ir import Graph, Pipeline
 from rtc.integrations.prefect.names import cron_of, prefect_name
 
 DEFAULT_WORK_POOL = "rtc-process"
+
+
+def check_schedulable(graph: Graph) -> None:
+    """A scheduled run has no one to give a required param: such a deployment would fail every time.
+
+    An error rather than a warning: `rtc deploy` re-registers the deployment's
+    parameters on every deploy, so a value set by hand in Prefect would be
+    overwritten, and a compile that succeeds would hide a run that can only fail.
+    """
+    if cron_of(graph.schedule) is None:
+        return
+    required = [p for p in graph.params if p.required]
+    if not required:
+        return
+    first = required[0].span
+    where = f" ({first.file}:{first.line}:{first.col})" if first is not None else ""
+    names = ", ".join(repr(p.name) for p in required)
+    raise RtcError(
+        f"graph {graph.name!r} is scheduled ({graph.schedule}) but param(s) {names}{where} have no default: "
+        "every scheduled Prefect run would fail for want of a value",
+        hint="give each a default (`name: type = value`), or remove the schedule and trigger runs with parameters",
+    )
 
 
 def specs(pipeline: Pipeline, entries) -> list[dict]:
@@ -21,6 +44,7 @@ def specs(pipeline: Pipeline, entries) -> list[dict]:
     for path, kind, name, ctx in entries:
         source = pipeline.graphs[name] if kind == "graph" else pipeline.runs[name]
         if kind == "graph":
+            check_schedulable(source)
             parameters = {p["py"]: p["default"] for p in ctx["params"] if not p["required"]}
         else:
             parameters = {}

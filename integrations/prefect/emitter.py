@@ -20,7 +20,7 @@ import jinja2
 
 from rtc import contract
 from rtc.compiler.diagnostics import RtcError
-from rtc.compiler.ir import Codespec, Environment, Graph, Node, Pipeline, Run, Step
+from rtc.compiler.ir import Codespec, Environment, Graph, Node, Pipeline, Run
 from rtc.compiler.types import parse_type
 from rtc.integrations.prefect import deployments
 from rtc.integrations.prefect.names import prefect_name, py_identifier
@@ -124,6 +124,8 @@ def retry_options(node: Node) -> dict[str, str]:
             options["retry_delay_seconds"] = repr([policy.delay_for(i) for i in range(1, policy.max_retries + 1)])
         if policy.jitter:
             options["retry_jitter_factor"] = repr(JITTER_FACTOR)
+        # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (docs/runtime.md).
+        options["retry_condition_fn"] = "retry_unless_contract_broken"
     if node.timeout_seconds is not None:
         options["timeout_seconds"] = repr(float(node.timeout_seconds))
     return options
@@ -150,6 +152,11 @@ def tags_for(pipeline: Pipeline, extra: list[str]) -> list[str]:
     """Tags from the namespace and the source file, then the graph's or run's own."""
     tags = ["rtc", f"namespace:{pipeline.namespace}", f"source:{Path(pipeline.source).name}", *extra]
     return list(dict.fromkeys(tags))
+
+
+def located(span) -> str:
+    """` (file:line:col)` for a message about a source item, or nothing when the IR has no span."""
+    return f" ({span.file}:{span.line}:{span.col})" if span is not None else ""
 
 
 def header(pipeline: Pipeline, what: str) -> dict:
@@ -294,11 +301,49 @@ def _memory_bytes(memory: str | None) -> int | None:
     return int(float(memory))
 
 
+def _codespec(pipeline: Pipeline, ref: str, kind: str, run: Run) -> Codespec:
+    """The codespec a run names (`name` or `name/versions/N`), of the kind its place needs."""
+    name = ref.partition("/versions/")[0]
+    codespec = pipeline.codespecs.get(name)
+    if codespec is None or codespec.kind != kind:
+        found = "not found" if codespec is None else f"a {codespec.kind} codespec"
+        raise RtcError(f"run {run.name!r}{located(run.span)}: codespec {name!r} is {found}; a {kind} is needed here")
+    return codespec
+
+
+def _check_buffers(run: Run) -> None:
+    """Buffer ids name buffers of rtc's local store, which a Prefect worker does not have: say so at compile time."""
+    if run.buffers:
+        named = ", ".join(f"{k} = {v!r}" for k, v in sorted(run.buffers.items()))
+        raise RtcError(
+            f"run {run.name!r}{located(run.span)}: the prefect target cannot use buffer ids ({named}); "
+            "under Prefect an input buffer is a flow parameter holding its content and an output buffer is "
+            "part of the flow's result",
+            hint="remove `buffers` from the run for --target prefect (pass the content as a parameter when "
+            "triggering it), or run it with `rtc run`",
+        )
+
+
+def _container_of(codespec: Codespec) -> dict:
+    """Image, entrypoint (Tyger's `command` replaces it), args, env, workdir and limits of a codespec."""
+    limits = codespec.resources
+    return {
+        "image": codespec.image,
+        "entrypoint": list(codespec.command),
+        "argv": list(codespec.args),
+        "environ": dict(sorted(codespec.env.items())),
+        "workdir": codespec.working_dir,
+        "nano_cpus": _cpu_nanos(limits.cpu_limit),
+        "mem_limit": _memory_bytes(limits.memory_limit),
+    }
+
+
 def run_context(pipeline: Pipeline, run: Run, module_path: str) -> dict:
-    codespec: Codespec = pipeline.codespecs[run.codespec]
+    _check_buffers(run)
+    codespec = _codespec(pipeline, run.codespec, "job", run)
     taken = set(_embedded_names()) | {"Any", "ThreadPoolTaskRunner", "flow", "task", "docker", "io", "json", "queue",
                                       "tarfile", "threading", "time", "Secret", "flow_run", "get_run_logger",
-                                      "JOB", "TAGS", "buffers", "futures", "unmapped"}
+                                      "JOB", "TAGS", "buffers", "futures", "unmapped", "workers", "results"}
     taken |= set(dir(builtins))
     flow_fn = py_identifier(run.name, taken)
     task_fn = py_identifier(run.name, taken, prefix="job_")
@@ -306,22 +351,22 @@ def run_context(pipeline: Pipeline, run: Run, module_path: str) -> dict:
                     + ([f"node_pool={run.node_pool}"] if run.node_pool else [])
                     + ([f"cluster={run.cluster}"] if run.cluster else []))
     pipeline_name = f"{pipeline.namespace}.{run.name}"
-    param_taken = {task_fn, "TAGS", "JOB", "unmapped", "buffers", "futures", "results", "list", "range"}
+    param_taken = {task_fn, "TAGS", "JOB", "unmapped", "buffers", "futures", "results", "workers", "list", "range"}
     params = [{"name": b, "py": py_identifier(b, param_taken)} for b in codespec.inputs]
-    limits = codespec.resources
+    worker = None
+    if run.worker is not None:
+        worker_spec = _codespec(pipeline, run.worker.codespec, "worker", run)
+        worker = {**_container_of(worker_spec), "replicas": run.worker.replicas,
+                  "endpoints": dict(sorted(worker_spec.endpoints.items()))}
     job = {
         "step": run.name,
         "namespace": pipeline.namespace,
-        "image": codespec.image,
-        "argv": list(codespec.command) + list(codespec.args),
-        "environ": dict(sorted(codespec.env.items())),
-        "workdir": codespec.working_dir,
+        **_container_of(codespec),
         "timeout": run.timeout_seconds,
         "inputs": list(codespec.inputs),
         "outputs": list(codespec.outputs),
         "replicas": run.replicas,
-        "nano_cpus": _cpu_nanos(limits.cpu_limit),
-        "mem_limit": _memory_bytes(limits.memory_limit),
+        "worker": worker,
     }
     options = {"name": repr(run.name), "tags": repr(tags), "persist_result": "False"}
     if run.timeout_seconds is not None:
@@ -339,6 +384,7 @@ def run_context(pipeline: Pipeline, run: Run, module_path: str) -> dict:
         "params": params,
         "job": job,
         "replicas": run.replicas,
+        "has_workers": worker is not None,
     }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import queue
+import socket
 import tarfile
 import threading
 import time
@@ -36,6 +37,19 @@ _IO_DIR = "/rtc/io"
 _BUFFER_DIR = "/rtc/buffers"
 _POLL_SECONDS = 0.2
 _LOG_TAIL = 20
+_WORKER_READY_SECONDS = 60.0
+
+
+class ContractError(RuntimeError):
+    """A step broke the container contract (outputs file, types): a bug, never a transient failure."""
+
+
+def retry_unless_contract_broken(task, task_run, state):
+    """Prefect's `retry_condition_fn`: retry failed exits and timeouts, never a broken contract.
+
+    Prefect hands the exception the task raised as `state.data`.
+    """
+    return not isinstance(state.data, ContractError)
 
 
 def secret_block_name(secret):
@@ -136,9 +150,11 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     try:
         container = client.containers.create(
             spec["image"],
-            command=spec["argv"],
+            command=spec["argv"] or None,
+            entrypoint=spec.get("entrypoint") or None,
             environment=env,
             labels=labels,
+            network=spec.get("network"),
             working_dir=spec.get("workdir"),
             volumes=spec.get("volumes") or None,
             ports=spec.get("ports") or None,
@@ -197,28 +213,28 @@ def _decode_outputs(spec, raw):
     declared = spec["outputs"]
     if raw is None:
         if declared:
-            raise RuntimeError(f"step {spec['step']!r} wrote no outputs file (RTC_OUTPUTS_FILE)")
+            raise ContractError(f"step {spec['step']!r} wrote no outputs file (RTC_OUTPUTS_FILE)")
         return [] if spec["fanout"] else {}
     try:
         data = json.loads(raw.decode("utf-8"))
     except ValueError as exc:
-        raise RuntimeError(f"step {spec['step']!r}: outputs file is not JSON: {exc}") from None
+        raise ContractError(f"step {spec['step']!r}: outputs file is not JSON: {exc}") from None
     objects = data if spec["fanout"] else [data]
     if spec["fanout"] and not isinstance(data, list):
-        raise RuntimeError(f"step {spec['step']!r} fans out: its outputs file must hold a JSON list of objects")
+        raise ContractError(f"step {spec['step']!r} fans out: its outputs file must hold a JSON list of objects")
     for i, obj in enumerate(objects):
         where = f"step {spec['step']!r} output" + (f"[{i}]" if spec["fanout"] else "")
         if not isinstance(obj, dict):
-            raise RuntimeError(f"{where} should be a JSON object, got {type(obj).__name__}")
+            raise ContractError(f"{where} should be a JSON object, got {type(obj).__name__}")
         extra = sorted(set(obj) - set(declared))
         if extra:
-            raise RuntimeError(f"{where} has undeclared output(s): {', '.join(map(repr, extra))}")
+            raise ContractError(f"{where} has undeclared output(s): {', '.join(map(repr, extra))}")
         for name, type_text in declared.items():
             if name not in obj:
-                raise RuntimeError(f"{where} is missing {name!r}")
+                raise ContractError(f"{where} is missing {name!r}")
             problem = check_value(obj[name], type_text, f"{where} {name!r}")
             if problem:
-                raise RuntimeError(problem)
+                raise ContractError(problem)
     if spec["fanout"]:
         return {name: [obj[name] for obj in objects] for name in declared}
     return {name: data[name] for name in declared}
@@ -310,7 +326,7 @@ def bind_inputs(spec, params, upstream, item):
         if value is not None or not spec["all_done"]:
             problem = check_value(value, spec["inputs"][name], f"step {spec['step']!r} input {name!r}")
             if problem:
-                raise RuntimeError(problem)
+                raise ContractError(problem)
         inputs[name] = value
     return inputs
 
@@ -359,14 +375,123 @@ def finish(futures):
     return results
 
 
+def tyger_env_name(name):
+    """Tyger's variable stem for a buffer or endpoint: upper case, other than letters and digits as `_`."""
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in name.upper())
+
+
 def buffer_env_name(buffer):
-    """Tyger's variable for a buffer: `input` -> INPUT_PIPE."""
-    return buffer.upper().replace("-", "_") + "_PIPE"
+    """Tyger's variable for a buffer: `input` -> INPUT_PIPE, `my-data` -> MY_DATA_PIPE."""
+    return tyger_env_name(buffer) + "_PIPE"
 
 
-def run_job(spec, buffers, replica):
-    """One replica of a Tyger run: buffers as files under /rtc/buffers, outputs read back as text."""
+def _replica_env(replica):
+    return {"RTC_REPLICA_INDEX": str(replica), "REPLICA_INDEX": str(replica)}
+
+
+def _answers(address, port):
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start_workers(job):
+    """Start the run's workers on a network of their own; return the job's extra environment once they answer.
+
+    As Tyger does: the job finds the workers through `TYGER_WORKER_NODES` and
+    `TYGER_<ENDPOINT>_WORKER_ENDPOINT_ADDRESSES` (JSON arrays of host names
+    and `host:port`). The caller must call `stop_workers(job, network)` afterwards,
+    whatever happened.
+    """
+    spec = job["worker"]
+    logger = get_run_logger()
+    client = docker.from_env()
+    run_id = str(flow_run.get_id() or "local")
+    network = f"rtc-{run_id}"
+    labels = {"rtc.run": run_id, "rtc.pipeline": job["namespace"]}
+    client.networks.create(network, driver="bridge", labels={**labels, "rtc.step": job["step"] + "/network"})
+    try:
+        names = [f"rtc-{run_id}-worker-{i}" for i in range(spec["replicas"])]
+        containers = []
+        for i, name in enumerate(names):
+            env = {**spec["environ"], "RTC_RUN_ID": run_id, **_replica_env(i)}
+            try:
+                container = client.containers.run(
+                    spec["image"], command=spec["argv"] or None, entrypoint=spec["entrypoint"] or None,
+                    environment=env, labels={**labels, "rtc.step": f"{job['step']}/worker-{i}"},
+                    working_dir=spec["workdir"], nano_cpus=spec["nano_cpus"], mem_limit=spec["mem_limit"],
+                    network=network, name=name, hostname=name, detach=True,
+                )
+            except docker.errors.ImageNotFound:
+                raise RuntimeError(
+                    f"worker image {spec['image']!r} is not on this Docker engine; pull or build it"
+                ) from None
+            containers.append(container)
+        deadline = time.monotonic() + _WORKER_READY_SECONDS
+        pending = {(i, port) for i in range(len(containers)) for port in spec["endpoints"].values()}
+        while True:
+            for i, container in enumerate(containers):
+                container.reload()
+                if container.status in ("exited", "dead"):
+                    code = container.attrs.get("State", {}).get("ExitCode")
+                    raise RuntimeError(
+                        f"worker {i} of run {job['step']!r} exited with code {code} before the job started"
+                    )
+            for i, port in sorted(pending):
+                address = containers[i].attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+                if address and _answers(address, port):
+                    pending.discard((i, port))
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"workers of run {job['step']!r} did not open their endpoints within "
+                                   f"{_WORKER_READY_SECONDS:g} s: {sorted(pending)}")
+            time.sleep(_POLL_SECONDS)
+    except BaseException:
+        stop_workers(job, network)  # nothing of a run that did not start is left
+        raise
+    logger.info("%d worker(s) ready on network %s", len(names), network)
+    env = {"TYGER_WORKER_NODES": json.dumps(names)}
+    for endpoint, port in sorted(spec["endpoints"].items()):
+        env[f"TYGER_{tyger_env_name(endpoint)}_WORKER_ENDPOINT_ADDRESSES"] = json.dumps([f"{n}:{port}" for n in names])
+    return env, network
+
+
+def stop_workers(job, network):
+    """Log the workers' output, then remove them and their network."""
+    logger = get_run_logger()
+    client = docker.from_env()
+    run_id = str(flow_run.get_id() or "local")
+    prefix = job["step"] + "/worker-"
+    labels = [f"rtc.run={run_id}", f"rtc.pipeline={job['namespace']}"]
+    labelled = client.containers.list(all=True, filters={"label": labels})
+    workers = [c for c in labelled if c.labels.get("rtc.step", "").startswith(prefix)]
+    for container in sorted(workers, key=lambda c: c.labels["rtc.step"]):
+        step = container.labels["rtc.step"]
+        try:
+            for line in container.logs().decode("utf-8", "replace").splitlines():
+                logger.info("[%s] %s", step.rsplit("/", 1)[-1], line)
+        except docker.errors.APIError:
+            pass
+        _remove(container)
+    for net in client.networks.list(names=[network]):
+        try:
+            net.remove()
+        except docker.errors.APIError as exc:
+            logger.warning("could not remove network %s: %s", network, exc)
+
+
+def run_job(spec, buffers, replica, workers=None):
+    """One replica of a Tyger run: buffers as files under /rtc/buffers, outputs read back as text.
+
+    `workers`: (environment, network) from `start_workers` for a run with a worker section.
+    """
     env = dict(spec["environ"])
+    if workers is not None:
+        env.update(workers[0])
+        spec = {**spec, "network": workers[1]}
     files = {}
     for name in spec["inputs"]:
         path = f"{_BUFFER_DIR}/{name}"
@@ -376,7 +501,7 @@ def run_job(spec, buffers, replica):
         path = f"{_BUFFER_DIR}/{name}"
         files[path] = b""
         env[buffer_env_name(name)] = path
-    env.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), "RTC_REPLICA": str(replica)})
+    env.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
     got = run_container(
         spec, env, files=files, dirs=["/rtc", _BUFFER_DIR],
         read_back=[f"{_BUFFER_DIR}/{name}" for name in spec["outputs"]],

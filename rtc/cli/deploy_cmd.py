@@ -8,8 +8,32 @@ import sys
 from pathlib import Path
 
 
+EPILOG = """\
+Deployments only run when a Prefect worker polls their work pool:
+
+  export PREFECT_API_URL=http://127.0.0.1:4200/api     # your server (`prefect server start`) or Prefect Cloud
+  prefect work-pool create rtc-process --type process   # optional: rtc deploy creates a missing pool
+  rtc deploy pipeline.rt --target prefect -o /srv/rtc/flows
+  prefect worker start --pool rtc-process               # on a machine with Docker, prefect and docker
+
+The deployments load their code from the -o folder by its absolute path, so the
+worker must see that same path (run it on this machine, or on a shared disk
+mounted at the same place), and its Docker engine must hold the images
+(`rtc build`) and the host folders of `mount`s. Secrets come from Secret blocks
+(API_KEY -> block `api-key`). See docs/prefect.md.
+"""
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("deploy", help="compile a pipeline and register its Prefect deployments")
+    p = subparsers.add_parser(
+        "deploy",
+        help="compile a pipeline and register its Prefect deployments",
+        description="Compile FILE to Prefect flow modules, write them to -o DIR, and register one deployment\n"
+        "per graph and per Tyger run (with its schedule, parameters and tags) with the Prefect API\n"
+        "at PREFECT_API_URL.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("file", help="pipeline file (.rt, .yaml or a Tyger YAML)")
     p.add_argument("--target", "-t", choices=["prefect"], default="prefect")
     p.add_argument("--work-pool", default=None,
@@ -33,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {len(files)} file(s) to {folder}", file=sys.stderr)
     registered = deploy.deploy(specs, folder, work_pool)
     if registered and registered[0]["created_pool"]:
-        print(f"created work pool {work_pool!r} (type process); run flows with: prefect worker start --pool {work_pool}",
-              file=sys.stderr)
+        print(f"created work pool {work_pool!r} (type process)", file=sys.stderr)
+    if registered:
+        print(f"runs execute when a worker polls the pool: prefect worker start --pool {work_pool} "
+              f"(on a machine with Docker that sees {folder.resolve()})", file=sys.stderr)
     for r in registered:
         when = r["next_run"].strftime("%Y-%m-%d %H:%M:%S UTC") if r["next_run"] else "none (runs when triggered)"
         schedule = r["schedule"] or "manual"

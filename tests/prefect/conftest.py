@@ -7,7 +7,6 @@ tests never touch ~/.prefect; flows run in-process against the server via
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from rtc.compiler.ir import (
-    Environment, Graph, LiteralValue, Mount, Node, OutputRef, Param, ParamRef, Pipeline, Port, RetryPolicy, Step,
-    StepInput,
+    Codespec, Environment, Graph, LiteralValue, Mount, Node, OutputRef, Param, ParamRef, Pipeline, Port, RetryPolicy,
+    Run, Step, StepInput, WorkerSpec,
 )
 
 BUSYBOX = Environment(name="bb", image="busybox:latest")
@@ -54,6 +54,62 @@ def retry_pipeline(state_dir, ns="RetryT"):
     node = Node(name="Flaky", env="bb", outputs=[Port(name="attempts", type="int")], command=["sh", "-c", script],
                 retry=RetryPolicy(max_retries=2, strategy="fixed", delay_seconds=0.5))
     return graph_pipeline(ns, [node], [Step(id="flaky", node="Flaky")], envs=(env,))
+
+
+def contract_pipeline(state_dir, ns="ContractT"):
+    """Two steps that break the contract (a wrong type, an undeclared key), each counting its containers.
+
+    Both have retries: a broken contract must still run exactly one container.
+    """
+    env = Environment(name="bb", image="busybox:latest", mounts=[Mount(host_path=str(state_dir), container_path="/state")])
+    retry = RetryPolicy(max_retries=2, strategy="fixed", delay_seconds=0)
+
+    def node(name, outputs_json):
+        script = f'echo run >> /state/{name}; echo \'{outputs_json}\' > "$RTC_OUTPUTS_FILE"'
+        return Node(name=name, env="bb", outputs=[Port(name="n", type="int")], command=["sh", "-c", script], retry=retry)
+
+    nodes = [node("wrongtype", '{"n": "3"}'), node("extrakey", '{"n": 3, "x": 1}')]
+    steps = [Step(id="wrongtype", node="wrongtype"), Step(id="extrakey", node="extrakey")]
+    return graph_pipeline(ns, nodes, steps, envs=(env,))
+
+
+def all_done_pipeline(state_dir, ns="AllDoneT"):
+    """good and bad (exits 1) -> join (after all_done, records its inputs); bad -> after (all_success)."""
+    env = Environment(name="bb", image="busybox:latest", mounts=[Mount(host_path=str(state_dir), container_path="/state")])
+    nodes = [
+        Node(name="Good", env="bb", outputs=[Port(name="v", type="int")],
+             command=["sh", "-c", 'echo \'{"v": 1}\' > "$RTC_OUTPUTS_FILE"']),
+        Node(name="Bad", env="bb", outputs=[Port(name="v", type="int")], command=["sh", "-c", "echo broken; exit 1"]),
+        Node(name="Join", env="bb", inputs=[Port(name="a", type="int"), Port(name="b", type="int")],
+             outputs=[Port(name="seen", type="json")],
+             command=["sh", "-c", ('echo "$RTC_INPUTS" > /state/join.json; '
+                                   'echo "{\\"seen\\": $RTC_INPUTS}" > "$RTC_OUTPUTS_FILE"')]),
+        Node(name="After", env="bb", inputs=[Port(name="b", type="int")], command=["sh", "-c", "touch /state/after"]),
+    ]
+    steps = [
+        Step(id="good", node="Good"),
+        Step(id="bad", node="Bad"),
+        Step(id="join", node="Join", upstream=["bad", "good"], trigger="all_done",
+             inputs=[StepInput(name="a", binding=OutputRef(step="good", output="v"), type="int"),
+                     StepInput(name="b", binding=OutputRef(step="bad", output="v"), type="int")]),
+        Step(id="after", node="After", upstream=["bad"],
+             inputs=[StepInput(name="b", binding=OutputRef(step="bad", output="v"), type="int")]),
+    ]
+    return graph_pipeline(ns, nodes, steps, envs=(env,))
+
+
+def worker_pipeline(ns="WorkerT"):
+    """A Tyger run with a worker section: two busybox httpd workers, a job that asks each of them."""
+    serve = 'mkdir -p /www && echo "pong from $REPLICA_INDEX" > /www/index.html && exec httpd -f -p 8080 -h /www'
+    ask = ('for a in $(echo "$TYGER_HTTP_WORKER_ENDPOINT_ADDRESSES" | tr -d \'[]"\' | tr , " "); do '
+           'wget -qO- "http://$a/"; done > "$OUTPUT_PIPE"; cat "$INPUT_PIPE" >> "$OUTPUT_PIPE"; '
+           'echo "$TYGER_WORKER_NODES" >&2')
+    worker = Codespec(name="web", kind="worker", image="busybox:latest", command=["sh", "-c"], args=[serve],
+                      endpoints={"http": 8080})
+    job = Codespec(name="asker", image="busybox:latest", inputs=["input"], outputs=["output"],
+                   command=["sh", "-c", ask])
+    run = Run(name="dist", codespec="asker", worker=WorkerSpec(codespec="web", replicas=2), timeout_seconds=60)
+    return Pipeline(namespace=ns, source="/tmp/tests.rt", codespecs={"web": worker, "asker": job}, runs={"dist": run})
 
 
 def timeout_pipeline(ns="TimeoutT"):
