@@ -21,18 +21,10 @@ def test_example_runs_as_prefect_flows(source, tmp_path, prefect_server, docker_
     from prefect.flows import Flow
 
     from rtc.compiler import compile_file
-    from rtc.compiler.diagnostics import RtcError
     from rtc.integrations.docker.images import ensure_image
     from rtc.integrations.prefect import emitter
 
     pipeline = compile_file(str(source))
-    with_buffer_ids = sorted(name for name, run in pipeline.runs.items() if run.buffers)
-    if with_buffer_ids:  # buffer ids name rtc's local store: a clear compile error, then the rest runs
-        with pytest.raises(RtcError, match=f"run {with_buffer_ids[0]!r} \\({source.name}:\\d+:\\d+\\): "
-                           "the prefect target cannot use buffer ids"):
-            emitter.render(pipeline)
-        pipeline = pipeline.model_copy(
-            update={"runs": {k: v for k, v in pipeline.runs.items() if k not in with_buffer_ids}})
     for env in pipeline.environments.values():
         ensure_image(docker_client, env, source.parent, namespace=pipeline.namespace, source=str(source))
     for node in pipeline.nodes.values():
