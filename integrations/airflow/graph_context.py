@@ -37,11 +37,14 @@ def port_bindings_of(env: Environment) -> dict:
 
 
 def retry_settings(policy: RetryPolicy) -> dict:
+    """Airflow's own fields (shown in its UI, and its fallback), plus RtcRetry, which computes rtc's exact delay."""
     return {
         "retries": policy.max_retries,
         "retry_delay": policy.delay_seconds,
         "backoff": BACKOFF[policy.strategy],
         "max_retry_delay": policy.max_delay_seconds,
+        "strategy": policy.strategy,
+        "jitter": policy.jitter,
     }
 
 
@@ -78,7 +81,7 @@ def binding_of(step_input, steps: dict[str, Step], nodes: dict[str, Node]) -> tu
 
 
 def node_context(node: Node, pipeline: Pipeline, var: str) -> dict:
-    """Settings every step of a node shares, printed once as a dict of operator arguments."""
+    """Settings every step of a node shares, printed once as an RtcNode."""
     env = pipeline.environments[node.env]
     return {
         "name": node.name,
@@ -97,47 +100,60 @@ def node_context(node: Node, pipeline: Pipeline, var: str) -> dict:
     }
 
 
+def trigger_rule_of(step: Step, upstream: list[str], steps: dict[str, Step]) -> str:
+    """rtc's join rule in Airflow. After a mapped step, `none_failed`: an empty fan-out is a skipped
+    task in Airflow, but for rtc it succeeded with empty outputs, so what follows still runs."""
+    if step.trigger == "all_done":
+        return "all_done"
+    return "none_failed" if any(steps[u].mapped for u in upstream) else "all_success"
+
+
 def step_context(step: Step, index: int, pipeline: Pipeline, steps: dict[str, Step],
                  names: VariableNames, var_of: dict[str, str], node_var: str) -> dict:
     task_id = airflow_id(step.id, "step")
     var = names.take(step.id, f"step_{index}")
     var_of[step.id] = var
 
-    inputs = {}
-    refs: dict[str, str] = {}
-    each_sources: dict[str, tuple] = {}
+    inputs: dict[str, tuple] = {}
+    each: dict[str, tuple] = {}
     for i in step.inputs:
         entry = binding_of(i, steps, pipeline.nodes)
         if i.each:
-            each_sources[i.name] = entry
+            each[i.name] = entry
             inputs[i.name] = ("each", i.name)
         else:
             inputs[i.name] = entry
-            if entry[0] == "output":
-                refs[entry[1]] = var_of[entry[1]]
 
-    # Data edges come from the XCom references; only ordering without data needs `>>`.
-    data_steps = set(refs) | {e[1] for e in each_sources.values() if e[0] == "output"}
-    context = {
+    # Data edges come from the inputs that read outputs; only ordering without data needs `>>`.
+    data_steps = {e[1] for e in [*inputs.values(), *each.values()] if e[0] == "output"}
+    each_steps = [e[1] for e in each.values() if e[0] == "output"]
+    return {
         "var": var,
         "task_id": task_id,
         "node_var": node_var,
-        "trigger_rule": step.trigger,
+        "trigger_rule": trigger_rule_of(step, step.upstream, steps),
         "inputs": inputs,
-        "upstream_refs": sorted(refs.items()),
+        "each": each or None,
+        "each_trigger_rule": "none_failed" if any(steps[u].mapped for u in each_steps) else "all_success",
         "after_vars": [var_of[u] for u in step.upstream if u not in data_steps],
-        "each_var": None,
+        "first": not step.upstream,
+        "join": step.trigger == "all_done",
     }
-    if each_sources:
-        each_var = names.take(f"{var}_each", f"each_{index}")
-        each_refs = {e[1]: var_of[e[1]] for e in each_sources.values() if e[0] == "output"}
-        context.update(
-            each_var=each_var,
-            each_task_id=airflow_id(f"{step.id}.each", "step"),
-            each_sources=each_sources,
-            each_upstream=sorted(each_refs.items()),
-        )
-    return context
+
+
+def secrets_check_context(graph: Graph, pipeline: Pipeline, step_contexts: list[dict]) -> dict | None:
+    """Which secrets the graph needs (name -> steps), and the steps that must wait for the check:
+    the first steps, and the joins (which run whatever happened upstream, so they check its result)."""
+    needed: dict[str, list[str]] = {}
+    for step in graph.steps:
+        for name in pipeline.nodes[step.node].secrets:
+            needed.setdefault(name, []).append(step.id)
+    if not needed:
+        return None
+    return {
+        "secrets": dict(sorted(needed.items())),
+        "vars": [s["var"] for s in step_contexts if s["first"] or s["join"]],
+    }
 
 
 def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
@@ -156,6 +172,13 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         for i, sid in enumerate(order)
     ]
     tags = ["rtc", pipeline.namespace, f"source:{Path(pipeline.source).name}", *graph.tags]
+    watcher = any(s.trigger == "all_done" for s in graph.steps)
+    secrets_check = secrets_check_context(graph, pipeline, step_contexts)
+    mapped = any(s.mapped for s in graph.steps)
+    sdk_names = ["DAG", *(["BaseOperator"] if watcher or secrets_check or mapped else []),
+                 *(["Param"] if graph.params else []),
+                 *(["RetryDecision", "RetryPolicy"] if any(n["retries"] for n in nodes) else []),
+                 *(["Variable"] if secrets_check else [])]
     return {
         "dag_id": airflow_id(f"{pipeline.namespace}.{graph.name}", "graph"),
         "graph_name": graph.name,
@@ -168,8 +191,12 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         "nodes": nodes,
         "steps": step_contexts,
         "ordering": [s for s in step_contexts if s["after_vars"]],
-        # Step ids are identifiers, so a name with a dot cannot clash with one.
-        "watcher": any(s.trigger == "all_done" for s in graph.steps),
+        # Step ids are identifiers, so names with a dot cannot clash with one.
+        "watcher": watcher,
         "watcher_task_id": "rtc.run_failed_check",
+        "secrets_check": secrets_check,
+        "secrets_check_id": "rtc.check_secrets",
+        "uses": {"retry": any(n["retries"] for n in nodes), "secrets": secrets_check is not None,
+                 "mapped": mapped, "watcher": watcher, "sdk_names": sdk_names},
         "all_vars": sorted(names.used - node_names.used),
     }

@@ -8,6 +8,7 @@ something the file defines, gets a numbered one instead.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 
@@ -17,10 +18,12 @@ AIRFLOW_KEY = re.compile(r"^[\w.-]{1,250}$", re.ASCII)
 
 # Names the generated file defines or imports at module level.
 RESERVED = frozenset(
-    """json os tempfile datetime timedelta timezone DockerOperator DAG BaseOperator Param Variable
-    AirflowException AirflowFailException Mount IO_DIR INPUTS_FILE OUTPUTS_FILE check_value
-    rtc_resolve rtc_secret_values RtcEach RtcStep RtcRunJob RtcWatcher BUFFERS_DIR dag""".split()
-)
+    """json os random tempfile datetime timedelta timezone DockerOperator DAG BaseOperator Param Variable
+    RetryDecision RetryPolicy AirflowException AirflowFailException Mount IO_DIR INPUTS_FILE OUTPUTS_FILE
+    PIPELINE RTC_NODES SECRETS_CHECK_ID BUFFERS_DIR check_value rtc_resolve rtc_secret_values rtc_step
+    rtc_mapped_step rtc_upstream_of RtcNode RtcEach RtcStep RtcMappedStep RtcRetry RtcSecretsCheck
+    RtcRunJob RtcWatcher dag secrets_check""".split()
+) | frozenset(dir(builtins))  # a step named `open` or `dict` must not shadow what the file's code calls
 
 
 def airflow_id(text: str, what: str) -> str:

@@ -77,7 +77,7 @@ def etl_pipeline(source: str = "/tmp/etl.rt") -> Pipeline:
     notify = Node(name="Notify", env="box", command=["sh", "-c", "echo notified"])
     steps = [
         step("load", "Load", [StepInput(name="prefix", binding=ParamRef(param="prefix"), type="str"),
-                              StepInput(name="limit", binding=LiteralValue(value=3), type="int")]),
+                              StepInput(name="limit", binding=ParamRef(param="limit"), type="int")]),
         step("clean", "Clean", [StepInput(name="row", binding=OutputRef(step="load", output="rows"), each=True,
                                           type="str")], upstream=["load"], mapped=True),
         step("report", "Report", [StepInput(name="n", binding=OutputRef(step="load", output="count"), type="int"),
@@ -87,7 +87,8 @@ def etl_pipeline(source: str = "/tmp/etl.rt") -> Pipeline:
     ]
     graph = Graph(
         name="etl", schedule="0 2 * * *", workers=4, tags=["etl"],
-        params=[Param(name="prefix", type="str", default="x", required=False)],
+        params=[Param(name="prefix", type="str", default="x", required=False),
+                Param(name="limit", type="int", default=3, required=False)],
         steps=steps, order=["load", "clean", "report", "notify"],
     )
     return Pipeline(
@@ -112,29 +113,37 @@ def tyger_pipeline(source: str = "/tmp/tyger.rt", replicas: int = 2) -> Pipeline
 
 
 def failures_pipeline(state_dir: str) -> Pipeline:
-    """A step failing once then succeeding, a step that times out, a missing secret, and a join after them."""
+    """Graph `checks`: a step failing twice then succeeding (linear back-off), a step that times out, and a
+    join after them. Graph `secrets`: a missing secret, a first step that must not start, and a join."""
     flaky = Node(
         name="Flaky", env="box", outputs=[port("attempt", "int")],
         command=["sh", "-c", 'printf x >> /state/attempts; n=$(wc -c < /state/attempts); '
-                 '[ "$n" -ge 2 ] || exit 3; printf \'{"attempt": %d}\' "$n" > "$RTC_OUTPUTS_FILE"'],
-        retry=RetryPolicy(max_retries=2, strategy="fixed", delay_seconds=1),
+                 '[ "$n" -ge 3 ] || exit 3; printf \'{"attempt": %d}\' "$n" > "$RTC_OUTPUTS_FILE"'],
+        retry=RetryPolicy(max_retries=3, strategy="linear", delay_seconds=1),
     )
     slow = Node(name="Slow", env="box", command=["sleep", "60"], timeout_seconds=3)
     secretive = Node(name="Secretive", env="box", command=["true"], secrets=["RTC_TEST_MISSING_SECRET"],
                      retry=RetryPolicy(max_retries=3, delay_seconds=1))
-    join = Node(name="Join", env="box", command=["true"])
-    graph = Graph(
+    marker = Node(name="Marker", env="box", command=["sh", "-c", "printf ran >> /state/started"])
+    join = Node(name="Join", env="box", command=["sh", "-c", "printf join >> /state/started"])
+    checks = Graph(
         name="checks",
-        steps=[step("flaky", "Flaky"), step("slow", "Slow"), step("needs_secret", "Secretive"),
-               step("after", "Join", upstream=["flaky", "needs_secret", "slow"], trigger="all_done")],
-        order=["flaky", "slow", "needs_secret", "after"],
+        steps=[step("flaky", "Flaky"), step("slow", "Slow"),
+               step("after", "Join", upstream=["flaky", "slow"], trigger="all_done")],
+        order=["flaky", "slow", "after"],
+    )
+    secrets = Graph(
+        name="secrets",
+        steps=[step("first", "Marker"), step("needs_secret", "Secretive", upstream=["first"]),
+               step("after", "Join", upstream=["needs_secret"], trigger="all_done")],
+        order=["first", "needs_secret", "after"],
     )
     return Pipeline(
         namespace="Fail", source="/tmp/fail.rt",
         environments={"box": Environment(name="box", image=BUSYBOX,
                                          mounts=[Mount(host_path=state_dir, container_path="/state")])},
-        nodes={n.name: n for n in (flaky, slow, secretive, join)},
-        graphs={"checks": graph},
+        nodes={n.name: n for n in (flaky, slow, secretive, marker, join)},
+        graphs={"checks": checks, "secrets": secrets},
     )
 
 

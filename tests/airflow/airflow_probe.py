@@ -29,6 +29,7 @@ def shape(dag) -> dict:
             "retry_delay": task.retry_delay.total_seconds() if task.retry_delay else None,
             "retry_exponential_backoff": task.retry_exponential_backoff,
             "max_retry_delay": task.max_retry_delay.total_seconds() if task.max_retry_delay else None,
+            "retry_policy": type(task.retry_policy).__name__ if getattr(task, "retry_policy", None) else None,
             "execution_timeout": task.execution_timeout.total_seconds() if task.execution_timeout else None,
             "trigger_rule": str(task.trigger_rule.value if hasattr(task.trigger_rule, "value") else task.trigger_rule),
             "mapped": bool(getattr(task, "is_mapped", False)),
@@ -75,6 +76,14 @@ def run_test(folder: str, dag_id: str, conf: dict, variables: dict) -> dict:
         for ti in run.get_task_instances(session=session):
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
             out["tasks"][key] = {"state": str(ti.state), "try_number": ti.try_number}
+        from airflow.models.taskinstancehistory import TaskInstanceHistory
+
+        history = session.query(TaskInstanceHistory).filter(TaskInstanceHistory.dag_id == dag_id,
+                                                            TaskInstanceHistory.run_id == run.run_id)
+        out["retries"] = sorted(
+            [h.task_id, h.try_number, h.retry_delay_override, h.retry_reason] for h in history
+            if h.retry_delay_override is not None
+        )
         rows = session.query(XComModel).filter(XComModel.dag_id == dag_id, XComModel.run_id == run.run_id).all()
         for row in rows:
             key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"

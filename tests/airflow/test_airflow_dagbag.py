@@ -26,21 +26,29 @@ def test_graph_dag_shape(airflow, airflow_home):
     assert dag["start_date"] == "2024-01-01T00:00:00+00:00"
     assert dag["max_active_tasks"] == 4
     assert dag["tags"] == sorted(["rtc", "Demo", "source:etl.rt", "etl"])
-    assert dag["params"] == {"prefix": "x"}
+    assert dag["params"] == {"prefix": "x", "limit": 3}
     assert dag["param_schemas"]["prefix"]["type"] == "string"
     tasks = dag["tasks"]
-    assert set(tasks) == {"load", "clean.each", "clean", "report", "notify", "rtc.run_failed_check"}
+    assert set(tasks) == {"rtc.check_secrets", "load", "clean.each", "clean", "report", "notify",
+                          "rtc.run_failed_check"}
+    # Secrets are checked first; the first step and the join wait for it.
+    assert tasks["rtc.check_secrets"]["upstream"] == []
+    assert tasks["load"]["upstream"] == ["rtc.check_secrets"]
     assert tasks["clean"]["upstream"] == ["clean.each"]
     assert tasks["clean.each"]["upstream"] == ["load"]
     assert tasks["clean"]["mapped"] is True
     assert tasks["report"]["upstream"] == ["clean", "load"]
-    assert tasks["notify"]["upstream"] == ["report"]
+    # After a mapped step: an empty fan-out (skipped in Airflow) must not skip what follows.
+    assert tasks["report"]["trigger_rule"] == "none_failed"
+    assert tasks["load"]["trigger_rule"] == "all_success"
+    assert tasks["notify"]["upstream"] == ["report", "rtc.check_secrets"]
     assert tasks["notify"]["trigger_rule"] == "all_done"
     assert tasks["rtc.run_failed_check"]["trigger_rule"] == "one_failed"
-    assert len(tasks["rtc.run_failed_check"]["upstream"]) == 5
+    assert tasks["rtc.run_failed_check"]["upstream"] == ["clean", "load", "notify", "report"]
     load = tasks["load"]
     assert (load["retries"], load["retry_delay"], load["retry_exponential_backoff"], load["max_retry_delay"]) == (
         2, 1.0, 2.0, 30.0)
+    assert load["retry_policy"] == "RtcRetry" and tasks["clean"]["retry_policy"] is None
     assert load["execution_timeout"] == 120.0
     assert tasks["clean"]["retries"] == 0 and tasks["clean"]["execution_timeout"] is None
     # Only XCom references are templated: user strings never meet Airflow's Jinja.

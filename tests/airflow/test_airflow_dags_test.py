@@ -30,24 +30,53 @@ def test_data_fan_out_fan_in_and_a_secret_from_a_variable(airflow, airflow_home,
     assert result["tasks"]["notify"]["state"] == "success"
 
 
-def test_retry_timeout_and_missing_secret(airflow, airflow_home, docker_client, tmp_path):
+def test_empty_fan_out_gives_empty_lists_downstream(airflow, airflow_home, docker_client):
+    folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(etl_pipeline()))
+    result = airflow.dags_test(folder, "Demo.etl", conf={"limit": 0}, variables={"API_KEY": "k"})
+    assert result["state"] == "success", result["tasks"]
+    assert result["xcom"]["clean.each:return_value"] == []
+    # No container ran for the empty fan-out (Airflow marks the mapped task skipped) ...
+    assert result["tasks"]["clean"]["state"] == "skipped"
+    assert not [key for key in result["xcom"] if key.startswith("clean[")]
+    # ... and the fan-in step ran with [] as the contract says.
+    assert result["xcom"]["report:return_value"] == {"summary": {"n": 0, "cleaned": [], "key": "k"}}
+    assert result["tasks"]["notify"]["state"] == "success"
+
+
+def test_retry_with_linear_back_off_and_timeout(airflow, airflow_home, docker_client, tmp_path):
     state = tmp_path / "state"
     folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(failures_pipeline(str(state))))
     result = airflow.dags_test(folder, "Fail.checks")
     tasks = result["tasks"]
-    # Failed once (exit 3), retried after its delay, then succeeded.
-    assert tasks["flaky"] == {"state": "success", "try_number": 2}, tasks
-    assert result["xcom"]["flaky:return_value"] == {"attempt": 2}
-    assert (state / "attempts").read_text().count("x") == 2
+    # Failed twice (exit 3), retried after rtc's linear delays (1 s, then 2 s), then succeeded.
+    assert tasks["flaky"] == {"state": "success", "try_number": 3}, tasks
+    assert result["xcom"]["flaky:return_value"] == {"attempt": 3}
+    assert (state / "attempts").read_text().count("x") == 3
+    assert result["retries"] == [["flaky", 1, 1.0, "rtc linear back-off: retry 1 in 1s"],
+                                 ["flaky", 2, 2.0, "rtc linear back-off: retry 2 in 2s"]]
     # Killed by execution_timeout long before its 60 s sleep ends.
     assert tasks["slow"]["state"] == "failed"
-    # No Variable: failed at once (no retry), naming the secret.
-    assert tasks["needs_secret"] == {"state": "failed", "try_number": 1}
-    assert "secret RTC_TEST_MISSING_SECRET is missing" in result["log"]
-    # The join ran whatever happened upstream.
+    # The join ran whatever happened upstream; the run failed because a step failed.
     assert tasks["after"]["state"] == "success"
     assert result["state"] == "failed"
     assert not docker_client.containers.list(all=True, filters={"label": "rtc.pipeline=Fail"})
+
+
+def test_missing_secret_fails_before_any_container_starts(airflow, airflow_home, docker_client, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(failures_pipeline(str(state))))
+    result = airflow.dags_test(folder, "Fail.secrets")
+    tasks = result["tasks"]
+    # Checked once, first, without retries, naming the secret and the step that needs it.
+    assert tasks["rtc.check_secrets"] == {"state": "failed", "try_number": 1}, tasks
+    assert "missing secret: RTC_TEST_MISSING_SECRET (needed by 'needs_secret')" in result["log"]
+    assert tasks["first"]["state"] == "upstream_failed"
+    assert tasks["needs_secret"]["state"] == "upstream_failed"
+    # The join (after all_done) refused to start its container.
+    assert tasks["after"]["state"] == "failed"
+    assert result["state"] == "failed"
+    assert not (state / "started").exists()
 
 
 def test_tyger_run_buffers_and_replicas(airflow, airflow_home, docker_client):

@@ -15,7 +15,7 @@ from rtc.integrations.airflow.jinja_env import py_literal, render as render_temp
 
 from airflow_pipelines import etl_pipeline, tyger_pipeline
 
-ALLOWED_IMPORTS = {"json", "os", "tempfile", "datetime", "airflow", "docker"}
+ALLOWED_IMPORTS = {"json", "os", "random", "tempfile", "datetime", "airflow", "docker"}
 
 
 def only(files: dict[str, str]) -> str:
@@ -117,10 +117,45 @@ def test_step_ids_that_clash_with_file_names_get_safe_variables():
     graph = graph.model_copy(update={"steps": [rename(s) for s in graph.steps],
                                      "order": [renamed[s] for s in graph.order]})
     text = only(render(base.model_copy(update={"graphs": {"etl": graph}})))
-    assert "task_id=\"DAG\"" in text and "task_id=\"class\"" in text and "task_id=\"rtc-step\"" in text
-    assert re.search(r"^    step_0 = RtcStep\($", text, re.M)
-    assert re.search(r"^    rtc_step = RtcStep\($", text, re.M)
+    assert re.search(r'^    step_0 = rtc_step\("DAG", ', text, re.M)
+    assert re.search(r'^    step_1 = rtc_mapped_step\(\n        "class",', text, re.M)
+    assert re.search(r'^    json_2 = rtc_step\("json", ', text, re.M) or re.search(r'^    step_2 = rtc_step\("json", ', text, re.M)
+    assert re.search(r'^    step_3 = rtc_step\("rtc-step", ', text, re.M)  # the helper's own name is taken
     ast.parse(text)
+
+
+def test_step_ids_that_are_builtins_do_not_shadow_them():
+    base = etl_pipeline()
+    graph = base.graphs["etl"]
+    steps = [s.model_copy(update={"id": "open"}) if s.id == "notify" else s for s in graph.steps]
+    graph = graph.model_copy(update={"steps": steps, "order": ["load", "clean", "report", "open"]})
+    text = only(render(base.model_copy(update={"graphs": {"etl": graph}})))
+    assert re.search(r'^    step_3 = rtc_step\("open", ', text, re.M)
+
+
+def test_a_run_file_carries_no_graph_runtime():
+    text = only(render(tyger_pipeline()))
+    for name in ("RtcStep", "check_value", "rtc_resolve", "RtcEach", "RtcRetry", "import json"):
+        assert name not in text, name
+    graph = only(render(etl_pipeline()))
+    # A graph file defines only what it uses: etl has no fanout node... but has each, secrets, retries, a join.
+    for name in ("class RtcEach", "class RtcMappedStep", "class RtcSecretsCheck", "class RtcRetry", "class RtcWatcher"):
+        assert name in graph, name
+
+
+def test_a_plain_chain_carries_only_the_step_runtime():
+    base = etl_pipeline()
+    graph = base.graphs["etl"]
+    load = graph.steps[0]
+    load = load.model_copy(update={"inputs": []})
+    graph = graph.model_copy(update={"steps": [load], "order": ["load"], "params": [], "schedule": None})
+    no_retry = base.nodes["Load"].model_copy(update={"retry": base.nodes["Clean"].retry})
+    text = only(render(base.model_copy(update={"graphs": {"etl": graph}, "nodes": {**base.nodes, "Load": no_retry}})))
+    imports = "\n".join(line for line in text.splitlines() if line.startswith(("import ", "from ")))
+    for name in ("RtcEach", "RtcMappedStep", "RtcSecretsCheck", "RtcRetry", "RtcWatcher", "Variable.get"):
+        assert name not in text, name
+    for name in ("Variable", "Param", "BaseOperator", "Retry", "random"):
+        assert name not in imports, name
 
 
 def test_value_filter_refuses_what_python_cannot_read_back():
