@@ -202,11 +202,25 @@ class Graph(Model):
 
 
 class Resources(Model):
+    """Requests and limits as written (Kubernetes quantities, checked by the compiler)."""
+
     cpu_request: str | None = None
     cpu_limit: str | None = None
     memory_request: str | None = None
     memory_limit: str | None = None
     gpu: str | None = None
+
+    def cores(self, which: Literal["request", "limit"]) -> float | None:
+        from rtc.compiler.quantities import cpu_cores
+
+        text = self.cpu_request if which == "request" else self.cpu_limit
+        return None if text is None else cpu_cores(text)
+
+    def memory_bytes(self, which: Literal["request", "limit"]) -> int | None:
+        from rtc.compiler.quantities import memory_bytes
+
+        text = self.memory_request if which == "request" else self.memory_limit
+        return None if text is None else memory_bytes(text)
 
 
 class Codespec(Model):

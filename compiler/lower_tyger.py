@@ -15,6 +15,7 @@ from rtc.compiler.attributes import BlockView, read_block
 from rtc.compiler.context import Context
 from rtc.compiler.cron import canonical_schedule, cron_problem
 from rtc.compiler.diagnostics import Span
+from rtc.compiler.quantities import cpu_cores, memory_bytes
 from rtc.compiler.resolve import Entry, SymbolTable
 from rtc.compiler.suggest import did_you_mean
 from rtc.compiler.validate import airflow_id_problem, env_var_problem, image_problem, port_problem, tyger_name_problem
@@ -99,6 +100,12 @@ def _resources(ctx: Context, view: BlockView, label: str) -> ir.Resources:
     if sub is None:
         return ir.Resources()
     res = read_block(ctx, "resources", sub.items, sub.span, f"the resources of {label}")
+    for key, parse in (("cpu", cpu_cores), ("cpu_limit", cpu_cores), ("memory", memory_bytes), ("memory_limit", memory_bytes)):
+        if res.get(key) is not None:
+            try:
+                parse(res.get(key))
+            except ValueError as exc:
+                ctx.error(codes.BAD_VALUE, f"{label}: {exc}", res.value_span(key))
     return ir.Resources(
         cpu_request=res.get("cpu"),
         memory_request=res.get("memory"),

@@ -26,8 +26,6 @@ _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _IMAGE = re.compile(rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?")
 
-_DURATION_PART = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h|d)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def airflow_id_problem(name: str, what: str) -> str | None:
@@ -78,18 +76,3 @@ def host_ip_problem(text: str) -> str | None:
     except ValueError:
         return f"{text!r} is not an IP address to listen on (e.g. \"127.0.0.1\" or \"0.0.0.0\")"
     return None
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a Go/Tyger duration (`300s`, `1.5h`, `2h45m`, `500ms`, `1d`), or None."""
-    text = text.strip()
-    if not text:
-        return None
-    pos, total = 0, 0.0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if not match:
-            return None
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    return total

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from rtc.compiler import codes
 from rtc.compiler.context import Context
-from rtc.compiler.validate import parse_duration
+from rtc.compiler.quantities import parse_duration
 from rtc.dsl import ast
 
 

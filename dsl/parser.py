@@ -19,6 +19,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from rtc.compiler.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
+from rtc.compiler.quantities import parse_duration
 from rtc.dsl import ast
 
 # Diagnostic codes of the front ends (docs/language.md, "Syntax errors").
@@ -32,9 +33,6 @@ TRIGGERS = ("all_success", "all_done")
 
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|\u00b5s|ms|s|m|h|d)")
-_DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|\u00b5s|ms|s|m|h|d))+")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 DURATION_HINT = "durations are written like 300s, 1.5h, 2h45m, 500ms or 1d"
 
@@ -430,8 +428,9 @@ class _AstBuilder(Transformer):
             return ast.Int(int(text), span)
         if _FLOAT.fullmatch(text):
             return ast.Float(float(text), span)
-        if _DURATION.fullmatch(text):
-            return ast.Duration(text, duration_seconds(text), span)
+        seconds = parse_duration(text)
+        if seconds is not None:
+            return ast.Duration(text, seconds, span)
         self._error(BAD_LITERAL, f"bad number or duration {text!r}", span, DURATION_HINT)
         return ast.Int(0, span)
 
@@ -473,16 +472,3 @@ def _dedent_long_string(body: str) -> str:
     if sep and not first.strip():
         body = rest
     return textwrap.dedent(body)
-
-
-def duration_seconds(text: str) -> float:
-    """`2h45m` -> 9900.0. `text` must match the duration syntax."""
-    return float(sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text)))
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a duration string such as `1.5h`, or None when it is not one."""
-    text = text.strip()
-    if not _DURATION.fullmatch(text):
-        return None
-    return duration_seconds(text)

@@ -14,7 +14,8 @@ import yaml
 
 from rtc.compiler.diagnostics import Diagnostic, Span
 from rtc.dsl import ast
-from rtc.dsl.parser import DURATION_HINT, parse_duration
+from rtc.compiler.quantities import parse_duration
+from rtc.dsl.parser import DURATION_HINT
 
 BAD_YAML = "E005"
 BAD_SHAPE = "E006"

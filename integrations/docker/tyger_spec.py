@@ -8,14 +8,12 @@ replicas}`, `cluster`, `timeoutSeconds`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from rtc.compiler.diagnostics import RtcError
+from rtc.compiler import quantities
 from rtc.compiler.ir import Codespec, Pipeline, Run, WorkerSpec
 
-DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> float:
@@ -25,9 +23,10 @@ def parse_duration(text: str) -> float:
         return float(value)
     except ValueError:
         pass
-    if not value or DURATION.sub("", value):
+    seconds = quantities.parse_duration(value)
+    if seconds is None:
         raise RtcError(f"bad duration {text!r}", hint='use forms like "300s", "1.5h" or "2h45m"')
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in DURATION.findall(value))
+    return seconds
 
 
 @dataclass
@@ -170,36 +169,6 @@ def system_json(record) -> dict:
 # ---------------------------------------------------------------- resources
 
 
-def cpu_cores(text: str) -> float:
-    """Kubernetes CPU quantities: `1`, `0.5`, `500m`."""
-    value = str(text).strip()
-    try:
-        return float(value[:-1]) / 1000 if value.endswith("m") else float(value)
-    except ValueError:
-        raise RtcError(f"bad cpu quantity {text!r}", hint='use cores ("2", "0.5") or millicores ("500m")') from None
-
-
-_MEMORY_SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
-    "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-}
-
-
-def memory_bytes(text: str) -> int:
-    """Kubernetes memory quantities: `512Mi`, `1Gi`, `1G`, `1000000`."""
-    value = str(text).strip()
-    for suffix in sorted(_MEMORY_SUFFIX, key=len, reverse=True):
-        if value.endswith(suffix):
-            number, scale = value[: -len(suffix)], _MEMORY_SUFFIX[suffix]
-            break
-    else:
-        number, scale = value, 1
-    try:
-        return int(float(number) * scale)
-    except ValueError:
-        raise RtcError(f"bad memory quantity {text!r}", hint='use forms like "512Mi", "1Gi" or "1G"') from None
-
-
 def docker_resources(cs: Codespec) -> dict:
     """Codespec resources as Docker options: limits are hard limits, requests become shares/reservations.
 
@@ -215,13 +184,13 @@ def docker_resources(cs: Codespec) -> dict:
         )
     out: dict = {}
     if r.cpu_limit:
-        out["nano_cpus"] = int(cpu_cores(r.cpu_limit) * 1e9)
+        out["nano_cpus"] = int(r.cores("limit") * 1e9)
     if r.cpu_request:
-        out["cpu_shares"] = max(2, int(cpu_cores(r.cpu_request) * 1024))
+        out["cpu_shares"] = max(2, int(r.cores("request") * 1024))
     if r.memory_limit:
-        out["mem_limit"] = memory_bytes(r.memory_limit)
+        out["mem_limit"] = r.memory_bytes("limit")
     if r.memory_request:
-        out["mem_reservation"] = memory_bytes(r.memory_request)
+        out["mem_reservation"] = r.memory_bytes("request")
     return out
 
 

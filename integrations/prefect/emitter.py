@@ -11,71 +11,22 @@ from __future__ import annotations
 
 import ast
 import builtins
-import keyword
 import os
 from functools import lru_cache
 from pathlib import Path
-
-import jinja2
 
 from rtc import contract
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Codespec, Environment, Graph, Node, Pipeline, Run
 from rtc.compiler.types import parse_type
+from rtc.integrations import codegen
+from rtc.integrations.codegen import located
 from rtc.integrations.prefect import deployments
 from rtc.integrations.prefect.names import prefect_name, py_identifier
 
-TEMPLATES = Path(__file__).parent / "templates"
 RUNTIME_SOURCE = Path(__file__).parent / "runtime.py"
 EMBED_MARKER = "# ---- EMBED: everything below is copied into generated flow modules ----\n"
 JITTER_FACTOR = 0.5  # `jitter = true`: each retry delay varies by up to +-50 % (Prefect's retry_jitter_factor)
-LINE_WIDTH = 100
-
-
-def py_literal(value, indent: int = 0) -> str:
-    """A Python literal for `value` (JSON-like data), one item per line when it does not fit.
-
-    `repr` does the escaping of every string; `ast.literal_eval` proves the
-    text is plain data before it can reach a module.
-    """
-    text = _literal(value, indent)
-    ast.literal_eval(text)
-    return text
-
-
-def _literal(value, indent: int) -> str:
-    flat = repr(value)
-    if indent + len(flat) <= LINE_WIDTH or not isinstance(value, (dict, list, tuple)) or not value:
-        return flat
-    pad = " " * (indent + 4)
-    if isinstance(value, dict):
-        items = [f"{pad}{k!r}: {_literal(v, indent + 4)}," for k, v in value.items()]
-        opening, closing = "{", "}"
-    else:
-        items = [f"{pad}{_literal(v, indent + 4)}," for v in value]
-        opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
-    return opening + "\n" + "\n".join(items) + "\n" + " " * indent + closing
-
-
-def checked_identifier(name: str) -> str:
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise ValueError(f"not a Python identifier: {name!r}")
-    return name
-
-
-@lru_cache(maxsize=1)
-def _jinja() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["py"] = py_literal
-    env.filters["ident"] = checked_identifier
-    return env
 
 
 @lru_cache(maxsize=1)
@@ -86,12 +37,7 @@ def _embedded_code() -> str:
 
 
 def _render(template: str, path: str, **context) -> str:
-    text = _jinja().get_template(template).render(**context)
-    try:
-        ast.parse(text, filename=path)
-    except SyntaxError as exc:  # a bug in rtc, never in the user's file: say where
-        raise RtcError(f"internal error: template {template} rendered invalid Python for {path}: {exc}") from exc
-    return text
+    return codegen.render_python(codegen.jinja_environment("rtc.integrations.prefect"), template, path, **context)
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -154,9 +100,6 @@ def tags_for(pipeline: Pipeline, extra: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def located(span) -> str:
-    """` (file:line:col)` for a message about a source item, or nothing when the IR has no span."""
-    return f" ({span.file}:{span.line}:{span.col})" if span is not None else ""
 
 
 def header(pipeline: Pipeline, what: str) -> dict:
@@ -247,7 +190,7 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
             "mapped": step.mapped,
         })
     return {
-        **header(pipeline, f"graph {graph.name!r}"),
+        **header(pipeline, f"graph {codegen.py_literal(graph.name)}"),
         "module_path": module_path,
         "embedded": _embedded_code(),
         "pipeline_name": pipeline_name,
@@ -278,27 +221,6 @@ def _embedded_names() -> frozenset[str]:
 
 
 # ---------------------------------------------------------------- runs (Tyger)
-
-
-def _cpu_nanos(cpu: str | None) -> int | None:
-    if cpu is None:
-        return None
-    cpu = cpu.strip()
-    cores = float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
-    return int(cores * 1e9)
-
-
-_MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-
-
-def _memory_bytes(memory: str | None) -> int | None:
-    if memory is None:
-        return None
-    memory = memory.strip()
-    for unit in sorted(_MEMORY_UNITS, key=len, reverse=True):
-        if memory.endswith(unit):
-            return int(float(memory[: -len(unit)]) * _MEMORY_UNITS[unit])
-    return int(float(memory))
 
 
 def _codespec(pipeline: Pipeline, ref: str, kind: str, run: Run) -> Codespec:
@@ -333,8 +255,8 @@ def _container_of(codespec: Codespec) -> dict:
         "argv": list(codespec.args),
         "environ": dict(sorted(codespec.env.items())),
         "workdir": codespec.working_dir,
-        "nano_cpus": _cpu_nanos(limits.cpu_limit),
-        "mem_limit": _memory_bytes(limits.memory_limit),
+        "nano_cpus": None if limits.cpu_limit is None else int(limits.cores("limit") * 1e9),
+        "mem_limit": limits.memory_bytes("limit"),
     }
 
 
@@ -372,7 +294,7 @@ def run_context(pipeline: Pipeline, run: Run, module_path: str) -> dict:
     if run.timeout_seconds is not None:
         options["timeout_seconds"] = repr(float(run.timeout_seconds))
     return {
-        **header(pipeline, f"run {run.name!r} of codespec {codespec.name!r}"),
+        **header(pipeline, f"run {codegen.py_literal(run.name)} of codespec {codegen.py_literal(codespec.name)}"),
         "module_path": module_path,
         "embedded": _embedded_code(),
         "flow_name": prefect_name(pipeline_name),

@@ -11,7 +11,7 @@ from rtc import contract
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Expose, Mount, Param
 from rtc.integrations.airflow import render
-from rtc.integrations.airflow.jinja_env import py_literal, render as render_template
+from rtc.integrations.codegen import py_literal, render_python
 
 from airflow_pipelines import etl_pipeline, tyger_pipeline
 
@@ -168,12 +168,23 @@ def test_value_filter_refuses_what_python_cannot_read_back():
     assert ast.literal_eval(py_literal("a'''b\"\"\"c\\\n{{ x }}")) == "a'''b\"\"\"c\\\n{{ x }}"
 
 
-def test_a_template_producing_bad_python_is_reported_with_its_name(monkeypatch):
+def test_a_template_producing_bad_python_is_reported_with_its_name():
     import jinja2
 
-    from rtc.integrations.airflow import jinja_env
-
     env = jinja2.Environment(loader=jinja2.DictLoader({"broken.py.j2": "def (:\n"}))
-    monkeypatch.setattr(jinja_env, "environment", lambda: env)
     with pytest.raises(RtcError, match="template broken.py.j2 produced invalid Python at line 1"):
-        render_template("broken.py.j2")
+        render_python(env, "broken.py.j2")
+
+
+def test_a_run_with_buffer_ids_is_an_error_naming_the_run(tmp_path):
+    source = tmp_path / "t.rt"
+    source.write_text(
+        'codespec c { image = "busybox" inputs = [input] command = ["cat"] }\n'
+        'run again { codespec = c  buffers = { input = "abc123" } }\n',
+        encoding="utf-8",
+    )
+    from rtc.compiler import compile_file
+    from rtc.integrations.airflow import render
+
+    with pytest.raises(RtcError, match=r"run 'again' \(.*t.rt:2:5\): the airflow target cannot use buffer ids \(input = 'abc123'\)"):
+        render(compile_file(str(source)))

@@ -72,7 +72,7 @@ def test_compiled_twice_from_one_place_gives_the_same_bytes(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     assert (project / "a" / "prefect.yaml").read_bytes() == (project / "b" / "prefect.yaml").read_bytes()
     # the mount's host path is absolute, resolved against the source file's folder at compile time
-    assert repr(str(project / "data")) in a.read_text()
+    assert f"\"{project / 'data'}\"" in a.read_text()
 
     # compiled from elsewhere: the same mount path; only the source path as given (header, description) differs
     other = _rtc("compile", str(project / "p.rt"), "--target", "prefect", "-o", str(tmp_path / "c"), cwd=tmp_path)
