@@ -5,6 +5,9 @@
   (the hash covers rtc's own Dockerfile template, which other work changes;
   tests/compiler/test_golden.py checks the real tag separately). The .rt and
   YAML forms of one example share one golden file.
+- the same example (first form only) -> `tests/golden/<path>/<target>/<file>` for
+  every code-generating target (`airflow`, `prefect`): the generated files,
+  with built-image tags as `:<tag>` and the repository's path as `<repo>`.
 - `tests/invalid/<name>.rt`: the first line is `# expect: CODE LINE:COL MESSAGE`,
   the first diagnostic (by position) that compiling the file must give.
 
@@ -45,6 +48,23 @@ def golden_text(pipeline) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+TARGETS = ("airflow", "prefect")
+_ANY_TAG = re.compile(r"(rtc/[a-z0-9-]+):[0-9a-f]{12}")
+
+
+def golden_target_files(example: Path, target: str) -> dict[Path, str]:
+    """What `rtc compile EXAMPLE --target TARGET` writes, normalised, keyed by golden path."""
+    import importlib
+
+    pipeline = compile_relative(example)
+    rendered = importlib.import_module(f"rtc.integrations.{target}").render(pipeline)
+    folder = golden_path(example).parent / target
+    return {
+        folder / rel: _ANY_TAG.sub(r"\1:<tag>", text).replace(str(REPO), "<repo>")
+        for rel, text in sorted(rendered.items())
+    }
+
+
 def invalid_files() -> list[Path]:
     return sorted(INVALID.glob("*.rt"))
 
@@ -80,6 +100,11 @@ def regen() -> None:
         target.write_text(golden_text(compile_relative(example)), encoding="utf-8")
         written.add(target)
         print(f"wrote {target.relative_to(REPO)}")
+        for name in TARGETS:
+            for path, text in golden_target_files(example, name).items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                print(f"wrote {path.relative_to(REPO)}")
     for case in invalid_files():
         lines = case.read_text(encoding="utf-8").splitlines(keepends=True)
         try:

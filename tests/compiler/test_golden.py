@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from compiler_cases import REPO, compile_relative, example_files, golden_path, golden_text
+from compiler_cases import TARGETS, REPO, compile_relative, example_files, golden_path, golden_target_files, golden_text
 
 from rtc.compiler.images import image_tag
 
@@ -32,3 +32,26 @@ def test_ir_json_is_the_same_bytes_twice_and_machine_independent(example, monkey
     first, second = compile_relative(example).to_json(), compile_relative(example).to_json()
     assert first == second
     assert str(REPO) not in first
+
+
+def _first_forms():
+    """One source per golden folder (the .rt form sorts first), as regen writes them."""
+    seen, out = set(), []
+    for example in example_files():
+        if golden_path(example) not in seen:
+            seen.add(golden_path(example))
+            out.append(example)
+    return out
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("example", _first_forms(), ids=lambda p: str(p.relative_to(REPO)))
+def test_example_matches_golden_target_files(example, target, monkeypatch):
+    """The generated Airflow and Prefect files, reviewed as diffs (regenerate with scripts/regen-golden.sh)."""
+    monkeypatch.chdir(REPO)
+    expected = golden_target_files(example, target)
+    folder = golden_path(example).parent / target
+    on_disk = {p: p.read_text(encoding="utf-8") for p in folder.glob("*")} if folder.is_dir() else {}
+    assert sorted(on_disk) == sorted(expected), f"{folder.relative_to(REPO)}: files differ; run scripts/regen-golden.sh"
+    for path, text in expected.items():
+        assert on_disk[path] == text, f"{path.relative_to(REPO)} changed; review, then run scripts/regen-golden.sh"
