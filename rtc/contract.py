@@ -16,6 +16,10 @@ OUTPUTS_FILE = IO_DIR + "/outputs.json"
 ENV_INPUTS = "RTC_INPUTS"  # JSON object of all inputs, also given as a file
 ENV_INPUTS_FILE = "RTC_INPUTS_FILE"
 ENV_OUTPUTS_FILE = "RTC_OUTPUTS_FILE"
+ENV_MAP_INDEX = "RTC_MAP_INDEX"  # only in a fanned-out step: the element's 0-based index
+# Linux refuses one environment variable over 128 KiB (MAX_ARG_STRLEN) when it
+# starts the step's program; larger inputs travel only in the inputs file.
+MAX_INPUTS_ENV = 64 * 1024
 ENV_STEP = "RTC_STEP"
 ENV_RUN_ID = "RTC_RUN_ID"
 LABEL_RUN = "rtc.run"

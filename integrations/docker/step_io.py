@@ -40,9 +40,10 @@ def container_spec(
     inputs_json = json.dumps(inputs, ensure_ascii=False)
     (io_dir / "inputs.json").write_text(inputs_json, encoding="utf-8")
     variables = dict(env.environ)
+    if len(inputs_json.encode()) <= contract.MAX_INPUTS_ENV:
+        variables[contract.ENV_INPUTS] = inputs_json
     variables.update(
         {
-            contract.ENV_INPUTS: inputs_json,
             contract.ENV_INPUTS_FILE: contract.INPUTS_FILE,
             contract.ENV_OUTPUTS_FILE: contract.OUTPUTS_FILE,
             contract.ENV_STEP: step_id,
@@ -50,7 +51,7 @@ def container_spec(
         }
     )
     if map_index is not None:
-        variables["RTC_MAP_INDEX"] = str(map_index)
+        variables[contract.ENV_MAP_INDEX] = str(map_index)
     variables.update(secrets)
     mounts = [(str(host_path(m.host_path, base_dir)), m.container_path, m.read_only) for m in env.mounts]
     mounts.append((str(io_dir), contract.IO_DIR, False))

@@ -204,6 +204,10 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
         "params": params,
         "specs": specs,
         "tasks": tasks,
+        # Import only what this module uses, so the generated file lints clean.
+        "prefect_names": ["allow_failure", "flow", "get_run_logger", "task"]
+        + (["unmapped"] if any(t["mapped"] for t in tasks) else []),
+        "uses_backoff": any("exponential_backoff(" in str(t["options"]) for t in tasks),
     }
 
 

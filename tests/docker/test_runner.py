@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -200,3 +201,23 @@ def test_a_program_missing_from_the_image_fails_the_step_clearly(tmp_path, names
     assert result.status == "failed"
     assert "cannot start 'no-such-program' in 'rtc-test/busybox:1'" in result.steps["ghost"].message
     assert "executable file not found" in result.steps["ghost"].message
+
+
+def test_inputs_too_large_for_an_environment_variable_arrive_in_the_inputs_file(tmp_path, namespace, docker_client, capsys):
+    big = "x" * (200 * 1024)  # over Linux's 128 KiB limit for one variable
+    p = pipeline(
+        tmp_path,
+        [
+            node("Make", sh('printf \'{"blob": "%s"}\' "$(head -c 204800 /dev/zero | tr "\\0" x)" > "$RTC_OUTPUTS_FILE"'),
+                 outputs=[("blob", "str")]),
+            node("Measure", sh('echo "env:${RTC_INPUTS:+set} file:$(wc -c < "$RTC_INPUTS_FILE")"'), inputs=[("blob", "str")]),
+        ],
+        [step("make", "Make"), step("measure", "Measure", [("blob", out("make", "blob"), "str")])],
+        namespace=namespace,
+    )
+    result = run(p, client=docker_client)
+    assert result.status == "succeeded", format_failures(result)
+    assert result.steps["make"].outputs == {"blob": big}
+    printed = capsys.readouterr().out
+    file_size = len(json.dumps({"blob": big}))
+    assert f"[measure] env: file:{file_size}" in printed

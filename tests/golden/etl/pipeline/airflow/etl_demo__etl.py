@@ -17,6 +17,7 @@ from docker.types import Mount
 # The container contract (see rtc's docs/runtime.md).
 IO_DIR = "/rtc/io"
 INPUTS_FILE = "/rtc/io/inputs.json"
+MAX_INPUTS_ENV = 65536  # larger inputs travel only in INPUTS_FILE
 OUTPUTS_FILE = "/rtc/io/outputs.json"
 PIPELINE = "etl_demo"
 # Each node's contract settings by name; steps keep only the name (plain data, also for mapped steps).
@@ -261,7 +262,7 @@ class RtcStep(DockerOperator):
                 f.write(inputs_text)
             self.environment = {
                 **self.environment,
-                "RTC_INPUTS": inputs_text,
+                **({"RTC_INPUTS": inputs_text} if len(inputs_text.encode()) <= MAX_INPUTS_ENV else {}),
                 "RTC_INPUTS_FILE": INPUTS_FILE,
                 "RTC_OUTPUTS_FILE": OUTPUTS_FILE,
                 "RTC_STEP": self.task_id,

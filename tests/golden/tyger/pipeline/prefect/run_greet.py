@@ -14,7 +14,6 @@ import socket
 import tarfile
 import threading
 import time
-from typing import Any
 
 import docker
 import docker.errors
@@ -74,6 +73,7 @@ def check_value(value, type_text, where="value"):
 
 
 _IO_DIR = "/rtc/io"
+MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
 _BUFFER_DIR = "/rtc/buffers"
 _POLL_SECONDS = 0.2
 _LOG_TAIL = 20
@@ -377,8 +377,9 @@ def run_step(spec, params, upstream, item=None, map_index=None):
     env = dict(spec["environ"])
     env.update(load_secrets(spec["secrets"]))
     encoded = json.dumps(inputs, ensure_ascii=False, sort_keys=True)
+    if len(encoded.encode()) <= MAX_INPUTS_ENV:
+        env["RTC_INPUTS"] = encoded
     env.update({
-        "RTC_INPUTS": encoded,
         "RTC_INPUTS_FILE": _IO_DIR + "/inputs.json",
         "RTC_OUTPUTS_FILE": _IO_DIR + "/outputs.json",
         "RTC_STEP": spec["step"],
