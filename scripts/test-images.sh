@@ -8,20 +8,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 have() { docker image inspect "$1" >/dev/null 2>&1; }
-need_pkg() {
-  if ! command -v "$1" >/dev/null 2>&1 && [ ! -e "$2" ]; then
+need_pkg() {  # a Debian package, installed when missing
+  if ! dpkg -s "$1" >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "$3" >/dev/null
+    apt-get update -qq && apt-get install -y -qq "$1" >/dev/null
   fi
 }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 if ! have rtc-test/busybox:1; then
-  need_pkg busybox-static-missing /bin/busybox busybox-static
+  need_pkg busybox-static  # static, so that it runs in an image FROM scratch
   echo "test-images: building rtc-test/busybox:1" >&2
   mkdir -p "$work/busybox"
-  cp "$(command -v busybox || echo /bin/busybox)" "$work/busybox/busybox"
+  cp /bin/busybox "$work/busybox/busybox"
   cat > "$work/busybox/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY busybox /bin/busybox
@@ -34,7 +34,7 @@ have busybox:latest || docker tag rtc-test/busybox:1 busybox:latest
 
 if ! have rtc-test/python:1; then
   if ! have rtc-test/debian:bookworm; then
-    need_pkg debootstrap /usr/sbin/debootstrap debootstrap
+    need_pkg debootstrap
     echo "test-images: debootstrap bookworm (about a minute)" >&2
     debootstrap --variant=minbase --include=python3,python3-pip,python3-venv,ca-certificates \
       bookworm "$work/rootfs" http://deb.debian.org/debian >/dev/null
