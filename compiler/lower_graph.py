@@ -59,7 +59,11 @@ def lower_graph(
         problem = python_name_problem(p.name, "param")
         if problem:
             ctx.error(codes.BAD_NAME, problem, p.span)
-    param_by_name = {p.name: p for p in params}
+    # A declared param that failed to lower (bad type or default) maps to None: it
+    # already has its diagnostic, so a use of it is not also reported as unknown.
+    declared = view.ports.get("params")
+    param_by_name: dict[str, ir.Param | None] = {d.name: None for d in (declared.ports if declared else [])}
+    param_by_name.update({p.name: p for p in params})
 
     stmts = _unique_steps(ctx, view.statements)
     step_nodes: dict[str, ir.Node | None] = {}
@@ -208,6 +212,8 @@ def _source(ctx, expr, params, stmts, step_nodes, mapped) -> _Source | None:
         parts = [parts[0], parts[2]]
     if parts[0] == "params" and len(parts) == 2:
         param = params.get(parts[1])
+        if param is None and parts[1] in params:
+            return None  # declared, but broken: reported at its declaration
         if param is None:
             ctx.error(codes.UNKNOWN_PARAM, f"unknown param `{parts[1]}`", expr.span, hint=did_you_mean(parts[1], params))
             return None

@@ -119,3 +119,19 @@ def test_literal_argument_of_wrong_type(tmp_path):
         compile_file(str(path))
     [d] = info.value.diagnostics
     assert d.code == "E401" and "is int" in d.message and "'three'" in d.message
+
+
+def test_a_broken_param_is_reported_once_and_a_misspelled_one_gets_a_hint(tmp_path):
+    path = _write(tmp_path, "p.rt", """\
+        env e { image = "busybox" }
+        node L { env = e inputs { path: str } command = ["true"] }
+        graph g {
+          params { source: str = 3 }
+          a = L(path = params.source)
+          b = L(path = params.sorce)
+        }
+        """)
+    with pytest.raises(CompileError) as info:
+        compile_file(str(path))
+    got = [(d.code, d.span.line, d.hint) for d in info.value.diagnostics]
+    assert got == [("E404", 4, None), ("E304", 6, "did you mean `source`?")]
