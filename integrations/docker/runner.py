@@ -163,7 +163,7 @@ class GraphRun:
         try:
             self._ensure_images()
             self.work_dir = Path(tempfile.mkdtemp(prefix=f"rtc-{self.run_id}-"))
-            self.reporter.status(f"run {self.run_id}: graph {self.graph.name!r}, {len(self.steps)} steps, up to {self.workers} at once")
+            self.reporter.status(f"run {self.run_id}: graph {self.graph.name!r}, {_count(len(self.steps), 'step')}, up to {self.workers} at once")
             self._schedule()
         finally:
             engine.remove_labelled(self.client, **{contract.LABEL_RUN: self.run_id})
@@ -347,7 +347,7 @@ class GraphRun:
             result = StepResult(step_id, "succeeded", outputs=collect_outputs(node, [u.outputs for u in units], mapped))
         self.results[step_id] = result
         if mapped and result.status == "succeeded":
-            self.reporter.status(f"{step_id} succeeded ({len(units)} element{'s' if len(units) != 1 else ''})")
+            self.reporter.status(f"{step_id} succeeded ({_count(len(units), 'element')})")
         self.reporter.step_done()
 
 
@@ -401,3 +401,7 @@ def interrupts_cancel(cancel: threading.Event, reporter: Reporter | None = None)
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

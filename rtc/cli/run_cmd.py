@@ -125,7 +125,8 @@ def run_file(args: argparse.Namespace) -> int:
     with runner.interrupts_cancel(cancel, reporter):
         result = runner.run_graph(pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel)
     if result.status == "succeeded":
-        print(f"rtc: run {result.run_id} succeeded ({len(result.steps)} steps)", file=sys.stderr)
+        n = len(result.steps)
+        print(f"rtc: run {result.run_id} succeeded ({n} step{'' if n == 1 else 's'})", file=sys.stderr)
         return 0
     if cancel.is_set() and not result.failures():
         print(f"rtc: run {result.run_id} canceled; its containers are removed", file=sys.stderr)
