@@ -71,7 +71,7 @@ def retry_options(node: Node) -> dict[str, str]:
         if policy.jitter:
             options["retry_jitter_factor"] = repr(JITTER_FACTOR)
         # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (docs/runtime.md).
-        options["retry_condition_fn"] = "retry_unless_contract_broken"
+        options["retry_condition_fn"] = "retry_unless_permanent"
     if node.timeout_seconds is not None:
         options["timeout_seconds"] = repr(float(node.timeout_seconds))
     return options

@@ -75,3 +75,21 @@ def test_tyger_workers_start_before_the_job_and_are_removed(compile_to, prefect_
     assert _labelled(docker_client, "WorkerT") == []
     run_id = str(state.state_details.flow_run_id)
     assert docker_client.networks.list(names=[f"rtc-{run_id}"]) == []
+
+
+def test_a_missing_image_fails_at_once_without_retrying(compile_to, prefect_server, docker_client):
+    from prefect.client.orchestration import get_client
+
+    from rtc.compiler.ir import Environment, Node, RetryPolicy, Step
+    from rtc_prefect_cases import graph_pipeline
+
+    env = Environment(name="gone", image="rtc-test/no-such-image:1")
+    retry = RetryPolicy(max_retries=3, strategy="fixed", delay_seconds=30)  # a retry would make this test take 90 s
+    node = Node(name="N", env="gone", command=["true"], retry=retry)
+    module = load_module(compile_to(graph_pipeline("NoImageT", [node], [Step(id="s", node="N")], envs=(env,))) / "g.py")
+    state = module.g(return_state=True)
+    assert state.is_failed()
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_task_runs(flow_run_filter=_flow_filter(state.state_details.flow_run_id))
+    assert run.run_count == 1, run
+    assert "is not on this Docker engine" in (run.state.message or ""), run.state.message

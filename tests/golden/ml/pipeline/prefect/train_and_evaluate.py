@@ -81,16 +81,20 @@ _LOG_TAIL = 20
 _WORKER_READY_SECONDS = 60.0
 
 
-class ContractError(RuntimeError):
+class PermanentError(RuntimeError):
+    """A failure that another attempt cannot mend (a missing image, a broken contract)."""
+
+
+class ContractError(PermanentError):
     """A step broke the container contract (outputs file, types): a bug, never a transient failure."""
 
 
-def retry_unless_contract_broken(task, task_run, state):
-    """Prefect's `retry_condition_fn`: retry failed exits and timeouts, never a broken contract.
+def retry_unless_permanent(task, task_run, state):
+    """Prefect's `retry_condition_fn`: retry failed exits and timeouts, never a PermanentError.
 
     Prefect hands the exception the task raised as `state.data`.
     """
-    return not isinstance(state.data, ContractError)
+    return not isinstance(state.data, PermanentError)
 
 
 def secret_block_name(secret):
@@ -204,7 +208,7 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
             detach=True,
         )
     except docker.errors.ImageNotFound:
-        raise RuntimeError(
+        raise PermanentError(
             f"image {spec['image']!r} is not on this Docker engine; build it with `rtc build` or pull it"
         ) from None
     deadline = time.monotonic() + spec["timeout"] if spec.get("timeout") else None
@@ -467,7 +471,7 @@ def start_workers(job):
                     network=network, name=name, hostname=name, detach=True,
                 )
             except docker.errors.ImageNotFound:
-                raise RuntimeError(
+                raise PermanentError(
                     f"worker image {spec['image']!r} is not on this Docker engine; pull or build it"
                 ) from None
             containers.append(container)
@@ -648,7 +652,7 @@ STEPS["evaluate"] = {
     name='evaluate',
     retries=1,
     retry_delay_seconds=exponential_backoff(backoff_factor=1.0),
-    retry_condition_fn=retry_unless_contract_broken,
+    retry_condition_fn=retry_unless_permanent,
     tags=['rtc', 'namespace:ml_demo', 'source:pipeline.rt'],
     persist_result=False,
 )
