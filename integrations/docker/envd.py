@@ -28,11 +28,15 @@ INIT_OUTPUT_TAIL = 20
 
 # PID 1 of the environment: wait forever, stop at once on `docker stop`.
 _IDLE = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"
-# Restart the daemon (argv after $1) whenever it exits; $1 is its log file.
+# Restart the daemon (argv after $1) whenever it exits; $1 is its log file. The pause
+# doubles after each quick exit (1, 2, 4 ... 60 s), so a daemon that cannot start does
+# not spin; one that ran for a minute or more is restarted after 1 s again.
 _SUPERVISE = (
-    'log=$1; shift; mkdir -p "$(dirname "$log")"; '
-    'while :; do "$@" >>"$log" 2>&1; code=$?; '
-    'echo "rtc: daemon exited with code $code; restarting in 1s" >>"$log"; sleep 1; done'
+    'log=$1; shift; mkdir -p "$(dirname "$log")"; delay=1; '
+    'while :; do started=$(date +%s); "$@" >>"$log" 2>&1; code=$?; '
+    'if [ $(( $(date +%s) - started )) -ge 60 ]; then delay=1; fi; '
+    'echo "rtc: daemon exited with code $code; restarting in ${delay}s" >>"$log"; sleep $delay; '
+    'delay=$(( delay * 2 )); if [ $delay -gt 60 ]; then delay=60; fi; done'
 )
 
 

@@ -97,9 +97,12 @@ env flaky {
 
         def restarts():
             log = container.exec_run(["cat", "/var/log/rtc/daemon-0.log"]).output.decode()
-            return log.count("started") >= 2 and "restarting" in log
+            return log.count("started") >= 3 and "restarting in 2s" in log
 
-        wait_for(restarts, timeout=15, what="the daemon to be restarted")
+        wait_for(restarts, timeout=15, what="the daemon to be restarted twice")
+        log = container.exec_run(["cat", "/var/log/rtc/daemon-0.log"]).output.decode()
+        # A daemon that keeps failing at once is restarted after longer and longer pauses.
+        assert log.index("restarting in 1s") < log.index("restarting in 2s"), log
     finally:
         rtc("env", "down", path, "flaky")
     assert _containers(docker_client, ns) == []
