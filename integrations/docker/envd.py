@@ -13,6 +13,7 @@ can die and come back without taking the environment down.
 from __future__ import annotations
 
 import re
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,14 @@ _SUPERVISE = (
     'if [ $(( $(date +%s) - started )) -ge 60 ]; then delay=1; fi; '
     'echo "rtc: daemon exited with code $code; restarting in ${delay}s" >>"$log"; sleep $delay; '
     'delay=$(( delay * 2 )); if [ $delay -gt 60 ]; then delay=60; fi; done'
+)
+
+
+# Stop every process of one named command: each carries RTC_COMMAND_ID=$1 in its
+# environment, inherited by its children and kept across exec; /proc is all it needs.
+_STOP_COMMAND = (
+    'for f in /proc/[0-9]*/environ; do grep -q "RTC_COMMAND_ID=$1" "$f" 2>/dev/null || continue; '
+    'p=${f#/proc/}; kill -TERM "${p%/environ}" 2>/dev/null; done'
 )
 
 
@@ -146,14 +155,23 @@ def run_command(client, pipeline: Pipeline, env_name: str, name: str, out=None, 
     out = out or sys.stdout.buffer
     err = err or sys.stderr.buffer
     api = client.api
-    exec_id = api.exec_create(container.id, ["sh", "-c", env.commands[name]], workdir=env.workdir)["Id"]
-    for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):
-        if stdout:
-            out.write(stdout)
-            out.flush()
-        if stderr:
-            err.write(stderr)
-            err.flush()
+    # The command's processes are marked by a unique variable, so that Ctrl-C here can
+    # find and stop them there: the engine has no call to stop an exec.
+    token = secrets.token_hex(8)
+    exec_id = api.exec_create(
+        container.id, ["sh", "-c", env.commands[name]], workdir=env.workdir, environment={"RTC_COMMAND_ID": token}
+    )["Id"]
+    try:
+        for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):
+            if stdout:
+                out.write(stdout)
+                out.flush()
+            if stderr:
+                err.write(stderr)
+                err.flush()
+    except KeyboardInterrupt:
+        container.exec_run(["sh", "-c", _STOP_COMMAND, "rtc-stop", token])
+        raise
     return int(api.exec_inspect(exec_id)["ExitCode"] or 0)
 
 

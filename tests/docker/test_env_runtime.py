@@ -106,3 +106,33 @@ env flaky {
     finally:
         rtc("env", "down", path, "flaky")
     assert _containers(docker_client, ns) == []
+
+
+def test_ctrl_c_on_env_run_stops_the_command_inside_the_environment(tmp_path, docker_client):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    path, ns = _env_file(tmp_path, """
+env work {
+  image = "rtc-test/busybox:1"
+  command sleepy = "echo going to sleep; sleep 300"
+}
+""")
+    try:
+        assert rtc("env", "up", path, "work").returncode == 0
+        (container,) = _containers(docker_client, ns)
+
+        def sleeping():
+            return "sleep 300" in container.exec_run(["ps"]).output.decode()
+
+        proc = subprocess.Popen([sys.executable, "-m", "rtc", "env", "run", "--command", "sleepy", path, "work"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+        wait_for(sleeping, timeout=20, what="the command to start in the environment")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 130
+        wait_for(lambda: not sleeping(), timeout=10, what="the command to stop inside the environment")
+    finally:
+        rtc("env", "down", path, "work")
+    assert _containers(docker_client, ns) == []
