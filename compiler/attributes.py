@@ -143,6 +143,19 @@ class BlockView:
     def value_span(self, name: str) -> Span:
         return self.attrs[name].value.span if name in self.attrs else self.span
 
+    def exactly_one(self, ctx: Context, code: str, first: str, second: str, label: str, hint: str) -> bool:
+        """Report (at the second when both, at the block when neither) unless exactly one is written."""
+        if self.has(first) != self.has(second):
+            return True
+        both = self.has(first)
+        ctx.error(
+            code,
+            f"{label} has both `{first}` and `{second}`" if both else f"{label} has neither `{first}` nor `{second}`",
+            self.attrs[second].span if both else self.span,
+            hint=hint,
+        )
+        return False
+
     def key_span(self, name: str, key: str) -> Span:
         """Span of `key` inside the map attribute `name` (the attribute's value when not found)."""
         value = self.attrs[name].value

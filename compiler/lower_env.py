@@ -23,7 +23,7 @@ def lower_env(ctx: Context, entry: Entry, namespace: str, python: bool) -> ir.En
     block = entry.block
     label = f"env `{block.name}`"
     view = read_block(ctx, "env", block.items, block.span, label)
-    ok = _check_base_or_image(ctx, view, label, block)
+    ok = _check_base_or_image(ctx, view, label)
 
     runtime = _runtime(ctx, view, entry.module.file)
     copies = [s for s in view.statements if isinstance(s, ast.CopyStmt)]
@@ -50,15 +50,9 @@ def lower_env(ctx: Context, entry: Entry, namespace: str, python: bool) -> ir.En
     return ir.Environment(name=block.name, image=image_tag(namespace, block.name, build), build=build, span=ctx.ir_span(block.span), **runtime)
 
 
-def _check_base_or_image(ctx: Context, view: BlockView, label: str, block: ast.Block) -> bool:
-    if view.has("base") == view.has("image"):
-        both = view.has("base")
-        ctx.error(
-            codes.BASE_OR_IMAGE,
-            f"{label} has both `base` and `image`" if both else f"{label} has neither `base` nor `image`",
-            view.attrs["image"].span if both else block.span,
-            hint='`base = "python:3.11-slim"` builds an image from it; `image = "org/img:tag"` uses an image as it is',
-        )
+def _check_base_or_image(ctx: Context, view: BlockView, label: str) -> bool:
+    hint = '`base = "python:3.11-slim"` builds an image from it; `image = "org/img:tag"` uses an image as it is'
+    if not view.exactly_one(ctx, codes.BASE_OR_IMAGE, "base", "image", label, hint):
         return False
     key = "base" if view.has("base") else "image"
     ref = view.get(key)

@@ -25,15 +25,9 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
             env_name = name
 
     python, command = view.get("python"), view.get("command")
-    if view.has("python") == view.has("command"):
-        both = view.has("python")
-        ctx.error(
-            codes.PYTHON_OR_COMMAND,
-            f"{label} has both `python` and `command`" if both else f"{label} has neither `python` nor `command`",
-            view.attrs["command"].span if both else block.span,
-            hint='give one: python = "package.module:NodeClass" or command = ["sh", "-c", "..."]',
-        )
-    elif python is not None and (":" not in python or not all(p.strip() for p in python.split(":", 1))):
+    hint = 'give one: python = "package.module:NodeClass" or command = ["sh", "-c", "..."]'
+    one_program = view.exactly_one(ctx, codes.PYTHON_OR_COMMAND, "python", "command", label, hint)
+    if one_program and python is not None and (":" not in python or not all(p.strip() for p in python.split(":", 1))):
         ctx.error(codes.BAD_VALUE, f"`python` of {label} should be \"module:Class\", not {python!r}", view.value_span("python"))
         python = None
 
