@@ -153,6 +153,9 @@ def run_tyger(pipeline, name: str) -> int:
     with runner.interrupts_cancel(cancel):
         record = tyger.execute_run(pipeline, name, on_line=line, on_status=status, cancel=cancel)
     if record.status == "Succeeded":
+        # Its buffers stay in the run store, as Tyger's do: say where to read them.
+        for param, buffer_id in sorted(record.spec["job"].get("buffers", {}).items()):
+            print(f"rtc: buffer {param}: {buffer_id} (`rtc buffer read {buffer_id}`)", file=sys.stderr)
         return 0
     if record.status == "Canceled" and cancel.is_set():
         return 130

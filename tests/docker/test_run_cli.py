@@ -108,6 +108,19 @@ def test_tyger_run_subcommands_are_handed_over():
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
 
 
+def test_rtc_run_of_a_tyger_run_says_where_its_buffers_are(docker_client):
+    import re
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "tyger" / "pipeline.rt"
+    done = rtc("run", str(example), "greet")
+    assert done.returncode == 0, done.stderr
+    assert "Succeeded" in done.stderr
+    (output_id,) = re.findall(r"rtc: buffer output: (\w+)", done.stderr)
+    read = rtc("buffer", "read", output_id)
+    assert read.returncode == 0 and read.stdout == "Hello \n", read.stdout + read.stderr
+
+
 def test_live_progress_footer_on_a_terminal():
     import io
 
