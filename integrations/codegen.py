@@ -18,15 +18,16 @@ from rtc.compiler.diagnostics import RtcError
 LINE_WIDTH = 100
 
 
-def py_literal(value, indent: int = 0) -> str:
+def py_literal(value, indent: int | None = None) -> str:
     """`value` (str, int, float, bool, None, list, tuple, dict of those) as Python source.
 
     Strings use double quotes where that needs no escape (black's and ruff's
-    style). A container that does not fit in LINE_WIDTH from column `indent`
+    style). On one line, unless `indent` (the column the literal starts a
+    statement at) is given: then a container that does not fit in LINE_WIDTH
     is written one item per line. The text is read back with
     `ast.literal_eval` and must equal `value`.
     """
-    text = _literal(value, indent)
+    text = _flat(value) if indent is None else _literal(value, indent)
     try:
         same = ast.literal_eval(text) == value
     except (ValueError, SyntaxError, MemoryError, RecursionError):

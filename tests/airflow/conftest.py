@@ -64,5 +64,11 @@ class Probe:
 
 
 @pytest.fixture(scope="session")
+def airflow_cli_env(airflow_home) -> dict:
+    """The environment in which the `airflow` command uses the session's AIRFLOW_HOME."""
+    return airflow_env(airflow_home)
+
+
+@pytest.fixture(scope="session")
 def airflow(airflow_home) -> Probe:
     return Probe(airflow_home)

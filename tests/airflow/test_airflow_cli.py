@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from conftest import AIRFLOW, REPO, airflow_env
 
 pytestmark = [pytest.mark.airflow, pytest.mark.docker]
 
-EXAMPLE = REPO / "examples" / "etl" / "pipeline.rt"
+AIRFLOW = Path(sys.executable).with_name("airflow")
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "etl" / "pipeline.rt"
 DAG_ID = "etl_demo.etl"
 
 
@@ -23,7 +25,7 @@ def _finished_state(output: str) -> str | None:
     return match.group(1) if match else None
 
 
-def test_airflow_dags_test_runs_the_compiled_example_and_fails_without_its_secret(airflow_home, tmp_path, docker_client):
+def test_airflow_dags_test_runs_the_compiled_example_and_fails_without_its_secret(airflow_cli_env, tmp_path, docker_client):
     from rtc.compiler import compile_file
     from rtc.integrations.docker.images import ensure_image
 
@@ -35,7 +37,7 @@ def test_airflow_dags_test_runs_the_compiled_example_and_fails_without_its_secre
                               capture_output=True, text=True, timeout=60)
     assert compiled.returncode == 0, compiled.stderr
     # INFO, so that `dags test` prints its "DagRun Finished ... state=" line.
-    env = {**airflow_env(airflow_home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
+    env = {**airflow_cli_env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
 
     _airflow(env, "variables", "delete", "API_TOKEN")
     missing = _airflow(env, "dags", "test", DAG_ID)

@@ -367,10 +367,10 @@ NODE_Clean = RtcNode(
     operator=dict(
         image="busybox",
         command=[
-    "sh",
-    "-c",
-    'row=$(printf \'%s\' "$RTC_INPUTS" | sed \'s/.*"row": *"\\([^"]*\\)".*/\\1/\')\nup=$(printf \'%s\' "$row" | tr \'a-z\' \'A-Z\')\nprintf \'{"result": "%s"}\' "$up" > "$RTC_OUTPUTS_FILE"\n',
-],
+            "sh",
+            "-c",
+            'row=$(printf \'%s\' "$RTC_INPUTS" | sed \'s/.*"row": *"\\([^"]*\\)".*/\\1/\')\nup=$(printf \'%s\' "$row" | tr \'a-z\' \'A-Z\')\nprintf \'{"result": "%s"}\' "$up" > "$RTC_OUTPUTS_FILE"\n',
+        ],
         environment={},
         retries=2,
         retry_delay=timedelta(seconds=1.0),
@@ -455,19 +455,37 @@ with DAG(
     # Every secret is looked up before any container starts.
     secrets_check = RtcSecretsCheck(task_id=SECRETS_CHECK_ID, rtc_secrets={"API_TOKEN": ["publish"]})
 
-    extract = rtc_step("extract", NODE_Extract, {"source": ("param", "source"), "limit": ("param", "limit")})
+    extract = rtc_step(
+        "extract",
+        NODE_Extract,
+        {"source": ("param", "source"), "limit": ("param", "limit")},
+    )
     clean = rtc_mapped_step(
         "clean",
         NODE_Clean,
         {"row": ("each", "row")},
         each={"row": ("output", "extract", "rows", "single")},
     )
-    report = rtc_step("report", NODE_Report, {
-    "count": ("output", "extract", "count", "single"),
-    "cleaned": ("output", "clean", "result", "mapped"),
-}, trigger_rule="none_failed")
-    publish = rtc_step("publish", NODE_Publish, {"summary": ("output", "report", "summary", "single")})
-    notify = rtc_step("notify", NODE_Notify, {"ok": ("output", "report", "ok", "single")}, trigger_rule="all_done")
+    report = rtc_step(
+        "report",
+        NODE_Report,
+        {
+            "count": ("output", "extract", "count", "single"),
+            "cleaned": ("output", "clean", "result", "mapped"),
+        },
+        trigger_rule="none_failed",
+    )
+    publish = rtc_step(
+        "publish",
+        NODE_Publish,
+        {"summary": ("output", "report", "summary", "single")},
+    )
+    notify = rtc_step(
+        "notify",
+        NODE_Notify,
+        {"ok": ("output", "report", "ok", "single")},
+        trigger_rule="all_done",
+    )
     audit = rtc_step("audit", NODE_Clean, {"row": ("literal", "audit")})
 
     # Ordering without data (`after`); data edges come from the inputs that read upstream outputs.

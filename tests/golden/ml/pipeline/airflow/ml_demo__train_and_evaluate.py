@@ -261,18 +261,18 @@ NODE_Evaluate = RtcNode(
     operator=dict(
         image="rtc/ml-demo-trainer:<tag>",
         command=[
-    "sh",
-    "-c",
-    'set -e\nmkdir -p /var/log/rtc\n( IFS=$(printf "\\037"); set -f; set -- ${1}; exec "$@" ) >>/var/log/rtc/daemon-0.log 2>&1 &\nsh -c "${2}"\nsh -c "${3}"\nshift 3\nexec "$@"',
-    "rtc-step",
-    "python3\x1f-m\x1fhttp.server\x1f8000\x1f--directory\x1f/app",
-    "python3 -m pip check",
-    "test -f /data/points.csv",
-    "python3",
-    "-m",
-    "rtc.node",
-    "ml_nodes:Evaluate",
-],
+            "sh",
+            "-c",
+            'set -e\nmkdir -p /var/log/rtc\n( IFS=$(printf "\\037"); set -f; set -- ${1}; exec "$@" ) >>/var/log/rtc/daemon-0.log 2>&1 &\nsh -c "${2}"\nsh -c "${3}"\nshift 3\nexec "$@"',
+            "rtc-step",
+            "python3\x1f-m\x1fhttp.server\x1f8000\x1f--directory\x1f/app",
+            "python3 -m pip check",
+            "test -f /data/points.csv",
+            "python3",
+            "-m",
+            "rtc.node",
+            "ml_nodes:Evaluate",
+        ],
         environment={"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
         mounts=[
             Mount("/data", "<repo>/examples/ml/data", type="bind", read_only=True),
@@ -293,18 +293,18 @@ NODE_Train = RtcNode(
     operator=dict(
         image="rtc/ml-demo-trainer:<tag>",
         command=[
-    "sh",
-    "-c",
-    'set -e\nmkdir -p /var/log/rtc\n( IFS=$(printf "\\037"); set -f; set -- ${1}; exec "$@" ) >>/var/log/rtc/daemon-0.log 2>&1 &\nsh -c "${2}"\nsh -c "${3}"\nshift 3\nexec "$@"',
-    "rtc-step",
-    "python3\x1f-m\x1fhttp.server\x1f8000\x1f--directory\x1f/app",
-    "python3 -m pip check",
-    "test -f /data/points.csv",
-    "python3",
-    "-m",
-    "rtc.node",
-    "ml_nodes:Train",
-],
+            "sh",
+            "-c",
+            'set -e\nmkdir -p /var/log/rtc\n( IFS=$(printf "\\037"); set -f; set -- ${1}; exec "$@" ) >>/var/log/rtc/daemon-0.log 2>&1 &\nsh -c "${2}"\nsh -c "${3}"\nshift 3\nexec "$@"',
+            "rtc-step",
+            "python3\x1f-m\x1fhttp.server\x1f8000\x1f--directory\x1f/app",
+            "python3 -m pip check",
+            "test -f /data/points.csv",
+            "python3",
+            "-m",
+            "rtc.node",
+            "ml_nodes:Train",
+        ],
         environment={"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
         mounts=[
             Mount("/data", "<repo>/examples/ml/data", type="bind", read_only=True),
@@ -332,9 +332,13 @@ with DAG(
     },
 ) as dag:
     train = rtc_step("train", NODE_Train, {"data": ("param", "data")})
-    evaluate = rtc_step("evaluate", NODE_Evaluate, {
-    "slope": ("output", "train", "slope", "single"),
-    "intercept": ("output", "train", "intercept", "single"),
-    "mse": ("output", "train", "mse", "single"),
-    "threshold": ("param", "threshold"),
-})
+    evaluate = rtc_step(
+        "evaluate",
+        NODE_Evaluate,
+        {
+            "slope": ("output", "train", "slope", "single"),
+            "intercept": ("output", "train", "intercept", "single"),
+            "mse": ("output", "train", "mse", "single"),
+            "threshold": ("param", "threshold"),
+        },
+    )
