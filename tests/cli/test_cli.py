@@ -122,3 +122,14 @@ def test_help_does_not_import_heavy_libraries():
 def test_subcommand_help(command):
     result = rtc(command, "--help")
     assert result.returncode == 0 and "usage: rtc" in result.stdout
+
+
+def test_the_readme_language_example_checks(tmp_path):
+    """The pipeline README.md shows under "The language in one screen" is real and valid."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## The language in one screen\n\n```\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "nodes").mkdir()  # what `copy "./nodes" -> "/app"` bakes in
+    (tmp_path / "pipeline.rt").write_text(block, encoding="utf-8")
+    result = rtc("check", str(tmp_path / "pipeline.rt"))
+    assert result.returncode == 0, result.stderr
+    assert "(1 graph, 1 run)" in result.stdout
