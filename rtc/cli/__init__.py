@@ -37,13 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rtc {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"rtc.cli.{name}_cmd")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"rtc.cli.{name}_cmd":
-                raise
-            continue  # a command not built yet
-        module.register(subparsers)
+        importlib.import_module(f"rtc.cli.{name}_cmd").register(subparsers)
     return parser
 
 
