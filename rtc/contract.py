@@ -21,6 +21,9 @@ ENV_MAP_INDEX = "RTC_MAP_INDEX"  # only in a fanned-out step: the element's 0-ba
 # starts the step's program; larger inputs travel only in the inputs file.
 MAX_INPUTS_ENV = 64 * 1024
 ENV_STEP = "RTC_STEP"
+# Tyger runs: which replica a container is (both names, as Tyger's own jobs see it).
+ENV_REPLICA_INDEX = ("RTC_REPLICA_INDEX", "REPLICA_INDEX")
+BUFFERS_DIR = "/rtc/buffers"
 ENV_RUN_ID = "RTC_RUN_ID"
 LABEL_RUN = "rtc.run"
 LABEL_STEP = "rtc.step"
@@ -109,3 +112,8 @@ def step_argv(argv, init=(), daemons=()):
     lines.append(f"shift {len(args)}")
     lines.append('exec "$@"')
     return ["sh", "-c", "\n".join(lines), "rtc-step", *args, *argv]
+
+
+def pipe_variable(buffer):
+    """The variable naming a Tyger buffer's file: `input` -> INPUT_PIPE, `my-data` -> MY_DATA_PIPE."""
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in buffer).upper() + "_PIPE"

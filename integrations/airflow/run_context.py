@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rtc import contract
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Pipeline, Run
 from rtc.integrations.codegen import located
 
 from .naming import airflow_id
 
-BUFFERS_DIR = "/rtc/buffers"
 def run_context(pipeline: Pipeline, run: Run) -> dict:
     if run.worker is not None:
         raise RtcError(f"run {run.name}{located(run.span)}: the airflow target does not run Tyger worker sections",
@@ -47,8 +47,8 @@ def run_context(pipeline: Pipeline, run: Run) -> dict:
         "timeout": run.timeout_seconds,
         "replicas": run.replicas,
         "replica_indexes": list(range(run.replicas)),
-        "inputs": list(spec.inputs),
-        "outputs": list(spec.outputs),
+        "inputs": {name: contract.pipe_variable(name) for name in spec.inputs},
+        "outputs": {name: contract.pipe_variable(name) for name in spec.outputs},
         "pipeline_label": pipeline.namespace,
-        "buffers_dir": BUFFERS_DIR,
+        "buffers_dir": contract.BUFFERS_DIR,
     }

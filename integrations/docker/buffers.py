@@ -20,10 +20,11 @@ import shutil
 import time
 from typing import BinaryIO
 
+from rtc import contract
 from rtc.compiler.diagnostics import RtcError
 from rtc.integrations.docker.store import BufferRecord, Store
 
-CONTAINER_DIR = "/rtc/buffers"
+CONTAINER_DIR = contract.BUFFERS_DIR
 _CHUNK = 1 << 16
 
 
@@ -38,7 +39,7 @@ def env_name(parameter: str) -> str:
 
 
 def pipe_variable(parameter: str) -> str:
-    return env_name(parameter) + "_PIPE"
+    return contract.pipe_variable(parameter)
 
 
 def container_path(parameter: str) -> str:

@@ -103,8 +103,10 @@ def etl_pipeline(source: str = "/tmp/etl.rt") -> Pipeline:
 def tyger_pipeline(source: str = "/tmp/tyger.rt", replicas: int = 2) -> Pipeline:
     """A codespec reading its input buffer and writing its output buffer, run as a Tyger run."""
     spec = Codespec(
-        name="hello", image=BUSYBOX, inputs=["input"], outputs=["output"],
-        command=["sh", "-c", 'printf "Hello %s from %s" "$(cat "$INPUT_PIPE")" "$GREETER" > "$OUTPUT_PIPE"'],
+        # `my-output` -> MY_OUTPUT_PIPE, as under every target; each replica knows its index.
+        name="hello", image=BUSYBOX, inputs=["input"], outputs=["my-output"],
+        command=["sh", "-c", 'printf "Hello %s from %s #%s" "$(cat "$INPUT_PIPE")" "$GREETER" "$REPLICA_INDEX" '
+                             '> "$MY_OUTPUT_PIPE"'],
         env={"GREETER": "tyger"},
     )
     run = Run(name="greet", codespec="hello", replicas=replicas, timeout_seconds=60, tags={"team": "x"},

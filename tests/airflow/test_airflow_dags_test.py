@@ -84,4 +84,4 @@ def test_tyger_run_buffers_and_replicas(airflow, airflow_home, docker_client):
     result = airflow.dags_test(folder, "Demo.run.greet", conf={"input": "world"})
     assert result["state"] == "success", result
     for i in range(2):
-        assert result["xcom"][f"hello[{i}]:return_value"] == {"output": "Hello world from tyger"}
+        assert result["xcom"][f"hello[{i}]:return_value"] == {"my-output": f"Hello world from tyger #{i}"}

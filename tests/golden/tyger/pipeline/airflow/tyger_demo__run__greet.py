@@ -19,12 +19,12 @@ class RtcRunJob(DockerOperator):
     template_fields = ()
     template_ext = ()
 
-    def __init__(self, *, rtc_inputs=(), rtc_outputs=(), rtc_replica=0, **kwargs):
+    def __init__(self, *, rtc_inputs=None, rtc_outputs=None, rtc_replica=0, **kwargs):
         kwargs.setdefault("mount_tmp_dir", False)
         kwargs.setdefault("auto_remove", "force")
         super().__init__(**kwargs)
-        self.rtc_inputs = rtc_inputs
-        self.rtc_outputs = rtc_outputs
+        self.rtc_inputs = rtc_inputs or {}  # buffer name -> its <NAME>_PIPE variable
+        self.rtc_outputs = rtc_outputs or {}
         self.rtc_replica = rtc_replica
 
     def execute(self, context):
@@ -32,15 +32,15 @@ class RtcRunJob(DockerOperator):
         with tempfile.TemporaryDirectory(prefix="rtc-buffers-", dir=self.host_tmp_dir) as folder:
             os.chmod(folder, 0o777)
             environment = dict(self.environment)
-            for i, name in enumerate([*self.rtc_inputs, *self.rtc_outputs]):
+            for i, (name, variable) in enumerate([*self.rtc_inputs.items(), *self.rtc_outputs.items()]):
                 path = os.path.join(folder, f"b{i}")
                 with open(path, "w", encoding="utf-8") as f:
                     if name in self.rtc_inputs:
                         f.write(str(context["params"][name]))
                 os.chmod(path, 0o666)
-                environment[name.upper() + "_PIPE"] = BUFFERS_DIR + f"/b{i}"
+                environment[variable] = BUFFERS_DIR + f"/b{i}"
             environment["RTC_RUN_ID"] = run_id
-            environment["RTC_REPLICA"] = str(self.rtc_replica)
+            environment["RTC_REPLICA_INDEX"] = environment["REPLICA_INDEX"] = str(self.rtc_replica)
             self.environment = environment
             self.mounts = [m for m in self.mounts if m.get("Target") != BUFFERS_DIR]
             self.mounts.append(Mount(BUFFERS_DIR, folder, type="bind"))
@@ -79,6 +79,6 @@ with DAG(
         environment={},
         queue="cpunp",
         execution_timeout=timedelta(seconds=9900.0),
-        rtc_inputs=["input"],
-        rtc_outputs=["output"],
+        rtc_inputs={"input": "INPUT_PIPE"},
+        rtc_outputs={"output": "OUTPUT_PIPE"},
     )
