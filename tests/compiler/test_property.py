@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,7 +28,12 @@ SOURCES = {p.suffix: p.read_text(encoding="utf-8") for p in _ETL}
 _FOLDER = Path(tempfile.mkdtemp(prefix="rtc-mutate-"))
 if _ETL:
     shutil.copytree(_ETL[0].parent, _FOLDER, dirs_exist_ok=True)
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# RTC_HYPOTHESIS_EXAMPLES=5000 for a longer hunt than CI's.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("RTC_HYPOTHESIS_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _compile(text: str, suffix: str, folder: Path | None = None):
