@@ -31,3 +31,30 @@ def write_atomically(files: dict[Path, str]) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+MANIFEST = ".rtc-manifest.json"
+
+
+def generated_before(folder: Path, key: str) -> set[str]:
+    """The files (relative to `folder`) that the last compile for `key` wrote there."""
+    import json
+
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return set(data.get(key, []))
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
+def manifest_text(folder: Path, key: str, names) -> str:
+    """The folder's manifest with `key`'s entry replaced by `names`; other keys are kept."""
+    import json
+
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        data = data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        data = {}
+    data[key] = sorted(names)
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

@@ -32,7 +32,7 @@ def render_target(pipeline, target: str) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from rtc.compiler import compile_file
     from rtc.compiler.diagnostics import RtcError
-    from rtc.files import write_atomically
+    from rtc.files import MANIFEST, generated_before, manifest_text, write_atomically
 
     pipeline = compile_file(args.file)
     rendered = render_target(pipeline, args.target)
@@ -44,20 +44,31 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     out = Path(args.output)
+    obsolete: list[Path] = []
     if args.target == "ir" and (out.suffix == ".json" or (len(rendered) == 1 and not out.is_dir())):
         files = {out: next(iter(rendered.values()))}
     else:
+        # A manifest in the folder remembers what this pipeline wrote for this target, so
+        # that a renamed or removed graph does not leave its old DAG or flow behind.
+        key = f"{args.target}:{pipeline.namespace}"
+        obsolete = sorted(out / rel for rel in generated_before(out, key) - set(rendered) if (out / rel).is_file())
         files = {out / rel: text for rel, text in rendered.items()}
+        files[out / MANIFEST] = manifest_text(out, key, rendered)
 
     if args.check:
         stale = [p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
         for p in stale:
             print(f"out of date: {p}", file=sys.stderr)
-        if not stale:
+        for p in obsolete:
+            print(f"no longer generated: {p}", file=sys.stderr)
+        if not stale and not obsolete:
             print(f"up to date: {len(files)} file(s)", file=sys.stderr)
-        return 1 if stale else 0
+        return 1 if stale or obsolete else 0
 
     write_atomically(files)
     for p in files:
         print(f"wrote {p}", file=sys.stderr)
+    for p in obsolete:
+        p.unlink()
+        print(f"removed {p} (no longer generated)", file=sys.stderr)
     return 0

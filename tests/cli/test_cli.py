@@ -133,3 +133,25 @@ def test_the_readme_language_example_checks(tmp_path):
     result = rtc("check", str(tmp_path / "pipeline.rt"))
     assert result.returncode == 0, result.stderr
     assert "(1 graph, 1 run)" in result.stdout
+
+
+def test_recompiling_removes_files_of_a_renamed_graph_and_check_reports_them(tmp_path):
+    source = tmp_path / "p.rt"
+    body = 'namespace M\nenv e {{ image = "busybox" }}\nnode A {{ env = e command = ["true"] }}\ngraph {} {{ a = A() }}\n'
+    out = tmp_path / "dags"
+    out.mkdir()
+    (out / "someone_elses_dag.py").write_text("# not rtc's\n")
+    source.write_text(body.format("old"))
+    assert rtc("compile", str(source), "--target", "airflow", "-o", str(out)).returncode == 0
+    assert (out / "M__old.py").is_file()
+
+    source.write_text(body.format("new"))
+    check = rtc("compile", str(source), "--target", "airflow", "-o", str(out), "--check")
+    assert check.returncode == 1 and "no longer generated" in check.stderr and "M__old.py" in check.stderr
+    assert (out / "M__old.py").is_file()  # --check writes and removes nothing
+
+    done = rtc("compile", str(source), "--target", "airflow", "-o", str(out))
+    assert done.returncode == 0 and "removed" in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".rtc-manifest.json", "M__new.py", "someone_elses_dag.py"]
+    again = rtc("compile", str(source), "--target", "airflow", "-o", str(out), "--check")
+    assert again.returncode == 0, again.stderr
