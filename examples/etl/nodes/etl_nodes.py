@@ -34,7 +34,9 @@ class Report(BaseNode):
 
     async def execute(self):
         ok = len(self.inputs.cleaned) == self.inputs.count
-        return self.Outputs(summary=f"{self.inputs.count} rows: " + ", ".join(self.inputs.cleaned), ok=ok)
+        summary = f"{self.inputs.count} rows: " + ", ".join(self.inputs.cleaned)
+        print(summary)  # step output is streamed with a `[report]` prefix
+        return self.Outputs(summary=summary, ok=ok)
 
 
 class Notify(BaseNode):
