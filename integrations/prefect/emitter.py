@@ -26,14 +26,20 @@ from rtc.integrations.prefect.names import prefect_name, py_identifier
 
 RUNTIME_SOURCE = Path(__file__).parent / "runtime.py"
 EMBED_MARKER = "# ---- EMBED: everything below is copied into generated flow modules ----\n"
+GRAPHS_MARKER = "# ---- EMBED graphs: copied into graph modules only ----\n"
+RUNS_MARKER = "# ---- EMBED runs: copied into Tyger run modules only ----\n"
 JITTER_FACTOR = 0.5  # `jitter = true`: each retry delay varies by up to +-50 % (Prefect's retry_jitter_factor)
 
 
-@lru_cache(maxsize=1)
-def _embedded_code() -> str:
-    """check_value and the step runtime, as they are copied into each module."""
-    runtime = RUNTIME_SOURCE.read_text(encoding="utf-8")
-    return contract.check_value_source().rstrip() + "\n\n\n" + runtime.split(EMBED_MARKER, 1)[1].strip() + "\n"
+@lru_cache(maxsize=None)
+def _embedded_code(kind: str = "all") -> str:
+    """check_value and the runtime a module of `kind` ("graph", "run" or "all") carries."""
+    runtime = RUNTIME_SOURCE.read_text(encoding="utf-8").split(EMBED_MARKER, 1)[1]
+    common, rest = runtime.split(GRAPHS_MARKER, 1)
+    graphs, runs = rest.split(RUNS_MARKER, 1)
+    parts = {"graph": [common, graphs], "run": [common, runs], "all": [common, graphs, runs]}[kind]
+    code = "\n\n".join(part.strip() for part in parts)
+    return contract.check_value_source().rstrip() + "\n\n\n" + code + "\n"
 
 
 def _render(template: str, path: str, **context) -> str:
@@ -192,7 +198,7 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
     return {
         **header(pipeline, f"graph {codegen.py_literal(graph.name)}"),
         "module_path": module_path,
-        "embedded": _embedded_code(),
+        "embedded": _embedded_code("graph"),
         "pipeline_name": pipeline_name,
         "flow_name": prefect_name(pipeline_name),
         "flow_fn": flow_fn,
@@ -300,7 +306,7 @@ def run_context(pipeline: Pipeline, run: Run, module_path: str) -> dict:
     return {
         **header(pipeline, f"run {codegen.py_literal(run.name)} of codespec {codegen.py_literal(codespec.name)}"),
         "module_path": module_path,
-        "embedded": _embedded_code(),
+        "embedded": _embedded_code("run"),
         "flow_name": prefect_name(pipeline_name),
         "flow_fn": flow_fn,
         "task_fn": task_fn,

@@ -35,10 +35,8 @@ from rtc.contract import check_value
 
 _IO_DIR = "/rtc/io"
 MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
-_BUFFER_DIR = "/rtc/buffers"
 _POLL_SECONDS = 0.2
 _LOG_TAIL = 20
-_WORKER_READY_SECONDS = 60.0
 
 
 class PermanentError(RuntimeError):
@@ -213,6 +211,9 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
         _remove(container)
 
 
+# ---- EMBED graphs: copied into graph modules only ----
+
+
 def _decode_outputs(spec, raw):
     """The step's outputs file, decoded and checked against the declared output types."""
     declared = spec["outputs"]
@@ -379,6 +380,12 @@ def finish(futures):
     if failed:
         raise RuntimeError("step(s) failed:\n  " + "\n  ".join(failed))
     return results
+
+
+# ---- EMBED runs: copied into Tyger run modules only ----
+
+_BUFFER_DIR = "/rtc/buffers"
+_WORKER_READY_SECONDS = 60.0
 
 
 def tyger_env_name(name):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import queue
-import socket
 import tarfile
 import threading
 import time
@@ -75,10 +74,8 @@ def check_value(value, type_text, where="value"):
 
 _IO_DIR = "/rtc/io"
 MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
-_BUFFER_DIR = "/rtc/buffers"
 _POLL_SECONDS = 0.2
 _LOG_TAIL = 20
-_WORKER_READY_SECONDS = 60.0
 
 
 class PermanentError(RuntimeError):
@@ -252,7 +249,6 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     finally:
         _remove(container)
 
-
 def _decode_outputs(spec, raw):
     """The step's outputs file, decoded and checked against the declared output types."""
     declared = spec["outputs"]
@@ -419,141 +415,6 @@ def finish(futures):
     if failed:
         raise RuntimeError("step(s) failed:\n  " + "\n  ".join(failed))
     return results
-
-
-def tyger_env_name(name):
-    """Tyger's variable stem for a buffer or endpoint: upper case, other than letters and digits as `_`."""
-    return "".join(c if c.isascii() and c.isalnum() else "_" for c in name.upper())
-
-
-def buffer_env_name(buffer):
-    """Tyger's variable for a buffer: `input` -> INPUT_PIPE, `my-data` -> MY_DATA_PIPE."""
-    return tyger_env_name(buffer) + "_PIPE"
-
-
-def _replica_env(replica):
-    return {"RTC_REPLICA_INDEX": str(replica), "REPLICA_INDEX": str(replica)}
-
-
-def _answers(address, port):
-    try:
-        with socket.create_connection((address, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def start_workers(job):
-    """Start the run's workers on a network of their own; return the job's extra environment once they answer.
-
-    As Tyger does: the job finds the workers through `TYGER_WORKER_NODES` and
-    `TYGER_<ENDPOINT>_WORKER_ENDPOINT_ADDRESSES` (JSON arrays of host names
-    and `host:port`). The caller must call `stop_workers(job, network)` afterwards,
-    whatever happened.
-    """
-    spec = job["worker"]
-    logger = get_run_logger()
-    client = docker.from_env()
-    run_id = str(flow_run.get_id() or "local")
-    network = f"rtc-{run_id}"
-    labels = {"rtc.run": run_id, "rtc.pipeline": job["namespace"]}
-    client.networks.create(network, driver="bridge", labels={**labels, "rtc.step": job["step"] + "/network"})
-    try:
-        names = [f"rtc-{run_id}-worker-{i}" for i in range(spec["replicas"])]
-        containers = []
-        for i, name in enumerate(names):
-            env = {**spec["environ"], "RTC_RUN_ID": run_id, **_replica_env(i)}
-            try:
-                container = client.containers.run(
-                    spec["image"], command=spec["argv"] or None, entrypoint=spec["entrypoint"] or None,
-                    environment=env, labels={**labels, "rtc.step": f"{job['step']}/worker-{i}"},
-                    working_dir=spec["workdir"], nano_cpus=spec["nano_cpus"], mem_limit=spec["mem_limit"],
-                    network=network, name=name, hostname=name, detach=True,
-                )
-            except docker.errors.ImageNotFound:
-                raise PermanentError(
-                    f"worker image {spec['image']!r} is not on this Docker engine; pull or build it"
-                ) from None
-            containers.append(container)
-        deadline = time.monotonic() + _WORKER_READY_SECONDS
-        pending = {(i, port) for i in range(len(containers)) for port in spec["endpoints"].values()}
-        while True:
-            for i, container in enumerate(containers):
-                container.reload()
-                if container.status in ("exited", "dead"):
-                    code = container.attrs.get("State", {}).get("ExitCode")
-                    raise RuntimeError(
-                        f"worker {i} of run {job['step']!r} exited with code {code} before the job started"
-                    )
-            for i, port in sorted(pending):
-                address = containers[i].attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
-                if address and _answers(address, port):
-                    pending.discard((i, port))
-            if not pending:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"workers of run {job['step']!r} did not open their endpoints within "
-                                   f"{_WORKER_READY_SECONDS:g} s: {sorted(pending)}")
-            time.sleep(_POLL_SECONDS)
-    except BaseException:
-        stop_workers(job, network)  # nothing of a run that did not start is left
-        raise
-    logger.info("%d worker(s) ready on network %s", len(names), network)
-    env = {"TYGER_WORKER_NODES": json.dumps(names)}
-    for endpoint, port in sorted(spec["endpoints"].items()):
-        env[f"TYGER_{tyger_env_name(endpoint)}_WORKER_ENDPOINT_ADDRESSES"] = json.dumps([f"{n}:{port}" for n in names])
-    return env, network
-
-
-def stop_workers(job, network):
-    """Log the workers' output, then remove them and their network."""
-    logger = get_run_logger()
-    client = docker.from_env()
-    run_id = str(flow_run.get_id() or "local")
-    prefix = job["step"] + "/worker-"
-    labels = [f"rtc.run={run_id}", f"rtc.pipeline={job['namespace']}"]
-    labelled = client.containers.list(all=True, filters={"label": labels})
-    workers = [c for c in labelled if c.labels.get("rtc.step", "").startswith(prefix)]
-    for container in sorted(workers, key=lambda c: c.labels["rtc.step"]):
-        step = container.labels["rtc.step"]
-        try:
-            for line in container.logs().decode("utf-8", "replace").splitlines():
-                logger.info("[%s] %s", step.rsplit("/", 1)[-1], line)
-        except docker.errors.APIError:
-            pass
-        _remove(container)
-    for net in client.networks.list(names=[network]):
-        try:
-            net.remove()
-        except docker.errors.APIError as exc:
-            logger.warning("could not remove network %s: %s", network, exc)
-
-
-def run_job(spec, buffers, replica, workers=None):
-    """One replica of a Tyger run: buffers as files under /rtc/buffers, outputs read back as text.
-
-    `workers`: (environment, network) from `start_workers` for a run with a worker section.
-    """
-    env = dict(spec["environ"])
-    if workers is not None:
-        env.update(workers[0])
-        spec = {**spec, "network": workers[1]}
-    files = {}
-    for name in spec["inputs"]:
-        path = f"{_BUFFER_DIR}/{name}"
-        files[path] = buffers.get(name, "").encode("utf-8")
-        env[buffer_env_name(name)] = path
-    for name in spec["outputs"]:
-        path = f"{_BUFFER_DIR}/{name}"
-        files[path] = b""
-        env[buffer_env_name(name)] = path
-    env.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
-    got = run_container(
-        spec, env, files=files, dirs=["/rtc", _BUFFER_DIR],
-        read_back=[f"{_BUFFER_DIR}/{name}" for name in spec["outputs"]],
-        name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
-    )
-    return {name: (got[f"{_BUFFER_DIR}/{name}"] or b"").decode("utf-8", "replace") for name in spec["outputs"]}
 
 
 # ---------------------------------------------------------------- the steps of "etl_demo.etl"

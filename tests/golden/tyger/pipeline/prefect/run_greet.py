@@ -17,7 +17,7 @@ import time
 
 import docker
 import docker.errors
-from prefect import allow_failure, flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.blocks.system import Secret
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -74,10 +74,8 @@ def check_value(value, type_text, where="value"):
 
 _IO_DIR = "/rtc/io"
 MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
-_BUFFER_DIR = "/rtc/buffers"
 _POLL_SECONDS = 0.2
 _LOG_TAIL = 20
-_WORKER_READY_SECONDS = 60.0
 
 
 class PermanentError(RuntimeError):
@@ -251,173 +249,8 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     finally:
         _remove(container)
 
-
-def _decode_outputs(spec, raw):
-    """The step's outputs file, decoded and checked against the declared output types."""
-    declared = spec["outputs"]
-    if raw is None:
-        if declared:
-            raise ContractError(f"step {spec['step']!r} wrote no outputs file (RTC_OUTPUTS_FILE)")
-        return [] if spec["fanout"] else {}
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except ValueError as exc:
-        raise ContractError(f"step {spec['step']!r}: outputs file is not JSON: {exc}") from None
-    objects = data if spec["fanout"] else [data]
-    if spec["fanout"] and not isinstance(data, list):
-        raise ContractError(f"step {spec['step']!r} fans out: its outputs file must hold a JSON list of objects")
-    for i, obj in enumerate(objects):
-        where = f"step {spec['step']!r} output" + (f"[{i}]" if spec["fanout"] else "")
-        if not isinstance(obj, dict):
-            raise ContractError(f"{where} should be a JSON object, got {type(obj).__name__}")
-        extra = sorted(set(obj) - set(declared))
-        if extra:
-            raise ContractError(f"{where} has undeclared output(s): {', '.join(map(repr, extra))}")
-        for name, type_text in declared.items():
-            if name not in obj:
-                raise ContractError(f"{where} is missing {name!r}")
-            problem = check_value(obj[name], type_text, f"{where} {name!r}")
-            if problem:
-                raise ContractError(problem)
-    if spec["fanout"]:
-        return {name: [obj[name] for obj in objects] for name in declared}
-    return {name: data[name] for name in declared}
-
-
-def _merge_mapped(results, fanout_of):
-    """Outputs of a mapped step, from one dict per element to one list per output."""
-    merged = {name: [] for name in fanout_of}  # an empty map still hands on every output, as []
-    for item in results:
-        for name, value in (item or {}).items():
-            merged.setdefault(name, [])
-            if fanout_of.get(name):
-                merged[name].extend(value)
-            else:
-                merged[name].append(value)
-    return merged
-
-
-def _outputs_of(spec, step, result):
-    """What a finished upstream step hands on: {output: value}; None when it failed (all_done joins)."""
-    if isinstance(result, list):
-        if any(isinstance(r, BaseException) for r in result):
-            return None
-        return _merge_mapped(result, spec["upstream_fanout"].get(step, {}))
-    if isinstance(result, BaseException) or result is None:
-        return None
-    return result
-
-
-def upstream_of(spec, futures):
-    """The upstream futures whose data this step reads; all_done joins tolerate failed ones."""
-    out = {}
-    for step in spec["data_upstream"]:
-        future = futures[step]
-        if spec["all_done"]:
-            future = [allow_failure(f) for f in future] if isinstance(future, list) else allow_failure(future)
-        out[step] = future
-    return out
-
-
-def wait_list(spec, futures):
-    """Every upstream future (data edges and `after`), one per element of mapped steps."""
-    flat = []
-    for step in spec["upstream"]:
-        future = futures[step]
-        flat.extend(future if isinstance(future, list) else [future])
-    return [allow_failure(f) for f in flat] if spec["all_done"] else flat
-
-
-def _source_value(spec, source, params, resolve):
-    kind = source[0]
-    if kind == "literal":
-        return source[1]
-    if kind == "param":
-        return params[source[1]]
-    outputs = _outputs_of(spec, source[1], resolve(source[1]))
-    return None if outputs is None else outputs.get(source[2])
-
-
-def each_items(spec, params, futures):
-    """Elements of a mapped step, one {input: element} per index; waits for the lists it maps over."""
-
-    def resolve(step):
-        future = futures[step]
-        if isinstance(future, list):
-            return [f.result(raise_on_failure=False) for f in future]
-        return future.result(raise_on_failure=False)
-
-    lists = {}
-    for name, binding in spec["bindings"].items():
-        if binding[0] == "each":
-            value = _source_value(spec, binding[1:], params, resolve)
-            lists[name] = value if isinstance(value, list) else []  # a failed source maps over nothing
-    lengths = {name: len(values) for name, values in lists.items()}
-    if len(set(lengths.values())) > 1:
-        raise RuntimeError(f"step {spec['step']!r}: each() lists differ in length: {lengths}")
-    n = next(iter(lengths.values()), 0)
-    return [{name: values[i] for name, values in lists.items()} for i in range(n)]
-
-
-def bind_inputs(spec, params, upstream, item):
-    """The step's inputs: literals, params, upstream outputs and the mapped element, type-checked."""
-    inputs = {}
-    for name, binding in spec["bindings"].items():
-        if binding[0] == "each":
-            value = item[name]
-        else:
-            value = _source_value(spec, binding, params, upstream.__getitem__)
-        if value is not None or not spec["all_done"]:
-            problem = check_value(value, spec["inputs"][name], f"step {spec['step']!r} input {name!r}")
-            if problem:
-                raise ContractError(problem)
-        inputs[name] = value
-    return inputs
-
-
-def run_step(spec, params, upstream, item=None, map_index=None):
-    """Run one step (or one element of a mapped step) and return its checked outputs."""
-    inputs = bind_inputs(spec, params, upstream, item)
-    env = dict(spec["environ"])
-    env.update(load_secrets(spec["secrets"]))
-    encoded = json.dumps(inputs, ensure_ascii=False, sort_keys=True)
-    if len(encoded.encode()) <= MAX_INPUTS_ENV:
-        env["RTC_INPUTS"] = encoded
-    env.update({
-        "RTC_INPUTS_FILE": _IO_DIR + "/inputs.json",
-        "RTC_OUTPUTS_FILE": _IO_DIR + "/outputs.json",
-        "RTC_STEP": spec["step"],
-        "RTC_RUN_ID": str(flow_run.get_id() or "local"),
-    })
-    if map_index is not None:
-        env["RTC_MAP_INDEX"] = str(map_index)
-    got = run_container(
-        spec, env,
-        files={_IO_DIR + "/inputs.json": encoded.encode("utf-8")},
-        dirs=["/rtc", _IO_DIR],
-        read_back=[_IO_DIR + "/outputs.json"],
-        name_suffix="" if map_index is None else f"#{map_index}",
-    )
-    return _decode_outputs(spec, got[_IO_DIR + "/outputs.json"])
-
-
-def finish(futures):
-    """Wait for every step; the flow fails naming each failed step, else returns every step's outputs."""
-    failed, results = [], {}
-    for step, future in futures.items():
-        group = future if isinstance(future, list) else [future]
-        for f in group:
-            f.wait()
-        bad = [f.state for f in group if not f.state.is_completed()]
-        if bad:
-            failed.append(f"{step}: {bad[0].name}: {bad[0].message or ''}".rstrip(": "))
-        elif isinstance(future, list):
-            results[step] = [f.result() for f in group]
-        else:
-            results[step] = future.result()
-    if failed:
-        raise RuntimeError("step(s) failed:\n  " + "\n  ".join(failed))
-    return results
+_BUFFER_DIR = "/rtc/buffers"
+_WORKER_READY_SECONDS = 60.0
 
 
 def tyger_env_name(name):
