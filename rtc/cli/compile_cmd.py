@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"up to date: {len(files)} file(s)", file=sys.stderr)
         return 1 if stale or obsolete else 0
 
+    if not rendered:
+        print(f"nothing to write: {args.file} has no graphs or runs for --target {args.target}", file=sys.stderr)
     write_atomically(files)
     for p in files:
         print(f"wrote {p}", file=sys.stderr)
