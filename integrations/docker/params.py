@@ -32,7 +32,7 @@ def parse_value(text: str, type_text: str, name: str):
     except ValueError as exc:
         raise RtcError(
             f"--param {name}={text!r}: not a valid {type_text} ({exc})",
-            hint=f"give {name} as a {type_text}" + (" in JSON, e.g. '[\"a\", \"b\"]'" if kind not in ("str", "int", "float", "bool") else ""),
+            hint=f"give {name} as {'an' if type_text[0] in 'aeiou' else 'a'} {type_text}" + (" in JSON, e.g. '[\"a\", \"b\"]'" if kind not in ("str", "int", "float", "bool") else ""),
         ) from None
     problem = check_value(value, type_text, f"--param {name}")
     if problem:
