@@ -20,6 +20,9 @@ ENV_MAP_INDEX = "RTC_MAP_INDEX"  # only in a fanned-out step: the element's 0-ba
 # Linux refuses one environment variable over 128 KiB (MAX_ARG_STRLEN) when it
 # starts the step's program; larger inputs travel only in the inputs file.
 MAX_INPUTS_ENV = 64 * 1024
+ENV_SIGNAL_FILE = "RTC_SIGNAL_FILE"  # a step may write {"signal": "prune"} or {"signal": "requeue", ...}
+SIGNAL_FILE = IO_DIR + "/signal.json"
+MAX_REQUEUES = 100
 ENV_STEP = "RTC_STEP"
 # Tyger runs: which replica a container is (both names, as Tyger's own jobs see it).
 ENV_REPLICA_INDEX = ("RTC_REPLICA_INDEX", "REPLICA_INDEX")
@@ -117,3 +120,28 @@ def step_argv(argv, init=(), daemons=()):
 def pipe_variable(buffer):
     """The variable naming a Tyger buffer's file: `input` -> INPUT_PIPE, `my-data` -> MY_DATA_PIPE."""
     return "".join(c if c.isascii() and c.isalnum() else "_" for c in buffer).upper() + "_PIPE"
+
+
+def parse_signal(text):
+    """("prune", None), ("requeue", seconds) or None for the content of a signal file; ValueError when malformed."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"the signal file is not JSON: {exc}") from None
+    if value == {"signal": "prune"}:
+        return "prune", None
+    if isinstance(value, dict) and value.get("signal") == "requeue" and set(value) == {"signal", "delay_seconds"}:
+        delay = value["delay_seconds"]
+        if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 0:
+            return "requeue", float(delay)
+    raise ValueError(
+        'a signal file holds {"signal": "prune"} or {"signal": "requeue", "delay_seconds": N}, '
+        f"not {text.strip()[:80]!r}"
+    )
+
+
+def parse_signal_source() -> str:
+    """The source of `parse_signal`, for generated files that must stand alone."""
+    return inspect.getsource(parse_signal)
