@@ -123,7 +123,7 @@ def pipe_variable(buffer):
 
 
 def parse_signal(text):
-    """("prune", None), ("requeue", seconds) or None for the content of a signal file; ValueError when malformed."""
+    """("prune", None) or ("requeue", seconds) for the content of a signal file; ValueError when malformed."""
     import json
 
     try:

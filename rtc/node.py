@@ -17,7 +17,9 @@
 `python -m rtc.node module:Class` reads the inputs (`RTC_INPUTS`), the secrets
 (environment variables named as the Secrets fields), runs `execute`, checks
 what it returns against `Outputs` and writes it as JSON to `RTC_OUTPUTS_FILE`.
-Returning a list of Outputs fans out: a JSON list is written.
+Returning a list of Outputs fans out: a JSON list is written. Raising
+`PruneSignal()` or `ReQueueAfterSignal(seconds)` in `execute` sends that
+signal instead (a JSON object in `RTC_SIGNAL_FILE`) and writes no outputs.
 
 This module runs inside images that carry only rtc/__init__.py, rtc/contract.py
 and this file, so it imports nothing but the standard library and pydantic.
@@ -28,9 +30,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import datetime
 import importlib
 import inspect
 import json
+import math
 import os
 import sys
 import traceback
@@ -65,6 +69,32 @@ class BaseNode(abc.ABC):
     @abc.abstractmethod
     async def execute(self) -> Any:
         """Return an `Outputs` (or a dict of them), a list of those to fan out, or None without outputs."""
+
+
+class PruneSignal(Exception):
+    """Raise it in `execute` to end this step pruned: no outputs, the steps below it are skipped, the run still succeeds."""
+
+    def payload(self) -> dict:
+        return {"signal": "prune"}
+
+
+class ReQueueAfterSignal(Exception):
+    """Raise it in `execute` to run this step again, with the same inputs, after `delay` (seconds or a timedelta)."""
+
+    def __init__(self, delay: float | datetime.timedelta):
+        if isinstance(delay, datetime.timedelta):
+            seconds = delay.total_seconds()
+        elif isinstance(delay, (int, float)) and not isinstance(delay, bool):
+            seconds = float(delay)
+        else:
+            raise TypeError(f"ReQueueAfterSignal takes seconds or a datetime.timedelta, got {type(delay).__name__}")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"ReQueueAfterSignal needs a finite delay of at least 0 seconds, got {seconds!r}")
+        super().__init__(f"re-queue after {seconds:g}s")
+        self.delay_seconds = seconds
+
+    def payload(self) -> dict:
+        return {"signal": "requeue", "delay_seconds": self.delay_seconds}
 
 
 class NodeFailure(Exception):
@@ -172,6 +202,8 @@ def run(target: str, environ=os.environ) -> int:
             result = node.execute()
             if inspect.isawaitable(result):
                 result = asyncio.run(_await(result))
+        except (PruneSignal, ReQueueAfterSignal) as sent:
+            return send_signal(target, sent.payload(), environ)
         except Exception:  # noqa: BLE001 - the user's code failed: show its traceback in the step's log
             traceback.print_exc()
             print(f"rtc.node: {target}.execute() raised", file=sys.stderr)
@@ -186,6 +218,22 @@ def run(target: str, environ=os.environ) -> int:
             f.write(payload)
     else:
         print(payload)
+    return EXIT_OK
+
+
+def send_signal(target: str, payload: dict, environ=os.environ) -> int:
+    """Write the signal where the runner looks for it; without `RTC_SIGNAL_FILE` the step fails rather than pass unnoticed."""
+    path = environ.get(contract.ENV_SIGNAL_FILE)
+    if not path:
+        print(
+            f"rtc.node: {target}.execute() sent {payload['signal']!r}, but {contract.ENV_SIGNAL_FILE} is not set: "
+            "this runner takes no signals",
+            file=sys.stderr,
+        )
+        return EXIT_EXECUTE_FAILED
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(payload))
+    print(f"rtc.node: {target}.execute() sent {payload['signal']!r}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -28,6 +28,7 @@ def _common(pipeline: Pipeline) -> dict:
         "source": Path(pipeline.source).name,
         "contract": contract,
         "check_value_source": contract.check_value_source(),
+        "parse_signal_source": contract.parse_signal_source(),
     }
 
 

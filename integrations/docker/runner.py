@@ -4,7 +4,9 @@ Order of events: params are resolved, secrets looked up (a missing one fails
 before any container exists), images built or found, then steps run in
 dependency order, at most `workers` containers at once. A step that is
 mapped over a list (`each(...)`) becomes one unit per element; every unit is
-one container per attempt. The main thread only schedules: it waits on unit
+one container per attempt (and per re-queue: a step that signals `requeue`
+runs again after its delay; one that signals `prune` ends "pruned" and the
+steps below it are skipped). The main thread only schedules: it waits on unit
 futures (never sleeps) and starts whatever became ready.
 
 Whatever happens - success, failure, timeout, cancel - every container of the
@@ -50,12 +52,13 @@ class UnitResult:
     exit_code: int | None = None
     log_tail: list[str] = field(default_factory=list)
     canceled: bool = False
+    pruned: bool = False  # ok, but it sent the prune signal: no outputs
 
 
 @dataclass
 class StepResult:
     step: str
-    status: str  # succeeded | failed | skipped | canceled
+    status: str  # succeeded | pruned | failed | skipped | canceled
     outputs: dict | None = None
     message: str = ""
     exit_code: int | None = None
@@ -285,10 +288,12 @@ class GraphRun:
         attempts = node.retry.max_retries + 1
         self.reporter.started(label)
         result = UnitResult(label, False)
-        for attempt in range(1, attempts + 1):
+        attempt, requeues, runs = 1, 0, 0
+        while attempt <= attempts:
             if self.cancel.is_set():
                 return UnitResult(label, False, message="canceled", canceled=True)
-            io_dir = self.work_dir / f"{label}.{attempt}"
+            runs += 1  # every run (attempt or re-queue) gets a fresh /rtc/io
+            io_dir = self.work_dir / f"{label}.{runs}"
             io_dir.mkdir()
             io_dir.chmod(0o777)  # any user the image runs as may write its outputs
             spec = step_io.container_spec(
@@ -310,10 +315,27 @@ class GraphRun:
                 return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
             if ran.ok:
                 try:
-                    outputs = step_io.read_outputs(io_dir, node, f"step {label!r}")
+                    # The signal wins over outputs (docs/runtime.md, Signals).
+                    sent = step_io.read_signal(io_dir, f"step {label!r}")
+                    outputs = None if sent else step_io.read_outputs(io_dir, node, f"step {label!r}")
                 except step_io.ContractError as exc:
                     result = UnitResult(label, False, message=str(exc), exit_code=0, log_tail=ran.log_tail)
                     break  # a contract violation is a bug in the step, not a transient failure
+                if sent and sent[0] == "prune":
+                    self.reporter.finished(label, "pruned")
+                    return UnitResult(label, True, exit_code=0, log_tail=ran.log_tail, pruned=True)
+                if sent:  # requeue: the same attempt again, later; not a retry
+                    if requeues >= contract.MAX_REQUEUES:
+                        message = f"asked to be re-queued again after {contract.MAX_REQUEUES} re-queues (the limit)"
+                        result = UnitResult(label, False, message=message, exit_code=0, log_tail=ran.log_tail)
+                        break
+                    requeues += 1
+                    delay = sent[1]
+                    self.reporter.status(f"{label} re-queued, runs again in {delay:g}s ({requeues}/{contract.MAX_REQUEUES})")
+                    if self.cancel.wait(delay):
+                        self.reporter.finished(label, "canceled")
+                        return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
+                    continue
                 self.reporter.finished(label, "succeeded", "" if attempt == 1 else f"attempt {attempt}")
                 return UnitResult(label, True, outputs=outputs, exit_code=0, log_tail=ran.log_tail)
             if ran.timed_out:
@@ -328,6 +350,7 @@ class GraphRun:
                 self.reporter.status(f"{label} {message}; retry {attempt}/{node.retry.max_retries} in {delay:.1f}s")
                 if self.cancel.wait(delay):
                     return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
+            attempt += 1
         self.reporter.finished(label, "failed", result.message)
         return result
 
@@ -343,11 +366,17 @@ class GraphRun:
             result = StepResult(step_id, "failed", message=message, exit_code=first.exit_code, log_tail=first.log_tail, label=first.label)
         elif canceled:
             result = StepResult(step_id, "canceled", message="the run was canceled")
+        elif units and all(u.pruned for u in units):
+            result = StepResult(step_id, "pruned", message="it sent the prune signal")
         else:
-            result = StepResult(step_id, "succeeded", outputs=collect_outputs(node, [u.outputs for u in units], mapped))
+            kept = [u.outputs for u in units if not u.pruned]  # a pruned element adds no entry
+            result = StepResult(step_id, "succeeded", outputs=collect_outputs(node, kept, mapped))
         self.results[step_id] = result
-        if mapped and result.status == "succeeded":
-            self.reporter.status(f"{step_id} succeeded ({_count(len(units), 'element')})")
+        if mapped and result.status in ("succeeded", "pruned"):
+            pruned = sum(u.pruned for u in units)
+            self.reporter.status(
+                f"{step_id} {result.status} ({_count(len(units), 'element')}" + (f", {pruned} pruned)" if 0 < pruned < len(units) else ")")
+            )
         self.reporter.step_done()
 
 

@@ -1,8 +1,9 @@
 """The container contract as the local runner applies it (docs/runtime.md).
 
 Builds the container of one step attempt (environment variables, mounts,
-ports, labels, argv) and reads back what the step wrote, checked against the
-declared output types. No scheduling and no Docker calls here.
+ports, labels, argv) and reads back what the step wrote: its signal, if any,
+and its outputs, checked against the declared output types. No scheduling
+and no Docker calls here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rtc.integrations.docker.engine import ContainerSpec
 
 
 class ContractError(Exception):
-    """The step broke the contract (bad outputs): it fails without retry."""
+    """The step broke the contract (bad outputs or signal): it fails without retry."""
 
 
 def container_spec(
@@ -46,6 +47,7 @@ def container_spec(
         {
             contract.ENV_INPUTS_FILE: contract.INPUTS_FILE,
             contract.ENV_OUTPUTS_FILE: contract.OUTPUTS_FILE,
+            contract.ENV_SIGNAL_FILE: contract.SIGNAL_FILE,
             contract.ENV_STEP: step_id,
             contract.ENV_RUN_ID: run_id,
         }
@@ -78,6 +80,17 @@ def host_path(path: str, base_dir: Path) -> Path:
         except OSError as exc:
             raise RtcError(f"cannot create the mount folder {str(p)!r}: {exc.strerror}") from None
     return p
+
+
+def read_signal(io_dir: Path, where: str) -> tuple[str, float | None] | None:
+    """("prune", None) or ("requeue", seconds) when the step wrote a signal file, else None."""
+    path = io_dir / os.path.basename(contract.SIGNAL_FILE)
+    if not path.is_file():
+        return None
+    try:
+        return contract.parse_signal(path.read_text(encoding="utf-8", errors="replace"))
+    except ValueError as exc:
+        raise ContractError(f"{where} wrote a bad signal file: {exc}") from None
 
 
 def read_outputs(io_dir: Path, node: Node, where: str):

@@ -39,7 +39,10 @@ def _embedded_code(kind: str = "all") -> str:
     graphs, runs = rest.split(RUNS_MARKER, 1)
     parts = {"graph": [common, graphs], "run": [common, runs], "all": [common, graphs, runs]}[kind]
     code = "\n\n".join(part.strip() for part in parts)
-    return contract.check_value_source().rstrip() + "\n\n\n" + code + "\n"
+    contract_code = [contract.check_value_source().rstrip()]
+    if kind != "run":  # graph steps may send signals (prune, re-queue)
+        contract_code.append(contract.parse_signal_source().rstrip())
+    return "\n\n\n".join(contract_code) + "\n\n\n" + code + "\n"
 
 
 def _render(template: str, path: str, **context) -> str:
@@ -63,7 +66,12 @@ def annotation(type_text: str) -> str:
 
 
 def retry_options(node: Node) -> dict[str, str]:
-    """`@task` keyword arguments (as source text) for the node's retry policy and timeout."""
+    """`@task` keyword arguments (as source text) for the node's retry policy.
+
+    A graph step's `timeout` is not Prefect's `timeout_seconds`: a step that
+    re-queues runs several containers in one task run, and the timeout
+    applies to each of them, so the runtime enforces it per container.
+    """
     policy = node.retry
     options: dict[str, str] = {}
     if policy.max_retries > 0:
@@ -78,8 +86,6 @@ def retry_options(node: Node) -> dict[str, str]:
             options["retry_jitter_factor"] = repr(JITTER_FACTOR)
         # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (docs/runtime.md).
         options["retry_condition_fn"] = "retry_unless_permanent"
-    if node.timeout_seconds is not None:
-        options["timeout_seconds"] = repr(float(node.timeout_seconds))
     return options
 
 
@@ -164,7 +170,6 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
                 up = steps_by_id[si.binding.step]
                 up_node = pipeline.nodes[up.node]
                 upstream_fanout[up.id] = {o.name: up_node.fanout for o in up_node.outputs} if up.mapped else {}
-        data_upstream = sorted({si.binding.step for si in step.inputs if si.binding.kind == "output" and not si.each})
         specs[step.id] = {
             "step": step.id,
             "namespace": pipeline.namespace,
@@ -181,7 +186,6 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
             "fanout": node.fanout,
             "bindings": {si.name: _binding(si) for si in step.inputs},
             "upstream": sorted(step.upstream),
-            "data_upstream": data_upstream,
             "upstream_fanout": upstream_fanout,
             "all_done": step.trigger == "all_done",
         }

@@ -173,3 +173,63 @@ def hostile_pipeline(mount_dir: str) -> Pipeline:
                       mounts=[Mount(host_path=mount_dir, container_path="/data", read_only=True)])
     return Pipeline(namespace="Hostile", source=f"/tmp/{HOSTILE}.rt", environments={"py": env},
                     nodes={"Echo": echo}, graphs={"hostile": graph})
+
+
+def signals_pipeline(state_dir: str) -> Pipeline:
+    """Graph `prune`: a step pruning itself, the step below it, a join `after all_done` reading its output,
+    a fan-out whose element 2 prunes itself, and steps below a pruned step that Airflow's `none_failed` would run. Graph `requeue`: a step re-queued once (its state in a mounted
+    folder), the step reading its outputs, and a step writing a malformed signal (retries set)."""
+    prune = 'printf \'{"signal": "prune"}\' > "$RTC_SIGNAL_FILE"; printf \'{"x": 1}\' > "$RTC_OUTPUTS_FILE"'
+    gate = Node(name="Gate", env="box", outputs=[port("x", "int")], command=["sh", "-c", prune])
+    cut = Node(name="Cut", env="box", outputs=[port("items", "list[int]")], command=["sh", "-c", prune])
+    late = Node(name="Late", env="box", command=["sh", "-c", "printf ran >> /state/late"])
+    echo = py_node("Echo", "import json,os\njson.dump({'got': json.loads(os.environ['RTC_INPUTS'])},"
+                   " open(os.environ['RTC_OUTPUTS_FILE'],'w'))",
+                   inputs=[port("x", "json")], outputs=[port("got", "json")])
+    make = py_node("Make", "import json,os\njson.dump({'items': [1, 2, 3]}, open(os.environ['RTC_OUTPUTS_FILE'],'w'))",
+                   outputs=[port("items", "list[int]")])
+    prune_two = ('case "$RTC_INPUTS" in *2*) printf \'{"signal": "prune"}\' > "$RTC_SIGNAL_FILE";; '
+                 '*) printf \'{"v": %s}\' "$RTC_MAP_INDEX" > "$RTC_OUTPUTS_FILE";; esac')
+    some = Node(name="Some", env="box", inputs=[port("item", "int")], outputs=[port("v", "int")],
+                command=["sh", "-c", prune_two])
+    requeue_once = ('printf x >> /state/runs; if [ "$(wc -c < /state/runs)" -ge 2 ]; '
+                    'then printf \'{"n": 2}\' > "$RTC_OUTPUTS_FILE"; '
+                    'else printf \'{"signal": "requeue", "delay_seconds": 1}\' > "$RTC_SIGNAL_FILE"; fi')
+    again = Node(name="Again", env="box", outputs=[port("n", "int")], command=["sh", "-c", requeue_once])
+    bad = Node(name="Bad", env="box", command=["sh", "-c", 'printf \'{"signal": "later"}\' > "$RTC_SIGNAL_FILE"'],
+               retry=RetryPolicy(max_retries=2, delay_seconds=1))
+
+    def output(name, step_id, out, type_="json"):
+        return StepInput(name=name, binding=OutputRef(step=step_id, output=out), type=type_)
+
+    prune_graph = Graph(
+        name="prune",
+        steps=[step("gate", "Gate"), step("below", "Echo", [output("x", "gate", "x")], upstream=["gate"]),
+               step("join", "Echo", [output("x", "gate", "x")], upstream=["below", "gate"], trigger="all_done"),
+               step("make", "Make"),
+               step("some", "Some", [StepInput(name="item", binding=OutputRef(step="make", output="items"),
+                                               each=True, type="int")], upstream=["make"], mapped=True),
+               step("total", "Echo", [output("x", "some", "v", "list[int]")], upstream=["some"]),
+               # Below a pruned step through `after` only, and after a mapped step (trigger none_failed).
+               step("late", "Late", upstream=["gate", "some"]),
+               # A fan-out over the outputs of a pruned step, and the step after it.
+               step("cut", "Cut"),
+               step("many", "Some", [StepInput(name="item", binding=OutputRef(step="cut", output="items"),
+                                               each=True, type="int")], upstream=["cut"], mapped=True),
+               step("after_many", "Echo", [output("x", "many", "v", "list[int]")], upstream=["many"])],
+        order=["gate", "below", "join", "make", "some", "total", "late", "cut", "many", "after_many"],
+    )
+    requeue_graph = Graph(
+        name="requeue",
+        steps=[step("again", "Again"), step("use", "Echo", [output("x", "again", "n")], upstream=["again"]),
+               step("bad", "Bad")],
+        order=["again", "use", "bad"],
+    )
+    return Pipeline(
+        namespace="Sig", source="/tmp/sig.rt",
+        environments={"py": Environment(name="py", image=PY_IMAGE),
+                      "box": Environment(name="box", image=BUSYBOX,
+                                         mounts=[Mount(host_path=state_dir, container_path="/state")])},
+        nodes={n.name: n for n in (gate, cut, late, echo, make, some, again, bad)},
+        graphs={"prune": prune_graph, "requeue": requeue_graph},
+    )

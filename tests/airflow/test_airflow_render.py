@@ -15,7 +15,7 @@ from rtc.integrations.codegen import py_literal, render_python
 
 from airflow_pipelines import etl_pipeline, tyger_pipeline
 
-ALLOWED_IMPORTS = {"json", "os", "random", "tempfile", "datetime", "airflow", "docker"}
+ALLOWED_IMPORTS = {"json", "os", "random", "tempfile", "time", "datetime", "airflow", "docker"}
 
 
 def only(files: dict[str, str]) -> str:

@@ -13,7 +13,7 @@ from rtc.integrations.docker.runner import format_failures, run_graph
 
 NODES = '''
 from pydantic import BaseModel
-from rtc import BaseNode
+from rtc import BaseNode, PruneSignal
 
 
 class Split(BaseNode):
@@ -48,6 +48,19 @@ class Strict(BaseNode):
 
     async def execute(self):
         return None
+
+
+class Gate(BaseNode):
+    class Inputs(BaseModel):
+        word: str
+
+    class Outputs(BaseModel):
+        word: str
+
+    async def execute(self):
+        if self.inputs.word == "stop":
+            raise PruneSignal()
+        return self.Outputs(word=self.inputs.word)
 '''
 
 
@@ -96,6 +109,25 @@ def test_sdk_rejects_inputs_that_do_not_match(tmp_path, docker_client, namespace
     assert failure.exit_code == 2
     text = format_failures(result)
     assert "inputs do not match Strict.Inputs" in text and "n: Input should be a valid integer" in text
+
+
+def test_sdk_prune_signal_skips_the_steps_below(tmp_path, docker_client, namespace, python_env, capsys):
+    p = pipeline(
+        tmp_path,
+        [
+            node("Gate", python="wordnodes:Gate", env="py", inputs=[("word", "str")], outputs=[("word", "str")]),
+            node("Shout", python="wordnodes:Shout", env="py", inputs=[("word", "str")],
+                 outputs=[("loud", "str"), ("length", "int")], secrets=["SUFFIX"]),
+        ],
+        [step("gate", "Gate", [("word", lit("stop"), "str")]),
+         step("shout", "Shout", [("word", out("gate", "word"), "str")])],
+        envs={"py": python_env}, namespace=namespace,
+    )
+    result = run_graph(p, "g", {}, client=docker_client, environ={"SUFFIX": "!"})
+    assert result.status == "succeeded", format_failures(result)
+    assert result.steps["gate"].status == "pruned"
+    assert result.steps["shout"].status == "skipped"
+    assert "rtc: gate pruned" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the SDK in this process (same code, no container)
@@ -152,3 +184,75 @@ def test_sdk_contract_in_process(tmp_path, sdk_module, capsys, inputs, secrets, 
     shown = capsys.readouterr().err + (outputs.read_text() if outputs.exists() else "")
     assert expected in shown
     assert "t0ps3cret" not in shown
+
+
+SIGNAL_MODULE = '''
+import datetime
+
+from pydantic import BaseModel
+from rtc import BaseNode, PruneSignal, ReQueueAfterSignal
+
+
+class Signals(BaseNode):
+    class Inputs(BaseModel):
+        what: str
+
+    class Outputs(BaseModel):
+        done: bool
+
+    def execute(self):
+        if self.inputs.what == "prune":
+            raise PruneSignal()
+        if self.inputs.what == "later":
+            raise ReQueueAfterSignal(datetime.timedelta(seconds=1.5))
+        if self.inputs.what == "now":
+            raise ReQueueAfterSignal(0)
+        if self.inputs.what == "past":
+            raise ReQueueAfterSignal(-1)
+        return self.Outputs(done=True)
+'''
+
+
+@pytest.mark.parametrize(
+    "what, code, signal",
+    [
+        ("prune", 0, '{"signal": "prune"}'),
+        ("later", 0, '{"signal": "requeue", "delay_seconds": 1.5}'),
+        ("now", 0, '{"signal": "requeue", "delay_seconds": 0.0}'),
+        ("past", 1, None),  # a negative delay is a bug in execute(): it raised ValueError
+        ("done", 0, None),
+    ],
+)
+def test_sdk_signals_in_process(tmp_path, monkeypatch, what, code, signal):
+    from rtc import contract, node as sdk
+
+    (tmp_path / "sdk_signal_nodes.py").write_text(SIGNAL_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    outputs, signal_file = tmp_path / "outputs.json", tmp_path / "signal.json"
+    environ = {"RTC_INPUTS": f'{{"what": "{what}"}}', "RTC_OUTPUTS_FILE": str(outputs), "RTC_SIGNAL_FILE": str(signal_file)}
+    assert sdk.run("sdk_signal_nodes:Signals", environ) == code
+    if signal is None:
+        assert not signal_file.exists()
+    else:
+        assert signal_file.read_text() == signal
+        contract.parse_signal(signal_file.read_text())  # what the runners accept
+        assert not outputs.exists()  # a signal writes no outputs
+
+
+def test_sdk_signal_without_a_signal_file_fails_the_step(tmp_path, monkeypatch, capsys):
+    from rtc import node as sdk
+
+    (tmp_path / "sdk_signal_nodes.py").write_text(SIGNAL_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert sdk.run("sdk_signal_nodes:Signals", {"RTC_INPUTS": '{"what": "prune"}'}) == 1
+    assert "RTC_SIGNAL_FILE is not set" in capsys.readouterr().err
+
+
+def test_signals_are_exported_lazily():
+    import rtc
+    from rtc import node as sdk
+
+    assert rtc.PruneSignal is sdk.PruneSignal and rtc.ReQueueAfterSignal is sdk.ReQueueAfterSignal
+    assert sdk.ReQueueAfterSignal(2).delay_seconds == 2.0
+    with pytest.raises(TypeError):
+        sdk.ReQueueAfterSignal("2")

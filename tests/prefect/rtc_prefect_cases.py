@@ -162,3 +162,103 @@ def load_module(path: Path):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _state_env(state_dir):
+    return Environment(name="bb", image="busybox:latest", mounts=[Mount(host_path=str(state_dir), container_path="/state")])
+
+
+def _sh(name, script, inputs=(), outputs=(), **node):
+    return Node(name=name, env="bb", inputs=[Port(name=n, type=t) for n, t in inputs],
+                outputs=[Port(name=n, type=t) for n, t in outputs], command=["sh", "-c", script], **node)
+
+
+def _out(step, output, name=None, type="int"):
+    return StepInput(name=name or output, binding=OutputRef(step=step, output=output), type=type)
+
+
+def prune_pipeline(state_dir, ns="PruneT"):
+    """src prunes (and writes outputs, which lose) -> down (data) -> later (after only); other -> join (all_done, src too);
+    gen -> each (mapped, element 1 prunes) -> collect (gets the list). Every container leaves a file in /state."""
+    record = 'echo "$RTC_INPUTS" > /state/{0}.json; '
+    nodes = [
+        _sh("Src", 'touch /state/src; echo \'{"v": 1}\' > "$RTC_OUTPUTS_FILE"; echo \'{"signal": "prune"}\' > "$RTC_SIGNAL_FILE"',
+            outputs=[("v", "int")]),
+        _sh("Down", record.format("down") + 'echo \'{"w": 2}\' > "$RTC_OUTPUTS_FILE"', inputs=[("v", "int")],
+            outputs=[("w", "int")]),
+        _sh("Later", "touch /state/later"),
+        _sh("Other", 'echo \'{"v": 2}\' > "$RTC_OUTPUTS_FILE"', outputs=[("v", "int")]),
+        _sh("Join", record.format("join"), inputs=[("a", "int"), ("b", "int")]),
+        _sh("Gen", 'echo \'{"items": [10, 11, 12]}\' > "$RTC_OUTPUTS_FILE"', outputs=[("items", "list[int]")]),
+        _sh("Each", 'if [ "$RTC_MAP_INDEX" = 1 ]; then echo \'{"signal": "prune"}\' > "$RTC_SIGNAL_FILE"; '
+                    'else echo "{\\"y\\": $RTC_MAP_INDEX}" > "$RTC_OUTPUTS_FILE"; fi',
+            inputs=[("x", "int")], outputs=[("y", "int")]),
+        _sh("Collect", record.format("collect"), inputs=[("ys", "list[int]")]),
+    ]
+    steps = [
+        Step(id="src", node="Src"),
+        Step(id="down", node="Down", upstream=["src"], inputs=[_out("src", "v")]),
+        Step(id="later", node="Later", upstream=["down"]),
+        Step(id="other", node="Other"),
+        Step(id="join", node="Join", upstream=["other", "src"], trigger="all_done",
+             inputs=[_out("src", "v", "a"), _out("other", "v", "b")]),
+        Step(id="gen", node="Gen"),
+        Step(id="each", node="Each", upstream=["gen"], mapped=True,
+             inputs=[StepInput(name="x", binding=OutputRef(step="gen", output="items"), each=True, type="int")]),
+        Step(id="collect", node="Collect", upstream=["each"], inputs=[_out("each", "y", "ys", "list[int]")]),
+    ]
+    return graph_pipeline(ns, nodes, steps, envs=(_state_env(state_dir),))
+
+
+def pruned_map_source_pipeline(state_dir, ns="PruneMapT"):
+    """src prunes -> each (mapped over src.items) -> after (after edge): no container below src starts.
+
+    gen outputs an empty list; empty (mapped over it, also after src) is pruned and so is below (after empty);
+    plain (mapped over it, nothing pruned above) hands on an empty list to got.
+    """
+    nodes = [
+        _sh("Src", 'echo \'{"signal": "prune"}\' > "$RTC_SIGNAL_FILE"', outputs=[("items", "list[int]")]),
+        _sh("Each", "touch /state/each", inputs=[("x", "int")], outputs=[("y", "int")]),
+        _sh("After", "touch /state/after"),
+        _sh("Gen", 'echo \'{"items": []}\' > "$RTC_OUTPUTS_FILE"', outputs=[("items", "list[int]")]),
+        _sh("Got", 'echo "$RTC_INPUTS" > /state/got.json', inputs=[("ys", "list[int]")]),
+    ]
+
+    def mapped(step_id, source, after=()):
+        return Step(id=step_id, node="Each", upstream=sorted([source, *after]), mapped=True,
+                    inputs=[StepInput(name="x", binding=OutputRef(step=source, output="items"), each=True, type="int")])
+
+    steps = [
+        Step(id="src", node="Src"),
+        mapped("each", "src"),
+        Step(id="after", node="After", upstream=["each"]),
+        Step(id="gen", node="Gen"),
+        mapped("empty", "gen", after=["src"]),
+        Step(id="below", node="After", upstream=["empty"]),
+        mapped("plain", "gen"),
+        Step(id="got", node="Got", upstream=["plain"], inputs=[_out("plain", "y", "ys", "list[int]")]),
+    ]
+    return graph_pipeline(ns, nodes, steps, envs=(_state_env(state_dir),))
+
+
+def requeue_pipeline(state_dir, ns="RequeueT"):
+    """flaky asks to be re-queued (delay 1 s) on its first run and writes outputs on its second -> use.
+
+    Each run takes 2.5 s against a 4 s timeout: the timeout applies to each container, not the whole task.
+    """
+    flaky = ('echo run >> /state/runs; sleep 2.5; if [ -f /state/requeued ]; then echo \'{"n": 7}\' > "$RTC_OUTPUTS_FILE"; '
+             'else touch /state/requeued; echo \'{"signal": "requeue", "delay_seconds": 1}\' > "$RTC_SIGNAL_FILE"; fi')
+    nodes = [
+        _sh("Flaky", flaky, outputs=[("n", "int")], timeout_seconds=4),
+        _sh("Use", 'echo "$RTC_INPUTS" > /state/use.json', inputs=[("n", "int")]),
+    ]
+    steps = [Step(id="flaky", node="Flaky"), Step(id="use", node="Use", upstream=["flaky"], inputs=[_out("flaky", "n")])]
+    return graph_pipeline(ns, nodes, steps, envs=(_state_env(state_dir),))
+
+
+def signal_loop_pipeline(state_dir, signal, ns):
+    """One step that writes `signal` on every run (counted in /state/runs), with retries that must not be used."""
+    script = f'echo run >> /state/runs; echo {signal!r} > "$RTC_SIGNAL_FILE"'
+    retry = RetryPolicy(max_retries=2, strategy="fixed", delay_seconds=0)
+    return graph_pipeline(ns, [_sh("Loop", script, retry=retry)], [Step(id="loop", node="Loop")],
+                          envs=(_state_env(state_dir),))

@@ -7,11 +7,12 @@ import json
 import os
 import random
 import tempfile
+import time
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, BaseOperator, Param, RetryDecision, RetryPolicy, Variable
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from docker.types import Mount
 
 # The container contract (see rtc's docs/runtime.md).
@@ -19,6 +20,8 @@ IO_DIR = "/rtc/io"
 INPUTS_FILE = "/rtc/io/inputs.json"
 MAX_INPUTS_ENV = 65536  # larger inputs travel only in INPUTS_FILE
 OUTPUTS_FILE = "/rtc/io/outputs.json"
+SIGNAL_FILE = "/rtc/io/signal.json"  # a step may prune itself or ask to run again
+MAX_REQUEUES = 100
 PIPELINE = "etl_demo"
 # Each node's contract settings by name; steps keep only the name (plain data, also for mapped steps).
 RTC_NODES = {}
@@ -70,6 +73,26 @@ def check_value(value, type_text, where="value"):
         return None
 
     return check(value, parse(type_text), where)
+
+
+def parse_signal(text):
+    """("prune", None) or ("requeue", seconds) for the content of a signal file; ValueError when malformed."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"the signal file is not JSON: {exc}") from None
+    if value == {"signal": "prune"}:
+        return "prune", None
+    if isinstance(value, dict) and value.get("signal") == "requeue" and set(value) == {"signal", "delay_seconds"}:
+        delay = value["delay_seconds"]
+        if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 0:
+            return "requeue", float(delay)
+    raise ValueError(
+        'a signal file holds {"signal": "prune"} or {"signal": "requeue", "delay_seconds": N}, '
+        f"not {text.strip()[:80]!r}"
+    )
 
 
 class RtcNode:
@@ -177,6 +200,22 @@ class RtcRetry(RetryPolicy):
         )
 
 
+def rtc_skip_below_pruned(task, context):
+    """Skips a `none_failed` task (one after a mapped step) below a pruned step, as `all_success` would.
+
+    `none_failed` lets an empty fan-out (a skipped mapped task) through, but also a pruned (skipped)
+    step. A mapped upstream counts as pruned when its `.each` task was skipped (a step above it was
+    pruned), not when it ran over nothing or some of its elements pruned themselves.
+    """
+    if task.trigger_rule != "none_failed":
+        return
+    tasks = task.dag.task_dict
+    ids = sorted(u + ".each" if u + ".each" in tasks else u for u in task.upstream_task_ids)
+    ti = context["ti"]
+    if ti.get_ti_count(dag_id=ti.dag_id, task_ids=ids, run_ids=[ti.run_id], states=["skipped"]):
+        raise AirflowSkipException("a step above was pruned")
+
+
 class RtcEach(BaseOperator):
     """The elements a fanned-out step maps over, as a list of {input: value} (several lists are zipped).
 
@@ -191,6 +230,7 @@ class RtcEach(BaseOperator):
         self.rtc_upstream = rtc_upstream or {}
 
     def execute(self, context):
+        rtc_skip_below_pruned(self, context)
         lists = {}
         for name, binding in self.rtc_sources.items():
             value = rtc_resolve(binding, self.rtc_upstream, context["params"], None)
@@ -239,6 +279,7 @@ class RtcStep(DockerOperator):
 
     def execute(self, context):
         node = RTC_NODES[self.rtc_node]
+        rtc_skip_below_pruned(self, context)
         inputs = {
             name: rtc_resolve(binding, self.rtc_upstream, context["params"], self.rtc_item)
             for name, binding in self.rtc_inputs.items()
@@ -247,13 +288,28 @@ class RtcStep(DockerOperator):
             if context["ti"].xcom_pull(task_ids=SECRETS_CHECK_ID) is None:
                 raise AirflowFailException(f"{SECRETS_CHECK_ID} failed: no container starts while secrets are missing")
         self._private_environment = rtc_secret_values(node.secrets)
-        run_id = context["run_id"]
-        map_index = context["ti"].map_index
-        mapped = map_index is not None and map_index >= 0
         for mount in self.mounts:
             # As under the local runner: a missing host folder of a bind mount is created.
             if mount.get("Type") == "bind" and not os.path.exists(mount["Source"]):
                 os.makedirs(mount["Source"], exist_ok=True)
+        # A re-queue runs the container again with the same inputs (not a retry: try_number stays).
+        for requeues in range(MAX_REQUEUES + 1):
+            produced, signal = self.rtc_run_once(context, inputs)
+            if signal is None:
+                return self.rtc_checked(produced, node)
+            if signal[0] == "prune":
+                raise AirflowSkipException(f"step {self.task_id!r} pruned itself")
+            if requeues == MAX_REQUEUES:
+                break
+            self.log.info("step %r re-queued: running again in %ss", self.task_id, signal[1])
+            time.sleep(signal[1])
+        raise AirflowFailException(f"step {self.task_id!r} re-queued more than {MAX_REQUEUES} times")
+
+    def rtc_run_once(self, context, inputs):
+        """One container run in a fresh io folder: (the outputs read, the signal or None)."""
+        run_id = context["run_id"]
+        map_index = context["ti"].map_index
+        mapped = map_index is not None and map_index >= 0
         with tempfile.TemporaryDirectory(prefix="rtc-io-", dir=self.host_tmp_dir) as io_dir:
             # The container may run as any user: let it write its outputs.
             os.chmod(io_dir, 0o777)
@@ -265,6 +321,7 @@ class RtcStep(DockerOperator):
                 **({"RTC_INPUTS": inputs_text} if len(inputs_text.encode()) <= MAX_INPUTS_ENV else {}),
                 "RTC_INPUTS_FILE": INPUTS_FILE,
                 "RTC_OUTPUTS_FILE": OUTPUTS_FILE,
+                "RTC_SIGNAL_FILE": SIGNAL_FILE,
                 "RTC_STEP": self.task_id,
                 "RTC_RUN_ID": run_id,
             }
@@ -275,6 +332,16 @@ class RtcStep(DockerOperator):
             step_label = f"{self.task_id}#{map_index}" if mapped else self.task_id
             self.labels = {"rtc.run": run_id, "rtc.step": step_label, "rtc.pipeline": PIPELINE}
             super().execute(context)
+            signal_path = os.path.join(io_dir, os.path.basename(SIGNAL_FILE))
+            if os.path.exists(signal_path):
+                # The signal wins over any outputs written too.
+                with open(signal_path, encoding="utf-8") as f:
+                    text = f.read()
+                try:
+                    signal = parse_signal(text)
+                except ValueError as exc:
+                    raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
+                return None, signal
             outputs_path = os.path.join(io_dir, "outputs.json")
             produced = None
             if os.path.exists(outputs_path):
@@ -284,7 +351,7 @@ class RtcStep(DockerOperator):
                     produced = json.loads(text)
                 except ValueError as exc:
                     raise AirflowFailException(f"step {self.task_id!r}: outputs are not valid JSON: {exc}") from None
-        return self.rtc_checked(produced, node)
+        return produced, None
 
     def rtc_checked(self, produced, node):
         """The outputs as one JSON object; a fanout node's list becomes one list per output.

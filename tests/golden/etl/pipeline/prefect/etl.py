@@ -72,6 +72,26 @@ def check_value(value, type_text, where="value"):
     return check(value, parse(type_text), where)
 
 
+def parse_signal(text):
+    """("prune", None) or ("requeue", seconds) for the content of a signal file; ValueError when malformed."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"the signal file is not JSON: {exc}") from None
+    if value == {"signal": "prune"}:
+        return "prune", None
+    if isinstance(value, dict) and value.get("signal") == "requeue" and set(value) == {"signal", "delay_seconds"}:
+        delay = value["delay_seconds"]
+        if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 0:
+            return "requeue", float(delay)
+    raise ValueError(
+        'a signal file holds {"signal": "prune"} or {"signal": "requeue", "delay_seconds": N}, '
+        f"not {text.strip()[:80]!r}"
+    )
+
+
 _IO_DIR = "/rtc/io"
 MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
 _POLL_SECONDS = 0.2
@@ -249,6 +269,51 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     finally:
         _remove(container)
 
+MAX_REQUEUES = 100  # rtc.contract.MAX_REQUEUES: re-queues per step (per element of a mapped step)
+# What a pruned step's task returns instead of outputs: "self" when the step sent the
+# prune signal, "upstream" when a step above it was pruned ("no element": the stand-in
+# task of an empty map, which like a pruned element adds nothing). A plain dict, so it
+# survives Prefect's result handling like any other result.
+_PRUNED = "__rtc_pruned__"
+
+
+def _is_pruned(result):
+    """True for the marker a pruned step (or element of a mapped step) returns."""
+    return isinstance(result, dict) and set(result) == {_PRUNED}
+
+
+def _step_pruned(result):
+    """True when a finished step counts as pruned for the steps below it.
+
+    A mapped step whose elements pruned themselves is not: those elements only
+    drop out of its output lists. It is when its elements were pruned because
+    a step above them was.
+    """
+    if isinstance(result, list):
+        return any(_is_pruned(r) and r[_PRUNED] == "upstream" for r in result)
+    return _is_pruned(result)
+
+
+def _sleep(seconds):
+    """time.sleep in short slices, so that a cancellation or timeout exception can land."""
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, _POLL_SECONDS))
+
+
+def _decode_signal(spec, raw):
+    """("prune", None), ("requeue", seconds), or None when the step sent no signal."""
+    if raw is None:
+        return None
+    try:
+        return parse_signal(raw.decode("utf-8", "replace"))
+    except ValueError as exc:
+        raise ContractError(f"step {spec['step']!r}: {exc}") from None
+
+
 def _decode_outputs(spec, raw):
     """The step's outputs file, decoded and checked against the declared output types."""
     declared = spec["outputs"]
@@ -295,20 +360,26 @@ def _merge_mapped(results, fanout_of):
 
 
 def _outputs_of(spec, step, result):
-    """What a finished upstream step hands on: {output: value}; None when it failed (all_done joins)."""
+    """What a finished upstream step hands on: {output: value}; None when it failed or was pruned (all_done joins).
+
+    Elements of a mapped step that pruned themselves contribute nothing.
+    """
     if isinstance(result, list):
-        if any(isinstance(r, BaseException) for r in result):
+        if any(isinstance(r, BaseException) for r in result) or _step_pruned(result):
             return None
-        return _merge_mapped(result, spec["upstream_fanout"].get(step, {}))
-    if isinstance(result, BaseException) or result is None:
+        return _merge_mapped([r for r in result if not _is_pruned(r)], spec["upstream_fanout"].get(step, {}))
+    if isinstance(result, BaseException) or result is None or _is_pruned(result):
         return None
     return result
 
 
 def upstream_of(spec, futures):
-    """The upstream futures whose data this step reads; all_done joins tolerate failed ones."""
+    """Every upstream step's futures, `after` edges too (a task must see which were pruned).
+
+    all_done joins tolerate failed ones.
+    """
     out = {}
-    for step in spec["data_upstream"]:
+    for step in spec["upstream"]:
         future = futures[step]
         if spec["all_done"]:
             future = [allow_failure(f) for f in future] if isinstance(future, list) else allow_failure(future)
@@ -346,6 +417,9 @@ def each_items(spec, params, futures):
 
     lists = {}
     for name, binding in spec["bindings"].items():
+        pruned_source = binding[0] == "each" and binding[1] == "output" and _step_pruned(resolve(binding[2]))
+        if pruned_source and not spec["all_done"]:
+            return [None]  # one element, which sees the pruned step above it and is pruned without a container
         if binding[0] == "each":
             value = _source_value(spec, binding[1:], params, resolve)
             lists[name] = value if isinstance(value, list) else []  # a failed source maps over nothing
@@ -353,6 +427,10 @@ def each_items(spec, params, futures):
     if len(set(lengths.values())) > 1:
         raise RuntimeError(f"step {spec['step']!r}: each() lists differ in length: {lengths}")
     n = next(iter(lengths.values()), 0)
+    if n == 0 and spec["upstream"] and not spec["all_done"]:
+        # One stand-in element: pruned when a step above was pruned (which the flow does not
+        # wait for here), else it contributes nothing and the outputs are empty lists.
+        return [None]
     return [{name: values[i] for name, values in lists.items()} for i in range(n)]
 
 
@@ -373,7 +451,21 @@ def bind_inputs(spec, params, upstream, item):
 
 
 def run_step(spec, params, upstream, item=None, map_index=None):
-    """Run one step (or one element of a mapped step) and return its checked outputs."""
+    """Run one step (or one element of a mapped step) and return its checked outputs, or the pruned marker.
+
+    Below a pruned step (data or `after` edge) no container starts, except for
+    all_done joins. A step that asks to be re-queued runs again with the same
+    inputs after its delay, at most MAX_REQUEUES times; its timeout applies to
+    each container.
+    """
+    logger = get_run_logger()
+    if not spec["all_done"]:
+        pruned = sorted(step for step, result in upstream.items() if _step_pruned(result))
+        if pruned:
+            logger.info("pruned: step(s) above were pruned: %s", ", ".join(pruned))
+            return {_PRUNED: "upstream"}
+    if item is None and map_index is not None:
+        return {_PRUNED: "no element"}  # the stand-in of an empty map: nothing to run
     inputs = bind_inputs(spec, params, upstream, item)
     env = dict(spec["environ"])
     env.update(load_secrets(spec["secrets"]))
@@ -383,23 +475,40 @@ def run_step(spec, params, upstream, item=None, map_index=None):
     env.update({
         "RTC_INPUTS_FILE": _IO_DIR + "/inputs.json",
         "RTC_OUTPUTS_FILE": _IO_DIR + "/outputs.json",
+        "RTC_SIGNAL_FILE": _IO_DIR + "/signal.json",
         "RTC_STEP": spec["step"],
         "RTC_RUN_ID": str(flow_run.get_id() or "local"),
     })
     if map_index is not None:
         env["RTC_MAP_INDEX"] = str(map_index)
-    got = run_container(
-        spec, env,
-        files={_IO_DIR + "/inputs.json": encoded.encode("utf-8")},
-        dirs=["/rtc", _IO_DIR],
-        read_back=[_IO_DIR + "/outputs.json"],
-        name_suffix="" if map_index is None else f"#{map_index}",
-    )
-    return _decode_outputs(spec, got[_IO_DIR + "/outputs.json"])
+    for requeues in range(MAX_REQUEUES + 1):
+        got = run_container(
+            spec, env,
+            files={_IO_DIR + "/inputs.json": encoded.encode("utf-8")},
+            dirs=["/rtc", _IO_DIR],
+            read_back=[_IO_DIR + "/outputs.json", _IO_DIR + "/signal.json"],
+            name_suffix="" if map_index is None else f"#{map_index}",
+        )
+        signal = _decode_signal(spec, got[_IO_DIR + "/signal.json"])  # a signal wins over outputs
+        if signal is None:
+            return _decode_outputs(spec, got[_IO_DIR + "/outputs.json"])
+        kind, delay = signal
+        if kind == "prune":
+            logger.info("pruned: the step sent the prune signal; the steps below it do not run")
+            return {_PRUNED: "self"}
+        if requeues == MAX_REQUEUES:
+            break
+        logger.info("re-queued (%d of at most %d): running again in %g s", requeues + 1, MAX_REQUEUES, delay)
+        _sleep(delay)
+    # Not retried: another attempt would only re-queue as many times again.
+    raise PermanentError(f"step {spec['step']!r} asked to be re-queued more than {MAX_REQUEUES} times")
 
 
 def finish(futures):
-    """Wait for every step; the flow fails naming each failed step, else returns every step's outputs."""
+    """Wait for every step; the flow fails naming each failed step, else returns every step's outputs.
+
+    A pruned step has completed (None in the result); pruned elements of a mapped step are left out of its list.
+    """
     failed, results = [], {}
     for step, future in futures.items():
         group = future if isinstance(future, list) else [future]
@@ -409,9 +518,11 @@ def finish(futures):
         if bad:
             failed.append(f"{step}: {bad[0].name}: {bad[0].message or ''}".rstrip(": "))
         elif isinstance(future, list):
-            results[step] = [f.result() for f in group]
+            values = [f.result() for f in group]
+            results[step] = None if _step_pruned(values) else [v for v in values if not _is_pruned(v)]
         else:
-            results[step] = future.result()
+            value = future.result()
+            results[step] = None if _is_pruned(value) else value
     if failed:
         raise RuntimeError("step(s) failed:\n  " + "\n  ".join(failed))
     return results
@@ -442,7 +553,6 @@ STEPS["extract"] = {
     "fanout": False,
     "bindings": {"source": ["param", "source"], "limit": ["param", "limit"]},
     "upstream": [],
-    "data_upstream": [],
     "upstream_fanout": {},
     "all_done": False,
 }
@@ -450,7 +560,6 @@ STEPS["extract"] = {
 
 @task(
     name='extract',
-    timeout_seconds=60.0,
     tags=['rtc', 'namespace:etl_demo', 'source:pipeline.rt', 'etl', 'demo'],
     persist_result=False,
 )
@@ -478,7 +587,6 @@ STEPS["clean"] = {
     "fanout": False,
     "bindings": {"row": ["each", "output", "extract", "rows"]},
     "upstream": ["extract"],
-    "data_upstream": [],
     "upstream_fanout": {"extract": {}},
     "all_done": False,
 }
@@ -490,7 +598,6 @@ STEPS["clean"] = {
     retry_delay_seconds=[1.0, 2.0],
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_unless_permanent,
-    timeout_seconds=30.0,
     tags=['rtc', 'namespace:etl_demo', 'source:pipeline.rt', 'etl', 'demo'],
     persist_result=False,
 )
@@ -514,7 +621,6 @@ STEPS["report"] = {
     "fanout": False,
     "bindings": {"count": ["output", "extract", "count"], "cleaned": ["output", "clean", "result"]},
     "upstream": ["clean", "extract"],
-    "data_upstream": ["clean", "extract"],
     "upstream_fanout": {"extract": {}, "clean": {"result": False}},
     "all_done": False,
 }
@@ -545,7 +651,6 @@ STEPS["publish"] = {
     "fanout": False,
     "bindings": {"summary": ["output", "report", "summary"]},
     "upstream": ["report"],
-    "data_upstream": ["report"],
     "upstream_fanout": {"report": {}},
     "all_done": False,
 }
@@ -579,7 +684,6 @@ STEPS["notify"] = {
     "fanout": False,
     "bindings": {"ok": ["output", "report", "ok"]},
     "upstream": ["report"],
-    "data_upstream": ["report"],
     "upstream_fanout": {"report": {}},
     "all_done": True,
 }
@@ -614,7 +718,6 @@ STEPS["audit"] = {
     "fanout": False,
     "bindings": {"row": ["literal", "audit"]},
     "upstream": ["publish"],
-    "data_upstream": [],
     "upstream_fanout": {},
     "all_done": False,
 }
@@ -626,7 +729,6 @@ STEPS["audit"] = {
     retry_delay_seconds=[1.0, 2.0],
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_unless_permanent,
-    timeout_seconds=30.0,
     tags=['rtc', 'namespace:etl_demo', 'source:pipeline.rt', 'etl', 'demo'],
     persist_result=False,
 )
