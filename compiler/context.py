@@ -26,6 +26,13 @@ class Context:
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         self.bag.add(code, message, span, hint)
 
+    def mark(self) -> int:
+        """A point in the diagnostics so far; `errors_since(mark)` tells whether a pass added any."""
+        return len(self.bag.items)
+
+    def errors_since(self, mark: int) -> bool:
+        return len(self.bag.items) != mark
+
     def ir_span(self, span: Span | None) -> SourceSpan | None:
         if span is None:
             return None

@@ -67,7 +67,7 @@ def _check_base_or_image(ctx: Context, view: BlockView, label: str) -> bool:
 
 def _runtime(ctx: Context, view: BlockView, file: str) -> dict | None:
     """The runtime fields of ir.Environment, or None when one of them is bad."""
-    start = len(ctx.bag.items)
+    start = ctx.mark()
     environ = view.get("environ", {})
     for key in environ:
         problem = env_var_problem(key)
@@ -104,7 +104,7 @@ def _runtime(ctx: Context, view: BlockView, file: str) -> dict | None:
             if port in seen_ports:
                 ctx.error(codes.DUPLICATE_MEMBER, f"container port {port} is exposed twice", stmt.span)
             seen_ports.add(port)
-    return out if len(ctx.bag.items) == start else None
+    return None if ctx.errors_since(start) else out
 
 
 def _expose(ctx: Context, stmt: ast.ExposeStmt) -> ir.Expose | None:

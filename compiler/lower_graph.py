@@ -38,7 +38,7 @@ def lower_graph(
     """`input_defaults`: node name -> input name -> default value, bound when a step leaves the input out."""
     block = entry.block
     label = f"graph `{block.name}`"
-    start = len(ctx.bag.items)
+    start = ctx.mark()
     problem = airflow_id_problem(block.name, "graph name")
     if problem:
         ctx.error(codes.BAD_NAME, problem, block.span)
@@ -83,7 +83,7 @@ def lower_graph(
     for cycle in find_cycles(list(upstream), upstream):
         ctx.error(codes.CYCLE, "cycle between steps: " + " -> ".join(cycle), spans[cycle[0]], hint="a step cannot depend, directly or through others, on itself")
 
-    if len(ctx.bag.items) != start:
+    if ctx.errors_since(start):
         return None
     return ir.Graph(
         name=block.name,
@@ -119,7 +119,7 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
     """The step (None after reporting a problem) and the steps it waits for."""
     node = step_nodes[stmt.name]
     defaults = input_defaults.get(node.name, {}) if node else {}
-    start = len(ctx.bag.items)
+    start = ctx.mark()
     upstream: set[str] = set()
     for ref in stmt.after:
         name = ref.dotted
@@ -172,7 +172,7 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
         if missing:
             names = ", ".join(f"`{m}`" for m in missing)
             ctx.error(codes.MISSING_INPUT, f"step `{stmt.name}` does not give required input{'s' if len(missing) > 1 else ''} {names} of node `{node.name}`", stmt.span)
-    if node is None or len(ctx.bag.items) != start:
+    if node is None or ctx.errors_since(start):
         return None, sorted(upstream)
     return ir.Step(
         id=stmt.name,

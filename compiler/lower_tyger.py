@@ -27,7 +27,7 @@ _REFERENCE = re.compile(r"([^/]+)(?:/versions/([0-9]+))?")
 
 
 def lower_codespec(ctx: Context, name: str, items: list, span: Span, label: str) -> ir.Codespec | None:
-    start = len(ctx.bag.items)
+    start = ctx.mark()
     problem = tyger_name_problem(name, "codespec name")
     if problem:
         ctx.error(codes.BAD_TYGER_NAME, problem, span)
@@ -62,7 +62,7 @@ def lower_codespec(ctx: Context, name: str, items: list, span: Span, label: str)
         ctx.error(codes.BAD_VALUE, f"`version` must be at least 1, not {version}", view.value_span("version"))
 
     resources = _resources(ctx, view, label)
-    if len(ctx.bag.items) != start or image is None:
+    if ctx.errors_since(start) or image is None:
         return None
     return ir.Codespec(
         name=name,
@@ -125,7 +125,7 @@ def lower_run(ctx: Context, entry: Entry, symbols: SymbolTable, codespecs: dict[
     """`codespecs` holds every lowered codespec; inline ones are added to it."""
     block = entry.block
     label = f"run `{block.name}`"
-    start = len(ctx.bag.items)
+    start = ctx.mark()
     problem = airflow_id_problem(block.name, "run name")
     if problem:
         ctx.error(codes.BAD_NAME, problem, block.span)
@@ -153,7 +153,7 @@ def lower_run(ctx: Context, entry: Entry, symbols: SymbolTable, codespecs: dict[
             ctx.error(codes.BAD_CRON, f"schedule {schedule!r}: {problem}", view.value_span("schedule"))
         schedule = canonical_schedule(schedule)
 
-    if len(ctx.bag.items) != start or job is None:
+    if ctx.errors_since(start) or job is None:
         return None
     return ir.Run(
         name=block.name,

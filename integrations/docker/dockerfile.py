@@ -16,8 +16,8 @@ from pathlib import Path
 
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import BuildSpec
+from rtc.integrations import codegen
 
-TEMPLATES = Path(__file__).parent / "templates"
 SDK_FILES = ("__init__.py", "contract.py", "node.py")
 SDK_DIR = "/opt/rtc"
 # An image reference as `FROM` takes it unquoted: [registry[:port]/]name[:tag][@digest].
@@ -46,16 +46,7 @@ def script_json(script: str) -> str:
 
 @lru_cache(maxsize=1)
 def _template():
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    env = codegen.jinja_environment("rtc.integrations.docker")
     env.filters["docker_json"] = docker_json
     env.filters["script_json"] = script_json
     return env.get_template("Dockerfile.j2")

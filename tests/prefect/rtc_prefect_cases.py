@@ -15,6 +15,19 @@ BUSYBOX = Environment(name="bb", image="busybox:latest")
 PYTHON = Environment(name="py", image="rtc-test/python:1")
 
 
+def make_state_dir(tmp_path):
+    """A folder steps can write into whatever user their container runs as (mounted at /state)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o777)
+    return state
+
+
+def labelled(docker_client, namespace):
+    """The containers of a pipeline that are still there (must be none after a flow run)."""
+    return docker_client.containers.list(all=True, filters={"label": f"rtc.pipeline={namespace}"})
+
+
 def graph_pipeline(namespace, nodes, steps, params=(), envs=(BUSYBOX,), source="/tmp/tests.rt", **graph):
     order = [s.id for s in steps]
     g = Graph(name="g", params=list(params), steps=list(steps), order=order, **graph)

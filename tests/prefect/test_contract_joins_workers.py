@@ -5,25 +5,22 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from rtc_prefect_cases import all_done_pipeline, contract_pipeline, load_module, worker_pipeline
+from rtc_prefect_cases import (
+    all_done_pipeline,
+    contract_pipeline,
+    labelled,
+    load_module,
+    make_state_dir,
+    worker_pipeline,
+)
 
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 
 
-def _state_dir(tmp_path):
-    state = tmp_path / "state"
-    state.mkdir()
-    state.chmod(0o777)
-    return state
-
-
-def _labelled(docker_client, namespace):
-    return docker_client.containers.list(all=True, filters={"label": f"rtc.pipeline={namespace}"})
 
 
 def test_a_broken_contract_fails_without_retrying(compile_to, prefect_server, docker_client, tmp_path):
-    state_dir = _state_dir(tmp_path)
+    state_dir = make_state_dir(tmp_path)
     out = compile_to(contract_pipeline(state_dir))
     assert "retries=2" in (out / "g.py").read_text()
     module = load_module(out / "g.py")
@@ -34,13 +31,13 @@ def test_a_broken_contract_fails_without_retrying(compile_to, prefect_server, do
     assert (state_dir / "extrakey").read_text().splitlines() == ["run"]
     assert "output 'n' should be int" in state.message or "should be int" in state.message, state.message
     assert "undeclared output(s): 'x'" in state.message, state.message
-    assert _labelled(docker_client, "ContractT") == []
+    assert labelled(docker_client, "ContractT") == []
 
 
 def test_all_done_join_runs_with_null_for_a_failed_upstream(compile_to, prefect_server, docker_client, tmp_path):
     from prefect.client.orchestration import get_client
 
-    state_dir = _state_dir(tmp_path)
+    state_dir = make_state_dir(tmp_path)
     module = load_module(compile_to(all_done_pipeline(state_dir)) / "g.py")
     state = module.g(return_state=True)
     assert state.is_failed()
@@ -56,7 +53,7 @@ def test_all_done_join_runs_with_null_for_a_failed_upstream(compile_to, prefect_
     assert by_name["good"].is_completed()
     assert by_name["bad"].is_failed()
     assert not by_name["after"].is_completed()
-    assert _labelled(docker_client, "AllDoneT") == []
+    assert labelled(docker_client, "AllDoneT") == []
 
 
 def _flow_filter(flow_run_id):
@@ -72,14 +69,13 @@ def test_tyger_workers_start_before_the_job_and_are_removed(compile_to, prefect_
     lines = state.result()["output"].splitlines()
     assert sorted(lines[:2]) == ["pong from 0", "pong from 1"]
     assert lines[2:] == ["hi"]
-    assert _labelled(docker_client, "WorkerT") == []
+    assert labelled(docker_client, "WorkerT") == []
     run_id = str(state.state_details.flow_run_id)
     assert docker_client.networks.list(names=[f"rtc-{run_id}"]) == []
 
 
 def test_a_missing_image_fails_at_once_without_retrying(compile_to, prefect_server, docker_client):
     from prefect.client.orchestration import get_client
-
     from rtc.compiler.ir import Environment, Node, RetryPolicy, Step
     from rtc_prefect_cases import graph_pipeline
 

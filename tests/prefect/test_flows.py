@@ -11,14 +11,12 @@ import pytest
 from rtc.integrations.prefect import render
 
 from rtc_prefect_cases import (
+    labelled,
     HOSTILE, fanout_pipeline, hostile_pipeline, load_module, retry_pipeline, secret_pipeline, timeout_pipeline,
 )
 
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 
-
-def _labelled(docker_client, namespace):
-    return docker_client.containers.list(all=True, filters={"label": f"rtc.pipeline={namespace}"})
 
 
 def test_module_is_deterministic_standalone_and_parses():
@@ -42,7 +40,7 @@ def test_fanout_and_data_reach_the_last_step(compile_to, prefect_server, docker_
     result = module.g(tag="v2")
     assert result["up"] == [{"y": "A0"}, {"y": "B1"}, {"y": "C2"}]
     assert result["join"] == {"all": {"ys": ["A0", "B1", "C2"], "tag": "v2"}}
-    assert _labelled(docker_client, "FanT") == []
+    assert labelled(docker_client, "FanT") == []
 
 
 def test_retry_after_a_failure(compile_to, prefect_server, docker_client, tmp_path):
@@ -62,7 +60,7 @@ def test_timeout_stops_and_removes_the_container(compile_to, prefect_server, doc
     assert state.is_failed()
     assert "sleepy" in state.message or "TimedOut" in str(state)
     assert elapsed < 30, f"the 300 s container was not stopped at its 2 s timeout ({elapsed:.0f} s)"
-    assert _labelled(docker_client, "TimeoutT") == []
+    assert labelled(docker_client, "TimeoutT") == []
 
 
 def test_secret_from_a_secret_block(compile_to, prefect_server, docker_client):

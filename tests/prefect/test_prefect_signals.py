@@ -7,6 +7,8 @@ import time
 
 import pytest
 from rtc_prefect_cases import (
+    labelled,
+    make_state_dir,
     load_module,
     prune_pipeline,
     pruned_map_source_pipeline,
@@ -17,15 +19,6 @@ from rtc_prefect_cases import (
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 
 
-def _state_dir(tmp_path):
-    state = tmp_path / "state"
-    state.mkdir()
-    state.chmod(0o777)
-    return state
-
-
-def _labelled(docker_client, namespace):
-    return docker_client.containers.list(all=True, filters={"label": f"rtc.pipeline={namespace}"})
 
 
 def _task_runs(state):
@@ -40,7 +33,7 @@ def _task_runs(state):
 def test_the_generated_module_carries_the_contract_of_signals(compile_to, tmp_path):
     from rtc import contract
 
-    text = (compile_to(prune_pipeline(_state_dir(tmp_path))) / "g.py").read_text()
+    text = (compile_to(prune_pipeline(make_state_dir(tmp_path))) / "g.py").read_text()
     assert contract.parse_signal_source() in text
     assert '"RTC_SIGNAL_FILE": _IO_DIR + "/signal.json"' in text
     assert contract.ENV_SIGNAL_FILE == "RTC_SIGNAL_FILE" and contract.SIGNAL_FILE == "/rtc/io/signal.json"
@@ -48,7 +41,7 @@ def test_the_generated_module_carries_the_contract_of_signals(compile_to, tmp_pa
 
 
 def test_prune_skips_everything_below_and_the_flow_completes(compile_to, prefect_server, docker_client, tmp_path):
-    state_dir = _state_dir(tmp_path)
+    state_dir = make_state_dir(tmp_path)
     module = load_module(compile_to(prune_pipeline(state_dir)) / "g.py")
     state = module.g(return_state=True)
     assert state.is_completed(), state.message
@@ -62,11 +55,11 @@ def test_prune_skips_everything_below_and_the_flow_completes(compile_to, prefect
     assert result["join"] == {} and result["other"] == {"v": 2}
     assert result["each"] == [{"y": 0}, {"y": 2}]
     assert all(r.state.is_completed() for r in _task_runs(state))
-    assert _labelled(docker_client, "PruneT") == []
+    assert labelled(docker_client, "PruneT") == []
 
 
 def test_prune_above_a_mapped_step_skips_it_even_an_empty_one(compile_to, prefect_server, docker_client, tmp_path):
-    state_dir = _state_dir(tmp_path)
+    state_dir = make_state_dir(tmp_path)
     module = load_module(compile_to(pruned_map_source_pipeline(state_dir)) / "g.py")
     state = module.g(return_state=True)
     assert state.is_completed(), state.message
@@ -77,7 +70,7 @@ def test_prune_above_a_mapped_step_skips_it_even_an_empty_one(compile_to, prefec
 
 
 def test_requeue_runs_the_step_again_with_its_timeout_per_run(compile_to, prefect_server, docker_client, tmp_path):
-    state_dir = _state_dir(tmp_path)
+    state_dir = make_state_dir(tmp_path)
     module = load_module(compile_to(requeue_pipeline(state_dir)) / "g.py")
     started = time.monotonic()
     state = module.g(return_state=True)
@@ -88,11 +81,11 @@ def test_requeue_runs_the_step_again_with_its_timeout_per_run(compile_to, prefec
     assert json.loads((state_dir / "use.json").read_text()) == {"n": 7}
     runs = {r.name.rsplit("-", 1)[0]: r for r in _task_runs(state)}
     assert runs["flaky"].run_count == 1  # a re-queue is not a Prefect retry
-    assert _labelled(docker_client, "RequeueT") == []
+    assert labelled(docker_client, "RequeueT") == []
 
 
 def test_requeues_are_limited_and_not_retried(compile_to, prefect_server, docker_client, tmp_path):
-    state_dir = _state_dir(tmp_path)
+    state_dir = make_state_dir(tmp_path)
     pipeline = signal_loop_pipeline(state_dir, '{"signal": "requeue", "delay_seconds": 0}', "RequeueLoopT")
     module = load_module(compile_to(pipeline) / "g.py")
     module.MAX_REQUEUES = 2  # the limit the runtime reads; 100 real re-queues would take minutes
@@ -100,11 +93,11 @@ def test_requeues_are_limited_and_not_retried(compile_to, prefect_server, docker
     assert state.is_failed()
     assert "re-queued more than 2 times" in state.message, state.message
     assert (state_dir / "runs").read_text().splitlines() == ["run"] * 3  # retries=2, not used
-    assert _labelled(docker_client, "RequeueLoopT") == []
+    assert labelled(docker_client, "RequeueLoopT") == []
 
 
 def test_a_malformed_signal_breaks_the_contract(compile_to, prefect_server, docker_client, tmp_path):
-    state_dir = _state_dir(tmp_path)
+    state_dir = make_state_dir(tmp_path)
     module = load_module(compile_to(signal_loop_pipeline(state_dir, '{"signal": "stop"}', "BadSignalT")) / "g.py")
     state = module.g(return_state=True)
     assert state.is_failed()
