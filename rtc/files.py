@@ -36,25 +36,19 @@ def write_atomically(files: dict[Path, str]) -> None:
 MANIFEST = ".rtc-manifest.json"
 
 
-def generated_before(folder: Path, key: str) -> set[str]:
-    """The files (relative to `folder`) that the last compile for `key` wrote there."""
+def read_manifest(folder: Path) -> dict[str, list[str]]:
+    """What each compile wrote into `folder`: key (target:namespace) -> relative paths."""
     import json
 
     try:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return set(data.get(key, []))
-    except (OSError, ValueError, AttributeError):
-        return set()
-
-
-def manifest_text(folder: Path, key: str, names) -> str:
-    """The folder's manifest with `key`'s entry replaced by `names`; other keys are kept."""
-    import json
-
-    try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        data = data if isinstance(data, dict) else {}
     except (OSError, ValueError):
-        data = {}
-    data[key] = sorted(names)
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def manifest_text(manifest: dict[str, list[str]], key: str, names) -> str:
+    """`manifest` with `key`'s entry replaced by `names`, as the file's text."""
+    import json
+
+    return json.dumps({**manifest, key: sorted(names)}, indent=2, sort_keys=True) + "\n"

@@ -32,7 +32,7 @@ def render_target(pipeline, target: str) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from rtc.compiler import compile_file
     from rtc.compiler.diagnostics import RtcError
-    from rtc.files import MANIFEST, generated_before, manifest_text, write_atomically
+    from rtc.files import MANIFEST, manifest_text, read_manifest, write_atomically
 
     pipeline = compile_file(args.file)
     rendered = render_target(pipeline, args.target)
@@ -51,9 +51,12 @@ def run(args: argparse.Namespace) -> int:
         # A manifest in the folder remembers what this pipeline wrote for this target, so
         # that a renamed or removed graph does not leave its old DAG or flow behind.
         key = f"{args.target}:{pipeline.namespace}"
-        obsolete = sorted(out / rel for rel in generated_before(out, key) - set(rendered) if (out / rel).is_file())
+        manifest = read_manifest(out)
+        listed = manifest.get(key)
+        before = {p for p in listed if isinstance(p, str)} if isinstance(listed, list) else set()
+        obsolete = sorted(out / rel for rel in before - set(rendered) if (out / rel).is_file())
         files = {out / rel: text for rel, text in rendered.items()}
-        files[out / MANIFEST] = manifest_text(out, key, rendered)
+        files[out / MANIFEST] = manifest_text(manifest, key, rendered)
 
     if args.check:
         stale = [p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
