@@ -85,9 +85,7 @@ def read_bool(ctx: Context, expr: ast.Expr, label: str) -> Any:
 def read_duration(ctx: Context, expr: ast.Expr, label: str) -> Any:
     """Seconds, from `10m`, `"2h45m"` (YAML) or a plain number of seconds."""
     if isinstance(expr, ast.Duration):
-        seconds = parse_duration(expr.text)
-        if seconds is None:
-            seconds = expr.seconds
+        seconds = expr.seconds  # the front ends computed it when they read the literal
     elif isinstance(expr, (ast.Int, ast.Float)) and not isinstance(expr.value, bool):
         seconds = float(expr.value)
     elif isinstance(expr, ast.Str):
