@@ -82,9 +82,9 @@ start)
   echo "airflow: api-server $AIRFLOW_API_URL, DAG folder $AIRFLOW__CORE__DAGS_FOLDER" >&2
   ;;
 stop)
-  for c in airflow-worker1 airflow-worker2 airflow-scheduler airflow-triggerer airflow-dag-processor airflow-api-server; do
-    stop_pid "$dir" "$c"
-  done
+  # Workers first (a warm shutdown lets running tasks finish), then the rest together.
+  stop_pids "$dir" TERM airflow-worker1 airflow-worker2
+  stop_pids "$dir" TERM airflow-scheduler airflow-triggerer airflow-dag-processor airflow-api-server
   ;;
 *) die "usage: $0 start|stop DIR" ;;
 esac

@@ -30,21 +30,31 @@ is_running() {
   kill -0 "$pid" 2>/dev/null
 }
 
-# stop_pid DIR NAME [SIGNAL]: SIGNAL (default TERM) to the session the script started (by its
-# PID), SIGKILL after 30 s; removes NAME.pid. Quiet when it is not running.
-stop_pid() {
-  local dir=$1 name=$2 sig=${3:-TERM} pid
-  pid=$(cat "$dir/$name.pid" 2>/dev/null) || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$dir/$name.pid"
+# stop_pids DIR SIGNAL NAME...: SIGNAL to each session the scripts started (by the PID in
+# DIR/NAME.pid: the leader of its own session, so its children get it too), all at once, then
+# wait for all; SIGKILL to whatever still runs after 30 s. Removes the .pid files; quiet for
+# services that are not running.
+stop_pids() {
+  local dir=$1 sig=$2 name pid; shift 2
+  local pids=()
+  for name in "$@"; do
+    pid=$(cat "$dir/$name.pid" 2>/dev/null) || continue
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  for _ in $(seq 1 60); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  for name in "$@"; do rm -f "$dir/$name.pid"; done
 }
+
+stop_pid() { stop_pids "$1" "${3:-TERM}" "$2"; }  # stop_pid DIR NAME [SIGNAL]
 
 # wait_until DIR NAME SECONDS CMD...: poll CMD until it succeeds; fail with the log's tail when
 # the service died or the time is up.

@@ -33,7 +33,7 @@ start)
   load_env "$dir/prefect.env"
   start_bg "$dir" prefect-server "$prefect" server start --host 127.0.0.1 --port "$port"
   wait_until "$dir" prefect-server 180 http_ok "$PREFECT_API_URL/health"
-  echo "prefect: server $PREFECT_API_URL on ${PREFECT_API_DATABASE_CONNECTION_URL:+Postgres}${PREFECT_API_DATABASE_CONNECTION_URL:-SQLite}" >&2
+  echo "prefect: server $PREFECT_API_URL on $([ -f "$dir/postgres.env" ] && echo Postgres || echo SQLite)" >&2
   ;;
 worker)
   pool=${3:-}; [ -n "$pool" ] || die "usage: $0 worker DIR POOL [NAME]"
@@ -46,7 +46,8 @@ worker)
   ;;
 stop)
   if [ -f "$dir/prefect-workers" ]; then
-    while read -r w; do stop_pid "$dir" "$w"; done <"$dir/prefect-workers"
+    mapfile -t workers <"$dir/prefect-workers"
+    stop_pids "$dir" TERM "${workers[@]}"
     rm -f "$dir/prefect-workers"
   fi
   stop_pid "$dir" prefect-server

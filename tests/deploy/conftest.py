@@ -7,6 +7,7 @@ by the PID its script started, even when a test fails.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -37,5 +38,6 @@ def stack():
     finally:
         for args in (("prefect.sh", "stop"), ("airflow.sh", "stop"), ("redis.sh", "stop"), ("postgres.sh", "stop")):
             subprocess.run([str(SERVICES / args[0]), args[1], str(root)], capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
 
 

@@ -115,7 +115,7 @@ def test_airflow_runs_an_every_minute_graph_on_schedule_without_a_trigger(stack,
         assert not failed, failed
         return [r for r in runs if r["run_type"] == "scheduled" and r["state"] == "success"]
 
-    runs = wait_for("a successful scheduled run of " + dag, scheduled_success, timeout=180)
+    runs = wait_for("a successful scheduled run of " + dag, scheduled_success, timeout=300)
     ti = api.get(f"/api/v2/dags/{dag}/dagRuns/{runs[0]['dag_run_id']}/taskInstances")["task_instances"]
     assert [(t["task_id"], t["state"]) for t in ti] == [("tick", "success")]
     value = api.get(f"/api/v2/dags/{dag}/dagRuns/{runs[0]['dag_run_id']}/taskInstances/tick/xcomEntries/return_value")
@@ -134,7 +134,7 @@ def test_airflow_fanout_spreads_mapped_steps_over_both_celery_workers(stack, air
         state = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}")["state"]
         return state if state in ("success", "failed") else None
 
-    assert wait_for(f"run {run_id} to finish", finished, timeout=240) == "success"
+    assert wait_for(f"run {run_id} to finish", finished, timeout=400) == "success"
     mapped = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances?task_id_pattern=work&limit=100")
     work = sorted(t["map_index"] for t in mapped["task_instances"] if t["task_id"] == "work")
     assert work == list(range(8))
@@ -177,7 +177,7 @@ def test_prefect_runs_an_every_minute_deployment_twice_without_a_trigger(stack, 
         done = [r for r in runs if r["state"] == "COMPLETED"]
         return done if len(done) >= 2 else None
 
-    done = wait_for("two completed scheduled runs of " + name, two_completed, timeout=240, every=5)
+    done = wait_for("two completed scheduled runs of " + name, two_completed, timeout=400, every=5)
     assert all(r["auto_scheduled"] and r["created_by"] == "SCHEDULE" for r in done), done
     assert all(r["result"] == {"tick": {"greeting": "tick tier"}} for r in done), done
     assert len({r["expected"] for r in done}) == len(done)  # distinct schedule slots, not retries

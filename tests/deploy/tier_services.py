@@ -62,7 +62,7 @@ class AirflowApi:
             headers["Authorization"] = f"Bearer {self.token}"
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read() or b"null")
 
     def get(self, path: str):
@@ -76,12 +76,20 @@ class AirflowApi:
 
 
 def wait_for(what: str, probe, timeout: float, every: float = 2.0):
-    """Poll `probe` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    """Poll `probe` until it returns something truthy; fail naming `what` after `timeout` seconds.
+
+    A request that fails or times out counts as "not yet": on a loaded machine the api-server
+    may answer one request slowly; the deadline still bounds the wait.
+    """
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
+        try:
+            last = probe()
+        except OSError as exc:  # urllib's URLError, socket timeouts, refused connections
+            last = exc
+        else:
+            if last:
+                return last
         time.sleep(every)
     pytest.fail(f"timed out after {timeout:g} s waiting for {what} (last seen: {last!r})")
