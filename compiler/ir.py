@@ -284,12 +284,12 @@ class Pipeline(Model):
 
     def to_json(self, spans: bool = True) -> str:
         """Deterministic JSON: same pipeline, same bytes."""
-        import json
+        from rtc.compiler import json_text
 
         data = self.model_dump(mode="json")
         if not spans:
             data = _without_spans(data)
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return json_text.dumps(data) + "\n"
 
     def host_path(self, path: str) -> str:
         """An absolute host path for a Mount or FileCopy `host_path` (relative ones are relative to the source's folder)."""
