@@ -70,6 +70,9 @@ PORT_BLOCK_KINDS = ("inputs", "outputs", "secrets", "params")
 TRIGGERS = ("all_success", "all_done")
 
 
+_decode_json = json.JSONDecoder(strict=False).decode  # one decoder, not one per string
+
+
 class _GiveUp(Exception):
     """Not plainly well formed: let Lark read it (and report)."""
 
@@ -198,14 +201,15 @@ class _Reader:
 
     def body(self) -> list:
         items = []
+        tokens = self.tokens
         while True:
-            token = self.peek()
-            if token[0] == "}":
+            kind = tokens[self.pos][0]
+            if kind == "}":
                 return items
-            if token[0] != "NAME":
+            if kind != "NAME":
                 raise _GiveUp
             items.append(self.statement())
-            if self.at(","):
+            if tokens[self.pos][0] == ",":
                 self.pos += 1
 
     def statement(self):
@@ -456,8 +460,10 @@ class _Reader:
         raw = token[1]
         if token[0] == "LONG_STRING":
             return dedent_long_string(raw[3:-3])
+        if "\\" not in raw:
+            return raw[1:-1]  # no escape: exactly what json.loads(raw, strict=False) returns
         try:
-            return json.loads(raw, strict=False)
+            return _decode_json(raw)
         except ValueError:
             raise _GiveUp from None
 
