@@ -50,6 +50,7 @@ SCHEMAS: dict[str, Schema] = {
             "fanout": V.read_bool,
             "retries": V.read_int,
             "timeout": V.read_duration,
+            "cache": V.read_cache,
         },
         ports=("inputs", "outputs", "secrets"),
         blocks=("retry",),

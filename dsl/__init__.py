@@ -30,9 +30,14 @@ def parse_text(text: str, file: str) -> ast.Module:
 
         return parse_yaml(text, file)
     if suffix in RT_SUFFIXES:
-        from rtc.dsl.parser import parse_rt
+        from rtc.dsl.fast_parser import try_parse
 
-        return parse_rt(text, file)
+        module = try_parse(text, file)  # well-formed files, without importing Lark
+        if module is not None:
+            return module
+        from rtc.dsl.parser import parse_rt_with_lark
+
+        return parse_rt_with_lark(text, file)
     raise CompileError(
         Diagnostic(
             CANNOT_READ,

@@ -32,6 +32,10 @@ def host_ca_bundle() -> Path | None:
 
 
 def image_exists(client, ref: str) -> bool:
+    from rtc.integrations.docker.engine import as_engine
+
+    if client is not None:
+        return as_engine(client).image_exists(ref)  # one engine call, no docker SDK import
     import docker
 
     try:

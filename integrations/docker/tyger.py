@@ -294,11 +294,7 @@ class _Execution:
         return True
 
     def _check_image(self, cs: Codespec) -> None:
-        import docker
-
-        try:
-            self.client.images.get(cs.image)
-        except docker.errors.ImageNotFound:
+        if not self.client.image_exists(cs.image):
             raise RtcError(
                 f"image {cs.image!r} of codespec {cs.name!r} is not on this machine (rtc never pulls while running)",
                 hint=f"`docker pull {cs.image}` or `docker tag` a local image with that name",

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "schema",
     "build",
     "run",
+    "cache",
     "exec",
     "buffer",
     "env",
