@@ -54,37 +54,42 @@ def read_run(reader: YamlReader, body: yaml.Node, name: str, module: ast.Module)
     for key, key_node, value in reader.mapping(body, f"run {name!r}"):
         span = reader.span(key_node)
         if key == "job":
-            items += _job(reader, value, name, f"{name}-codespec", module)
+            items += _job(reader, value, name, f"{name}-codespec", module, "job")
         elif key == "worker":
-            items.append(ast.SubBlock("worker", _job(reader, value, name, f"{name}-worker-codespec", module), span))
+            items.append(ast.SubBlock("worker", _job(reader, value, name, f"{name}-worker-codespec", module, "worker"), span))
         elif key == "timeoutSeconds":
             items.append(ast.Attr("timeout", reader.seconds(value), span))
         elif key == "timeout":
             items.append(ast.Attr("timeout", reader.duration(value), span))
         elif key == "codespec":
-            items.append(_codespec_ref(reader, key_node, value, f"{name}-codespec", module))
+            items.append(_codespec_ref(reader, key_node, value, f"{name}-codespec", module, "job"))
         else:
             items.append(ast.Attr(JOB_KEYS.get(key, key), reader.expr(value), span))
     return items
 
 
-def _job(reader: YamlReader, node: yaml.Node, run: str, inline_name: str, module: ast.Module) -> list[ast.Item]:
+def _job(reader: YamlReader, node: yaml.Node, run: str, inline_name: str, module: ast.Module, kind: str) -> list[ast.Item]:
     items: list[ast.Item] = []
-    for key, key_node, value in reader.mapping(node, f"the job of run {run!r}"):
+    for key, key_node, value in reader.mapping(node, f"the {kind} of run {run!r}"):
         if key == "codespec":
-            items.append(_codespec_ref(reader, key_node, value, inline_name, module))
+            items.append(_codespec_ref(reader, key_node, value, inline_name, module, kind))
         else:
             items.append(ast.Attr(JOB_KEYS.get(key, key), reader.expr(value), reader.span(key_node)))
     return items
 
 
-def _codespec_ref(reader: YamlReader, key_node, value: yaml.Node, inline_name: str, module: ast.Module) -> ast.Attr:
-    """`codespec: hello`, `codespec: hello/versions/2`, or an inline codespec (a block of its own)."""
+def _codespec_ref(reader: YamlReader, key_node, value: yaml.Node, inline_name: str, module: ast.Module, kind: str) -> ast.Attr:
+    """`codespec: hello`, `codespec: hello/versions/2`, or an inline codespec (a block of its own).
+
+    An inline codespec's kind is where it stands (`job:` or `worker:`), as
+    Tyger's CLI sets it: a `kind` written in it is replaced.
+    """
     span = reader.span(key_node)
     if isinstance(value, yaml.MappingNode):
-        module.blocks.append(
-            ast.Block("codespec", inline_name, read_codespec(reader, value, inline_name, module), span, span)
-        )
+        items = [i for i in read_codespec(reader, value, inline_name, module)
+                 if not (isinstance(i, ast.Attr) and i.name == "kind")]
+        items.insert(0, ast.Attr("kind", ast.Str(kind, span), span))
+        module.blocks.append(ast.Block("codespec", inline_name, items, span, span))
         return ast.Attr("codespec", ast.Ref([inline_name], reader.span(value)), span)
     return ast.Attr("codespec", reader.name_ref(value, "a codespec"), span)
 

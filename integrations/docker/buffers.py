@@ -43,7 +43,7 @@ def pipe_variable(parameter: str) -> str:
 
 
 def container_path(parameter: str) -> str:
-    return f"{CONTAINER_DIR}/{env_name(parameter).lower()}"
+    return contract.buffer_file(parameter)
 
 
 def create(store: Store, tags: dict[str, str] | None = None) -> BufferRecord:

@@ -29,6 +29,7 @@ import threading
 import time
 from typing import BinaryIO, Callable
 
+from rtc import contract
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Codespec, Pipeline
 from rtc.integrations.docker import buffers as buffer_ops
@@ -314,11 +315,15 @@ class _Execution:
         }
 
     def _container(self, cs: Codespec, step: str, env: dict[str, str], mounts=(), **extra) -> engine.ContainerSpec:
+        """`env`: what the runner adds to the codespec's own; `$(NAME)` expands as under every target."""
+        command, args, environment = contract.expand_container(
+            cs.command, cs.args, cs.env, {"RTC_RUN_ID": self.label, **env}
+        )
         return engine.ContainerSpec(
             image=cs.image,
-            argv=list(cs.args),
-            entrypoint=list(cs.command) if cs.command else None,
-            env={**cs.env, "RTC_RUN_ID": self.label, **env},
+            argv=args,
+            entrypoint=command or None,
+            env=environment,
             mounts=list(mounts),
             labels=self._labels(step),
             workdir=cs.working_dir,
