@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "build",
     "run",
     "exec",
+    "codespec",
     "buffer",
     "env",
     "deploy",

@@ -21,13 +21,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rtc.cli.tyger_run_cmd import file_and_run, load_pipeline, overrides_from
+    from rtc.cli.tyger_run_cmd import overrides_from, run_pipeline
     from rtc.compiler.diagnostics import RtcError
     from rtc.integrations.docker import tyger
     from rtc.integrations.docker.store import SUCCEEDED
 
-    path, run_name = file_and_run(args)
-    pipeline = load_pipeline(path)
+    pipeline, run_name = run_pipeline(args)
     overrides = overrides_from(args)
     seen = {"created": False}
 
