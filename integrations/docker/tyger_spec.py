@@ -48,6 +48,13 @@ def parse_ttl(text: str) -> float:
     return seconds
 
 
+def format_ttl(seconds: float) -> str:
+    """Seconds as Tyger writes a bufferTtl: `D.HH:MM:SS`."""
+    total = int(round(seconds))
+    days, rest = divmod(total, 86400)
+    return f"{days}.{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+
+
 def parse_since(text: str) -> float:
     """`--since`: a date/time (ISO 8601) or a time ago (`1h`, `30m`, `2h45m`) -> epoch seconds."""
     import time
@@ -160,6 +167,7 @@ def build_spec(pipeline: Pipeline, run: Run) -> dict:
             "codespec": _dump(job),
             "buffers": dict(run.buffers),
             "tags": dict(run.tags),
+            "bufferTtl": None if run.buffer_ttl_seconds is None else format_ttl(run.buffer_ttl_seconds),
             "nodePool": run.node_pool,
             "replicas": run.replicas,
         },
@@ -207,7 +215,7 @@ def show_json(record) -> dict:
     from rtc.integrations.docker.store import iso
 
     spec = record.spec
-    job = dict(spec["job"])
+    job = {k: v for k, v in spec["job"].items() if not (k == "bufferTtl" and v is None)}
     job["codespec"] = tyger_codespec(job_codespec(spec))
     out = {
         "id": record.id,

@@ -1,7 +1,8 @@
 """`rtc exec [FILE] [RUN] [-c CODESPEC] [--buffer NAME=ID]... [-r N] [--timeout D] [--tag k=v]... [--logs]`.
 
-Tyger's `run exec`: create a run, copy standard input into its first input
-buffer, wait for it to end, copy its first output buffer to standard output.
+Tyger's `run exec`: create a run, stream standard input into its input
+buffer (the one without a `--buffer`, or `_`) while the run reads it, and its
+output buffer to standard output as the run writes it, until the run ends.
 Status lines (with the run id) go to standard error, and with `--logs` the
 containers' output too. The exit code is 0 only when the run Succeeded.
 """
@@ -50,6 +51,7 @@ def run(args) -> int:
         stdout=sys.stdout.buffer,
         on_status=status,
         on_line=log_line if args.logs else None,
+        exec_io=True,
     )
     if record.status != SUCCEEDED:
         raise RtcError(

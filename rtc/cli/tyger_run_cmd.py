@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_watch)
 
     p = sub.add_parser("list", help="runs, newest first")
-    p.add_argument("--since", help="only runs created at or after this date/time (ISO 8601)")
+    p.add_argument("--since", help="only runs created at or after this date/time (ISO 8601), or this long ago (1h, 30m)")
     p.add_argument("--limit", type=int, help=f"at most this many runs (default {DEFAULT_LIST_LIMIT}, with a warning when cut)")
     p.set_defaults(handler=_list)
 
@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", help="the merged output of a run's containers")
     p.add_argument("id")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
-    p.add_argument("-s", "--since", help="only lines written at or after this date/time")
+    p.add_argument("-s", "--since", help="only lines written at or after this date/time, or this long ago (1h, 30m)")
     p.add_argument("--tail", type=int, help="only the last N lines")
     p.add_argument("--timestamps", action="store_true", help="prefix each line with its time")
     p.set_defaults(handler=_logs)
@@ -230,10 +230,10 @@ def _watch(args) -> int:
 
 
 def _list(args) -> int:
-    from rtc.integrations.docker.store import Store, parse_time
-    from rtc.integrations.docker.tyger_spec import show_json
+    from rtc.integrations.docker.store import Store
+    from rtc.integrations.docker.tyger_spec import parse_since, show_json
 
-    since = parse_time(args.since) if args.since else None
+    since = parse_since(args.since) if args.since else None
     limit = args.limit if args.limit is not None else DEFAULT_LIST_LIMIT
     records, more = Store().list_runs(since=since, limit=limit)
     print_json([show_json(r) for r in records])
@@ -252,11 +252,12 @@ def _cancel(args) -> int:
 
 
 def _logs(args) -> int:
-    from rtc.integrations.docker.store import Store, parse_time, split_log_line
+    from rtc.integrations.docker.store import Store, split_log_line
+    from rtc.integrations.docker.tyger_spec import parse_since
 
     store = Store()
     record = store.get_run(args.id)
-    since = parse_time(args.since) if args.since else None
+    since = parse_since(args.since) if args.since else None
     path = store.log_path(record.id)
 
     def emit(line: str) -> None:
