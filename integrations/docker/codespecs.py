@@ -67,7 +67,7 @@ def load(name: str, version: int | None = None) -> Pipeline:
             raise RtcError(f"codespec {name!r} has no version {version}",
                            hint=f"its versions: {', '.join(map(str, versions))}")
         raise RtcError(f"codespec {name!r} is not registered",
-                       hint=f"register it with `rtc codespec create -f FILE`; see `rtc codespec list`")
+                       hint="register it with `rtc codespec create -f FILE`; see `rtc codespec list`")
     return compile_file(str(path))
 
 
