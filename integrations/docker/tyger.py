@@ -533,6 +533,7 @@ def request_cancel(store: Store, run_id: int) -> RunRecord:
             store.transition(run_id, CANCELED, frm=(CANCELING,), reason="canceled by request")
             for parameter in job_codespec(record.spec).outputs:
                 store.seal_buffer(record.spec["job"]["buffers"][parameter])
+            buffer_ops.end_of_run(store, run_id)
     return store.get_run(run_id)
 
 
