@@ -97,6 +97,7 @@ SCHEMAS: dict[str, Schema] = {
             "replicas": V.read_int,
             "timeout": V.read_duration,
             "tags": V.read_str_map,
+            "buffer_ttl": V.read_duration,
             "node_pool": V.read_str,
             "cluster": V.read_str,
             "schedule": V.read_str,

@@ -262,6 +262,7 @@ class Run(Model):
     replicas: int = 1
     timeout_seconds: float | None = None
     tags: dict[str, str] = {}
+    buffer_ttl_seconds: float | None = Field(None, description="Lifetime of the buffers the run creates (Tyger's bufferTtl).")
     node_pool: str | None = None
     cluster: str | None = None
     schedule: str | None = None

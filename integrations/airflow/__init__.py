@@ -29,6 +29,7 @@ def _common(pipeline: Pipeline) -> dict:
         "contract": contract,
         "check_value_source": contract.check_value_source(),
         "parse_signal_source": contract.parse_signal_source(),
+        "expand_container_source": contract.expand_container_source(),
     }
 
 

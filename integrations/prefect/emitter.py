@@ -42,6 +42,8 @@ def _embedded_code(kind: str = "all") -> str:
     contract_code = [contract.check_value_source().rstrip()]
     if kind != "run":  # graph steps may send signals (prune, re-queue)
         contract_code.append(contract.parse_signal_source().rstrip())
+    if kind != "graph":  # Tyger runs expand $(NAME) in command, args and env
+        contract_code.append(contract.expand_container_source().rstrip())
     return "\n\n\n".join(contract_code) + "\n\n\n" + code + "\n"
 
 

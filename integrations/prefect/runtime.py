@@ -29,7 +29,7 @@ from prefect import allow_failure, get_run_logger
 from prefect.blocks.system import Secret
 from prefect.runtime import flow_run
 
-from rtc.contract import check_value, parse_signal
+from rtc.contract import check_value, expand_container, parse_signal
 
 # ---- EMBED: everything below is copied into generated flow modules ----
 
@@ -488,6 +488,11 @@ def buffer_env_name(buffer):
     return tyger_env_name(buffer) + "_PIPE"
 
 
+def buffer_file(buffer):
+    """Where a buffer is inside the container, as rtc.contract.buffer_file says: `my-data` -> /rtc/buffers/my_data."""
+    return f"{_BUFFER_DIR}/{tyger_env_name(buffer).lower()}"
+
+
 def _replica_env(replica):
     return {"RTC_REPLICA_INDEX": str(replica), "REPLICA_INDEX": str(replica)}
 
@@ -519,10 +524,12 @@ def start_workers(job):
         names = [f"rtc-{run_id}-worker-{i}" for i in range(spec["replicas"])]
         containers = []
         for i, name in enumerate(names):
-            env = {**spec["environ"], "RTC_RUN_ID": run_id, **_replica_env(i)}
+            entrypoint, argv, env = expand_container(
+                spec["entrypoint"], spec["argv"], spec["environ"], {"RTC_RUN_ID": run_id, **_replica_env(i)}
+            )
             try:
                 container = client.containers.run(
-                    spec["image"], command=spec["argv"] or None, entrypoint=spec["entrypoint"] or None,
+                    spec["image"], command=argv or None, entrypoint=entrypoint or None,
                     environment=env, labels={**labels, "rtc.step": f"{job['step']}/worker-{i}"},
                     working_dir=spec["workdir"], nano_cpus=spec["nano_cpus"], mem_limit=spec["mem_limit"],
                     network=network, name=name, hostname=name, detach=True,
@@ -591,23 +598,22 @@ def run_job(spec, buffers, replica, workers=None):
 
     `workers`: (environment, network) from `start_workers` for a run with a worker section.
     """
-    env = dict(spec["environ"])
+    system = {}  # what the runner adds to the codespec's env (as under `rtc exec`)
     if workers is not None:
-        env.update(workers[0])
+        system.update(workers[0])
         spec = {**spec, "network": workers[1]}
     files = {}
     for name in spec["inputs"]:
-        path = f"{_BUFFER_DIR}/{name}"
-        files[path] = buffers.get(name, "").encode("utf-8")
-        env[buffer_env_name(name)] = path
+        files[buffer_file(name)] = buffers.get(name, "").encode("utf-8")
+        system[buffer_env_name(name)] = buffer_file(name)
     for name in spec["outputs"]:
-        path = f"{_BUFFER_DIR}/{name}"
-        files[path] = b""
-        env[buffer_env_name(name)] = path
-    env.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
+        files[buffer_file(name)] = b""
+        system[buffer_env_name(name)] = buffer_file(name)
+    system.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
+    entrypoint, argv, env = expand_container(spec["entrypoint"], spec["argv"], spec["environ"], system)
     got = run_container(
-        spec, env, files=files, dirs=["/rtc", _BUFFER_DIR],
-        read_back=[f"{_BUFFER_DIR}/{name}" for name in spec["outputs"]],
+        {**spec, "entrypoint": entrypoint, "argv": argv}, env, files=files, dirs=["/rtc", _BUFFER_DIR],
+        read_back=[buffer_file(name) for name in spec["outputs"]],
         name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
     )
-    return {name: (got[f"{_BUFFER_DIR}/{name}"] or b"").decode("utf-8", "replace") for name in spec["outputs"]}
+    return {name: (got[buffer_file(name)] or b"").decode("utf-8", "replace") for name in spec["outputs"]}

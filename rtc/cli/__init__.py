@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "run",
     "cache",
     "exec",
+    "codespec",
     "buffer",
     "env",
     "deploy",

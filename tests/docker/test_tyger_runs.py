@@ -28,8 +28,10 @@ def test_seed_create_write_read_flow(tmp_path, docker_client):
     assert created.returncode == 0, created.stderr.decode()
     run_id = created.stdout.decode().strip()
     assert run_id == "1"
-    time.sleep(0.5)
-    assert rtc_json("run", "show", run_id)["status"] == "Pending"  # waits for its input buffer
+    # the run starts at once and its read of the input pipe waits for the bytes
+    wait_for(lambda: rtc_json("run", "show", run_id)["status"] == "Running", timeout=120, what="Running")
+    time.sleep(1)
+    assert rtc_json("run", "show", run_id)["status"] == "Running"
     assert rtc("buffer", "write", input_id, input=b"Paul\n").returncode == 0
     read = rtc("buffer", "read", output_id, timeout=60)
     assert read.stdout == b"Hello Paul\n", read.stderr.decode()

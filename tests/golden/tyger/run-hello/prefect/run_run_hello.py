@@ -72,6 +72,59 @@ def check_value(value, type_text, where="value"):
     return check(value, parse(type_text), where)
 
 
+def expand_container(command, args, env, system_env):
+    """Kubernetes' `$(NAME)` expansion for one container: returns (command, args, environment).
+
+    Tyger runs its codespecs as Kubernetes does: `$(NAME)` in `command`,
+    `args` and `env` values is replaced by the variable NAME of the
+    container's environment; `$$` stands for one `$` (so `$$(NAME)` is the
+    literal `$(NAME)`); a reference to a name that is not defined is left as
+    written. `env` is the codespec's own, `system_env` what the runner adds
+    (`<BUFFER>_PIPE`, `REPLICA_INDEX`, worker variables, ...), which wins
+    over a codespec variable of the same name. An `env` value sees the
+    runner's variables and the codespec variables defined before it
+    (Kubernetes' "previously defined" rule); a Tyger `env` is a map whose
+    order no target keeps (IR JSON, run store and DAG files sort it), so
+    "before" means before in name order. `command` and `args` see the whole
+    environment. Self-contained: generated Airflow and Prefect files carry
+    its source (see `expand_container_source`), so every target expands
+    identically.
+    """
+
+    def expand(text, known):
+        out, i, n = [], 0, len(text)
+        while i < n:
+            if text[i] != "$" or i + 1 == n:
+                out.append(text[i])
+                i += 1
+            elif text[i + 1] == "$":  # `$$` is an escaped `$`
+                out.append("$")
+                i += 2
+            elif text[i + 1] == "(":
+                close = text.find(")", i + 2)
+                if close < 0:  # an unclosed `$(` stays as written
+                    out.append("$(")
+                    i += 2
+                    continue
+                name = text[i + 2:close]
+                out.append(known[name] if name in known else text[i:close + 1])
+                i = close + 1
+            else:  # `$x` is not a reference
+                out.append(text[i:i + 2])
+                i += 2
+        return "".join(out)
+
+    environment = {}
+    for name, value in sorted(env.items()):
+        environment[name] = expand(str(value), {**environment, **system_env})
+    environment.update(system_env)
+    return (
+        [expand(str(a), environment) for a in command or ()],
+        [expand(str(a), environment) for a in args or ()],
+        environment,
+    )
+
+
 _IO_DIR = "/rtc/io"
 MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
 _POLL_SECONDS = 0.2
@@ -263,6 +316,11 @@ def buffer_env_name(buffer):
     return tyger_env_name(buffer) + "_PIPE"
 
 
+def buffer_file(buffer):
+    """Where a buffer is inside the container, as rtc.contract.buffer_file says: `my-data` -> /rtc/buffers/my_data."""
+    return f"{_BUFFER_DIR}/{tyger_env_name(buffer).lower()}"
+
+
 def _replica_env(replica):
     return {"RTC_REPLICA_INDEX": str(replica), "REPLICA_INDEX": str(replica)}
 
@@ -294,10 +352,12 @@ def start_workers(job):
         names = [f"rtc-{run_id}-worker-{i}" for i in range(spec["replicas"])]
         containers = []
         for i, name in enumerate(names):
-            env = {**spec["environ"], "RTC_RUN_ID": run_id, **_replica_env(i)}
+            entrypoint, argv, env = expand_container(
+                spec["entrypoint"], spec["argv"], spec["environ"], {"RTC_RUN_ID": run_id, **_replica_env(i)}
+            )
             try:
                 container = client.containers.run(
-                    spec["image"], command=spec["argv"] or None, entrypoint=spec["entrypoint"] or None,
+                    spec["image"], command=argv or None, entrypoint=entrypoint or None,
                     environment=env, labels={**labels, "rtc.step": f"{job['step']}/worker-{i}"},
                     working_dir=spec["workdir"], nano_cpus=spec["nano_cpus"], mem_limit=spec["mem_limit"],
                     network=network, name=name, hostname=name, detach=True,
@@ -366,26 +426,25 @@ def run_job(spec, buffers, replica, workers=None):
 
     `workers`: (environment, network) from `start_workers` for a run with a worker section.
     """
-    env = dict(spec["environ"])
+    system = {}  # what the runner adds to the codespec's env (as under `rtc exec`)
     if workers is not None:
-        env.update(workers[0])
+        system.update(workers[0])
         spec = {**spec, "network": workers[1]}
     files = {}
     for name in spec["inputs"]:
-        path = f"{_BUFFER_DIR}/{name}"
-        files[path] = buffers.get(name, "").encode("utf-8")
-        env[buffer_env_name(name)] = path
+        files[buffer_file(name)] = buffers.get(name, "").encode("utf-8")
+        system[buffer_env_name(name)] = buffer_file(name)
     for name in spec["outputs"]:
-        path = f"{_BUFFER_DIR}/{name}"
-        files[path] = b""
-        env[buffer_env_name(name)] = path
-    env.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
+        files[buffer_file(name)] = b""
+        system[buffer_env_name(name)] = buffer_file(name)
+    system.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
+    entrypoint, argv, env = expand_container(spec["entrypoint"], spec["argv"], spec["environ"], system)
     got = run_container(
-        spec, env, files=files, dirs=["/rtc", _BUFFER_DIR],
-        read_back=[f"{_BUFFER_DIR}/{name}" for name in spec["outputs"]],
+        {**spec, "entrypoint": entrypoint, "argv": argv}, env, files=files, dirs=["/rtc", _BUFFER_DIR],
+        read_back=[buffer_file(name) for name in spec["outputs"]],
         name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
     )
-    return {name: (got[f"{_BUFFER_DIR}/{name}"] or b"").decode("utf-8", "replace") for name in spec["outputs"]}
+    return {name: (got[buffer_file(name)] or b"").decode("utf-8", "replace") for name in spec["outputs"]}
 
 
 # ---------------------------------------------------------------- the job
