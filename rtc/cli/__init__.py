@@ -17,6 +17,7 @@ from rtc import __version__
 # Order here is the order in `rtc --help`.
 COMMAND_MODULES = [
     "check",
+    "fmt",
     "compile",
     "graph",
     "schema",
