@@ -18,6 +18,7 @@ from rtc import __version__
 COMMAND_MODULES = [
     "check",
     "fmt",
+    "lsp",
     "compile",
     "graph",
     "schema",
