@@ -20,10 +20,20 @@ def register(subparsers) -> None:
         default="text",
         help="json: one object {\"files\": [{\"file\", \"ok\", \"graphs\", \"runs\", \"diagnostics\": [...]}]} on standard output",
     )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: re-check whenever a FILE or a file it imports is saved, printing only what changed",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.watch:
+        from rtc.cli.check_watch import watch
+
+        return watch(args.files)
+
     from rtc import compile_cache
     from rtc.compiler.diagnostics import CompileError, RtcError
 
