@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.watch:
+    if getattr(args, "watch", False):
         from rtc.cli.check_watch import watch
 
         return watch(args.files)

@@ -126,6 +126,7 @@ async def test_an_edit_in_an_imported_file_updates_the_importers_diagnostics(cli
     pipeline, envs = files
     pipeline_uri = await open_doc(client, pipeline)
     envs_uri = await open_doc(client, envs)
+    assert await diagnostics_for(client, pipeline_uri) == []  # opening an import re-checks its importers
     change(client, envs_uri, ENVS.replace("env py", "env py2"), 2)
     diagnostics = await diagnostics_for(client, pipeline_uri)
     assert [(d.code, d.range.start) for d in diagnostics] == [("E300", pos(3, 12))]
