@@ -101,16 +101,6 @@ def get(store: Store, buffer_id: str) -> BufferRecord:
     return store.get_buffer(buffer_id)
 
 
-def wait_sealed(store: Store, buffer_id: str, timeout: float | None = None, poll: float = 0.1) -> bool:
-    """Wait until the buffer is complete; False when `timeout` seconds pass first."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while store.get_buffer(buffer_id).sealed_at is None:
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-        time.sleep(poll)
-    return True
-
-
 def follow(store: Store, buffer_id: str, sink, *, stop=None, timeout: float | None = None) -> int:
     """Copy the buffer to `sink` (a writable binary file, or a callable taking bytes) as it is written.
 

@@ -120,10 +120,10 @@ def test_replicas_env_args_workdir_and_resources(docker_client):
     lines: list[str] = []
     record = tyger.execute_run(pipeline(cs), "multi", on_line=lines.append, overrides=Overrides(replicas=3))
     assert record.status == "Succeeded", record.status_reason
-    for i in range(3):
-        assert f"replica {i}/{i} hey first second /tmp" in lines
-    assert lines.count(str(64 * 2**20)) == 3
-    assert sum(1 for line in lines if line.startswith("50000")) == 3  # 0.5 CPU = 50000us per 100000us
+    for i in range(3):  # several replicas: each line says whose it is
+        assert f"[replica-{i}] replica {i}/{i} hey first second /tmp" in lines
+        assert f"[replica-{i}] {64 * 2**20}" in lines
+        assert any(line.startswith(f"[replica-{i}] 50000") for line in lines)  # 0.5 CPU = 50000us per 100000us
     with pytest.raises(RtcError, match="at most 3"):
         tyger.execute_run(pipeline(cs), "multi", overrides=Overrides(replicas=4))
     assert leftovers(docker_client) == []
