@@ -14,26 +14,42 @@ show at once.
 from __future__ import annotations
 
 import dataclasses
+import re
 from functools import lru_cache
 
 from rtc.compiler.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
 from rtc.dsl import ast
-from rtc.lsp.textpos import tokens
 
-_STARTS = {"namespace", "import", "env", "node", "graph", "codespec", "run"}
+# Only what decides a cut: strings and comments (skipped whole), brackets, and the words
+# that start a top-level item (not inside a longer name such as `my-env`).
+_SCAN = re.compile(
+    r'"""[\s\S]*?(?:"""|\Z)|"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}\[\]()]'
+    r"|(?<![A-Za-z0-9_-])(?:namespace|import|env|node|graph|codespec|run)(?![A-Za-z0-9_-])"
+)
 
 
 def pieces(text: str) -> list[tuple[int, int, str]]:
     """(offset, line from 0, text) of each top-level item, the text between items included."""
     cuts = [0]
     depth = 0
-    for token in tokens(text):
-        if token.kind == "punct" and token.text in "{[(":
+    name_from = -1  # after `env`, `node`, ... or `namespace` comes a name, which may be such a word too
+    for match in _SCAN.finditer(text):
+        char = text[match.start()]
+        if char == "#":
+            continue  # a comment between a block's kind and its name changes nothing
+        if char in "{[(":
             depth += 1
-        elif token.kind == "punct" and token.text in "}])":
+        elif char in "}])":
             depth = max(depth - 1, 0)
-        elif depth == 0 and token.kind == "name" and token.text in _STARTS and token.start > 0:
-            cuts.append(token.start)
+        elif depth == 0 and char not in '"#':
+            if name_from >= 0 and not re.sub(r"#[^\n]*", "", text[name_from : match.start()]).strip():
+                name_from = -1
+                continue
+            if match.start() > 0:
+                cuts.append(match.start())
+            name_from = match.end() if match.group() != "import" else -1
+            continue
+        name_from = -1
     cuts.append(len(text))
     out, line = [], 0
     for start, end in zip(cuts, cuts[1:]):

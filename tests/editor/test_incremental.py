@@ -67,3 +67,9 @@ def test_a_sequence_of_edits_parses_as_the_whole_text_does(data):
             assert (first.code, first.span.line, first.span.col) in {(d.code, d.span.line, d.span.col) for d in got.diagnostics}
         else:
             assert got == expected
+
+
+def test_a_block_named_like_a_keyword_is_not_cut():
+    text = "env node { image = \"x\" }\nnode env {}\ngraph  # c\n  run {}\n"
+    assert [p for _, _, p in pieces(text)] == ['env node { image = "x" }\n', "node env {}\n", "graph  # c\n  run {}\n"]
+    assert incremental(IncrementalParser("f.rt"), text) == whole(text)
