@@ -8,7 +8,9 @@ default. Each is timed from sending `didChange` to receiving
 `publishDiagnostics` for the file (median and p95 over the changes).
 Beside it, the same file checked in full: `rtc check FILE` as a process
 (Python start and imports included, what a user runs) and `compile_file` in
-this process (parse + check + lower, no start-up), both medians.
+this process (parse + check + lower, no start-up), both medians; and the
+server's own check after the same edit in this process (`Project.check`:
+unchanged blocks not re-parsed, no JSON-RPC, no debounce).
 
 The server's debounce (`RTC_LSP_DEBOUNCE_MS`, default 30 ms) is part of the
 measured latency; `--debounce-ms 0` shows the work alone.
@@ -122,6 +124,22 @@ def check_in_process(path: Path, runs: int) -> list[float]:
     return times
 
 
+def check_incremental(path: Path, text: str, edit, runs: int) -> list[float]:
+    """The server's own check after an edit, in this process: `Project.check` (no JSON-RPC, no debounce)."""
+    from rtc.lsp.project import Project
+
+    project = Project()
+    project.set_text(str(path), text)
+    project.check(str(path))
+    times = []
+    for i in range(runs):
+        project.set_text(str(path), edit(text, 1000 + i))
+        started = time.perf_counter()
+        project.check(str(path))
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, nargs="+", default=[100, 1000, 5000])
@@ -130,7 +148,10 @@ def main() -> None:
     parser.add_argument("--debounce-ms", type=int, default=30)
     args = parser.parse_args()
     print(f"debounce {args.debounce_ms} ms; {args.changes} changes per size; {args.runs} full checks\n")
-    print(f"{'lines':>6} {'edit':>6} {'lsp median':>11} {'lsp p95':>9} {'check (process)':>16} {'compile_file':>13} {'process/lsp':>12}")
+    print(
+        f"{'lines':>6} {'edit':>6} {'lsp median':>11} {'lsp p95':>9} {'Project.check':>14} "
+        f"{'check (process)':>16} {'compile_file':>13} {'process/lsp':>12}"
+    )
     for lines in args.lines:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -142,8 +163,10 @@ def main() -> None:
             for name, edit in EDITS.items():
                 latencies = asyncio.run(lsp_latencies(folder, text, edit, args.changes, args.debounce_ms))
                 median = statistics.median(latencies)
+                incremental = statistics.median(check_incremental(path, text, edit, args.runs))
                 print(
                     f"{text.count(chr(10)):>6} {name:>6} {median * 1000:>9.1f}ms {percentile(latencies, 95) * 1000:>7.1f}ms "
+                    f"{incremental * 1000:>12.1f}ms "
                     f"{process * 1000:>14.1f}ms {in_process * 1000:>11.1f}ms {process / median:>11.1f}x",
                     flush=True,
                 )
