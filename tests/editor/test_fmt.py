@@ -180,7 +180,11 @@ def test_an_empty_file_and_a_comment_only_file():
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_rt_file_of_the_repository_is_formatted(path):
     text = path.read_text(encoding="utf-8")
-    assert format_rt(text, str(path)) == text, f"run `rtc fmt {path.relative_to(REPO)}`"
+    assert format_rt(text, str(path)) == text, (
+        f"run `rtc fmt {path.relative_to(REPO)}`; for tests/invalid/ cases then refresh their `# expect:` "
+        "line:col with `.venv/bin/python tests/compiler/compiler_cases.py` (review the diff), or list a "
+        "deliberately unformatted file in NOT_FORMATTED with the reason"
+    )
 
 
 def _ir(main: Path) -> str:
