@@ -140,8 +140,11 @@ def airflow_round(api: AirflowApi, dags: Path, kind: str) -> float:
 
     def succeeded():
         runs = api.get(f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
-        if any(r["state"] == "failed" for r in runs):
-            raise SystemExit(f"{dag_id}: a run failed")
+        for r in runs:
+            if r["state"] == "failed":
+                tis = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{r['dag_run_id']}/taskInstances")["task_instances"]
+                raise SystemExit(f"{dag_id}: run {r['dag_run_id']} failed: "
+                                 f"{[(t['task_id'], t['state'], t['hostname']) for t in tis]}")
         return any(r["run_type"] == "scheduled" and r["state"] == "success" for r in runs)
 
     poll(f"{dag_id}'s first scheduled run", succeeded)
@@ -204,7 +207,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="rtc-deploy-bench-"))
+    root = Path(tempfile.mkdtemp(prefix="rtc-deploy-bench-services-"))
+    keep = False
     try:
         sh(str(SERVICES / "install.sh"))
         sh(str(SERVICES / "postgres.sh"), "start", str(root), "airflow", "prefect")
@@ -242,11 +246,16 @@ def main() -> int:
                    [t[0] for t in prefect["hand"]]))
         print(line("prefect: its slot -> run completed", [t[1] for t in prefect["rtc"]],
                    [t[1] for t in prefect["hand"]]))
+    except BaseException:
+        keep = True
+        print(f"services' logs kept in {root}", file=sys.stderr)
+        raise
     finally:
         for script, verb in (("prefect.sh", "stop"), ("airflow.sh", "stop"), ("redis.sh", "stop"),
                              ("postgres.sh", "stop")):
             subprocess.run([str(SERVICES / script), verb, str(root)], capture_output=True, timeout=120)
-        shutil.rmtree(root, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

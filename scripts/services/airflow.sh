@@ -46,6 +46,9 @@ write_env() {
     echo "AIRFLOW__API__WORKERS=1"
     echo "AIRFLOW__API__SECRET_KEY=$(secret)"
     echo "AIRFLOW__API_AUTH__JWT_SECRET=$(secret)"
+    # Workers give up on an execution-API call after 5 s by default, and the task fails
+    # ("ReadTimeout") when a loaded api-server answers late; see docs/deploy.md.
+    echo "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=${AIRFLOW_EXECUTION_API_TIMEOUT:-60}"
     # A new DAG file is seen within seconds (production default: 300 s); see docs/deploy.md.
     echo "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=${AIRFLOW_REFRESH_INTERVAL:-5}"
     echo "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=${AIRFLOW_MIN_FILE_PROCESS_INTERVAL:-10}"
