@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from rtc.cli import registry_option
+
 
 EPILOG = """\
 Deployments only run when a Prefect worker polls their work pool:
@@ -42,6 +44,7 @@ def register(subparsers) -> None:
                    help="how long to wait for the server to create each schedule's first run (default 30)")
     p.add_argument("-o", "--output", default=None,
                    help="folder for the flow modules the deployments run; default: $RTC_HOME/prefect/NAMESPACE")
+    registry_option.add(p)
     p.set_defaults(func=run)
 
 
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from rtc.files import write_atomically
     from rtc.integrations.prefect import deploy, deployments, emitter
 
-    pipeline = compile_file(args.file)
+    pipeline = registry_option.apply(compile_file(args.file), args)
     work_pool = args.work_pool or deployments.DEFAULT_WORK_POOL
     home = Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc")
     folder = Path(args.output) if args.output else home / "prefect" / pipeline.namespace

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rtc.cli import registry_option
+
 TYGER_SUBCOMMANDS = ("create", "show", "watch", "list", "cancel", "logs")
 
 
@@ -17,7 +19,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a graph or a Tyger run locally in Docker (also: rtc run create|show|watch|list|cancel|logs)",
-        usage="rtc run FILE [GRAPH|RUN] [--param NAME=VALUE]... [--workers N] [--no-cache]\n"
+        usage="rtc run FILE [GRAPH|RUN] [--param NAME=VALUE]... [--workers N] [--no-cache] [--registry HOST[:PORT][/PREFIX]]\n"
         "       rtc run create|show|watch|list|cancel|logs ...",
         description="Run a graph (or a Tyger run) of FILE locally in Docker. "
         "Tyger's run commands: rtc run create|show|watch|list|cancel|logs ... (see `rtc run create --help`).",
@@ -33,6 +35,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="a graph param, parsed by its declared type (repeatable)")
     p.add_argument("--workers", type=int, help="most containers at once (default: the graph's `workers`)")
     p.add_argument("--no-cache", action="store_true", help="run every step, even those with `cache`; record nothing (see `rtc cache`)")
+    registry_option.add(p)
 
 
 def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
@@ -44,6 +47,7 @@ def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
     after.param = list(args.param) + after.param
     after.workers = after.workers if after.workers is not None else args.workers
     after.no_cache = after.no_cache or args.no_cache
+    after.registry = after.registry if after.registry is not None else args.registry
     after.file = args.file
     return after
 
@@ -109,7 +113,7 @@ def run_file(args: argparse.Namespace) -> int:
     from rtc.integrations.docker import runner
     from rtc.integrations.docker.progress import Reporter
 
-    pipeline = load_pipeline(args.file)
+    pipeline = registry_option.apply(load_pipeline(args.file), args)
     kind, name = choose(pipeline, args.name, args.file)
     if kind == "run":
         if args.param:
