@@ -53,7 +53,7 @@ SCHEMAS: dict[str, Schema] = {
             "cache": V.read_cache,
         },
         ports=("inputs", "outputs", "secrets"),
-        blocks=("retry",),
+        blocks=("retry", "retry_policy"),
         required=("env",),
     ),
     "retry": Schema(
@@ -61,14 +61,17 @@ SCHEMAS: dict[str, Schema] = {
             "max_retries": V.read_int,
             "strategy": V.read_str,
             "delay": V.read_duration,
+            "backoff_factor": V.read_duration,
+            "exponent": V.read_number,
             "max_delay": V.read_duration,
-            "jitter": V.read_bool,
+            "jitter": V.read_scalar,
         }
     ),
     "graph": Schema(
         attrs={"schedule": V.read_str, "workers": V.read_int, "tags": V.read_str_list},
         ports=("params",),
         statements=(ast.StepStmt,),
+        blocks=("retry", "retry_policy"),
     ),
     "codespec": Schema(
         attrs={

@@ -58,11 +58,13 @@ def compile_modules(modules, source: str) -> ir.Pipeline:
 
     nodes: dict[str, ir.Node] = {}
     input_defaults: dict[str, dict] = {}
+    node_retries: dict[str, ir.RetryPolicy | None] = {}
     for entry in symbols.entries("node"):
-        node, defaults = lower_node(ctx, entry, symbols)
+        node, defaults, retry = lower_node(ctx, entry, symbols)
         if node is not None:
             nodes[node.name] = node
             input_defaults[node.name] = defaults
+            node_retries[node.name] = retry
     python_envs = {node.env for node in nodes.values() if node.python is not None}
 
     environments = {}
@@ -73,7 +75,7 @@ def compile_modules(modules, source: str) -> ir.Pipeline:
 
     graphs = {}
     for entry in symbols.entries("graph"):
-        graph = lower_graph(ctx, entry, symbols, nodes, input_defaults)
+        graph = lower_graph(ctx, entry, symbols, nodes, input_defaults, node_retries)
         if graph is not None:
             graphs[graph.name] = graph
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 IR_VERSION = "1"
 
@@ -94,25 +94,42 @@ class Port(Model):
 
 
 class RetryPolicy(Model):
-    """Exosphere's retry policy; `max_retries` 0 means no retry."""
+    """Exosphere's retry policy; `max_retries` 0 means no retry.
+
+    Exosphere's strategy names map onto two fields: `EXPONENTIAL_FULL_JITTER`
+    is strategy "exponential" with jitter "full". Every target computes the
+    delays with `rtc.contract.retry_delay` (see `as_contract`).
+    """
 
     max_retries: int = 0
     strategy: Literal["fixed", "linear", "exponential"] = "exponential"
-    jitter: bool = False
-    delay_seconds: float = 1.0
+    jitter: Literal["none", "full", "equal"] = Field("none", description="full: uniform(0, d); equal: d/2 + uniform(0, d/2).")
+    delay_seconds: float = Field(1.0, description="Exosphere's backoff_factor, in seconds.")
+    exponent: float = Field(2.0, description="Base of the exponential strategy.")
     max_delay_seconds: float | None = None
 
-    def delay_for(self, attempt: int) -> float:
-        """Delay before retry number `attempt` (1-based), without jitter."""
-        if self.strategy == "fixed":
-            delay = self.delay_seconds
-        elif self.strategy == "linear":
-            delay = self.delay_seconds * attempt
-        else:
-            delay = self.delay_seconds * (2 ** (attempt - 1))
-        if self.max_delay_seconds is not None:
-            delay = min(delay, self.max_delay_seconds)
-        return delay
+    @field_validator("jitter", mode="before")
+    @classmethod
+    def _jitter_from_bool(cls, value):
+        """IR files written before jitter had kinds said `true` (full jitter) or `false`."""
+        if isinstance(value, bool):
+            return "full" if value else "none"
+        return value
+
+    def as_contract(self) -> dict:
+        """The policy as `rtc.contract.retry_delay` takes it (also printed into generated files)."""
+        return {"strategy": self.strategy, "jitter": self.jitter, "delay": self.delay_seconds,
+                "exponent": self.exponent, "max_delay": self.max_delay_seconds}
+
+    def delay_for(self, attempt: int, uniform=None) -> float:
+        """Delay before retry number `attempt` (1-based); `uniform` as in `rtc.contract.retry_delay`."""
+        from rtc.contract import retry_delay
+
+        return retry_delay(self.as_contract(), attempt, uniform)
+
+    def delay_range(self, attempt: int) -> tuple[float, float]:
+        """The smallest and the largest delay before retry `attempt` (equal without jitter)."""
+        return self.delay_for(attempt, lambda a, b: a), self.delay_for(attempt, lambda a, b: b)
 
 
 class CachePolicy(Model):
@@ -132,7 +149,7 @@ class Node(Model):
     command: list[str] | None = Field(None, description="argv run in the container; exclusive with `python`.")
     python: str | None = Field(None, description="`module:Class` of a BaseNode subclass, run with `python -m rtc.node`.")
     fanout: bool = Field(False, description="execute() returns a list of Outputs; each output then arrives downstream as a list.")
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = Field(RetryPolicy(), description="The node's own policy (no retry when none is written); see Step.retry.")
     timeout_seconds: float | None = None
     cache: CachePolicy | None = Field(None, description="Set: a run with the same image, program, inputs and environment reuses recorded outputs.")
     span: Span
@@ -179,7 +196,13 @@ class Step(Model):
     upstream: list[str] = Field([], description="Steps this one waits for (data edges and `after`), sorted.")
     trigger: Literal["all_success", "all_done"] = "all_success"
     mapped: bool = Field(False, description="True when an input is fanned out with each(); outputs of a mapped step arrive downstream as lists.")
+    retry: RetryPolicy | None = Field(None, description="The graph's default policy, set on the steps of nodes that write none; "
+                                      "None: the node's own. Use retry_policy().")
     span: Span
+
+    def retry_policy(self, node: "Node") -> RetryPolicy:
+        """The retry policy this step runs with."""
+        return node.retry if self.retry is None else self.retry
 
     def output_type(self, declared: str, node: Node) -> str:
         """Type seen downstream for an output declared with type `declared`."""

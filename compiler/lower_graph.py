@@ -12,6 +12,7 @@ from rtc.compiler.cron import canonical_schedule, cron_problem
 from rtc.compiler.order import find_cycles, topological_order
 from rtc.compiler.ports import typed_ports
 from rtc.compiler.resolve import Entry, SymbolTable
+from rtc.compiler.retry import read_policy
 from rtc.compiler.suggest import did_you_mean
 from rtc.compiler.validate import airflow_id_problem, python_name_problem
 from rtc.compiler.values import NotLiteral, describe, literal
@@ -33,9 +34,11 @@ class _Source:
 
 
 def lower_graph(
-    ctx: Context, entry: Entry, symbols: SymbolTable, nodes: dict[str, ir.Node], input_defaults: dict[str, dict]
+    ctx: Context, entry: Entry, symbols: SymbolTable, nodes: dict[str, ir.Node], input_defaults: dict[str, dict],
+    node_retries: dict[str, ir.RetryPolicy | None] | None = None,
 ) -> ir.Graph | None:
-    """`input_defaults`: node name -> input name -> default value, bound when a step leaves the input out."""
+    """`input_defaults`: node name -> input name -> default value, bound when a step leaves the input out.
+    `node_retries`: node name -> the node's own retry policy (None: the graph's default applies)."""
     block = entry.block
     label = f"graph `{block.name}`"
     start = ctx.mark()
@@ -54,6 +57,7 @@ def lower_graph(
     if workers is not None and workers < 1:
         ctx.error(codes.BAD_VALUE, f"`workers` must be at least 1, not {workers}", view.value_span("workers"))
 
+    default_retry = read_policy(ctx, view, label)
     params = typed_ports(ctx, view.ports.get("params"), "param", infer_from_default=True)
     for p in params:
         problem = python_name_problem(p.name, "param")
@@ -76,6 +80,8 @@ def lower_graph(
     for stmt in stmts.values():
         step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults)
         if step is not None:
+            if default_retry is not None and (node_retries or {}).get(step.node) is None:
+                step = step.model_copy(update={"retry": default_retry})
             steps.append(step)
 
     # Cycles are looked for among all steps, broken ones included.

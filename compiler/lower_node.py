@@ -1,4 +1,4 @@
-"""`node` blocks -> ir.Node: ports, the program, retries and timeout."""
+"""`node` blocks -> ir.Node: ports, the program, retries (see retry.py) and timeout."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from rtc.compiler.attributes import read_block
 from rtc.compiler.context import Context
 from rtc.compiler.ports import typed_ports, unique_decls
 from rtc.compiler.resolve import Entry, SymbolTable
+from rtc.compiler.retry import read_policy
 from rtc.compiler.validate import env_var_problem
 
-STRATEGIES = ("fixed", "linear", "exponential")
-
-
-def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Node | None, dict]:
-    """The node, and the defaults of its inputs (bound when a step leaves such an input out)."""
+def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Node | None, dict, ir.RetryPolicy | None]:
+    """The node, the defaults of its inputs (bound when a step leaves such an input out), and its own retry policy."""
     block = entry.block
     label = f"node `{block.name}`"
     view = read_block(ctx, "node", block.items, block.span, label)
@@ -41,9 +39,9 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
         else:
             secrets.append(decl.name)
 
-    retry = _retry_policy(ctx, view, label)
+    retry = read_policy(ctx, view, label)
     if env_name is None or view.get("python") is None and view.get("command") is None:
-        return None, {}
+        return None, {}, None
     defaults = {p.name: p.default for p in inputs if not p.required}
     return ir.Node(
         name=block.name,
@@ -54,43 +52,14 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
         command=command if python is None else None,
         python=python,
         fanout=bool(view.get("fanout", False)),
-        retry=retry,
+        retry=retry or ir.RetryPolicy(),
         timeout_seconds=view.get("timeout"),
         cache=_cache_policy(view.get("cache")),
         span=ctx.ir_span(block.span),
-    ), defaults
+    ), defaults, retry
 
 
 def _cache_policy(value) -> ir.CachePolicy | None:
     if not value or not value[0]:
         return None
     return ir.CachePolicy(max_age_seconds=value[1])
-
-
-def _retry_policy(ctx: Context, view, label: str) -> ir.RetryPolicy:
-    sub = view.blocks.get("retry")
-    retry = read_block(ctx, "retry", sub.items, sub.span, f"the retry block of {label}") if sub else None
-    fields: dict = {}
-    if retry is not None:
-        if retry.get("max_retries") is not None:
-            fields["max_retries"] = retry.get("max_retries")
-        strategy = retry.get("strategy")
-        if strategy is not None:
-            if strategy.lower() in STRATEGIES:
-                fields["strategy"] = strategy.lower()
-            else:
-                ctx.error(codes.BAD_VALUE, f"unknown retry strategy {strategy!r}", retry.value_span("strategy"), hint="one of: " + ", ".join(STRATEGIES))
-        for src, dst in (("delay", "delay_seconds"), ("max_delay", "max_delay_seconds"), ("jitter", "jitter")):
-            if retry.get(src) is not None:
-                fields[dst] = retry.get(src)
-    if view.has("retries"):
-        if retry is not None and retry.has("max_retries"):
-            ctx.error(codes.CONFLICTING_ATTRIBUTES, f"{label} gives both `retries` and `retry {{ max_retries }}`", view.attrs["retries"].span, hint="keep one")
-        elif view.get("retries") is not None:
-            fields["max_retries"] = view.get("retries")
-    count = fields.get("max_retries", 0)
-    if count < 0:
-        span = view.value_span("retries") if view.has("retries") else retry.value_span("max_retries")
-        ctx.error(codes.BAD_VALUE, f"retries of {label} cannot be negative ({count})", span)
-        fields["max_retries"] = 0
-    return ir.RetryPolicy(**fields)

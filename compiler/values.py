@@ -76,6 +76,12 @@ def read_int(ctx: Context, expr: ast.Expr, label: str) -> Any:
     return _wrong(ctx, expr, label, "an integer")
 
 
+def read_number(ctx: Context, expr: ast.Expr, label: str) -> Any:
+    if isinstance(expr, (ast.Int, ast.Float)) and not isinstance(expr.value, bool):
+        return float(expr.value)
+    return _wrong(ctx, expr, label, "a number")
+
+
 def read_bool(ctx: Context, expr: ast.Expr, label: str) -> Any:
     if isinstance(expr, ast.Bool):
         return expr.value

@@ -22,9 +22,7 @@ from rtc.dsl import ast, tyger_yaml
 from rtc.dsl.yaml_nodes import BAD_YAML, YamlReader, describe, is_null, normalize_type
 
 TOP_LEVEL_KEYS = ("namespace", "imports", "envs", "nodes", "graphs", "codespecs", "runs")
-DURATION_KEYS = ("timeout", "delay", "max_delay")
-# Exosphere's retry_policy spelling -> rtc's `retry { ... }` attribute names.
-RETRY_POLICY_KEYS = {"backoff_factor": "delay"}
+DURATION_KEYS = ("timeout", "delay", "max_delay", "backoff_factor")
 TRIGGERS = {"ALL_SUCCESS": "all_success", "ALL_DONE": "all_done"}
 
 
@@ -218,7 +216,7 @@ def _read_node(reader: YamlReader, body: yaml.Node, name: str, module: ast.Modul
         elif key == "secrets":
             items.append(ast.PortBlock(key, _secrets(reader, value), span))
         elif key in ("retry_policy", "retry"):
-            items.append(ast.SubBlock("retry", _retry(reader, value, key), span))
+            items.append(ast.SubBlock(key, _retry(reader, value, key), span))
         elif key == "env":
             items.append(ast.Attr(key, reader.name_ref(value, "env"), span))
         elif key in DURATION_KEYS:
@@ -260,16 +258,13 @@ def _secrets(reader: YamlReader, node: yaml.Node) -> list[ast.PortDecl]:
 def _retry(reader: YamlReader, node: yaml.Node, what: str) -> list[ast.Item]:
     items: list[ast.Item] = []
     for key, key_node, value in reader.mapping(node, what):
-        key = RETRY_POLICY_KEYS.get(key, key) if what == "retry_policy" else key
         span = reader.span(key_node)
         expr = reader.expr(value)
         if key in DURATION_KEYS:
-            if isinstance(expr, ast.Int) and what == "retry_policy":  # Exosphere counts milliseconds
+            if isinstance(expr, (ast.Int, ast.Float)) and what == "retry_policy":  # Exosphere counts milliseconds
                 expr = ast.Duration(f"{expr.value}ms", expr.value / 1000, expr.span)
             else:
                 expr = reader.duration(value)
-        elif key == "strategy" and isinstance(expr, ast.Str):
-            expr = ast.Str(expr.value.lower(), expr.span)  # Exosphere writes EXPONENTIAL
         items.append(ast.Attr(key, expr, span))
     return items
 
@@ -285,6 +280,8 @@ def _read_graph(reader: YamlReader, body: yaml.Node, name: str, module: ast.Modu
             items.append(ast.PortBlock("params", _ports(reader, value, "params"), span))
         elif key == "steps":
             items += _steps(reader, value)
+        elif key in ("retry_policy", "retry"):
+            items.append(ast.SubBlock(key, _retry(reader, value, key), span))
         else:
             items.append(ast.Attr(key, reader.expr(value), span))
     return items

@@ -117,6 +117,54 @@ def step_argv(argv, init=(), daemons=()):
     return ["sh", "-c", "\n".join(lines), "rtc-step", *args, *argv]
 
 
+# A retry never waits longer than this, whatever the policy computes: Airflow and
+# Prefect keep delays as timestamps, and an exponential without `max_delay` overflows them.
+MAX_RETRY_DELAY = 7 * 24 * 3600.0
+
+
+def retry_delay(policy, retry, uniform=None):
+    """Seconds to wait before retry number `retry` (1-based), as Exosphere's state manager computes it.
+
+    `policy` is a dict with `strategy` ("exponential", "linear" or "fixed"),
+    `jitter` ("none", "full" or "equal"), `delay` (Exosphere's backoff_factor,
+    in seconds), `exponent` and `max_delay` (seconds or None). The base is
+    delay * exponent ** (retry - 1), delay * retry, or delay; full jitter draws
+    uniform(0, base), equal jitter base / 2 + uniform(0, base / 2); the result
+    is capped by max_delay. `uniform(a, b)` defaults to random.uniform; passing
+    `lambda a, b: a` gives the smallest possible delay, `lambda a, b: b` the largest.
+    """
+    import random
+
+    draw = uniform or random.uniform
+    delay = float(policy["delay"])
+    strategy = policy["strategy"]
+    if strategy == "exponential":
+        try:
+            base = delay * float(policy["exponent"]) ** (retry - 1)
+        except OverflowError:
+            base = float("inf")
+    elif strategy == "linear":
+        base = delay * retry
+    elif strategy == "fixed":
+        base = delay
+    else:
+        raise ValueError(f"unknown retry strategy {strategy!r}")
+    base = min(base, MAX_RETRY_DELAY)
+    jitter = policy["jitter"]
+    if jitter == "full":
+        base = draw(0.0, base)
+    elif jitter == "equal":
+        base = base / 2 + draw(0.0, base / 2)
+    if policy["max_delay"] is not None:
+        base = min(base, float(policy["max_delay"]))
+    return base
+
+
+def retry_delay_source() -> str:
+    """The source of `retry_delay` and its ceiling, for generated files that must stand alone."""
+    return f"MAX_RETRY_DELAY = {MAX_RETRY_DELAY!r}\n\n\n" + inspect.getsource(retry_delay)
+
+
 def pipe_variable(buffer):
     """The variable naming a Tyger buffer's file: `input` -> INPUT_PIPE, `my-data` -> MY_DATA_PIPE."""
     return "".join(c if c.isascii() and c.isalnum() else "_" for c in buffer).upper() + "_PIPE"

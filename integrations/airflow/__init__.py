@@ -30,6 +30,7 @@ def _common(pipeline: Pipeline) -> dict:
         "check_value_source": contract.check_value_source(),
         "parse_signal_source": contract.parse_signal_source(),
         "expand_container_source": contract.expand_container_source(),
+        "retry_delay_source": contract.retry_delay_source(),
     }
 
 

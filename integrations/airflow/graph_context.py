@@ -15,9 +15,6 @@ from rtc.compiler.types import parse_type
 
 from .naming import VariableNames, airflow_id
 
-# Airflow's exponential back-off multiplies the delay by this factor per try (Exosphere doubles it).
-BACKOFF = {"fixed": 0, "linear": 0, "exponential": 2.0}
-
 # JSON-schema type of an Airflow Param for each rtc type (None: any JSON value).
 SCHEMA_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "json": None,
                 "list": "array", "dict": "object"}
@@ -41,10 +38,10 @@ def retry_settings(policy: RetryPolicy) -> dict:
     return {
         "retries": policy.max_retries,
         "retry_delay": policy.delay_seconds,
-        "backoff": BACKOFF[policy.strategy],
+        # Airflow's exponential back-off multiplies the delay by this factor per try.
+        "backoff": policy.exponent if policy.strategy == "exponential" else 0,
         "max_retry_delay": policy.max_delay_seconds,
-        "strategy": policy.strategy,
-        "jitter": policy.jitter,
+        "retry_policy": policy.as_contract(),
     }
 
 
@@ -80,8 +77,8 @@ def binding_of(step_input, steps: dict[str, Step], nodes: dict[str, Node]) -> tu
     raise RtcError(f"internal error: unknown binding {b!r}")
 
 
-def node_context(node: Node, pipeline: Pipeline, var: str) -> dict:
-    """Settings every step of a node shares, printed once as an RtcNode."""
+def node_context(node: Node, pipeline: Pipeline, var: str, retry: RetryPolicy) -> dict:
+    """Settings every step of a node (with this retry policy) shares, printed once as an RtcNode."""
     env = pipeline.environments[node.env]
     return {
         "name": node.name,
@@ -92,7 +89,7 @@ def node_context(node: Node, pipeline: Pipeline, var: str) -> dict:
         "mounts": mounts_of(env, pipeline),
         "port_bindings": port_bindings_of(env),
         "working_dir": env.workdir,
-        **retry_settings(node.retry),
+        **retry_settings(retry),
         "timeout": node.timeout_seconds,
         "outputs": {p.name: p.type for p in node.outputs},
         "secrets": list(node.secrets),
@@ -159,16 +156,18 @@ def secrets_check_context(graph: Graph, pipeline: Pipeline, step_contexts: list[
 def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
     steps = {s.id: s for s in graph.steps}
     node_names = VariableNames()
-    node_vars = {}
-    for name in sorted({s.node for s in graph.steps}):
-        node_vars[name] = node_names.take(f"NODE_{name}", f"NODE_{len(node_vars)}")
-    nodes = [node_context(pipeline.nodes[name], pipeline, var) for name, var in node_vars.items()]
+    node_vars = {}  # (node, retry policy) -> variable: steps of one node under different graph defaults differ
+    policy = {s.id: s.retry_policy(pipeline.nodes[s.node]) for s in graph.steps}
+    for step in sorted(graph.steps, key=lambda s: s.node):
+        if (step.node, policy[step.id]) not in node_vars:
+            node_vars[step.node, policy[step.id]] = node_names.take(f"NODE_{step.node}", f"NODE_{len(node_vars)}")
+    nodes = [node_context(pipeline.nodes[name], pipeline, var, retry) for (name, retry), var in node_vars.items()]
     names = VariableNames()
     names.used |= node_names.used
     var_of: dict[str, str] = {}
     order = graph.order or [s.id for s in graph.steps]
     step_contexts = [
-        step_context(steps[sid], i, pipeline, steps, names, var_of, node_vars[steps[sid].node])
+        step_context(steps[sid], i, pipeline, steps, names, var_of, node_vars[steps[sid].node, policy[sid]])
         for i, sid in enumerate(order)
     ]
     tags = ["rtc", pipeline.namespace, f"source:{Path(pipeline.source).name}", *graph.tags]

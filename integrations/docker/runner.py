@@ -18,7 +18,6 @@ contract implemented here (through step_io).
 from __future__ import annotations
 
 import os
-import random
 import re
 import secrets as secrets_module
 import shutil
@@ -294,7 +293,8 @@ class GraphRun:
         env = self.pipeline.environments[node.env]
         label = step.id if index is None else f"{step.id}#{index}"
         secrets = {name: self.environ[name] for name in node.secrets}
-        attempts = node.retry.max_retries + 1
+        retry = step.retry_policy(node)
+        attempts = retry.max_retries + 1
         cache_key = self._cache_key(node, env, inputs, secrets, index)
         if cache_key is not None:
             cached = self._cached(cache_key, node, label)
@@ -360,10 +360,8 @@ class GraphRun:
                 message = f"exited with code {ran.exit_code}"
             result = UnitResult(label, False, message=message, exit_code=ran.exit_code, log_tail=ran.log_tail)
             if attempt < attempts:
-                delay = node.retry.delay_for(attempt)
-                if node.retry.jitter:
-                    delay = random.uniform(0, delay)
-                self.reporter.status(f"{label} {message}; retry {attempt}/{node.retry.max_retries} in {delay:.1f}s")
+                delay = retry.delay_for(attempt)  # rtc.contract.retry_delay, jitter drawn
+                self.reporter.status(f"{label} {message}; retry {attempt}/{retry.max_retries} in {delay:.1f}s")
                 if self.cancel.wait(delay):
                     return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
             attempt += 1

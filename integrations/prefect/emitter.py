@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rtc import contract
 from rtc.compiler.diagnostics import RtcError
-from rtc.compiler.ir import Codespec, Environment, Graph, Node, Pipeline, Run
+from rtc.compiler.ir import Codespec, Environment, Graph, Pipeline, RetryPolicy, Run
 from rtc.compiler.types import parse_type
 from rtc.integrations import codegen
 from rtc.integrations.codegen import located
@@ -28,7 +28,7 @@ RUNTIME_SOURCE = Path(__file__).parent / "runtime.py"
 EMBED_MARKER = "# ---- EMBED: everything below is copied into generated flow modules ----\n"
 GRAPHS_MARKER = "# ---- EMBED graphs: copied into graph modules only ----\n"
 RUNS_MARKER = "# ---- EMBED runs: copied into Tyger run modules only ----\n"
-JITTER_FACTOR = 0.5  # `jitter = true`: each retry delay varies by up to +-50 % (Prefect's retry_jitter_factor)
+MAX_PREFECT_DELAYS = 50  # Prefect refuses more retry delays per task
 
 
 @lru_cache(maxsize=None)
@@ -40,8 +40,9 @@ def _embedded_code(kind: str = "all") -> str:
     parts = {"graph": [common, graphs], "run": [common, runs], "all": [common, graphs, runs]}[kind]
     code = "\n\n".join(part.strip() for part in parts)
     contract_code = [contract.check_value_source().rstrip()]
-    if kind != "run":  # graph steps may send signals (prune, re-queue)
+    if kind != "run":  # graph steps may send signals (prune, re-queue) and retry with jitter
         contract_code.append(contract.parse_signal_source().rstrip())
+        contract_code.append(contract.retry_delay_source().rstrip())
     if kind != "graph":  # Tyger runs expand $(NAME) in command, args and env
         contract_code.append(contract.expand_container_source().rstrip())
     return "\n\n\n".join(contract_code) + "\n\n\n" + code + "\n"
@@ -67,28 +68,34 @@ def annotation(type_text: str) -> str:
     return walk(parse_type(type_text))
 
 
-def retry_options(node: Node) -> dict[str, str]:
-    """`@task` keyword arguments (as source text) for the node's retry policy.
+def retry_options(policy: RetryPolicy) -> dict[str, str]:
+    """`@task` keyword arguments (as source text) for a step's retry policy.
+
+    Prefect waits the smallest delay of each retry (`retry_delay_seconds`);
+    with jitter, `run_step` sleeps the rest of the delay it draws, so that
+    the delays follow `rtc.contract.retry_delay` as under every target.
 
     A graph step's `timeout` is not Prefect's `timeout_seconds`: a step that
     re-queues runs several containers in one task run, and the timeout
     applies to each of them, so the runtime enforces it per container.
     """
-    policy = node.retry
     options: dict[str, str] = {}
     if policy.max_retries > 0:
         options["retries"] = repr(policy.max_retries)
-        if policy.strategy == "exponential" and policy.max_delay_seconds is None:
-            options["retry_delay_seconds"] = f"exponential_backoff(backoff_factor={policy.delay_seconds!r})"
-        elif policy.strategy == "fixed":
-            options["retry_delay_seconds"] = repr(policy.delay_for(1))
-        else:
-            options["retry_delay_seconds"] = repr([policy.delay_for(i) for i in range(1, policy.max_retries + 1)])
-        if policy.jitter:
-            options["retry_jitter_factor"] = repr(JITTER_FACTOR)
+        delays = prefect_delays(policy)
+        options["retry_delay_seconds"] = repr(delays[0] if len(delays) == 1 else delays)
         # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (docs/runtime.md).
         options["retry_condition_fn"] = "retry_unless_permanent"
     return options
+
+
+def prefect_delays(policy: RetryPolicy) -> list[float]:
+    """The smallest delay of each retry, without the repeats at the end (Prefect reuses the last one for
+    later retries) and at most MAX_PREFECT_DELAYS long (Prefect refuses more); run_step waits the rest."""
+    delays = [policy.delay_range(i)[0] for i in range(1, policy.max_retries + 1)]
+    while len(delays) > 1 and delays[-1] == delays[-2]:
+        delays.pop()
+    return delays[:MAX_PREFECT_DELAYS]
 
 
 def container_settings(env: Environment, source: str) -> dict:
@@ -164,6 +171,7 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
         node = pipeline.nodes[step.node]
         env = pipeline.environments[node.env]
         settings = container_settings(env, pipeline.source)
+        retry = step.retry_policy(node)
         for secret in node.secrets:
             all_secrets.setdefault(secret, []).append(step.id)
         upstream_fanout = {}
@@ -190,9 +198,11 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
             "upstream": sorted(step.upstream),
             "upstream_fanout": upstream_fanout,
             "all_done": step.trigger == "all_done",
+            "retry": None if retry.max_retries == 0 else
+            {"policy": retry.as_contract(), "prefect_delays": prefect_delays(retry)},
         }
         options = {"name": repr(step.id)}
-        options.update(retry_options(node))
+        options.update(retry_options(retry))
         options["tags"] = repr(tags)
         options["persist_result"] = "False"
         tasks.append({
@@ -219,7 +229,6 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
         # Import only what this module uses, so the generated file lints clean.
         "prefect_names": ["allow_failure", "flow", "get_run_logger", "task"]
         + (["unmapped"] if any(t["mapped"] for t in tasks) else []),
-        "uses_backoff": any("exponential_backoff(" in str(t["options"]) for t in tasks),
     }
 
 

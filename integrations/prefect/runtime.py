@@ -27,9 +27,9 @@ import docker
 import docker.errors
 from prefect import allow_failure, get_run_logger
 from prefect.blocks.system import Secret
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run, task_run
 
-from rtc.contract import check_value, expand_container, parse_signal
+from rtc.contract import check_value, expand_container, parse_signal, retry_delay
 
 # ---- EMBED: everything below is copied into generated flow modules ----
 
@@ -266,6 +266,21 @@ def _sleep(seconds):
         time.sleep(min(left, _POLL_SECONDS))
 
 
+def retry_rest(spec, run_count):
+    """Seconds of this retry's delay that Prefect did not wait: with jitter, the part drawn at random.
+
+    Prefect waits the smallest delay of each retry (`prefect_delays`, the
+    last one reused after the list ends); the step's delay is drawn here with
+    rtc.contract.retry_delay, the same function as under every target.
+    """
+    retry = spec.get("retry")
+    if not retry or not run_count or run_count < 2:
+        return 0.0
+    attempt = run_count - 1
+    waited = retry["prefect_delays"][min(attempt, len(retry["prefect_delays"])) - 1]
+    return max(0.0, retry_delay(retry["policy"], attempt) - waited)
+
+
 def _decode_signal(spec, raw):
     """("prune", None), ("requeue", seconds), or None when the step sent no signal."""
     if raw is None:
@@ -428,6 +443,10 @@ def run_step(spec, params, upstream, item=None, map_index=None):
             return {_PRUNED: "upstream"}
     if item is None and map_index is not None:
         return {_PRUNED: "no element"}  # the stand-in of an empty map: nothing to run
+    rest = retry_rest(spec, task_run.run_count)
+    if rest > 0:
+        logger.info("retry back-off: waiting %.3g s more (jitter)", rest)
+        _sleep(rest)
     inputs = bind_inputs(spec, params, upstream, item)
     env = dict(spec["environ"])
     env.update(load_secrets(spec["secrets"]))

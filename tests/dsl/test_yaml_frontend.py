@@ -54,7 +54,7 @@ EQUIVALENT = [
     ),
     (
         "nodes: {N: {retry_policy: {max_retries: 3, strategy: EXPONENTIAL, backoff_factor: 2000, max_delay: 1m, jitter: true}}}",
-        'node N { retry { max_retries = 3 strategy = "exponential" delay = 2000ms max_delay = 1m jitter = true } }',
+        'node N { retry_policy { max_retries = 3 strategy = "EXPONENTIAL" backoff_factor = 2000ms max_delay = 1m jitter = true } }',
     ),
     (
         "graphs: {g: {params: {s: {type: str, default: x}, d: {type: str}, n: int}}}",

@@ -5,7 +5,6 @@
 # container contract. Secrets come from Airflow Variables of the same name.
 import json
 import os
-import random
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -175,29 +174,57 @@ class RtcSecretsCheck(BaseOperator):
         return True
 
 
-class RtcRetry(RetryPolicy):
-    """rtc's retry delays, computed by the worker at each failure: fixed, linear or exponential
-    from `delay`, capped by `max_delay`; with jitter, a random delay between 0 and that value."""
+MAX_RETRY_DELAY = 604800.0
 
-    def __init__(self, strategy, delay, max_delay=None, jitter=False):
-        self.strategy = strategy
-        self.delay = delay
-        self.max_delay = max_delay
-        self.jitter = jitter
+
+def retry_delay(policy, retry, uniform=None):
+    """Seconds to wait before retry number `retry` (1-based), as Exosphere's state manager computes it.
+
+    `policy` is a dict with `strategy` ("exponential", "linear" or "fixed"),
+    `jitter` ("none", "full" or "equal"), `delay` (Exosphere's backoff_factor,
+    in seconds), `exponent` and `max_delay` (seconds or None). The base is
+    delay * exponent ** (retry - 1), delay * retry, or delay; full jitter draws
+    uniform(0, base), equal jitter base / 2 + uniform(0, base / 2); the result
+    is capped by max_delay. `uniform(a, b)` defaults to random.uniform; passing
+    `lambda a, b: a` gives the smallest possible delay, `lambda a, b: b` the largest.
+    """
+    import random
+
+    draw = uniform or random.uniform
+    delay = float(policy["delay"])
+    strategy = policy["strategy"]
+    if strategy == "exponential":
+        try:
+            base = delay * float(policy["exponent"]) ** (retry - 1)
+        except OverflowError:
+            base = float("inf")
+    elif strategy == "linear":
+        base = delay * retry
+    elif strategy == "fixed":
+        base = delay
+    else:
+        raise ValueError(f"unknown retry strategy {strategy!r}")
+    base = min(base, MAX_RETRY_DELAY)
+    jitter = policy["jitter"]
+    if jitter == "full":
+        base = draw(0.0, base)
+    elif jitter == "equal":
+        base = base / 2 + draw(0.0, base / 2)
+    if policy["max_delay"] is not None:
+        base = min(base, float(policy["max_delay"]))
+    return base
+
+
+class RtcRetry(RetryPolicy):
+    """rtc's retry delays (Exosphere's strategies, see retry_delay), computed by the worker at each failure."""
+
+    def __init__(self, policy):
+        self.policy = policy
 
     def evaluate(self, exception, try_number, max_tries, context=None):
-        if self.strategy == "fixed":
-            delay = self.delay
-        elif self.strategy == "linear":
-            delay = self.delay * try_number
-        else:
-            delay = self.delay * 2 ** (try_number - 1)
-        if self.max_delay is not None:
-            delay = min(delay, self.max_delay)
-        if self.jitter:
-            delay = random.uniform(0, delay)
+        delay = retry_delay(self.policy, try_number)
         return RetryDecision.retry(
-            delay=timedelta(seconds=delay), reason=f"rtc {self.strategy} back-off: retry {try_number} in {delay:.3g}s"
+            delay=timedelta(seconds=delay), reason=f"rtc {self.policy['strategy']} back-off: retry {try_number} in {delay:.3g}s"
         )
 
 
@@ -455,7 +482,13 @@ NODE_Clean = RtcNode(
         retry_delay=timedelta(seconds=1.0),
         retry_exponential_backoff=2.0,
         max_retry_delay=timedelta(seconds=5.0),
-        retry_policy=RtcRetry("exponential", 1.0, 5.0, True),
+        retry_policy=RtcRetry({
+            "strategy": "exponential",
+            "jitter": "full",
+            "delay": 1.0,
+            "exponent": 2.0,
+            "max_delay": 5.0,
+        }),
         execution_timeout=timedelta(seconds=30.0),
     ),
     outputs={"result": "str"},
@@ -498,7 +531,13 @@ NODE_Publish = RtcNode(
         retries=2,
         retry_delay=timedelta(seconds=1.0),
         retry_exponential_backoff=2.0,
-        retry_policy=RtcRetry("exponential", 1.0, None, False),
+        retry_policy=RtcRetry({
+            "strategy": "exponential",
+            "jitter": "none",
+            "delay": 1.0,
+            "exponent": 2.0,
+            "max_delay": None,
+        }),
     ),
     outputs={},
     secrets=["API_TOKEN"],

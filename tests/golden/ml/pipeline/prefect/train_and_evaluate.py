@@ -18,9 +18,8 @@ import docker
 import docker.errors
 from prefect import allow_failure, flow, get_run_logger, task
 from prefect.blocks.system import Secret
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run, task_run
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.tasks import exponential_backoff
 
 # ---------------------------------------------------------------- the container contract (from rtc)
 
@@ -90,6 +89,47 @@ def parse_signal(text):
         'a signal file holds {"signal": "prune"} or {"signal": "requeue", "delay_seconds": N}, '
         f"not {text.strip()[:80]!r}"
     )
+
+
+MAX_RETRY_DELAY = 604800.0
+
+
+def retry_delay(policy, retry, uniform=None):
+    """Seconds to wait before retry number `retry` (1-based), as Exosphere's state manager computes it.
+
+    `policy` is a dict with `strategy` ("exponential", "linear" or "fixed"),
+    `jitter` ("none", "full" or "equal"), `delay` (Exosphere's backoff_factor,
+    in seconds), `exponent` and `max_delay` (seconds or None). The base is
+    delay * exponent ** (retry - 1), delay * retry, or delay; full jitter draws
+    uniform(0, base), equal jitter base / 2 + uniform(0, base / 2); the result
+    is capped by max_delay. `uniform(a, b)` defaults to random.uniform; passing
+    `lambda a, b: a` gives the smallest possible delay, `lambda a, b: b` the largest.
+    """
+    import random
+
+    draw = uniform or random.uniform
+    delay = float(policy["delay"])
+    strategy = policy["strategy"]
+    if strategy == "exponential":
+        try:
+            base = delay * float(policy["exponent"]) ** (retry - 1)
+        except OverflowError:
+            base = float("inf")
+    elif strategy == "linear":
+        base = delay * retry
+    elif strategy == "fixed":
+        base = delay
+    else:
+        raise ValueError(f"unknown retry strategy {strategy!r}")
+    base = min(base, MAX_RETRY_DELAY)
+    jitter = policy["jitter"]
+    if jitter == "full":
+        base = draw(0.0, base)
+    elif jitter == "equal":
+        base = base / 2 + draw(0.0, base / 2)
+    if policy["max_delay"] is not None:
+        base = min(base, float(policy["max_delay"]))
+    return base
 
 
 _IO_DIR = "/rtc/io"
@@ -322,6 +362,21 @@ def _sleep(seconds):
         time.sleep(min(left, _POLL_SECONDS))
 
 
+def retry_rest(spec, run_count):
+    """Seconds of this retry's delay that Prefect did not wait: with jitter, the part drawn at random.
+
+    Prefect waits the smallest delay of each retry (`prefect_delays`, the
+    last one reused after the list ends); the step's delay is drawn here with
+    rtc.contract.retry_delay, the same function as under every target.
+    """
+    retry = spec.get("retry")
+    if not retry or not run_count or run_count < 2:
+        return 0.0
+    attempt = run_count - 1
+    waited = retry["prefect_delays"][min(attempt, len(retry["prefect_delays"])) - 1]
+    return max(0.0, retry_delay(retry["policy"], attempt) - waited)
+
+
 def _decode_signal(spec, raw):
     """("prune", None), ("requeue", seconds), or None when the step sent no signal."""
     if raw is None:
@@ -484,6 +539,10 @@ def run_step(spec, params, upstream, item=None, map_index=None):
             return {_PRUNED: "upstream"}
     if item is None and map_index is not None:
         return {_PRUNED: "no element"}  # the stand-in of an empty map: nothing to run
+    rest = retry_rest(spec, task_run.run_count)
+    if rest > 0:
+        logger.info("retry back-off: waiting %.3g s more (jitter)", rest)
+        _sleep(rest)
     inputs = bind_inputs(spec, params, upstream, item)
     env = dict(spec["environ"])
     env.update(load_secrets(spec["secrets"]))
@@ -585,6 +644,7 @@ STEPS["train"] = {
     "upstream": [],
     "upstream_fanout": {},
     "all_done": False,
+    "retry": None,
 }
 
 
@@ -632,13 +692,23 @@ STEPS["evaluate"] = {
     "upstream": ["train"],
     "upstream_fanout": {"train": {}},
     "all_done": False,
+    "retry": {
+        "policy": {
+            "strategy": "exponential",
+            "jitter": "none",
+            "delay": 1.0,
+            "exponent": 2.0,
+            "max_delay": None,
+        },
+        "prefect_delays": [1.0],
+    },
 }
 
 
 @task(
     name='evaluate',
     retries=1,
-    retry_delay_seconds=exponential_backoff(backoff_factor=1.0),
+    retry_delay_seconds=1.0,
     retry_condition_fn=retry_unless_permanent,
     tags=['rtc', 'namespace:ml_demo', 'source:pipeline.rt'],
     persist_result=False,

@@ -1,0 +1,34 @@
+"""Exosphere's jittered retry delays in a real Prefect flow run: Prefect waits the smallest delay, the step the rest."""
+
+from __future__ import annotations
+
+import pytest
+
+from rtc.compiler.ir import Environment, Mount, Node, Port, RetryPolicy, Step
+
+from rtc_prefect_cases import graph_pipeline, load_module
+
+pytestmark = [pytest.mark.prefect, pytest.mark.docker]
+
+
+def test_linear_equal_jitter_delays_fall_in_exosphere_ranges(compile_to, prefect_server, docker_client, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o777)
+    env = Environment(name="bb", image="busybox:latest", mounts=[Mount(host_path=str(state), container_path="/state")])
+    # Each attempt notes the machine's uptime; the first two fail.
+    script = ('cut -d" " -f1 /proc/uptime >> /state/starts; n=$(wc -l < /state/starts); '
+              '[ "$n" -ge 3 ] || exit 5; echo "{\\"n\\": $n}" > "$RTC_OUTPUTS_FILE"')
+    node = Node(name="Flaky", env="bb", outputs=[Port(name="n", type="int")], command=["sh", "-c", script])
+    # The graph's default policy (the node writes none): retry 1 waits 1-2 s, retry 2 waits 2-4 s.
+    policy = RetryPolicy(max_retries=2, strategy="linear", jitter="equal", delay_seconds=2.0)
+    pipeline = graph_pipeline("JitterT", [node], [Step(id="flaky", node="Flaky", retry=policy)], envs=(env,))
+    text = (compile_to(pipeline) / "g.py").read_text()
+    assert "retry_delay_seconds=[1.0, 2.0]" in text
+    module = load_module(compile_to(pipeline) / "g.py")
+    assert module.g() == {"flaky": {"n": 3}}
+    starts = [float(x) for x in (state / "starts").read_text().split()]
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    # A gap is the delay plus one container's run and start (well under 3 s here).
+    assert 1.0 <= gaps[0] <= 2.0 + 3.0, gaps
+    assert 2.0 <= gaps[1] <= 4.0 + 3.0, gaps
