@@ -17,7 +17,8 @@ from rtc.compiler.ir import BuildSpec
 
 
 # Files whose bytes end up in every built image (see integrations/docker).
-RECIPE_FILES = ("integrations/docker/templates/Dockerfile.j2", "rtc/__init__.py", "rtc/contract.py", "rtc/node.py")
+RECIPE_FILES = ("integrations/docker/templates/Dockerfile.j2", "rtc/__init__.py", "rtc/contract.py", "rtc/node.py",
+                "rtc/exospherehost.py")
 
 
 @lru_cache(maxsize=1)

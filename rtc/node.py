@@ -105,14 +105,26 @@ class NodeFailure(Exception):
         self.exit_code = exit_code
 
 
+_loading = 0  # > 0 while load_class imports user code
+
+
+def loading_user_code() -> bool:
+    """True while a step imports the user's module: Exosphere's `Runtime(...).start()` at its top level then returns."""
+    return _loading > 0
+
+
 def load_class(target: str) -> type[BaseNode]:
+    global _loading
     module_name, sep, class_name = target.partition(":")
     if not sep or not module_name or not class_name:
         raise NodeFailure(f"expected module:Class, got {target!r}", EXIT_BAD_INPUTS)
+    _loading += 1
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise NodeFailure(f"cannot import {module_name!r}: {exc} (PYTHONPATH={os.environ.get('PYTHONPATH', '')!r})", EXIT_BAD_INPUTS) from None
+    finally:
+        _loading -= 1
     cls = getattr(module, class_name, None)
     if not (inspect.isclass(cls) and issubclass(cls, BaseNode)):
         raise NodeFailure(f"{target!r} is not a BaseNode subclass", EXIT_BAD_INPUTS)
@@ -171,6 +183,12 @@ def build_node(cls: type[BaseNode], environ=os.environ) -> BaseNode:
             f"{describe(exc, show_values=False)}",
             EXIT_BAD_INPUTS,
         ) from None
+    try:
+        inspect.signature(cls).bind(inputs, secrets)
+    except TypeError:  # Exosphere's nodes take no arguments; inputs and secrets are set before execute()
+        node = cls()
+        node.inputs, node.secrets = inputs, secrets
+        return node
     return cls(inputs, secrets)
 
 
@@ -197,6 +215,15 @@ def run(target: str, environ=os.environ) -> int:
     """Run one node under the contract; returns the process exit code."""
     try:
         cls = load_class(target)
+    except NodeFailure as exc:
+        print(f"rtc.node: {target}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return run_class(cls, target, environ)
+
+
+def run_class(cls: type[BaseNode], target: str, environ=os.environ) -> int:
+    """Run a loaded node class under the contract (`target` names it in messages); returns the exit code."""
+    try:
         node = build_node(cls, environ)
         try:
             result = node.execute()

@@ -19,6 +19,8 @@ from rtc.compiler.ir import BuildSpec
 from rtc.integrations import codegen
 
 SDK_FILES = ("__init__.py", "contract.py", "node.py")
+# Exosphere's package name, so that `from exospherehost import BaseNode, Runtime` works unchanged.
+COMPAT_PACKAGES = {"exospherehost": "exospherehost.py"}
 SDK_DIR = "/opt/rtc"
 # An image reference as `FROM` takes it unquoted: [registry[:port]/]name[:tag][@digest].
 IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
@@ -118,6 +120,9 @@ def write_context(folder: Path, build: BuildSpec, dockerfile: str, ca_bundle: Pa
         sdk.mkdir()
         for name in SDK_FILES:
             shutil.copyfile(Path(rtc.__file__).parent / name, sdk / name)
+        for package, source in COMPAT_PACKAGES.items():
+            (folder / "rtc-compat" / package).mkdir(parents=True)
+            shutil.copyfile(Path(rtc.__file__).parent / source, folder / "rtc-compat" / package / "__init__.py")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for i, item in enumerate(build.copy_files):
         host = Path(item.host_path)
