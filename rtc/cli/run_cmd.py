@@ -120,9 +120,11 @@ def run_file(args: argparse.Namespace) -> int:
             raise RtcError("--param applies to graphs; a Tyger run takes its buffers from the file")
         return run_tyger(pipeline, name)
 
+    from rtc.integrations.docker.dotenv import environment_with_dotenv
     from rtc.integrations.docker.params import split_assignments
 
     given = split_assignments(args.param)
+    environ = environment_with_dotenv(pipeline.source)  # secrets: the environment, else .env beside the file
     graph = pipeline.graphs[name]
     if args.workers is not None and args.workers < 1:
         raise RtcError("--workers must be at least 1")
@@ -130,7 +132,8 @@ def run_file(args: argparse.Namespace) -> int:
     reporter = Reporter(total=len(graph.steps))
     with runner.interrupts_cancel(cancel, reporter):
         result = runner.run_graph(
-            pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel, use_cache=not args.no_cache
+            pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel, use_cache=not args.no_cache,
+            environ=environ,
         )
     if result.status == "succeeded":
         n = len(result.steps)
