@@ -29,6 +29,8 @@ TITLES = {
     "E308": "step argument is not a literal, params.NAME, STEP.OUTPUT or each(...)",
     "E310": "duplicate definition",
     "E311": "duplicate name inside a block",
+    "E312": "unknown Python module or class",
+    "E313": "Python node file that does not parse",
     "E400": "unknown type",
     "E401": "type mismatch",
     "E402": "each() over a value that is not a list",
@@ -38,6 +40,7 @@ TITLES = {
     "E406": "each() on a step whose node is a fanout node",
     "E407": "cycle between steps",
     "E408": "port or param without a type",
+    "E409": "ports written in the pipeline disagree with the Python class",
     "E500": "name that Airflow or Prefect would reject",
     "E501": "bad duration",
     "E502": "bad cron expression",
@@ -72,6 +75,8 @@ UNKNOWN_BUFFER = "E307"
 BAD_ARGUMENT = "E308"
 DUPLICATE_DEFINITION = "E310"
 DUPLICATE_MEMBER = "E311"
+UNKNOWN_PYTHON = "E312"
+PYTHON_SYNTAX = "E313"
 UNKNOWN_TYPE = "E400"
 TYPE_MISMATCH = "E401"
 EACH_NOT_LIST = "E402"
@@ -81,6 +86,7 @@ SEVERAL_EACH = "E405"
 EACH_OF_FANOUT = "E406"
 CYCLE = "E407"
 MISSING_TYPE = "E408"
+PORTS_DISAGREE = "E409"
 BAD_NAME = "E500"
 BAD_DURATION = "E501"
 BAD_CRON = "E502"

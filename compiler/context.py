@@ -22,6 +22,7 @@ class Context:
         self.bag = DiagnosticBag()
         self.main_dir = Path(os.path.abspath(main_file)).parent
         self._relative_files: dict[str, str] = {}
+        self.python_modules: dict = {}  # path -> parsed Python node file (python_nodes.py), read once per compile
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         self.bag.add(code, message, span, hint)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rtc.compiler import codes, ir
 from rtc.compiler.attributes import read_block
 from rtc.compiler.context import Context
-from rtc.compiler.ports import typed_ports, unique_decls
+from rtc.compiler.python_nodes import ports_of, read_node_class
 from rtc.compiler.resolve import Entry, SymbolTable
 from rtc.compiler.retry import read_policy
 from rtc.compiler.validate import env_var_problem
@@ -16,10 +16,11 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
     label = f"node `{block.name}`"
     view = read_block(ctx, "node", block.items, block.span, label)
 
-    env_name = None
+    env_name = env_entry = None
     if view.get("env") is not None:
         name, span = view.get("env")
-        if symbols.lookup(ctx, "env", name, span) is not None:
+        env_entry = symbols.lookup(ctx, "env", name, span)
+        if env_entry is not None:
             env_name = name
 
     python, command = view.get("python"), view.get("command")
@@ -29,10 +30,13 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
         ctx.error(codes.BAD_VALUE, f"`python` of {label} should be \"module:Class\", not {python!r}", view.value_span("python"))
         python = None
 
-    inputs = typed_ports(ctx, view.ports.get("inputs"), "input")
-    outputs = typed_ports(ctx, view.ports.get("outputs"), "output")
+    # A Python node's ports may come from its class (read from the env's copied code, never imported).
+    derived = None
+    if python is not None and env_entry is not None:
+        derived = read_node_class(ctx, python, view.value_span("python"), env_entry, ctx.python_modules)
+    inputs, outputs, secret_decls = ports_of(ctx, view, derived, label)
     secrets = []
-    for decl in unique_decls(ctx, view.ports.get("secrets"), "secret"):
+    for decl in secret_decls:
         problem = env_var_problem(decl.name)
         if problem:
             ctx.error(codes.BAD_ENV_VAR, f"secret {problem}", decl.span)
@@ -51,7 +55,7 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
         secrets=secrets,
         command=command if python is None else None,
         python=python,
-        fanout=bool(view.get("fanout", False)),
+        fanout=bool(view.get("fanout", derived.fanout if derived is not None and not view.has("fanout") else False)),
         retry=retry or ir.RetryPolicy(),
         timeout_seconds=view.get("timeout"),
         cache=_cache_policy(view.get("cache")),

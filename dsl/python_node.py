@@ -1,0 +1,190 @@
+"""A Python node class read as source: its Inputs, Outputs and Secrets as port lists with positions.
+
+`node X { python = "mod:MyNode" }` needs no port lists when the compiler can
+read them from the class, as Exosphere users write them once:
+
+    class MyNode(BaseNode):
+        class Inputs(BaseModel):
+            data: str
+            limit: int = 10
+        class Outputs(BaseModel):
+            result: str
+        class Secrets(BaseModel):
+            API_KEY: str
+        async def execute(self) -> list[Outputs]: ...   # a list: the node fans out
+
+The file is parsed with `ast`, never imported: nothing of the user's code runs
+on the compiling machine. Annotations map to rtc types (`str`, `int`,
+`float`, `bool`, `list[T]`/`List[T]`/`Sequence[T]`, `dict[str, T]`/`Dict`,
+anything else `json`); a default that is a literal (also `Field(10)`,
+`Field(default=10)`) becomes the port's default. Positions point into the
+Python file, so messages about derived ports name the line that declares them.
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+from dataclasses import dataclass
+
+from rtc.compiler.diagnostics import CompileError, Diagnostic, Span
+from rtc.dsl import ast
+
+MODELS = ("inputs", "outputs", "secrets")
+_MODEL_CLASSES = {"Inputs": "inputs", "Outputs": "outputs", "Secrets": "secrets"}
+_SCALARS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
+_LISTS = {"list", "List", "Sequence", "Iterable", "tuple", "Tuple", "set", "Set", "frozenset", "FrozenSet"}
+_DICTS = {"dict", "Dict", "Mapping", "MutableMapping"}
+PARSE_CODE = "E313"  # rtc.compiler.codes.PYTHON_SYNTAX, documented in docs/diagnostics.md
+
+
+@dataclass(frozen=True)
+class PythonNodeClass:
+    name: str
+    file: str
+    span: Span
+    ports: dict[str, ast.PortBlock]  # "inputs"/"outputs"/"secrets" -> ports; absent: the class declares no such model
+    fanout: bool  # `execute` is annotated to return a list of Outputs
+
+
+class PythonModule:
+    """The classes of one parsed Python file."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        try:
+            tree = pyast.parse(text, filename=path)
+        except SyntaxError as exc:
+            span = Span(path, exc.lineno or 1, exc.offset or 1)
+            raise CompileError(Diagnostic(PARSE_CODE, f"the Python file does not parse: {exc.msg}", span)) from None
+        self.classes = {n.name: n for n in tree.body if isinstance(n, pyast.ClassDef)}
+
+    def node_class(self, name: str) -> PythonNodeClass | None:
+        cls = self.classes.get(name)
+        if cls is None:
+            return None
+        ports: dict[str, ast.PortBlock] = {}
+        for owner in self._lineage(cls):
+            for item in owner.body:
+                kind = _MODEL_CLASSES.get(item.name) if isinstance(item, pyast.ClassDef) else None
+                if kind and kind not in ports:
+                    ports[kind] = ast.PortBlock(kind, self._fields(item, kind), self._span(item))
+        return PythonNodeClass(name, self.path, self._span(cls), ports, self._fans_out(cls))
+
+    def _lineage(self, cls: pyast.ClassDef) -> list[pyast.ClassDef]:
+        """The class, then its bases defined in the same file (nested models are inherited)."""
+        out, todo = [], [cls]
+        while todo:
+            current = todo.pop(0)
+            if current in out:
+                continue
+            out.append(current)
+            todo += [self.classes[b.id] for b in current.bases if isinstance(b, pyast.Name) and b.id in self.classes]
+        return out
+
+    def _fields(self, model: pyast.ClassDef, kind: str) -> list[ast.PortDecl]:
+        fields = []
+        for item in model.body:
+            if not (isinstance(item, pyast.AnnAssign) and isinstance(item.target, pyast.Name)):
+                continue
+            name = item.target.id
+            if name.startswith("_") or _is_classvar(item.annotation):
+                continue
+            span = self._span(item.target)
+            if kind == "secrets":
+                fields.append(ast.PortDecl(name, None, None, span))
+                continue
+            default = _default(item.value, self._span(item.value) if item.value is not None else span)
+            fields.append(ast.PortDecl(name, rtc_type(item.annotation), default, span, self._span(item.annotation)))
+        return fields
+
+    def _fans_out(self, cls: pyast.ClassDef) -> bool:
+        for owner in self._lineage(cls):
+            for item in owner.body:
+                if isinstance(item, (pyast.FunctionDef, pyast.AsyncFunctionDef)) and item.name == "execute":
+                    returns = item.returns
+                    if isinstance(returns, pyast.Constant) and isinstance(returns.value, str):  # "list[Outputs]"
+                        try:
+                            returns = pyast.parse(returns.value, mode="eval").body
+                        except SyntaxError:
+                            return False
+                    return (isinstance(returns, pyast.Subscript) and _name(returns.value) in ("list", "List")
+                            and _name(returns.slice) == "Outputs")
+        return False
+
+    def _span(self, node: pyast.AST) -> Span:
+        return Span(self.path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1,
+                    getattr(node, "end_lineno", None), (getattr(node, "end_col_offset", None) or 0) + 1)
+
+
+def rtc_type(annotation: pyast.expr) -> str:
+    """The rtc type of a pydantic field annotation; `json` for what rtc cannot say more precisely."""
+    if isinstance(annotation, pyast.Constant) and isinstance(annotation.value, str):
+        try:
+            annotation = pyast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            return "json"
+    name = _name(annotation)
+    if name in _SCALARS:
+        return _SCALARS[name]
+    if name in _LISTS:
+        return "list[json]"
+    if name in _DICTS:
+        return "dict[str, json]"
+    if isinstance(annotation, pyast.Subscript):
+        outer = _name(annotation.value)
+        args = annotation.slice.elts if isinstance(annotation.slice, pyast.Tuple) else [annotation.slice]
+        if outer in _LISTS and outer not in ("tuple", "Tuple") and len(args) == 1:
+            return f"list[{rtc_type(args[0])}]"
+        if outer in _DICTS and len(args) == 2 and _name(args[0]) == "str":
+            return f"dict[str, {rtc_type(args[1])}]"
+        if outer == "Annotated" and args:
+            return rtc_type(args[0])
+    return "json"  # Optional, unions, Any, models of their own: any JSON value; pydantic checks in the container
+
+
+def _name(node) -> str | None:
+    if isinstance(node, pyast.Name):
+        return node.id
+    if isinstance(node, pyast.Attribute):  # typing.List
+        return node.attr
+    return None
+
+
+def _is_classvar(annotation) -> bool:
+    base = annotation.value if isinstance(annotation, pyast.Subscript) else annotation
+    return _name(base) == "ClassVar"
+
+
+def _default(value, span: Span) -> ast.Expr | None:
+    """A literal default as a syntax-tree value; None when there is none (or it is not a literal)."""
+    if value is None:
+        return None
+    if isinstance(value, pyast.Call) and _name(value.func) == "Field":
+        given = [kw.value for kw in value.keywords if kw.arg == "default"] or value.args[:1]
+        if not given:
+            return None
+        value = given[0]
+    if isinstance(value, pyast.Constant) and value.value is Ellipsis:
+        return None  # Field(...): required
+    try:
+        return _expr(pyast.literal_eval(value), span)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def _expr(value, span: Span) -> ast.Expr:
+    if value is None:
+        return ast.Null(span)
+    if isinstance(value, bool):
+        return ast.Bool(value, span)
+    if isinstance(value, int):
+        return ast.Int(value, span)
+    if isinstance(value, float):
+        return ast.Float(value, span)
+    if isinstance(value, str):
+        return ast.Str(value, span)
+    if isinstance(value, (list, tuple)):
+        return ast.ListExpr([_expr(v, span) for v in value], span)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return ast.MapExpr([ast.MapEntry(k, _expr(v, span), span) for k, v in value.items()], span)
+    raise ValueError("not a JSON literal")
