@@ -41,6 +41,7 @@ TITLES = {
     "E407": "cycle between steps",
     "E408": "port or param without a type",
     "E409": "ports written in the pipeline disagree with the Python class",
+    "E410": "an Exosphere fan-out that rtc cannot express",
     "E500": "name that Airflow or Prefect would reject",
     "E501": "bad duration",
     "E502": "bad cron expression",
@@ -87,6 +88,7 @@ EACH_OF_FANOUT = "E406"
 CYCLE = "E407"
 MISSING_TYPE = "E408"
 PORTS_DISAGREE = "E409"
+TEMPLATE_FANOUT = "E410"
 BAD_NAME = "E500"
 BAD_DURATION = "E501"
 BAD_CRON = "E502"

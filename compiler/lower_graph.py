@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rtc.compiler import codes, ir, types
 from rtc.compiler.attributes import read_block
 from rtc.compiler.context import Context
+from rtc.compiler.exosphere_graph import lower_template
 from rtc.compiler.cron import canonical_schedule, cron_problem
 from rtc.compiler.order import find_cycles, topological_order
 from rtc.compiler.ports import typed_ports
@@ -74,6 +75,8 @@ def lower_graph(
     for stmt in stmts.values():
         node_entry = symbols.lookup(ctx, "node", stmt.node.dotted, stmt.node.span)
         step_nodes[stmt.name] = nodes.get(stmt.node.dotted) if node_entry else None
+    if block.origin == "exosphere":  # a graph template as it is: implicit fan-out, string-encoded values
+        stmts = lower_template(ctx, stmts, step_nodes)
     mapped = {name: any(isinstance(a.value, ast.Call) for a in stmt.args) for name, stmt in stmts.items()}
 
     steps, upstream = [], {}

@@ -204,6 +204,7 @@ class StepStmt:
     trigger: Str | None  # "all_success" | "all_done" as written (YAML: unites ALL_SUCCESS / ALL_DONE)
     after: list[Ref]
     span: Span
+    unites: Ref | None = None  # Exosphere graph templates: the step whose fan-out this step joins
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ class Block:
     items: list[Item]
     span: Span  # span of the name
     name_span: Span | None = None
+    origin: str | None = None  # "exosphere": a graph template taken as it is (its fan-out and string values)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ import dataclasses
 
 from rtc.compiler.diagnostics import Span
 
+# Fields only foreign formats set (Exosphere templates); left out of dumps when unset.
+_OPTIONAL = ("unites", "origin")
+
 
 def to_data(node, spans: bool = False):
     """Dataclasses -> dicts tagged with their class (`"_": "Attr"`); spans dropped unless asked for."""
@@ -16,7 +19,7 @@ def to_data(node, spans: bool = False):
         for f in dataclasses.fields(node):
             if not spans and (f.name == "span" or f.name.endswith("_span")):
                 continue
-            if f.name == "file":
+            if f.name == "file" or (f.name in _OPTIONAL and getattr(node, f.name) is None):
                 continue
             out[f.name] = to_data(getattr(node, f.name), spans)
         return out

@@ -4,7 +4,8 @@ Three kinds of file, told apart by their top-level keys:
 
 * rtc YAML: `namespace`, `imports`, `envs`, `nodes`, `graphs`, `codespecs`, `runs`;
 * a Tyger codespec file: `name`, `image`, `buffers`, `command`, ... (tyger_yaml);
-* a Tyger run-spec file: `job:` (tyger_yaml).
+* a Tyger run-spec file: `job:` (tyger_yaml);
+* an Exosphere graph template: `nodes:` is a list (exosphere_yaml).
 
 Keys this module does not map specially become plain attributes, so that an
 unknown or misplaced key is the compiler's diagnostic (with a "did you
@@ -18,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from rtc.compiler.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
-from rtc.dsl import ast, tyger_yaml
+from rtc.dsl import ast, exosphere_yaml, tyger_yaml
 from rtc.dsl.yaml_nodes import BAD_YAML, YamlReader, describe, is_null, normalize_type
 
 TOP_LEVEL_KEYS = ("namespace", "imports", "envs", "nodes", "graphs", "codespecs", "runs")
@@ -71,6 +72,9 @@ def _read_module(reader: YamlReader, root: yaml.Node | None, module: ast.Module)
     keys = {key for key, _, _ in entries}
     if "job" in keys:
         tyger_yaml.read_run_file(reader, root, Path(module.file).stem, module)
+        return
+    if exosphere_yaml.is_template(entries):
+        exosphere_yaml.read_template(reader, root, entries, Path(module.file).stem, module)
         return
     if "image" in keys and not keys & set(TOP_LEVEL_KEYS):
         tyger_yaml.read_codespec_file(reader, root, entries, Path(module.file).stem, module)
@@ -216,7 +220,7 @@ def _read_node(reader: YamlReader, body: yaml.Node, name: str, module: ast.Modul
         elif key == "secrets":
             items.append(ast.PortBlock(key, _secrets(reader, value), span))
         elif key in ("retry_policy", "retry"):
-            items.append(ast.SubBlock(key, _retry(reader, value, key), span))
+            items.append(ast.SubBlock(key, retry_items(reader, value, key), span))
         elif key == "env":
             items.append(ast.Attr(key, reader.name_ref(value, "env"), span))
         elif key in DURATION_KEYS:
@@ -255,7 +259,8 @@ def _secrets(reader: YamlReader, node: yaml.Node) -> list[ast.PortDecl]:
     return out
 
 
-def _retry(reader: YamlReader, node: yaml.Node, what: str) -> list[ast.Item]:
+def retry_items(reader: YamlReader, node: yaml.Node, what: str) -> list[ast.Item]:
+    """`retry_policy` (Exosphere's: bare numbers are milliseconds) or `retry` items."""
     items: list[ast.Item] = []
     for key, key_node, value in reader.mapping(node, what):
         span = reader.span(key_node)
@@ -281,7 +286,7 @@ def _read_graph(reader: YamlReader, body: yaml.Node, name: str, module: ast.Modu
         elif key == "steps":
             items += _steps(reader, value)
         elif key in ("retry_policy", "retry"):
-            items.append(ast.SubBlock(key, _retry(reader, value, key), span))
+            items.append(ast.SubBlock(key, retry_items(reader, value, key), span))
         else:
             items.append(ast.Attr(key, reader.expr(value), span))
     return items

@@ -66,7 +66,7 @@ def golden_target_files(example: Path, target: str) -> dict[Path, str]:
 
 
 def invalid_files() -> list[Path]:
-    return sorted(INVALID.glob("*.rt"))
+    return sorted([*INVALID.glob("*.rt"), *INVALID.glob("*.yaml")])
 
 
 def expectation(path: Path):

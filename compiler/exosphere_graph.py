@@ -1,0 +1,116 @@
+"""Exosphere graph templates (`Block.origin == "exosphere"`): their semantics, lowered to rtc's explicit forms.
+
+Fan-out. In Exosphere a node that returns several outputs (a fanout node:
+`execute` annotated `-> list[Outputs]`, or `fanout = true`) creates one state
+per output, and every node after it runs once per state, until a node that
+`unites` it (or a node inside the branch). rtc says so with `each()`: here a
+step inside a fan-out branch gets `each(...)` around the one input it reads
+from the branch, so it maps over the fanout node's list (or over the list a
+mapped step before it returns). The uniting step is not mapped: what it reads
+from the branch arrives as a list, rtc's fan-in. What rtc cannot express is
+E410: a branch step that reads no value of its branch (Exosphere runs it
+once per output; rtc maps only over a list a step reads), one that reads two
+(rtc maps over one list), and a fan-out inside a fan-out branch.
+
+String values. Exosphere's v1 templates write every input as a string
+("42", "true"); pydantic reads them by the field's type. A literal string
+bound to an input that is not `str` is read as JSON when that gives a value
+of the input's type (else it stays a string and the type check reports it).
+"""
+
+from __future__ import annotations
+
+import json
+
+from rtc.compiler import codes, ir
+from rtc.compiler.context import Context
+from rtc.compiler.order import topological_order
+from rtc.contract import check_value
+from rtc.dsl import ast
+
+
+def lower_template(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes: dict[str, ir.Node | None]) -> dict[str, ast.StepStmt]:
+    stmts = {name: _typed_strings(stmt, step_nodes.get(name)) for name, stmt in stmts.items()}
+    return _fan_out(ctx, stmts, step_nodes)
+
+
+def _typed_strings(stmt: ast.StepStmt, node: ir.Node | None) -> ast.StepStmt:
+    if node is None:
+        return stmt
+    types = {p.name: p.type for p in node.inputs}
+    args = []
+    for arg in stmt.args:
+        want = types.get(arg.name)
+        if isinstance(arg.value, ast.Str) and want not in (None, "str", "json"):
+            try:
+                value = json.loads(arg.value.value)
+            except ValueError:
+                value = None
+            if value is not None and check_value(value, want) is None:
+                arg = ast.StepArg(arg.name, _literal(value, arg.value.span), arg.span)
+        args.append(arg)
+    return ast.StepStmt(stmt.name, stmt.node, args, stmt.trigger, stmt.after, stmt.span, stmt.unites)
+
+
+def _literal(value, span) -> ast.Expr:
+    if isinstance(value, bool):
+        return ast.Bool(value, span)
+    if isinstance(value, int):
+        return ast.Int(value, span)
+    if isinstance(value, float):
+        return ast.Float(value, span)
+    if isinstance(value, str):
+        return ast.Str(value, span)
+    if isinstance(value, list):
+        return ast.ListExpr([_literal(v, span) for v in value], span)
+    if isinstance(value, dict):
+        return ast.MapExpr([ast.MapEntry(k, _literal(v, span), span) for k, v in value.items()], span)
+    return ast.Null(span)
+
+
+def _reads(stmt: ast.StepStmt, steps) -> list[tuple[int, ast.Ref]]:
+    """(argument index, STEP.OUTPUT reference) of each argument that reads another step's output."""
+    return [(i, a.value) for i, a in enumerate(stmt.args)
+            if isinstance(a.value, ast.Ref) and len(a.value.parts) == 2 and a.value.parts[0] in steps]
+
+
+def _fan_out(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes) -> dict[str, ast.StepStmt]:
+    upstream = {name: sorted({r.parts[0] for _, r in _reads(s, stmts)} | {r.parts[0] for r in s.after if r.parts[0] in stmts})
+                for name, s in stmts.items()}
+    fanout = {name for name, node in step_nodes.items() if node is not None and node.fanout}
+    branches: dict[str, set[str]] = {}
+    for name in topological_order(list(stmts), upstream):  # a cycle is reported by lower_graph; order is still total
+        inside: set[str] = set()
+        for up in upstream[name]:
+            inside |= branches.get(up, set()) | ({up} if up in fanout else set())
+        unites = stmts[name].unites
+        if unites is not None:  # the join: the branches of what it unites end here
+            target = unites.parts[0]
+            inside -= {target} | branches.get(target, set())
+        branches[name] = inside
+
+    out = dict(stmts)
+    for name, stmt in stmts.items():
+        inside = branches.get(name, set())
+        if not inside:
+            continue
+        where = ", ".join(f"`{f}`" for f in sorted(inside))
+        if len(inside) > 1 or name in fanout:
+            ctx.error(codes.TEMPLATE_FANOUT, f"step `{name}` fans out inside the fan-out of {where}; rtc maps one level deep",
+                      stmt.span, hint="unite the first fan-out before fanning out again")
+            continue
+        (origin,) = inside
+        in_branch = [(i, r) for i, r in _reads(stmt, stmts) if r.parts[0] == origin or origin in branches.get(r.parts[0], set())]
+        if len(in_branch) != 1:
+            what = "reads no output of that branch" if not in_branch else "reads several outputs of that branch"
+            ctx.error(codes.TEMPLATE_FANOUT,
+                      f"step `{name}` runs once per output of fanout step `{origin}` in Exosphere, but {what}; "
+                      "rtc maps a step over one list it reads", stmt.span,
+                      hint=f"read exactly one value of the branch (such as ${{{{ {origin}.outputs.NAME }}}}), "
+                      f"or unite `{origin}` before this step")
+            continue
+        i, ref = in_branch[0]
+        args = list(stmt.args)
+        args[i] = ast.StepArg(args[i].name, ast.Call("each", [ref], ref.span), args[i].span)
+        out[name] = ast.StepStmt(stmt.name, stmt.node, args, stmt.trigger, stmt.after, stmt.span, stmt.unites)
+    return out
