@@ -56,6 +56,8 @@ class PythonModule:
         except SyntaxError as exc:
             span = Span(path, exc.lineno or 1, exc.offset or 1)
             raise CompileError(Diagnostic(PARSE_CODE, f"the Python file does not parse: {exc.msg}", span)) from None
+        except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+            raise CompileError(Diagnostic(PARSE_CODE, f"the Python file does not parse: {exc}", Span(path, 1, 1))) from None
         self.classes = {n.name: n for n in tree.body if isinstance(n, pyast.ClassDef)}
 
     def node_class(self, name: str) -> PythonNodeClass | None:

@@ -196,6 +196,7 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         "secrets_check": secrets_check,
         "secrets_check_id": "rtc.check_secrets",
         "uses": {"retry": any(n["retries"] for n in nodes), "secrets": secrets_check is not None,
+                 "timedelta": any(n["retries"] or n["timeout"] is not None for n in nodes),
                  "mapped": mapped, "watcher": watcher, "sdk_names": sdk_names},
         "all_vars": sorted(names.used - node_names.used),
     }
