@@ -1,4 +1,4 @@
-"""Front ends: `.rt` and YAML source files -> syntax trees (`rtc.dsl.ast`).
+"""Front ends: `.rt`, YAML and envd source files -> syntax trees (`rtc.dsl.ast`).
 
 `parse_file` reads one file and picks the front end by suffix;
 `load_modules` also follows `import` statements. Both raise `CompileError`
@@ -15,6 +15,8 @@ from rtc.dsl import ast
 
 RT_SUFFIXES = (".rt",)
 YAML_SUFFIXES = (".yaml", ".yml")
+ENVD_SUFFIXES = (".envd",)  # envd's build.envd (envd_file.py)
+SUFFIXES = RT_SUFFIXES + YAML_SUFFIXES + ENVD_SUFFIXES
 
 # Diagnostic codes of file handling (docs/language.md, "Syntax errors").
 CANNOT_READ = "E007"
@@ -22,9 +24,13 @@ BAD_IMPORT = "E008"
 IMPORT_CYCLE = "E009"
 
 
-def parse_text(text: str, file: str) -> ast.Module:
-    """Parse source text; the suffix of `file` picks the front end."""
+def parse_text(text: str, file: str, env_name: str | None = None) -> ast.Module:
+    """Parse source text; the suffix of `file` picks the front end (`env_name` names an envd file's env)."""
     suffix = Path(file).suffix.lower()
+    if suffix in ENVD_SUFFIXES:
+        from rtc.dsl.envd_file import parse_envd
+
+        return parse_envd(text, file, env_name)
     if suffix in YAML_SUFFIXES:
         from rtc.dsl.yaml_frontend import parse_yaml
 
@@ -43,7 +49,7 @@ def parse_text(text: str, file: str) -> ast.Module:
             CANNOT_READ,
             f"{file}: unknown kind of file {suffix or '(no suffix)'!r}",
             None,
-            "rtc reads .rt files and .yaml/.yml files",
+            "rtc reads .rt files, .yaml/.yml files and envd's build.envd",
         )
     )
 
@@ -80,7 +86,7 @@ def parse_file(path: str | os.PathLike) -> ast.Module:
     """Read and parse one file (no imports followed)."""
     file = str(path)
     suffix = Path(file).suffix.lower()
-    if suffix not in RT_SUFFIXES + YAML_SUFFIXES:
+    if suffix not in SUFFIXES:
         return parse_text("", file)  # raises the "unknown kind of file" diagnostic
     return parse_text(read_source(file), file)
 
@@ -114,19 +120,23 @@ class _Loader:
         self.modules: dict[str, ast.Module | None] = {}
         self.bag = DiagnosticBag()
 
-    def load(self, file: str, at: Span | None, stack: tuple[str, ...]) -> ast.Module | None:
+    def load(self, file: str, at: Span | None, stack: tuple[str, ...], alias: str | None = None) -> ast.Module | None:
         key = os.path.realpath(file)
         if key in stack:
             return None  # reported by the caller, which knows the import's position
-        if key in self.modules:
-            return self.modules[key]
-        self.modules[key] = None  # reserve the position in first-reached order
+        # An envd file imported `as NAME` is another env: parsed once per name.
+        entry = key if alias is None or Path(file).suffix.lower() not in ENVD_SUFFIXES else f"{key}\0{alias}"
+        if entry in self.modules:
+            return self.modules[entry]
+        self.modules[entry] = None  # reserve the position in first-reached order
         try:
             module = self.parse(file, at) if _known_suffix(file, at, self.bag) else None
+            if module is not None and entry != key:  # an envd file under the name its import gives
+                module = _env_named(module, alias)
         except CompileError as exc:
             self.bag.extend(exc.diagnostics)
             module = None
-        self.modules[key] = module
+        self.modules[entry] = module
         if module is None:
             return None
         for imp in module.imports:
@@ -148,17 +158,24 @@ class _Loader:
         if not os.path.exists(target):
             self.bag.add(BAD_IMPORT, f"cannot find imported file {imp.path!r} (looked for {target})", imp.span)
             return
-        self.load(target, imp.span, stack)
+        self.load(target, imp.span, stack, imp.alias)
+
+
+def _env_named(module: ast.Module, name: str) -> ast.Module:
+    import dataclasses
+
+    blocks = [dataclasses.replace(b, name=name) if b.kind == "env" else b for b in module.blocks]
+    return dataclasses.replace(module, blocks=blocks)
 
 
 def _known_suffix(file: str, at: Span | None, bag: DiagnosticBag) -> bool:
     if os.path.isdir(file):
         bag.add(CANNOT_READ, f"{file} is a folder, not a file", at, "name a .rt, .yaml or .yml file")
         return False
-    if Path(file).suffix.lower() in RT_SUFFIXES + YAML_SUFFIXES:
+    if Path(file).suffix.lower() in SUFFIXES:
         return True
     what = f"cannot import {file!r}" if at is not None else f"{file}: unknown kind of file"
-    bag.add(BAD_IMPORT if at is not None else CANNOT_READ, f"{what}; rtc reads .rt, .yaml and .yml files", at)
+    bag.add(BAD_IMPORT if at is not None else CANNOT_READ, f"{what}; rtc reads .rt, .yaml, .yml and .envd files", at)
     return False
 
 

@@ -239,6 +239,7 @@ class Block:
 class Import:
     path: str
     span: Span
+    alias: str | None = None  # `import "trainer/build.envd" as gpu`: the name of the env an envd file gives
 
 
 @dataclass

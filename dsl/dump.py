@@ -7,7 +7,7 @@ import dataclasses
 from rtc.compiler.diagnostics import Span
 
 # Fields only foreign formats set (Exosphere templates); left out of dumps when unset.
-_OPTIONAL = ("unites", "origin")
+_OPTIONAL = ("unites", "origin", "alias")
 
 
 def to_data(node, spans: bool = False):

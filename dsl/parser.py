@@ -290,8 +290,8 @@ class _AstBuilder(Transformer):
     def namespace_decl(self, meta, name):
         return ("namespace", str(name), self._tspan(name))
 
-    def import_decl(self, meta, path):
-        return ast.Import(self._decode_string(path), self._span(meta))
+    def import_decl(self, meta, path, alias=None):
+        return ast.Import(self._decode_string(path), self._span(meta), str(alias) if alias is not None else None)
 
     def block_kind(self, meta, kind):
         return kind

@@ -85,9 +85,7 @@ def _read_module(reader: YamlReader, root: yaml.Node | None, module: ast.Module)
             module.namespace_span = reader.span(value)
         elif key == "imports":
             for item in reader.sequence(value, "imports"):
-                path = reader.text(item, "an import")
-                if path is not None:
-                    module.imports.append(ast.Import(path, reader.span(item)))
+                module.imports += _import(reader, item)
         elif key.startswith("x-"):
             continue  # extension keys (as in docker-compose): a home for YAML anchors
         elif key in BLOCK_READERS:
@@ -104,13 +102,30 @@ def _read_module(reader: YamlReader, root: yaml.Node | None, module: ast.Module)
             )
 
 
+def _import(reader: YamlReader, item: yaml.Node) -> list[ast.Import]:
+    """`path`, or `{path: trainer/build.envd, as: gpu}` (an envd file's env under another name)."""
+    if isinstance(item, yaml.MappingNode):
+        fields = _fields(reader, item, "an import", ("path", "as"))
+        path = _required_str(reader, fields, "path", item, "an import")
+        alias = _required_str(reader, fields, "as", item, "an import") if "as" in fields else None
+        return [ast.Import(path.value, reader.span(item), alias.value if alias else None)] if path else []
+    path = reader.text(item, "an import")
+    return [ast.Import(path, reader.span(item))] if path is not None else []
+
+
 # ---------------------------------------------------------------- env
+
+# envd's own keyword names, accepted beside rtc's (docs/language.md, `env`).
+ENVD_ENV_KEYS = {"env": "environ", "python_packages": "pip", "apt_packages": "apt", "command": "commands"}
+ENVD_PATH_KEYS = {"host_path": "host", "envd_path": "container"}
+ENVD_EXPOSE_KEYS = {"envd_port": "port", "listen_addr": "host_ip"}
 
 
 def _read_env(reader: YamlReader, body: yaml.Node, name: str, module: ast.Module) -> list[ast.Item]:
     items: list[ast.Item] = []
     for key, key_node, value in reader.mapping(body, f"env {name!r}"):
         span = reader.span(key_node)
+        key = ENVD_ENV_KEYS.get(key, key)
         if key in ("mounts", "mount"):
             items += [_mount(reader, m) for m in reader.sequence(value, key)]
         elif key == "copy":
@@ -138,10 +153,14 @@ def _list(reader: YamlReader, node: yaml.Node, what: str) -> ast.ListExpr:
     return value
 
 
-def _fields(reader: YamlReader, node: yaml.Node, what: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
+def _fields(reader: YamlReader, node: yaml.Node, what: str, allowed: tuple[str, ...],
+            aliases: dict[str, str] | None = None) -> dict[str, yaml.Node]:
     out = {}
     for key, key_node, value in reader.mapping(node, what):
-        if key not in allowed:
+        key = (aliases or {}).get(key, key)
+        if key in out:
+            reader.error(f"{what} gives {key!r} twice (under two names)", key_node)
+        elif key not in allowed:
             reader.error(f"unknown key {key!r} in {what}", key_node, "expected " + ", ".join(allowed))
         else:
             out[key] = value
@@ -160,7 +179,7 @@ def _required_str(reader: YamlReader, fields: dict, key: str, node: yaml.Node, w
 
 
 def _mount(reader: YamlReader, node: yaml.Node) -> ast.MountStmt | None:
-    fields = _fields(reader, node, "a mount", ("host", "container", "readonly"))
+    fields = _fields(reader, node, "a mount", ("host", "container", "readonly"), ENVD_PATH_KEYS)
     host = _required_str(reader, fields, "host", node, "a mount")
     container = _required_str(reader, fields, "container", node, "a mount")
     readonly = reader.expr(fields["readonly"]) if "readonly" in fields else None
@@ -172,7 +191,7 @@ def _mount(reader: YamlReader, node: yaml.Node) -> ast.MountStmt | None:
 
 
 def _copy(reader: YamlReader, node: yaml.Node) -> ast.CopyStmt | None:
-    fields = _fields(reader, node, "a copy", ("host", "container"))
+    fields = _fields(reader, node, "a copy", ("host", "container"), ENVD_PATH_KEYS)
     host = _required_str(reader, fields, "host", node, "a copy")
     container = _required_str(reader, fields, "container", node, "a copy")
     if host is None or container is None:
@@ -184,11 +203,13 @@ def _expose(reader: YamlReader, node: yaml.Node) -> ast.ExposeStmt | None:
     if isinstance(node, yaml.ScalarNode):  # `expose: [8000]`
         fields = {"port": node}
     else:
-        fields = _fields(reader, node, "an expose", ("port", "host_port", "host_ip", "service"))
+        fields = _fields(reader, node, "an expose", ("port", "host_port", "host_ip", "service"), ENVD_EXPOSE_KEYS)
     ints = {}
     for key in ("port", "host_port"):
         if key in fields:
             value = reader.expr(fields[key])
+            if isinstance(value, ast.Str) and value.value.strip().isdigit():  # envd types ports as str
+                value = ast.Int(int(value.value), value.span)
             if isinstance(value, ast.Int) and not isinstance(value.value, bool):
                 ints[key] = value
             else:

@@ -58,7 +58,7 @@ def test_import_of_an_unknown_kind_of_file(tmp_path):
     (tmp_path / "a.rt").write_text('import "b.txt"\n')
     (tmp_path / "b.txt").write_text("x")
     (diag,) = errors(tmp_path / "a.rt")
-    assert diag.code == "E008" and ".rt, .yaml and .yml" in diag.message
+    assert diag.code == "E008" and ".rt, .yaml, .yml and .envd" in diag.message
 
 
 def test_missing_file_and_bad_encoding(tmp_path):

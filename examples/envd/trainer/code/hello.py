@@ -1,0 +1,3 @@
+from tabulate import tabulate
+
+print(tabulate([["envd", "rtc"]], headers=["from", "to"]))
