@@ -86,14 +86,25 @@ def check_value_source() -> str:
     return inspect.getsource(check_value)
 
 
+def daemon_command(words):
+    """A daemon's shell command line: its words joined by spaces, as envd's supervisor (horust) gets them.
+
+    envd users write `["python3", "serving.py", ">>serving.log", "2>&1"]` and
+    rely on the line being read by a shell, so the redirection works; a word
+    with a space in it splits, as under envd.
+    """
+    return " ".join(words)
+
+
 def step_argv(argv, init=(), daemons=()):
-    """The argv a step's container runs: the environment's daemons and init first.
+    """The argv a step's container runs: the environment's init commands and daemons first.
 
     Without init commands or daemons this is `argv` itself (no shell needed,
-    so scratch images work). Otherwise `sh` starts each daemon in the
-    background with its output in /var/log/rtc/daemon-N.log (as envd advises),
-    runs the init commands in order (any failure fails the step), then execs
-    the step's own argv. Every value is passed as a positional argument, never
+    so scratch images work). Otherwise `sh` runs the init commands in order
+    (any failure fails the step), then starts each daemon in the background,
+    as envd does (daemons start after init): its `daemon_command` line run by
+    `sh -c`, its output in /var/log/rtc/daemon-N.log; then it execs the
+    step's own argv. Every value is passed as a positional argument, never
     pasted into the shell script, so no string can break out of it.
     """
     argv = list(argv)
@@ -101,17 +112,12 @@ def step_argv(argv, init=(), daemons=()):
         return argv
     lines = ["set -e", "mkdir -p /var/log/rtc"]
     args = []
-    for i, daemon in enumerate(daemons):
-        # Each daemon's argv travels as one positional argument, encoded NUL-free with \x1f separators.
-        args.append("\x1f".join(daemon))
-        n = len(args)
-        lines.append(
-            f'( IFS=$(printf "\\037"); set -f; set -- ${{{n}}}; exec "$@" ) '
-            f">>/var/log/rtc/daemon-{i}.log 2>&1 &"
-        )
     for command in init:
         args.append(command)
         lines.append(f'sh -c "${{{len(args)}}}"')
+    for i, daemon in enumerate(daemons):
+        args.append(daemon_command(daemon))
+        lines.append(f'sh -c "${{{len(args)}}}" >>/var/log/rtc/daemon-{i}.log 2>&1 &')
     lines.append(f"shift {len(args)}")
     lines.append('exec "$@"')
     return ["sh", "-c", "\n".join(lines), "rtc-step", *args, *argv]

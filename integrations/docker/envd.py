@@ -5,9 +5,13 @@ with its `environ`, mounts and exposed ports, runs its `init` commands once
 (a failure removes the container and reports the command's output), then
 starts each `daemon` under a small supervisor that restarts it when it
 exits, with its output appended to `/var/log/rtc/daemon-N.log` in the
-container. `run_command` runs a named `command` with `docker exec`; `down`
-removes the container. The container's main process only waits, so daemons
-can die and come back without taking the environment down.
+container. A daemon's words are joined into one shell command line, as
+envd's supervisor gets them (`rtc.contract.daemon_command`), so envd's own
+`[..., ">>serving.log", "2>&1"]` redirects. `run_command` runs a named
+`command` with `docker exec` (`ensure_up` first starts the environment when
+it is not up, as `envd run` does); `down` removes the container. The
+container's main process only waits, so daemons can die and come back
+without taking the environment down.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from rtc import contract
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Pipeline
 from rtc.integrations.docker import engine
@@ -78,9 +83,30 @@ def environment(pipeline: Pipeline, env_name: str) -> Environment:
 
 
 def find(client, pipeline: Pipeline, env_name: str):
-    """The environment's container, or None."""
-    found = client.containers.list(all=True, filters={"label": f"{LABEL_ENV}={env_key(pipeline, env_name)}"})
-    return found[0] if found else None
+    """The environment's container, or None (also when it disappears while we look)."""
+    import docker.errors
+
+    for summary in client.api.containers(all=True, filters={"label": f"{LABEL_ENV}={env_key(pipeline, env_name)}"}):
+        try:
+            return client.containers.get(summary["Id"])
+        except docker.errors.NotFound:
+            continue
+    return None
+
+
+def ensure_up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None] | None = None) -> list[Published] | None:
+    """Start the environment unless it is up (as `envd run` does); the ports when it was started, else None."""
+    container = find(client, pipeline, env_name)
+    if container is not None and container.status == "running":
+        return None
+    return up(client, pipeline, env_name, progress)
+
+
+def check_command(pipeline: Pipeline, env_name: str, name: str) -> None:
+    env = environment(pipeline, env_name)
+    if name not in env.commands:
+        known = ", ".join(sorted(env.commands)) or "none"
+        raise RtcError(f"environment {env_name!r} has no command {name!r}", hint=f"its commands: {known}")
 
 
 def up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None] | None = None) -> list[Published]:
@@ -121,7 +147,8 @@ def up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None
         for command in env.init:
             _run_init(container, command, env.workdir)
         for i, daemon in enumerate(env.daemons):
-            container.exec_run(["sh", "-c", _SUPERVISE, "rtc-daemon", DAEMON_LOG.format(i), *daemon], detach=True)
+            line = contract.daemon_command(daemon)
+            container.exec_run(["sh", "-c", _SUPERVISE, "rtc-daemon", DAEMON_LOG.format(i), "sh", "-c", line], detach=True)
         bound = engine.published_ports(container)
     except BaseException:
         engine.remove_labelled(client, **{LABEL_ENV: env_key(pipeline, env_name)})
@@ -143,9 +170,7 @@ def _run_init(container, command: str, workdir: str | None) -> None:
 def run_command(client, pipeline: Pipeline, env_name: str, name: str, out=None, err=None) -> int:
     """Run the named command in the running environment; returns its exit code."""
     env = environment(pipeline, env_name)
-    if name not in env.commands:
-        known = ", ".join(sorted(env.commands)) or "none"
-        raise RtcError(f"environment {env_name!r} has no command {name!r}", hint=f"its commands: {known}")
+    check_command(pipeline, env_name, name)
     container = find(client, pipeline, env_name)
     if container is None or container.status != "running":
         raise RtcError(
@@ -181,11 +206,11 @@ def down(client, pipeline: Pipeline, env_name: str) -> int:
 
 
 def list_envs(client) -> list[dict]:
+    """Environments' containers, from one listing call: a container removed meanwhile is simply not
+    there (looking each one up afterwards raised NotFound when one went away in between)."""
     out = []
-    for c in client.containers.list(all=True, filters={"label": LABEL_ENV}):
-        ports = []
-        for key, bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).items():
-            for b in bindings or []:
-                ports.append(f"{b['HostIp']}:{b['HostPort']}->{key.split('/')[0]}")
-        out.append({"env": c.labels.get(LABEL_ENV), "container": c.name, "status": c.status, "ports": ports})
+    for c in client.api.containers(all=True, filters={"label": LABEL_ENV}):
+        ports = sorted(f"{p['IP']}:{p['PublicPort']}->{p['PrivatePort']}" for p in c.get("Ports") or [] if p.get("PublicPort"))
+        name = (c.get("Names") or ["/?"])[0].lstrip("/")
+        out.append({"env": (c.get("Labels") or {}).get(LABEL_ENV), "container": name, "status": c.get("State"), "ports": ports})
     return sorted(out, key=lambda e: e["env"] or "")

@@ -1,7 +1,7 @@
 """`rtc env up|run|down|list`: envd's runtime for an `env` block of a pipeline file.
 
     rtc env up FILE ENV                  # start it: daemons, ports (printed), mounts, init
-    rtc env run FILE ENV --command NAME  # run a named command inside it; its exit code is ours
+    rtc env run FILE ENV --command NAME  # run a named command inside it (starting it first when it is not up)
     rtc env down FILE ENV                # stop and remove it
     rtc env list                         # environments that are up
 """
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     u.add_argument("env")
     u.set_defaults(func=_up)
 
-    r = sub.add_parser("run", help="run one of the environment's named commands inside it")
+    r = sub.add_parser("run", help="run one of the environment's named commands inside it; starts it when it is not up")
     r.add_argument("file")
     r.add_argument("env")
     r.add_argument("--command", required=True, metavar="NAME")
@@ -60,8 +60,16 @@ def _run(args) -> int:
     from rtc.integrations.docker import engine, envd
 
     pipeline = _pipeline(args.file)
-    envd.environment(pipeline, args.env)
-    return envd.run_command(engine.connect(), pipeline, args.env, args.command)
+    envd.check_command(pipeline, args.env, args.command)  # an unknown command starts nothing
+    client = engine.connect()
+    key = envd.env_key(pipeline, args.env)
+    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    published = envd.ensure_up(client, pipeline, args.env, progress)
+    if published is not None:  # as `envd run` does: say so, and where its ports are
+        print(f"environment {key} was not up; started it ({envd.container_name(pipeline, args.env)})", file=sys.stderr)
+        for p in published:
+            print(p, file=sys.stderr, flush=True)
+    return envd.run_command(client, pipeline, args.env, args.command)
 
 
 def _down(args) -> int:

@@ -62,8 +62,9 @@ env web {
         down = rtc("env", "down", path, "web")
         assert down.returncode == 0 and "removed" in down.stderr.decode()
         assert _containers(docker_client, ns) == []
-        not_up = rtc("env", "run", path, "web", "--command", "hello")
-        assert not_up.returncode == 1 and "is not up" in not_up.stderr.decode()
+        not_up = rtc("env", "run", path, "web", "--command", "hello")  # starts it first, as `envd run` does
+        assert not_up.returncode == 3 and "was not up; started it" in not_up.stderr.decode()
+        assert rtc("env", "down", path, "web").returncode == 0
     finally:
         for c in _containers(docker_client, ns):
             c.remove(force=True)
@@ -88,7 +89,7 @@ def test_daemons_are_restarted_when_they_exit(tmp_path, docker_client):
     path, ns = _env_file(tmp_path, """
 env flaky {
   image  = "rtc-test/busybox:1"
-  daemon ["sh", "-c", "echo started; exit 1"]
+  daemon ["echo", "started;", "exit", "1"]   # one shell line, as envd's supervisor runs it
 }
 """)
     try:
