@@ -34,7 +34,7 @@ from rtc.compiler.quantities import parse_duration
 from rtc.dsl import ast
 
 # sha256 of grammars/rtc.lark as this reader knows it (see the module docstring).
-GRAMMAR_SHA256 = "766d49ae9f2081cd7ec612229be9a592b6bf6a7cb507532af4b1179fe61f42cb"
+GRAMMAR_SHA256 = "5e1e33598ff34a5afcda9ee522233a73acb2ce04e62d29d68b312336deb22c66"
 
 # The grammar's terminals as Lark holds them (escapes already decoded: `\n` is a newline
 # character inside the pattern), checked against grammars/rtc.lark by the test.
@@ -183,7 +183,12 @@ class _Reader:
                 module.namespace, module.namespace_span = self.name(name), self.tspan(name)
             elif word == "import":
                 path = self.expect("STRING")
-                module.imports.append(ast.Import(self.decode(path), self.span(token, path)))
+                alias, last = None, path
+                if self.at_word("as"):  # `import "trainer/build.envd" as gpu`
+                    self.next()
+                    last = self.expect("NAME")
+                    alias = self.name(last)
+                module.imports.append(ast.Import(self.decode(path), self.span(token, last), alias))
             elif word in BLOCK_KINDS:
                 name = self.next()
                 self.name(name)

@@ -227,7 +227,8 @@ class _Formatter:
         if node.data == "namespace_decl":
             return f"namespace {node.children[0]}"
         if node.data == "import_decl":
-            return f"import {node.children[0]}"
+            path, *alias = [c for c in node.children if c is not None]
+            return f"import {path}" + (f" as {alias[0]}" if alias else "")
         kind_tree, name, *items = node.children
         head = f"{kind_tree.children[0]} {name}"
         body, _ = self._block_body(_present(items), name, node, "", len(head))
