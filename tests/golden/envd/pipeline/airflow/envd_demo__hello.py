@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from docker.errors import DockerException
 from docker.types import Mount
 
 # The container contract (see rtc's docs/runtime.md).
@@ -202,7 +203,18 @@ class RtcStep(DockerOperator):
             self.mounts.append(Mount(IO_DIR, io_dir, type="bind"))
             step_label = f"{self.task_id}#{map_index}" if mapped else self.task_id
             self.labels = {"rtc.run": run_id, "rtc.step": step_label, "rtc.pipeline": PIPELINE}
-            super().execute(context)
+            try:
+                super().execute(context)
+            except DockerException as exc:
+                if self.cli.images(name=self.image):
+                    raise
+                # This worker's engine lacks the image and could not pull it (DockerOperator pulls a missing
+                # one); retrying cannot make an image appear in a registry.
+                raise AirflowFailException(
+                    f"image {self.image!r} is not on this Docker engine ({self.docker_url}) and cannot be pulled: "
+                    f"{getattr(exc, 'explanation', None) or exc}. An image rtc builds reaches other engines "
+                    "through a registry: rtc build FILE --push --registry REGISTRY, and compile with the same --registry"
+                ) from None
             signal_path = os.path.join(io_dir, os.path.basename(SIGNAL_FILE))
             if os.path.exists(signal_path):
                 # The signal wins over any outputs written too.

@@ -239,6 +239,25 @@ def _remove(container):
             continue
 
 
+def _pull(client, image, logger):
+    """Pull an image this worker's engine lacks (a worker on another machine than the build).
+
+    Failing that, the step fails at once: retrying cannot make an image appear in a registry.
+    """
+    # Where docker.from_env() connected: DOCKER_HOST, or the local socket.
+    engine = docker.utils.kwargs_from_env().get("base_url") or "unix:///var/run/docker.sock"
+    logger.info("pulling %s (not on the Docker engine at %s)", image, engine)
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as exc:
+        message = (
+            f"image {image!r} is not on this Docker engine ({engine}) and cannot be pulled: "
+            f"{exc.explanation or exc}. An image rtc builds reaches other engines through a registry: "
+            "rtc build FILE --push --registry REGISTRY, and compile with the same --registry"
+        )
+        raise PermanentError(message) from None
+
+
 def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     """Run `spec` (image, argv, ...) to completion; return {path: bytes or None} for `read_back`.
 
@@ -249,25 +268,24 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     client = docker.from_env()
     run_id = str(flow_run.get_id() or "local")
     labels = {"rtc.run": run_id, "rtc.step": spec["step"] + name_suffix, "rtc.pipeline": spec["namespace"]}
+    settings = dict(
+        command=spec["argv"] or None,
+        entrypoint=spec.get("entrypoint") or None,
+        environment=env,
+        labels=labels,
+        network=spec.get("network"),
+        working_dir=spec.get("workdir"),
+        volumes=spec.get("volumes") or None,
+        ports=spec.get("ports") or None,
+        nano_cpus=spec.get("nano_cpus"),
+        mem_limit=spec.get("mem_limit"),
+        detach=True,
+    )
     try:
-        container = client.containers.create(
-            spec["image"],
-            command=spec["argv"] or None,
-            entrypoint=spec.get("entrypoint") or None,
-            environment=env,
-            labels=labels,
-            network=spec.get("network"),
-            working_dir=spec.get("workdir"),
-            volumes=spec.get("volumes") or None,
-            ports=spec.get("ports") or None,
-            nano_cpus=spec.get("nano_cpus"),
-            mem_limit=spec.get("mem_limit"),
-            detach=True,
-        )
+        container = client.containers.create(spec["image"], **settings)
     except docker.errors.ImageNotFound:
-        raise PermanentError(
-            f"image {spec['image']!r} is not on this Docker engine; build it with `rtc build` or pull it"
-        ) from None
+        _pull(client, spec["image"], logger)
+        container = client.containers.create(spec["image"], **settings)
     deadline = time.monotonic() + spec["timeout"] if spec.get("timeout") else None
     tail = []
     try:
