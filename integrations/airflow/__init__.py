@@ -29,6 +29,7 @@ def _common(pipeline: Pipeline) -> dict:
         "contract": contract,
         "check_value_source": contract.check_value_source(),
         "parse_signal_source": contract.parse_signal_source(),
+        "io_source": contract.io_source(),
     }
 
 

@@ -65,6 +65,8 @@ class ContainerSpec:
     mem_reservation: int | None = None
     # A user-defined network to join (Tyger distributed runs); containers there resolve each other by name.
     network: str | None = None
+    # Supplementary groups of the container's process (the group that may write the step's io folder).
+    group_add: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -99,6 +101,8 @@ def create_container(client, spec: ContainerSpec):
     )
     if spec.entrypoint is not None:
         kwargs["entrypoint"] = list(spec.entrypoint)
+    if spec.group_add:
+        kwargs["group_add"] = [str(g) for g in spec.group_add]
     for option in ("nano_cpus", "mem_limit", "cpu_shares", "mem_reservation", "network"):
         if getattr(spec, option) is not None:
             kwargs[option] = getattr(spec, option)

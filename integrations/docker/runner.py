@@ -293,9 +293,7 @@ class GraphRun:
             if self.cancel.is_set():
                 return UnitResult(label, False, message="canceled", canceled=True)
             runs += 1  # every run (attempt or re-queue) gets a fresh /rtc/io
-            io_dir = self.work_dir / f"{label}.{runs}"
-            io_dir.mkdir()
-            io_dir.chmod(0o777)  # any user the image runs as may write its outputs
+            io_dir = step_io.make_io_dir(self.work_dir / f"{label}.{runs}")
             spec = step_io.container_spec(
                 image=self.images[node.env], node=node, env=env, base_dir=self.base_dir, io_dir=io_dir,
                 inputs=inputs, step_label=label, step_id=step.id, run_id=self.run_id,

@@ -39,7 +39,7 @@ def _embedded_code(kind: str = "all") -> str:
     graphs, runs = rest.split(RUNS_MARKER, 1)
     parts = {"graph": [common, graphs], "run": [common, runs], "all": [common, graphs, runs]}[kind]
     code = "\n\n".join(part.strip() for part in parts)
-    contract_code = [contract.check_value_source().rstrip()]
+    contract_code = [contract.check_value_source().rstrip(), contract.io_source(archive=True).rstrip()]
     if kind != "run":  # graph steps may send signals (prune, re-queue)
         contract_code.append(contract.parse_signal_source().rstrip())
     return "\n\n\n".join(contract_code) + "\n\n\n" + code + "\n"

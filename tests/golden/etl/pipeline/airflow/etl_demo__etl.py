@@ -6,6 +6,7 @@
 import json
 import os
 import random
+import shutil
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -22,6 +23,9 @@ MAX_INPUTS_ENV = 65536  # larger inputs travel only in INPUTS_FILE
 OUTPUTS_FILE = "/rtc/io/outputs.json"
 SIGNAL_FILE = "/rtc/io/signal.json"  # a step may prune itself or ask to run again
 MAX_REQUEUES = 100
+MAX_OUTPUTS_BYTES = 67108864
+MAX_SIGNAL_BYTES = 65536
+IO_DIR_MODE = 1528  # owner and group only; the container gets the group
 PIPELINE = "etl_demo"
 # Each node's contract settings by name; steps keep only the name (plain data, also for mapped steps).
 RTC_NODES = {}
@@ -94,6 +98,88 @@ def parse_signal(text):
         f"not {text.strip()[:80]!r}"
     )
 
+
+class IoFileError(ValueError):
+    """A file in a step's io folder that rtc refuses to read (not a regular file, or too large)."""
+
+
+def read_io_file(folder, name, limit):
+    """The text of `name` in a step's io folder, or None when the step did not write it.
+
+    The step controls the folder, so nothing it leaves there is trusted: only a
+    regular file directly in `folder` is read, opened relative to the folder
+    without following symlinks (O_NOFOLLOW; a symlink to a host file, a FIFO,
+    a device or a folder is refused, never opened), and at most `limit` bytes.
+    Raises IoFileError with a message for the step's log. Self-contained (the
+    Airflow runtime carries its source, see `io_source`).
+    """
+    import os
+    import stat
+
+    kinds = {stat.S_IFLNK: "a symlink", stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket",
+             stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+    if not name or "/" in name or name in (".", ".."):
+        raise IoFileError(f"{name!r} is not a file name")
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            kind = kinds.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            raise IoFileError(f"{name} is {kind}: rtc reads only a regular file the step wrote in its io folder")
+        if st.st_size > limit:
+            raise IoFileError(f"{name} is over rtc's limit of {limit} bytes ({st.st_size} bytes; "
+                              "pass large data through a mount or a buffer)")
+        # O_NONBLOCK: a FIFO swapped in after the check cannot hang the open; fstat proves it is the same file.
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        try:
+            fd = os.open(name, flags, dir_fd=dir_fd)
+        except OSError as exc:
+            raise IoFileError(f"{name} cannot be opened: {exc.strerror}") from None
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+                raise IoFileError(f"{name} was replaced while rtc read it")
+            chunks, size = [], 0
+            while True:
+                chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise IoFileError(f"{name} grew over rtc's limit of {limit} bytes while rtc read it")
+        finally:
+            os.close(fd)
+    finally:
+        os.close(dir_fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+
+def rtc_private_folder(parent, name):
+    """A 0700 folder of this worker's user in `parent` (no other local user enters it), holding `name`:
+    a folder writable by its group, which the container is given (never by the world)."""
+    private = tempfile.mkdtemp(prefix="rtc-", dir=parent)
+    inner = os.path.join(private, name)
+    os.mkdir(inner)
+    os.chmod(inner, IO_DIR_MODE)
+    return private, inner
+
+
+def rtc_add_group(operator, group):
+    """Give the operator's containers `group` as a supplementary group.
+
+    DockerOperator has no `group_add` argument; its client builds the host config,
+    so this client's `create_host_config` adds it (docker-py's HostConfig takes it).
+    """
+    cli = operator.cli
+    if getattr(cli, "rtc_group_add", None) != group:
+        make = type(cli).create_host_config.__get__(cli)
+        cli.create_host_config = lambda *args, **kwargs: make(*args, group_add=[str(group)], **kwargs)
+        cli.rtc_group_add = group
 
 class RtcNode:
     """The settings a node's steps share: DockerOperator arguments, and what the contract checks."""
@@ -310,11 +396,10 @@ class RtcStep(DockerOperator):
         run_id = context["run_id"]
         map_index = context["ti"].map_index
         mapped = map_index is not None and map_index >= 0
-        with tempfile.TemporaryDirectory(prefix="rtc-io-", dir=self.host_tmp_dir) as io_dir:
-            # The container may run as any user: let it write its outputs.
-            os.chmod(io_dir, 0o777)
+        private, io_dir = rtc_private_folder(self.host_tmp_dir, "io")
+        try:
             inputs_text = json.dumps(inputs)
-            with open(os.path.join(io_dir, "inputs.json"), "w", encoding="utf-8") as f:
+            with open(os.path.join(io_dir, "inputs.json"), "x", encoding="utf-8") as f:
                 f.write(inputs_text)
             self.environment = {
                 **self.environment,
@@ -331,26 +416,22 @@ class RtcStep(DockerOperator):
             self.mounts.append(Mount(IO_DIR, io_dir, type="bind"))
             step_label = f"{self.task_id}#{map_index}" if mapped else self.task_id
             self.labels = {"rtc.run": run_id, "rtc.step": step_label, "rtc.pipeline": PIPELINE}
+            rtc_add_group(self, os.stat(io_dir).st_gid)
             super().execute(context)
-            signal_path = os.path.join(io_dir, os.path.basename(SIGNAL_FILE))
-            if os.path.exists(signal_path):
-                # The signal wins over any outputs written too.
-                with open(signal_path, encoding="utf-8") as f:
-                    text = f.read()
-                try:
-                    signal = parse_signal(text)
-                except ValueError as exc:
-                    raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
-                return None, signal
-            outputs_path = os.path.join(io_dir, "outputs.json")
-            produced = None
-            if os.path.exists(outputs_path):
-                with open(outputs_path, encoding="utf-8") as f:
-                    text = f.read()
-                try:
-                    produced = json.loads(text)
-                except ValueError as exc:
-                    raise AirflowFailException(f"step {self.task_id!r}: outputs are not valid JSON: {exc}") from None
+            # Only regular files the step wrote in its own io folder are read (never a symlink, FIFO or folder).
+            try:
+                text = read_io_file(io_dir, os.path.basename(SIGNAL_FILE), MAX_SIGNAL_BYTES)
+                if text is not None:  # the signal wins over any outputs written too
+                    return None, parse_signal(text)
+                text = read_io_file(io_dir, os.path.basename(OUTPUTS_FILE), MAX_OUTPUTS_BYTES)
+            except ValueError as exc:
+                raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
+            try:
+                produced = None if text is None else json.loads(text)
+            except ValueError as exc:
+                raise AirflowFailException(f"step {self.task_id!r}: outputs are not valid JSON: {exc}") from None
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
         return produced, None
 
     def rtc_checked(self, produced, node):

@@ -72,9 +72,46 @@ def check_value(value, type_text, where="value"):
     return check(value, parse(type_text), where)
 
 
+class IoFileError(ValueError):
+    """A file in a step's io folder that rtc refuses to read (not a regular file, or too large)."""
+
+
+def read_io_archive(chunks, name, limit):
+    """`read_io_file` for a file fetched from a container as a tar stream (Docker's get_archive).
+
+    The same rules: only a regular file is read (Docker archives a symlink as a
+    link, never its target), at most `limit` bytes, and the stream itself is
+    not read past the limit plus the tar headers.
+    """
+    import io
+    import tarfile
+
+    data, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit + 64 * 1024:
+            raise IoFileError(f"{name} is over rtc's limit of {limit} bytes (pass large data through a mount or a buffer)")
+        data.append(chunk)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(data))) as tar:
+        member = tar.next()
+        if member is None:
+            return None
+        if not member.isfile():
+            kind = ("a symlink" if member.issym() or member.islnk() else "a folder" if member.isdir()
+                    else "a FIFO" if member.isfifo() else "a device" if member.isdev() else "not a regular file")
+            raise IoFileError(f"{name} is {kind}: rtc reads only a regular file the step wrote in its io folder")
+        if member.size > limit:
+            raise IoFileError(f"{name} is over rtc's limit of {limit} bytes ({member.size} bytes; "
+                              "pass large data through a mount or a buffer)")
+        return tar.extractfile(member).read().decode("utf-8", "replace")
+
+
 _IO_DIR = "/rtc/io"
 MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
+MAX_OUTPUTS_BYTES = 64 * 1024 * 1024  # rtc.contract.MAX_OUTPUTS_BYTES
+MAX_SIGNAL_BYTES = 64 * 1024  # rtc.contract.MAX_SIGNAL_BYTES
 _POLL_SECONDS = 0.2
+_IO_GROUP = 4242  # the group that owns /rtc/io inside the container, given to the step's process
 _LOG_TAIL = 20
 
 
@@ -121,34 +158,42 @@ def load_secrets(names):
     return values
 
 
-def _tar(files, dirs):
-    """A tar stream with `dirs` (world-writable) and `files` (path -> bytes), paths relative to /."""
+def _tar(files, dirs, group):
+    """A tar stream with `dirs` and `files` (path -> bytes), paths relative to /.
+
+    Owned by `group` and writable by it (the container gets it as a supplementary
+    group), never by the world: the step may run as any user of its image.
+    """
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for d in dirs:
             info = tarfile.TarInfo(d.lstrip("/"))
             info.type = tarfile.DIRTYPE
-            info.mode = 0o777
+            info.mode = 0o2770
+            info.gid = group
             tar.addfile(info)
         for path, data in files.items():
             info = tarfile.TarInfo(path.lstrip("/"))
             info.size = len(data)
-            info.mode = 0o666
+            info.mode = 0o660
+            info.gid = group
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 
-def _read_file(container, path):
-    """Bytes of `path` inside a (stopped) container, or None when it does not exist."""
+def _read_file(container, path, limit):
+    """Text of `path` inside a (stopped) container, or None when it does not exist.
+
+    Only a regular file of at most `limit` bytes (rtc.contract.read_io_archive); else a ContractError.
+    """
     try:
         chunks, _ = container.get_archive(path)
     except docker.errors.NotFound:
         return None
-    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
-        member = tar.next()
-        if member is None or not member.isfile():
-            return None
-        return tar.extractfile(member).read()
+    try:
+        return read_io_archive(chunks, path.rsplit("/", 1)[-1], limit)
+    except IoFileError as exc:
+        raise ContractError(f"step {container.labels.get('rtc.step', '?')!r}: {exc}") from None
 
 
 def _forward_logs(container, lines):
@@ -180,7 +225,7 @@ def _remove(container):
 
 
 def run_container(spec, env, files, dirs, read_back, name_suffix=""):
-    """Run `spec` (image, argv, ...) to completion; return {path: bytes or None} for `read_back`.
+    """Run `spec` (image, argv, ...) to completion; return {path: text or None} for `read_back` ({path: limit}).
 
     Log lines go to the Prefect run logger as they arrive. A non-zero exit
     raises with the last lines of output; the container is always removed.
@@ -202,6 +247,7 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
             ports=spec.get("ports") or None,
             nano_cpus=spec.get("nano_cpus"),
             mem_limit=spec.get("mem_limit"),
+            group_add=[str(_IO_GROUP)],
             detach=True,
         )
     except docker.errors.ImageNotFound:
@@ -211,7 +257,7 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     deadline = time.monotonic() + spec["timeout"] if spec.get("timeout") else None
     tail = []
     try:
-        container.put_archive("/", _tar(files, dirs))
+        container.put_archive("/", _tar(files, dirs, _IO_GROUP))
         container.start()
         container.reload()
         for port, bindings in sorted((container.attrs["NetworkSettings"].get("Ports") or {}).items()):
@@ -245,7 +291,7 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
                 f"step {spec['step']!r} failed: container exited with code {code}"
                 + ("; last output:\n" + "\n".join(tail) if tail else "")
             )
-        return {path: _read_file(container, path) for path in read_back}
+        return {path: _read_file(container, path, limit) for path, limit in read_back.items()}
     finally:
         _remove(container)
 
@@ -382,10 +428,10 @@ def run_job(spec, buffers, replica, workers=None):
     env.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
     got = run_container(
         spec, env, files=files, dirs=["/rtc", _BUFFER_DIR],
-        read_back=[f"{_BUFFER_DIR}/{name}" for name in spec["outputs"]],
+        read_back={f"{_BUFFER_DIR}/{name}": MAX_OUTPUTS_BYTES for name in spec["outputs"]},
         name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
     )
-    return {name: (got[f"{_BUFFER_DIR}/{name}"] or b"").decode("utf-8", "replace") for name in spec["outputs"]}
+    return {name: got[f"{_BUFFER_DIR}/{name}"] or "" for name in spec["outputs"]}
 
 
 # ---------------------------------------------------------------- the job
