@@ -140,8 +140,10 @@ def read_io_file(folder, name, limit):
     import os
     import stat
 
-    kinds = {stat.S_IFLNK: "a symlink", stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket",
-             stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+    kinds = {
+        stat.S_IFLNK: "a symlink", stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket",
+        stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+    }
     if not name or "/" in name or name in (".", ".."):
         raise IoFileError(f"{name!r} is not a file name")
     dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -154,8 +156,10 @@ def read_io_file(folder, name, limit):
             kind = kinds.get(stat.S_IFMT(st.st_mode), "not a regular file")
             raise IoFileError(f"{name} is {kind}: rtc reads only a regular file the step wrote in its io folder")
         if st.st_size > limit:
-            raise IoFileError(f"{name} is over rtc's limit of {limit} bytes ({st.st_size} bytes; "
-                              "pass large data through a mount or a buffer)")
+            raise IoFileError(
+                f"{name} is over rtc's limit of {limit} bytes ({st.st_size} bytes; "
+                "pass large data through a mount or a buffer)"
+            )
         # O_NONBLOCK: a FIFO swapped in after the check cannot hang the open; fstat proves it is the same file.
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
         try:
@@ -207,8 +211,10 @@ def read_io_archive(chunks, name, limit):
                     else "a FIFO" if member.isfifo() else "a device" if member.isdev() else "not a regular file")
             raise IoFileError(f"{name} is {kind}: rtc reads only a regular file the step wrote in its io folder")
         if member.size > limit:
-            raise IoFileError(f"{name} is over rtc's limit of {limit} bytes ({member.size} bytes; "
-                              "pass large data through a mount or a buffer)")
+            raise IoFileError(
+                f"{name} is over rtc's limit of {limit} bytes ({member.size} bytes; "
+                "pass large data through a mount or a buffer)"
+            )
         return tar.extractfile(member).read().decode("utf-8", "replace")
 
 

@@ -25,9 +25,10 @@ import time
 
 import docker
 import docker.errors
-from prefect import allow_failure, get_run_logger
+from prefect import allow_failure, get_run_logger, task, unmapped
 from prefect.blocks.system import Secret
 from prefect.runtime import flow_run
+from prefect.tasks import exponential_backoff
 
 from rtc.contract import IoFileError, check_value, parse_signal, read_io_archive
 
@@ -226,11 +227,11 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
 # ---- EMBED graphs: copied into graph modules only ----
 
 MAX_REQUEUES = 100  # rtc.contract.MAX_REQUEUES: re-queues per step (per element of a mapped step)
-# What a pruned step's task returns instead of outputs: "self" when the step sent the
-# prune signal, "upstream" when a step above it was pruned ("no element": the stand-in
-# task of an empty map, which like a pruned element adds nothing). A plain dict, so it
-# survives Prefect's result handling like any other result.
-_PRUNED = "__rtc_pruned__"
+# What a pruned step's task returns instead of outputs: {_PRUNED: "self"} when the step sent
+# the prune signal, "upstream" when a step above it was pruned ("no element": the stand-in
+# task of an empty map, which like a pruned element adds nothing). Its key is a tuple, which
+# no outputs object can hold (JSON keys are strings), so no output name can pass for it.
+_PRUNED = ("rtc", "pruned")
 
 
 def _is_pruned(result):
@@ -482,6 +483,55 @@ def finish(futures):
     if failed:
         raise RuntimeError("step(s) failed:\n  " + "\n  ".join(failed))
     return results
+
+
+# What a flow module's STEPS leave out: the defaults of a step's spec.
+_SPEC_DEFAULTS = {
+    "environ": {}, "volumes": {}, "ports": {}, "workdir": None, "timeout": None, "secrets": [], "inputs": {},
+    "outputs": {}, "fanout": False, "bindings": {}, "upstream": [], "upstream_fanout": {}, "all_done": False,
+    "mapped": False, "retry": None,
+}
+
+
+@task(persist_result=False)
+def _step_task(spec, params, upstream, item=None, map_index=None):
+    return run_step(spec, params, upstream, item, map_index)
+
+
+def _task_of(spec):
+    """The step's task: named like the step, with its retry policy (no tags: Prefect reads task tags as
+    concurrency-limit keys; rtc's tags are on the deployment)."""
+    options = {"name": spec["step"]}
+    retry = spec["retry"]
+    if retry:
+        delay = (exponential_backoff(backoff_factor=retry["backoff_factor"]) if "backoff_factor" in retry
+                 else retry["delay"])
+        # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (rtc's docs/runtime.md).
+        options.update(retries=retry["retries"], retry_delay_seconds=delay, retry_condition_fn=retry_unless_permanent)
+        if "jitter_factor" in retry:
+            options["retry_jitter_factor"] = retry["jitter_factor"]
+    return _step_task.with_options(**options)
+
+
+def run_graph(namespace, steps, secrets, params):
+    """Run a graph: every step of `steps` (step id -> spec, in topological order) submitted as a task.
+
+    Data and ordering travel as Prefect futures. A missing secret fails the flow before any
+    container starts. Returns every step's outputs (see `finish`).
+    """
+    load_secrets(secrets)
+    futures = {}
+    for step_id, spec in steps.items():
+        spec = {**_SPEC_DEFAULTS, **spec, "step": step_id, "namespace": namespace}
+        step_task = _task_of(spec)
+        upstream, wait_for = upstream_of(spec, futures), wait_list(spec, futures)
+        if spec["mapped"]:
+            items = each_items(spec, params, futures)
+            futures[step_id] = step_task.map(unmapped(spec), unmapped(params), unmapped(upstream), item=items,
+                                             map_index=list(range(len(items))), wait_for=wait_for)
+        else:
+            futures[step_id] = step_task.submit(spec, params, upstream, wait_for=wait_for)
+    return finish(futures)
 
 
 # ---- EMBED runs: copied into Tyger run modules only ----

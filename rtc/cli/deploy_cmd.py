@@ -63,6 +63,6 @@ def run(args: argparse.Namespace) -> int:
               f"(on a machine with Docker that sees {folder.resolve()})", file=sys.stderr)
     for r in registered:
         when = r["next_run"].strftime("%Y-%m-%d %H:%M:%S UTC") if r["next_run"] else "none (runs when triggered)"
-        schedule = r["schedule"] or "manual"
+        schedule = r["cron"] or "manual"  # what the server holds (@daily is registered as 0 0 * * *)
         print(f"deployed {r['full_name']}  schedule {schedule}  next run {when}")
     return 0

@@ -11,6 +11,7 @@ import pytest
 from rtc.integrations.prefect import render
 
 from rtc_prefect_cases import (
+    flow_file,
     labelled,
     HOSTILE, fanout_pipeline, hostile_pipeline, load_module, retry_pipeline, secret_pipeline, timeout_pipeline,
 )
@@ -36,7 +37,7 @@ def test_module_is_deterministic_standalone_and_parses():
 
 
 def test_fanout_and_data_reach_the_last_step(compile_to, prefect_server, docker_client):
-    module = load_module(compile_to(fanout_pipeline()) / "g.py")
+    module = load_module(flow_file(compile_to(fanout_pipeline()), "g"))
     result = module.g(tag="v2")
     assert result["up"] == [{"y": "A0"}, {"y": "B1"}, {"y": "C2"}]
     assert result["join"] == {"all": {"ys": ["A0", "B1", "C2"], "tag": "v2"}}
@@ -47,13 +48,13 @@ def test_retry_after_a_failure(compile_to, prefect_server, docker_client, tmp_pa
     state = tmp_path / "state"
     state.mkdir()
     state.chmod(0o777)
-    module = load_module(compile_to(retry_pipeline(state)) / "g.py")
+    module = load_module(flow_file(compile_to(retry_pipeline(state)), "g"))
     assert module.g() == {"flaky": {"attempts": 2}}
     assert (state / "tried").exists()
 
 
 def test_timeout_stops_and_removes_the_container(compile_to, prefect_server, docker_client):
-    module = load_module(compile_to(timeout_pipeline()) / "g.py")
+    module = load_module(flow_file(compile_to(timeout_pipeline()), "g"))
     started = time.monotonic()
     state = module.g(return_state=True)
     elapsed = time.monotonic() - started
@@ -70,8 +71,8 @@ def test_secret_from_a_secret_block(compile_to, prefect_server, docker_client):
     block = secret.lower().replace("_", "-")
     value = "s3cr3t ' \" $(id)"
     out = compile_to(secret_pipeline(secret))
-    assert value not in (out / "g.py").read_text()
-    module = load_module(out / "g.py")
+    assert value not in (flow_file(out, "g")).read_text()
+    module = load_module(flow_file(out, "g"))
 
     state = module.g(return_state=True)  # no block yet: fails before any container, naming it
     assert state.is_failed()

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from hostile_io import HOSTILE, hostile_pipeline, io_file, non_root_image, secret_file
-from rtc_prefect_cases import labelled, load_module
+from rtc_prefect_cases import flow_file, labelled, load_module
 
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 
@@ -16,7 +16,7 @@ def test_hostile_io_files_are_refused_and_a_non_root_step_still_writes(compile_t
     non_root_image(docker_client)
     host_file, secret = secret_file(tmp_path)
     namespace = f"HostileT{uuid.uuid4().hex[:8]}"
-    module = load_module(compile_to(hostile_pipeline(namespace, str(tmp_path / "p.rt"), host_file)) / "g.py")
+    module = load_module(flow_file(compile_to(hostile_pipeline(namespace, str(tmp_path / "p.rt"), host_file)), "g"))
     state = module.g(return_state=True)
     assert state.is_failed()
     message = state.message or ""

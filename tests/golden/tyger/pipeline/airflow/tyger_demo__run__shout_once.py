@@ -4,155 +4,21 @@
 # One Airflow DAG for the Tyger run: the codespec's container runs through
 # DockerOperator (2 replica(s)). Input buffers are DAG params
 # (their text is the buffer's content); output buffers come back as XCom.
-import os
-import shutil
-import tempfile
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
-from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, Param
-from airflow.sdk.exceptions import AirflowFailException
-from docker.types import Mount
 
-IO_DIR_MODE = 1528  # owner and group only; the container gets the group
-MAX_OUTPUTS_BYTES = 67108864
-
-
-class IoFileError(ValueError):
-    """A file in a step's io folder that rtc refuses to read (not a regular file, or too large)."""
-
-
-def read_io_file(folder, name, limit):
-    """The text of `name` in a step's io folder, or None when the step did not write it.
-
-    The step controls the folder, so nothing it leaves there is trusted: only a
-    regular file directly in `folder` is read, opened relative to the folder
-    without following symlinks (O_NOFOLLOW; a symlink to a host file, a FIFO,
-    a device or a folder is refused, never opened), and at most `limit` bytes.
-    Raises IoFileError with a message for the step's log. Self-contained (the
-    Airflow runtime carries its source, see `io_source`).
-    """
-    import os
-    import stat
-
-    kinds = {stat.S_IFLNK: "a symlink", stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket",
-             stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
-    if not name or "/" in name or name in (".", ".."):
-        raise IoFileError(f"{name!r} is not a file name")
-    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            kind = kinds.get(stat.S_IFMT(st.st_mode), "not a regular file")
-            raise IoFileError(f"{name} is {kind}: rtc reads only a regular file the step wrote in its io folder")
-        if st.st_size > limit:
-            raise IoFileError(f"{name} is over rtc's limit of {limit} bytes ({st.st_size} bytes; "
-                              "pass large data through a mount or a buffer)")
-        # O_NONBLOCK: a FIFO swapped in after the check cannot hang the open; fstat proves it is the same file.
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-        try:
-            fd = os.open(name, flags, dir_fd=dir_fd)
-        except OSError as exc:
-            raise IoFileError(f"{name} cannot be opened: {exc.strerror}") from None
-        try:
-            opened = os.fstat(fd)
-            if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
-                raise IoFileError(f"{name} was replaced while rtc read it")
-            chunks, size = [], 0
-            while True:
-                chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    raise IoFileError(f"{name} grew over rtc's limit of {limit} bytes while rtc read it")
-        finally:
-            os.close(fd)
-    finally:
-        os.close(dir_fd)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
-
-def rtc_private_folder(parent, name):
-    """A 0700 folder of this worker's user in `parent` (no other local user enters it), holding `name`:
-    a folder writable by its group, which the container is given (never by the world)."""
-    private = tempfile.mkdtemp(prefix="rtc-", dir=parent)
-    inner = os.path.join(private, name)
-    os.mkdir(inner)
-    os.chmod(inner, IO_DIR_MODE)
-    return private, inner
-
-
-def rtc_add_group(operator, group):
-    """Give the operator's containers `group` as a supplementary group.
-
-    DockerOperator has no `group_add` argument; its client builds the host config,
-    so this client's `create_host_config` adds it (docker-py's HostConfig takes it).
-    """
-    cli = operator.cli
-    if getattr(cli, "rtc_group_add", None) != group:
-        make = type(cli).create_host_config.__get__(cli)
-        cli.create_host_config = lambda *args, **kwargs: make(*args, group_add=[str(group)], **kwargs)
-        cli.rtc_group_add = group
-
-
-class RtcRunJob(DockerOperator):
-    """A Tyger job container: buffers are files under /rtc/buffers named by <NAME>_PIPE."""
-
-    template_fields = ()
-    template_ext = ()
-
-    def __init__(self, *, rtc_inputs=None, rtc_outputs=None, rtc_replica=0, **kwargs):
-        kwargs.setdefault("mount_tmp_dir", False)
-        kwargs.setdefault("auto_remove", "force")
-        super().__init__(**kwargs)
-        self.rtc_inputs = rtc_inputs or {}  # buffer name -> its <NAME>_PIPE variable
-        self.rtc_outputs = rtc_outputs or {}
-        self.rtc_replica = rtc_replica
-
-    def execute(self, context):
-        run_id = context["run_id"]
-        private, folder = rtc_private_folder(self.host_tmp_dir, "buffers")
-        try:
-            environment = dict(self.environment)
-            for i, (name, variable) in enumerate([*self.rtc_inputs.items(), *self.rtc_outputs.items()]):
-                path = os.path.join(folder, f"b{i}")
-                with open(path, "x", encoding="utf-8") as f:
-                    if name in self.rtc_inputs:
-                        f.write(str(context["params"][name]))
-                os.chmod(path, 0o660)  # the container writes it through the folder's group
-                environment[variable] = BUFFERS_DIR + f"/b{i}"
-            environment["RTC_RUN_ID"] = run_id
-            environment["RTC_REPLICA_INDEX"] = environment["REPLICA_INDEX"] = str(self.rtc_replica)
-            self.environment = environment
-            self.mounts = [m for m in self.mounts if m.get("Target") != BUFFERS_DIR]
-            self.mounts.append(Mount(BUFFERS_DIR, folder, type="bind"))
-            self.labels = {"rtc.run": run_id, "rtc.step": self.task_id, "rtc.pipeline": PIPELINE}
-            rtc_add_group(self, os.stat(folder).st_gid)
-            super().execute(context)
-            outputs = {}
-            for i, name in enumerate(self.rtc_outputs, start=len(self.rtc_inputs)):
-                try:
-                    outputs[name] = read_io_file(folder, f"b{i}", MAX_OUTPUTS_BYTES) or ""
-                except ValueError as exc:
-                    raise AirflowFailException(f"output buffer {name!r}: {exc}") from None
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-        return outputs
-
-
-BUFFERS_DIR = "/rtc/buffers"
-PIPELINE = "tyger_demo"
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
+from rtc_airflow_9ba76e384cd2 import RtcRunJob  # noqa: E402
 
 
 with DAG(
     dag_id="tyger_demo.run.shout_once",
     description="rtc Tyger run shout_once of codespec shout (pipeline.rt)",
+    doc_md="**tyger_demo.run.shout_once**: Tyger run of codespec `shout`, compiled by rtc from `pipeline.rt`.\n\nImage: `ubuntu`, 2 replica(s).\nInput buffers (params, their text is the content): `input`\nOutput buffers (in the result): `output`\n",
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
@@ -163,6 +29,7 @@ with DAG(
 ) as dag:
     job = RtcRunJob.partial(
         task_id="shout",
+        rtc_pipeline="tyger_demo",
         image="ubuntu",
         command=["bash", "-c", 'tr \'a-z\' \'A-Z\' < "$INPUT_PIPE" > "$OUTPUT_PIPE"; echo "$GREETING" >&2'],
         environment={"GREETING": "shouting"},
