@@ -101,8 +101,9 @@ def _deployment_doc(pipeline: Pipeline, d: dict, work_pool: str) -> dict:
     doc = {
         "name": d["name"],
         "entrypoint": d["entrypoint"],
-        "description": f"{d['kind']} {d['name']!r} of {pipeline.namespace!r}, compiled by rtc",
-        "tags": d["tags"],
+        "description": f"{d['kind']} {d['name']!r} of {prefect_name(pipeline.namespace)!r}, compiled by rtc",
+        # A tag holding a placeholder is left out here (Prefect cannot escape it); `rtc deploy` registers it.
+        "tags": [t for t in d["tags"] if not PLACEHOLDER.search(t)],
         "schedules": [{"cron": d["cron"], "active": True}] if d["cron"] else [],
         "work_pool": {"name": work_pool, "work_queue_name": None, "job_variables": {}},
     }
@@ -114,7 +115,8 @@ def _yaml(deployments: list[dict], sources: list[str]) -> str:
     doc = {"name": "rtc", "prefect-version": "3", "build": None, "push": None, "pull": PULL_STEPS,
            "deployments": deployments}
     head = HEAD.format(sources=", ".join(sources) or "no source")
-    return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    # Non-ASCII escaped: PyYAML writes some characters (NEL, U+2028) raw that it then reads back as a line break.
+    return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=False, width=100)
 
 
 def render_prefect_yaml(pipeline: Pipeline, deployments: list[dict], work_pool: str = DEFAULT_WORK_POOL) -> str:

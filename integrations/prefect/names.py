@@ -10,8 +10,9 @@ from __future__ import annotations
 import keyword
 import re
 
-# Characters the Prefect API rejects in flow and deployment names.
-PREFECT_BANNED = "/%&><"
+# Characters the Prefect API rejects in flow and deployment names, and the braces of Prefect's
+# placeholders (`prefect deploy` would fill a `{{ name }}` in prefect.yaml from the environment).
+PREFECT_BANNED = "/%&><{}"
 
 CRON_PRESETS = {
     "@yearly": "0 0 1 1 *",

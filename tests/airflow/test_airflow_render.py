@@ -93,7 +93,7 @@ def test_environment_settings_reach_the_operator(tmp_path):
     assert 'working_dir="/app"' in text
     assert 'environment={"A": "1", "B": "2"}' in text
     argv = contract.step_argv(base.nodes["Load"].argv(), ["echo init"], [["python3", "-m", "http.server"]])
-    assert f"command={py_literal(argv, 8)}," in text
+    assert f"command={py_literal(argv, 4)}," in text
 
 
 def test_scheduled_graph_with_a_required_param_is_an_error():

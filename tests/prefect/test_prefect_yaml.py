@@ -66,9 +66,20 @@ def test_a_param_default_with_a_placeholder_stays_out_of_prefect_yaml_and_in_the
 
 @pytest.mark.parametrize("tags,source", [(["{{ x }}"], "/tmp/p.rt"), (["ok", "a{{ $HOME }}"], "/tmp/p.rt"),
                                          ([], "/tmp/{{x}}.rt")])
-def test_a_tag_or_source_name_with_a_placeholder_is_a_compile_error(tags, source):
-    with pytest.raises(RtcError, match="which `prefect deploy` would replace"):
-        emitter.render(pipeline(tags, source=source))
+def test_a_tag_holding_a_placeholder_is_left_out_of_prefect_yaml(tags, source):
+    doc, after = templated(emitter.render(pipeline(tags, source=source))["prefect.yaml"])
+    assert after["deployments"] == doc["deployments"]
+    kept = doc["deployments"][0]["tags"]
+    assert "rtc" in kept and not any("{{" in t for t in kept)
+    assert [t for t in tags if "{{" not in t] == [t for t in kept if t in tags]
+
+
+def test_names_with_braces_lose_them_on_prefect():
+    p = pipeline()
+    graph = p.graphs["g"].model_copy(update={"name": "g{{x}}"})
+    files = emitter.render(p.model_copy(update={"graphs": {"g{{x}}": graph}}))
+    doc, after = templated(files["prefect.yaml"])
+    assert after == doc | {"pull": after["pull"]} and doc["deployments"][0]["name"] == "g__x__"
 
 
 def test_secrets_that_would_share_one_secret_block_are_refused():

@@ -595,8 +595,10 @@ def _task_of(spec):
     options = {"name": spec["step"]}
     retry = spec["retry"]
     if retry:
-        delay = (exponential_backoff(backoff_factor=retry["backoff_factor"]) if "backoff_factor" in retry
-                 else retry["delay"])
+        if "backoff_factor" in retry:
+            delay = exponential_backoff(backoff_factor=retry["backoff_factor"])
+        else:
+            delay = retry["delay"]
         # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (rtc's docs/runtime.md).
         options.update(retries=retry["retries"], retry_delay_seconds=delay, retry_condition_fn=retry_unless_permanent)
         if "jitter_factor" in retry:
@@ -618,8 +620,10 @@ def run_graph(namespace, steps, secrets, params):
         upstream, wait_for = upstream_of(spec, futures), wait_list(spec, futures)
         if spec["mapped"]:
             items = each_items(spec, params, futures)
-            futures[step_id] = step_task.map(unmapped(spec), unmapped(params), unmapped(upstream), item=items,
-                                             map_index=list(range(len(items))), wait_for=wait_for)
+            futures[step_id] = step_task.map(
+                unmapped(spec), unmapped(params), unmapped(upstream), item=items,
+                map_index=list(range(len(items))), wait_for=wait_for,
+            )
         else:
             futures[step_id] = step_task.submit(spec, params, upstream, wait_for=wait_for)
     return finish(futures)

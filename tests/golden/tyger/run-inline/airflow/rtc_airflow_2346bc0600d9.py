@@ -199,11 +199,15 @@ class RtcNode:
     computes rtc's exact delay. `mounts` are (target, host path, read only) bind mounts.
     """
 
-    def __init__(self, name, *, image, command, outputs, environment=None, mounts=(), retries=0,
-                 retry=None, timeout=None, secrets=(), fanout=False, **operator):
+    def __init__(
+        self, name, *, image, command, outputs, environment=None, mounts=(), retries=0, retry=None, timeout=None,
+        secrets=(), fanout=False, **operator
+    ):
         self.name = name
-        self.operator = {"mount_tmp_dir": False, "auto_remove": "force", "image": image, "command": command,
-                         "environment": environment or {}, "retries": retries, **operator}
+        self.operator = {
+            "mount_tmp_dir": False, "auto_remove": "force", "image": image, "command": command,
+            "environment": environment or {}, "retries": retries, **operator,
+        }
         if mounts:
             self.operator["mounts"] = [Mount(t, source, type="bind", read_only=ro) for t, source, ro in mounts]
         if retries and retry is not None:
@@ -380,8 +384,10 @@ class RtcWatcher(BaseOperator):
 
     def execute(self, context):
         ti = context["ti"]
-        failed = ti.get_ti_count(dag_id=ti.dag_id, task_ids=sorted(self.upstream_task_ids), run_ids=[ti.run_id],
-                                 states=["failed", "upstream_failed"])
+        failed = ti.get_ti_count(
+            dag_id=ti.dag_id, task_ids=sorted(self.upstream_task_ids), run_ids=[ti.run_id],
+            states=["failed", "upstream_failed"],
+        )
         if failed:
             raise AirflowFailException(f"{failed} step(s) of this graph failed")
         return None
