@@ -1,27 +1,43 @@
-"""Compile time and memory versus pipeline size: is compiling linear?
+"""Compile time and memory versus pipeline size, for every target: is compiling fast and linear?
 
 Generates `.rt` pipelines of 100, 1,000 and 10,000 nodes with one graph that
 uses every node once (each step reads the previous step's output and waits
-for the step at half its index, so edges grow with steps), compiles each to
-IR JSON and prints the median time of several runs (split into parse,
-check + lower, and JSON), the peak memory (tracemalloc, a separate run), the
-time per node, and the ratio of per-node times against the smallest size.
-A ratio near 1 means linear growth.
+for the step at half its index, so edges grow with steps) and compiles each
+to every target: `ir` (IR JSON), `airflow` and `prefect` (the generated
+files, rendered in memory). Each (size, target) compile runs in a fresh
+process, so that the peak resident memory (`ru_maxrss`) is that compile's
+own; the targets are interleaved and the figures are medians. Times are CPU
+seconds of that process (`time.process_time`): on the shared 2-core machine
+wall time mostly measures the other jobs.
 
-    .venv/bin/python benchmarks/compile_bench.py [--sizes 100 1000 10000] [--runs 5]
+Columns: parse (front end: `rtc.dsl`), check (compiler: check + lower to the
+IR), render (the target: IR JSON for `ir`; the Airflow / Prefect emitters for
+the others), total, peak RSS, time per node and its ratio to the smallest
+size (1.0 = linear). Goals (issue 12, item 3): 1,000 nodes < 0.5 s and
+10,000 nodes < 4 s for every target, peak memory < 500 MB, per-node ratio
+within 10 % from 100 to 10,000.
+
+Who owns what: parse, check and the IR JSON are the "speed" work; the
+Airflow and Prefect render times are the emitters' ("emit").
+
+    .venv/bin/python benchmarks/compile_bench.py [--sizes 100 1000 10000] [--targets ir airflow prefect] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
-from rtc.compiler import compile_file, compile_modules, fewer_collections
-from rtc.dsl import load_modules
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_util import load  # noqa: E402
+
+TARGETS = ("ir", "airflow", "prefect")
 
 
 def generate(n: int) -> str:
@@ -40,59 +56,70 @@ def generate(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compile_once(path: Path) -> int:
-    return len(compile_file(str(path)).to_json())
+# Runs in the child process: one compile of one file to one target, timed by phase.
+CHILD = r"""
+import json, resource, sys, time
+from rtc.compiler import compile_modules, fewer_collections
+from rtc.dsl import load_modules
+from rtc.cli.compile_cmd import render_target
+path, target = sys.argv[1], sys.argv[2]
+import rtc.compiler.driver, rtc.dsl.fast_parser, rtc.integrations.ir_json  # imports are start-up, not compile
+if target != "ir":
+    import importlib
+    from rtc.cli.compile_cmd import TARGETS
+    importlib.import_module(TARGETS[target])
+with fewer_collections():
+    t0 = time.process_time()
+    modules = load_modules(path)
+    t1 = time.process_time()
+    pipeline = compile_modules(modules, path)
+    t2 = time.process_time()
+    files = render_target(pipeline, target)
+    t3 = time.process_time()
+print(json.dumps({"parse": t1 - t0, "check": t2 - t1, "render": t3 - t2, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "bytes": sum(len(t) for t in files.values())}))
+"""
 
 
-def phases(path: Path) -> tuple[float, float, float]:
-    """Seconds spent parsing, checking + lowering, and writing JSON."""
-    with fewer_collections():  # as compile_file does
-        t0 = time.perf_counter()
-        modules = load_modules(str(path))
-        t1 = time.perf_counter()
-        pipeline = compile_modules(modules, str(path))
-        t2 = time.perf_counter()
-        pipeline.to_json()
-        return t1 - t0, t2 - t1, time.perf_counter() - t2
-
-
-def measure(path: Path, runs: int) -> tuple[tuple[float, float, float], int]:
-    times = [phases(path) for _ in range(runs)]
-    tracemalloc.start()
-    compile_once(path)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return tuple(statistics.median(t[i] for t in times) for i in range(3)), peak
+def one(path: Path, target: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD, str(path), target], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"compiling {path.name} to {target} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    print(f"before: {load()}")
+    results: dict[tuple[int, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        compile_once(_write(Path(folder), 10))  # warm up: grammar, imports
-        rows = []
         for n in args.sizes:
-            path = _write(Path(folder), n)
-            split, peak = measure(path, args.runs if n < 10000 else max(3, args.runs // 2))
-            rows.append((n, path.stat().st_size, split, peak))
-    base = sum(rows[0][2]) / rows[0][0]
-    print(f"{'nodes':>7} {'source KiB':>10} {'total s':>8} {'parse s':>8} {'check s':>8} {'json s':>7} {'peak MiB':>9} {'ms/node':>8} {'per-node ratio':>15}")
-    for n, size, (parse, check, dump), peak in rows:
-        total = parse + check + dump
-        per_node = total / n
-        print(
-            f"{n:>7} {size / 1024:>10.0f} {total:>8.3f} {parse:>8.3f} {check:>8.3f} {dump:>7.3f}"
-            f" {peak / 2**20:>9.1f} {per_node * 1000:>8.3f} {per_node / base:>15.2f}"
-        )
-
-
-def _write(folder: Path, n: int) -> Path:
-    path = folder / f"bench{n}.rt"
-    path.write_text(generate(n), encoding="utf-8")
-    return path
+            path = Path(folder) / f"bench{n}.rt"
+            path.write_text(generate(n), encoding="utf-8")
+            for _ in range(args.runs):
+                for target in args.targets:  # interleaved
+                    results.setdefault((n, target), []).append(one(path, target))
+    print(f"after:  {load()}")
+    print(f"runs: {args.runs} per size and target, each in a fresh process; medians")
+    print(f"{'target':>8} {'nodes':>7} {'parse s':>8} {'check s':>8} {'render s':>9} {'total s':>8} {'peak MiB':>9} {'out KiB':>8} {'ms/node':>8} {'per-node ratio':>15}")
+    for target in args.targets:
+        base = None
+        for n in args.sizes:
+            runs = results[(n, target)]
+            parse, check, render = (statistics.median(r[k] for r in runs) for k in ("parse", "check", "render"))
+            total = parse + check + render
+            rss = statistics.median(r["rss"] for r in runs) / 2**20
+            per_node = total / n
+            base = base or per_node
+            print(
+                f"{target:>8} {n:>7} {parse:>8.3f} {check:>8.3f} {render:>9.3f} {total:>8.3f} {rss:>9.1f}"
+                f" {runs[0]['bytes'] / 1024:>8.0f} {per_node * 1000:>8.3f} {per_node / base:>15.2f}"
+            )
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
     main()

@@ -115,6 +115,12 @@ class RetryPolicy(Model):
         return delay
 
 
+class CachePolicy(Model):
+    """`cache = true` / `cache = 1d`: reuse the outputs of the same work (rtc.step_cache has the key)."""
+
+    max_age_seconds: float | None = Field(None, description="How long a cached result stays usable; None: until `rtc cache clear`.")
+
+
 class Node(Model):
     """A reusable unit of work: a command, or a Python BaseNode class, in an environment."""
 
@@ -128,6 +134,7 @@ class Node(Model):
     fanout: bool = Field(False, description="execute() returns a list of Outputs; each output then arrives downstream as a list.")
     retry: RetryPolicy = RetryPolicy()
     timeout_seconds: float | None = None
+    cache: CachePolicy | None = Field(None, description="Set: a run with the same image, program, inputs and environment reuses recorded outputs.")
     span: Span
 
     def argv(self) -> list[str]:
@@ -255,6 +262,7 @@ class Run(Model):
     replicas: int = 1
     timeout_seconds: float | None = None
     tags: dict[str, str] = {}
+    buffer_ttl_seconds: float | None = Field(None, description="Lifetime of the buffers the run creates (Tyger's bufferTtl).")
     node_pool: str | None = None
     cluster: str | None = None
     schedule: str | None = None
@@ -277,12 +285,12 @@ class Pipeline(Model):
 
     def to_json(self, spans: bool = True) -> str:
         """Deterministic JSON: same pipeline, same bytes."""
-        import json
+        from rtc.compiler import json_text
 
         data = self.model_dump(mode="json")
         if not spans:
             data = _without_spans(data)
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return json_text.dumps(data) + "\n"
 
     def host_path(self, path: str) -> str:
         """An absolute host path for a Mount or FileCopy `host_path` (relative ones are relative to the source's folder)."""

@@ -56,8 +56,15 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
         fanout=bool(view.get("fanout", False)),
         retry=retry,
         timeout_seconds=view.get("timeout"),
+        cache=_cache_policy(view.get("cache")),
         span=ctx.ir_span(block.span),
     ), defaults
+
+
+def _cache_policy(value) -> ir.CachePolicy | None:
+    if not value or not value[0]:
+        return None
+    return ir.CachePolicy(max_age_seconds=value[1])
 
 
 def _retry_policy(ctx: Context, view, label: str) -> ir.RetryPolicy:

@@ -163,6 +163,7 @@ def lower_run(ctx: Context, entry: Entry, symbols: SymbolTable, codespecs: dict[
         replicas=replicas,
         timeout_seconds=view.get("timeout"),
         tags=view.get("tags", {}),
+        buffer_ttl_seconds=view.get("buffer_ttl"),
         node_pool=view.get("node_pool"),
         cluster=view.get("cluster"),
         schedule=schedule,

@@ -106,6 +106,16 @@ def read_duration(ctx: Context, expr: ast.Expr, label: str) -> Any:
     return seconds
 
 
+def read_cache(ctx: Context, expr: ast.Expr, label: str) -> Any:
+    """`cache = true | false`, or a maximum age (`cache = 1d`): (enabled, max age in seconds or None)."""
+    if isinstance(expr, ast.Bool):
+        return (expr.value, None)
+    if not isinstance(expr, (ast.Duration, ast.Str, ast.Int, ast.Float)):
+        return _wrong(ctx, expr, label, "`true`, `false` or a maximum age such as 1d")
+    seconds = read_duration(ctx, expr, label)
+    return INVALID if seconds is INVALID else (True, seconds)
+
+
 def read_scalar(ctx: Context, expr: ast.Expr, label: str) -> Any:
     """A string, or a number/boolean written where a string is meant (`cpu = 1`)."""
     if isinstance(expr, ast.Str):

@@ -30,9 +30,14 @@ def parse_text(text: str, file: str) -> ast.Module:
 
         return parse_yaml(text, file)
     if suffix in RT_SUFFIXES:
-        from rtc.dsl.parser import parse_rt
+        from rtc.dsl.fast_parser import try_parse
 
-        return parse_rt(text, file)
+        module = try_parse(text, file)  # well-formed files, without importing Lark
+        if module is not None:
+            return module
+        from rtc.dsl.parser import parse_rt_with_lark
+
+        return parse_rt_with_lark(text, file)
     raise CompileError(
         Diagnostic(
             CANNOT_READ,
@@ -80,7 +85,7 @@ def parse_file(path: str | os.PathLike) -> ast.Module:
     return parse_text(read_source(file), file)
 
 
-def load_modules(path: str | os.PathLike) -> list[ast.Module]:
+def load_modules(path: str | os.PathLike, parse=None) -> list[ast.Module]:
     """The module at `path` and every module it imports, transitively.
 
     Order: the given file first, then imported files in the order they are
@@ -88,15 +93,24 @@ def load_modules(path: str | os.PathLike) -> list[ast.Module]:
     files import it. Imports are relative to the importing file. A missing
     import or an import cycle is a diagnostic at the `import` statement;
     as many problems as possible are reported together.
+
+    `parse(file, at) -> Module` reads and parses one file (`at`: the import
+    that names it); the default reads the disk. The language server passes one
+    that reads the editor's unsaved text and reuses unchanged parses.
     """
-    loader = _Loader()
+    loader = _Loader(parse or _parse_from_disk)
     root = loader.load(str(path), None, ())
     loader.bag.raise_if_any()
     return [m for m in loader.modules.values() if m is not None] if root is not None else []
 
 
+def _parse_from_disk(file: str, at: Span | None) -> ast.Module:
+    return parse_text(read_source(file, at), file)
+
+
 class _Loader:
-    def __init__(self):
+    def __init__(self, parse):
+        self.parse = parse
         self.modules: dict[str, ast.Module | None] = {}
         self.bag = DiagnosticBag()
 
@@ -108,7 +122,7 @@ class _Loader:
             return self.modules[key]
         self.modules[key] = None  # reserve the position in first-reached order
         try:
-            module = parse_text(read_source(file, at), file) if _known_suffix(file, at, self.bag) else None
+            module = self.parse(file, at) if _known_suffix(file, at, self.bag) else None
         except CompileError as exc:
             self.bag.extend(exc.diagnostics)
             module = None

@@ -8,6 +8,8 @@ listed here passes through unchanged for the compiler to judge.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import yaml
@@ -54,37 +56,59 @@ def read_run(reader: YamlReader, body: yaml.Node, name: str, module: ast.Module)
     for key, key_node, value in reader.mapping(body, f"run {name!r}"):
         span = reader.span(key_node)
         if key == "job":
-            items += _job(reader, value, name, f"{name}-codespec", module)
+            items += _job(reader, value, name, f"{name}-codespec", module, "job")
         elif key == "worker":
-            items.append(ast.SubBlock("worker", _job(reader, value, name, f"{name}-worker-codespec", module), span))
+            items.append(ast.SubBlock("worker", _job(reader, value, name, f"{name}-worker-codespec", module, "worker"), span))
         elif key == "timeoutSeconds":
             items.append(ast.Attr("timeout", reader.seconds(value), span))
         elif key == "timeout":
             items.append(ast.Attr("timeout", reader.duration(value), span))
         elif key == "codespec":
-            items.append(_codespec_ref(reader, key_node, value, f"{name}-codespec", module))
+            items.append(_codespec_ref(reader, key_node, value, f"{name}-codespec", module, "job"))
         else:
             items.append(ast.Attr(JOB_KEYS.get(key, key), reader.expr(value), span))
     return items
 
 
-def _job(reader: YamlReader, node: yaml.Node, run: str, inline_name: str, module: ast.Module) -> list[ast.Item]:
+def _job(reader: YamlReader, node: yaml.Node, run: str, inline_name: str, module: ast.Module, kind: str) -> list[ast.Item]:
     items: list[ast.Item] = []
-    for key, key_node, value in reader.mapping(node, f"the job of run {run!r}"):
+    for key, key_node, value in reader.mapping(node, f"the {kind} of run {run!r}"):
         if key == "codespec":
-            items.append(_codespec_ref(reader, key_node, value, inline_name, module))
+            items.append(_codespec_ref(reader, key_node, value, inline_name, module, kind))
+        elif key == "bufferTtl":
+            items.append(ast.Attr("buffer_ttl", _time_span(reader, value), reader.span(key_node)))
         else:
             items.append(ast.Attr(JOB_KEYS.get(key, key), reader.expr(value), reader.span(key_node)))
     return items
 
 
-def _codespec_ref(reader: YamlReader, key_node, value: yaml.Node, inline_name: str, module: ast.Module) -> ast.Attr:
-    """`codespec: hello`, `codespec: hello/versions/2`, or an inline codespec (a block of its own)."""
+_TIME_SPAN = re.compile(r"(\d+)\.(\d\d):(\d\d)(?::(\d\d))?")
+
+
+def _time_span(reader: YamlReader, node: yaml.Node) -> ast.Expr:
+    """Tyger's `bufferTtl: "D.HH:MM[:SS]"` (a .NET TimeSpan) as a Duration; other spellings as durations (`1h`)."""
+    value = reader.expr(node)
+    match = _TIME_SPAN.fullmatch(value.value.strip()) if isinstance(value, ast.Str) else None
+    if match is None:
+        return reader.duration(node)
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return reader.duration(node)  # reported as a bad duration, at its position
+    return ast.Duration(value.value.strip(), float(days * 86400 + hours * 3600 + minutes * 60 + seconds), value.span)
+
+
+def _codespec_ref(reader: YamlReader, key_node, value: yaml.Node, inline_name: str, module: ast.Module, kind: str) -> ast.Attr:
+    """`codespec: hello`, `codespec: hello/versions/2`, or an inline codespec (a block of its own).
+
+    An inline codespec's kind is where it stands (`job:` or `worker:`), as
+    Tyger's CLI sets it: a `kind` written in it is replaced.
+    """
     span = reader.span(key_node)
     if isinstance(value, yaml.MappingNode):
-        module.blocks.append(
-            ast.Block("codespec", inline_name, read_codespec(reader, value, inline_name, module), span, span)
-        )
+        items = [i for i in read_codespec(reader, value, inline_name, module)
+                 if not (isinstance(i, ast.Attr) and i.name == "kind")]
+        items.insert(0, ast.Attr("kind", ast.Str(kind, span), span))
+        module.blocks.append(ast.Block("codespec", inline_name, items, span, span))
         return ast.Attr("codespec", ast.Ref([inline_name], reader.span(value)), span)
     return ast.Attr("codespec", reader.name_ref(value, "a codespec"), span)
 
@@ -109,12 +133,47 @@ def read_run_file(reader: YamlReader, root: yaml.Node, stem: str, module: ast.Mo
     module.imports += _registered_codespecs(items, reader.file)
 
 
+# ---------------------------------------------------------------- the codespec registry
+
+
+def registry_dir() -> Path:
+    """`$RTC_HOME/codespecs`: codespecs registered with `rtc codespec create`, one file per version.
+
+    `<name>/<version>.yml` holds the codespec in Tyger's YAML (with its
+    `name` and `version`), so a registered codespec is compiled as any
+    codespec file is. Reading `$RTC_HOME` here (and not through the run
+    store's module) keeps the front end free of the Docker integration.
+    """
+    home = os.environ.get("RTC_HOME") or os.path.join(Path.home(), ".rtc")
+    return Path(home).expanduser() / "codespecs"
+
+
+def registered_versions(name: str) -> list[int]:
+    """The versions of registered codespec `name`, oldest first (none when it is not registered)."""
+    folder = registry_dir() / name
+    if "/" in name or name in ("", ".", "..") or not folder.is_dir():
+        return []
+    return sorted(int(p.stem) for p in folder.glob("*.yml") if p.stem.isdigit())
+
+
+def registered_file(name: str, version: int | None = None) -> Path | None:
+    """The file of registered codespec `name` at `version` (default: its latest), or None."""
+    versions = registered_versions(name)
+    if not versions or (version is not None and version not in versions):
+        return None
+    return registry_dir() / name / f"{versions[-1] if version is None else version}.yml"
+
+
 def _registered_codespecs(items: list[ast.Item], file: str) -> list[ast.Import]:
-    """`codespec: hello` in a run-spec file finds `hello.yml` beside it.
+    """`codespec: hello` (or `hello/versions/2`) in a run-spec file: the registered codespec, else `hello.yml` beside it.
 
     Tyger looks the name up among codespecs created earlier with
-    `tyger codespec create -f hello.yml`; rtc has no registry, so the file
-    next to the run spec plays that part, as an implicit import.
+    `tyger codespec create -f hello.yml`; `rtc codespec create` registers
+    them in the run store, and the reference becomes an implicit import of
+    the registered version's file. A codespec not registered may still be
+    the file next to the run spec (rtc's convenience: no registration).
+    A run spec named like its codespec (`hello.yml` holding `codespec:
+    hello`) names the registered one, never itself.
     """
     refs = [i for i in items if isinstance(i, ast.Attr) and i.name == "codespec"]
     refs += [
@@ -124,10 +183,16 @@ def _registered_codespecs(items: list[ast.Item], file: str) -> list[ast.Import]:
     here = Path(file).resolve()
     for attr in refs:
         value = attr.value
-        name = value.parts[0] if isinstance(value, ast.Ref) and len(value.parts) == 1 else None
+        name, version = (value.parts[0] if isinstance(value, ast.Ref) and len(value.parts) == 1 else None), None
         if isinstance(value, ast.Str):
-            name = value.value.split("/versions/")[0]
+            name, _, tail = value.value.partition("/versions/")
+            version = int(tail) if tail.isdigit() else None
         if not name:
+            continue
+        # a version that is not registered: the latest, so the compiler says which versions there are (E509)
+        registered = registered_file(name, version) or registered_file(name)
+        if registered is not None:
+            imports.append(ast.Import(str(registered), value.span))
             continue
         for suffix in (".yml", ".yaml"):
             candidate = here.parent / f"{name}{suffix}"

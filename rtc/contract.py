@@ -230,6 +230,69 @@ def pipe_variable(buffer):
     return "".join(c if c.isascii() and c.isalnum() else "_" for c in buffer).upper() + "_PIPE"
 
 
+def expand_container(command, args, env, system_env):
+    """Kubernetes' `$(NAME)` expansion for one container: returns (command, args, environment).
+
+    Tyger runs its codespecs as Kubernetes does: `$(NAME)` in `command`,
+    `args` and `env` values is replaced by the variable NAME of the
+    container's environment; `$$` stands for one `$` (so `$$(NAME)` is the
+    literal `$(NAME)`); a reference to a name that is not defined is left as
+    written. `env` is the codespec's own, `system_env` what the runner adds
+    (`<BUFFER>_PIPE`, `REPLICA_INDEX`, worker variables, ...), which wins
+    over a codespec variable of the same name. An `env` value sees the
+    runner's variables and the codespec variables defined before it
+    (Kubernetes' "previously defined" rule); a Tyger `env` is a map whose
+    order no target keeps (IR JSON, run store and DAG files sort it), so
+    "before" means before in name order. `command` and `args` see the whole
+    environment. Self-contained: generated Airflow and Prefect files carry
+    its source (see `expand_container_source`), so every target expands
+    identically.
+    """
+
+    def expand(text, known):
+        out, i, n = [], 0, len(text)
+        while i < n:
+            if text[i] != "$" or i + 1 == n:
+                out.append(text[i])
+                i += 1
+            elif text[i + 1] == "$":  # `$$` is an escaped `$`
+                out.append("$")
+                i += 2
+            elif text[i + 1] == "(":
+                close = text.find(")", i + 2)
+                if close < 0:  # an unclosed `$(` stays as written
+                    out.append("$(")
+                    i += 2
+                    continue
+                name = text[i + 2:close]
+                out.append(known[name] if name in known else text[i:close + 1])
+                i = close + 1
+            else:  # `$x` is not a reference
+                out.append(text[i:i + 2])
+                i += 2
+        return "".join(out)
+
+    environment = {}
+    for name, value in sorted(env.items()):
+        environment[name] = expand(str(value), {**environment, **system_env})
+    environment.update(system_env)
+    return (
+        [expand(str(a), environment) for a in command or ()],
+        [expand(str(a), environment) for a in args or ()],
+        environment,
+    )
+
+
+def expand_container_source() -> str:
+    """The source of `expand_container`, for generated files that must stand alone."""
+    return inspect.getsource(expand_container)
+
+
+def buffer_file(buffer):
+    """Where a Tyger buffer is inside the container (every target): `my-data` -> /rtc/buffers/my_data."""
+    return BUFFERS_DIR + "/" + pipe_variable(buffer)[: -len("_PIPE")].lower()
+
+
 def parse_signal(text):
     """("prune", None) or ("requeue", seconds) for the content of a signal file; ValueError when malformed."""
     import json

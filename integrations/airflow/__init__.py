@@ -40,7 +40,7 @@ def runtime_module() -> tuple[str, str]:
     text = render_template(
         "runtime.py.j2", header=HEADER, contract=contract, check_value_source=contract.check_value_source(),
         parse_signal_source=contract.parse_signal_source(), io_source=contract.io_source(),
-        secrets_check_id=SECRETS_CHECK_ID,
+        expand_container_source=contract.expand_container_source(), secrets_check_id=SECRETS_CHECK_ID,
     )
     return RUNTIME_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:12], text
 

@@ -1,23 +1,26 @@
-"""Tyger buffers on this machine: write-once byte streams kept as files.
+"""Tyger buffers on this machine: write-once byte streams kept as files, read while they are written.
 
 A buffer is a file under `$RTC_HOME/buffers/<id>` plus a row in the store.
-Like Tyger's, a buffer is written once and then complete ("sealed"):
-readers wait until it is complete, a second writer is refused, and a run
-waits (Pending) until each of its input buffers is complete. This is what
-makes Tyger's `run create` → `buffer write` → `buffer read` sequence work
-with files instead of network streams.
+Like Tyger's, a buffer is written once and then complete ("sealed"): a
+second writer is refused, and readers *follow* it: they get its bytes as
+they are written and stop when it is complete (`follow`). So a run reads its
+input while `rtc buffer write` / `rtc exec` still writes it, and `rtc exec`
+prints the output while the run writes it. Inside a container a buffer is a
+named pipe fed from (or drained into) the file by the runner (`pipes.py`).
 
-Inside a container, the codespec's buffer parameter `NAME` is the file
-`/rtc/buffers/<NAME>` named by `<NAME>_PIPE` (see `pipe_variable`).
+Lifetimes: a buffer may expire (`rtc buffer create --ttl`, a run's
+`bufferTtl`); an ephemeral one (`_` as a run's buffer argument) lives as long
+as its run. `remove_expired` deletes both kinds once their time is up.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import re
-import shutil
 import time
+from contextlib import contextmanager
 from typing import BinaryIO
 
 from rtc import contract
@@ -26,6 +29,8 @@ from rtc.integrations.docker.store import BufferRecord, Store
 
 CONTAINER_DIR = contract.BUFFERS_DIR
 _CHUNK = 1 << 16
+_FOLLOW_CHUNK = 1 << 20
+FOLLOW_POLL_SECONDS = 0.02  # how soon a follower sees new bytes
 
 
 def new_buffer_id() -> str:
@@ -43,43 +48,142 @@ def pipe_variable(parameter: str) -> str:
 
 
 def container_path(parameter: str) -> str:
-    return f"{CONTAINER_DIR}/{env_name(parameter).lower()}"
+    return contract.buffer_file(parameter)
 
 
-def create(store: Store, tags: dict[str, str] | None = None) -> BufferRecord:
-    return store.create_buffer(new_buffer_id(), dict(tags or {}))
+def create(store: Store, tags: dict[str, str] | None = None, *, ttl_seconds: float | None = None,
+           ephemeral: bool = False) -> BufferRecord:
+    """A new empty buffer; it expires `ttl_seconds` from now, or with its run when `ephemeral` (see `attach_to_run`)."""
+    buffer_id = ("temp-" + new_buffer_id()[:21]) if ephemeral else new_buffer_id()
+    record = store.create_buffer(buffer_id, dict(tags or {}))
+    if ttl_seconds is not None or ephemeral:
+        expires = None if ephemeral else record.created_at + ttl_seconds
+        with _db(store) as db:
+            db.execute("INSERT INTO buffer_lifetimes (id, expires_at, run) VALUES (?, ?, ?)", (buffer_id, expires, None))
+    return record
+
+
+def attach_to_run(store: Store, buffer_ids: list[str], run_id: int) -> None:
+    """Ephemeral buffers `buffer_ids` live as long as run `run_id` (see `end_of_run`)."""
+    with _db(store) as db:
+        db.executemany("UPDATE buffer_lifetimes SET run = ? WHERE id = ?", [(run_id, b) for b in buffer_ids])
 
 
 def write(store: Store, buffer_id: str, source: BinaryIO) -> int:
-    """Copy `source` into the buffer and complete it; returns the bytes written."""
-    record = store.get_buffer(buffer_id)
+    """Copy `source` into the buffer as it comes, then complete it; returns the bytes written.
+
+    Each chunk reaches the file at once (readers follow it); a buffer being
+    written or already complete refuses a second writer.
+    """
+    record = get(store, buffer_id)
     if record.sealed_at is not None:
         raise RtcError(f"buffer {buffer_id} has already been written", hint="buffers are write-once; create a new one")
+    read = getattr(source, "read1", source.read)  # what is there now, not a full chunk: lines pass one by one
     written = 0
-    with open(store.buffer_path(buffer_id), "wb") as out:
-        while chunk := source.read(_CHUNK):
+    with open(store.buffer_path(buffer_id), "ab", buffering=0) as out:
+        try:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RtcError(f"buffer {buffer_id} is being written by another writer",
+                           hint="buffers are write-once; create a new one") from None
+        if get(store, buffer_id).sealed_at is not None:  # completed while we waited for the lock
+            raise RtcError(f"buffer {buffer_id} has already been written", hint="buffers are write-once; create a new one")
+        while chunk := read(_CHUNK):
             out.write(chunk)
             written += len(chunk)
-    store.seal_buffer(buffer_id)
+        store.seal_buffer(buffer_id)
     return written
 
 
-def wait_sealed(store: Store, buffer_id: str, timeout: float | None = None, poll: float = 0.1) -> bool:
-    """Wait until the buffer is complete; False when `timeout` seconds pass first."""
+def get(store: Store, buffer_id: str) -> BufferRecord:
+    """The buffer's record; an expired buffer is removed first, and then not found."""
+    remove_expired(store)
+    return store.get_buffer(buffer_id)
+
+
+def follow(store: Store, buffer_id: str, sink, *, stop=None, timeout: float | None = None) -> int:
+    """Copy the buffer to `sink` (a writable binary file, or a callable taking bytes) as it is written.
+
+    Returns once the buffer is complete and copied (or removed meanwhile:
+    what was written is copied), when `stop` (an Event) is set, or raises
+    when `timeout` seconds pass before the buffer is complete.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
-    while store.get_buffer(buffer_id).sealed_at is None:
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-        time.sleep(poll)
-    return True
+    put = sink if callable(sink) else sink.write
+    copied = 0
+    with open(store.buffer_path(buffer_id), "rb", buffering=0) as src:
+        while True:
+            done = _complete(store, buffer_id)  # asked before reading, so no last chunk is missed
+            while chunk := src.read(_FOLLOW_CHUNK):
+                put(chunk)
+                copied += len(chunk)
+                if not callable(sink):
+                    sink.flush()
+            if done or (stop is not None and stop.is_set()):
+                return copied
+            if deadline is not None and time.monotonic() >= deadline:
+                raise RtcError(f"buffer {buffer_id} was not completed within {timeout:g}s")
+            time.sleep(FOLLOW_POLL_SECONDS)
 
 
 def read(store: Store, buffer_id: str, sink: BinaryIO, timeout: float | None = None) -> int:
-    """Copy the buffer to `sink` once it is complete; returns the bytes copied."""
-    if not wait_sealed(store, buffer_id, timeout):
-        raise RtcError(f"buffer {buffer_id} was not completed within {timeout:g}s")
-    with open(store.buffer_path(buffer_id), "rb") as src:
-        shutil.copyfileobj(src, sink, _CHUNK)
-        copied = src.tell()
-    sink.flush()
-    return copied
+    """Copy the buffer to `sink` as it is written, until it is complete; returns the bytes copied."""
+    get(store, buffer_id)  # a clear "not found" before anything is opened
+    return follow(store, buffer_id, sink, timeout=timeout)
+
+
+def _complete(store: Store, buffer_id: str) -> bool:
+    """Sealed, or gone (an ephemeral buffer removed with its run is complete by then)."""
+    try:
+        return store.get_buffer(buffer_id).sealed_at is not None
+    except RtcError:
+        return True
+
+
+# ---------------------------------------------------------------- lifetimes
+
+_LIFETIMES = """
+CREATE TABLE IF NOT EXISTS buffer_lifetimes (
+    id         TEXT PRIMARY KEY,
+    expires_at REAL,
+    run        INTEGER
+);
+"""
+
+
+@contextmanager
+def _db(store: Store):
+    """The store's database, with the lifetimes table (kept here: lifetimes are this module's business)."""
+    with store._connect() as db:
+        db.executescript(_LIFETIMES)
+        yield db
+
+
+def expires_at(store: Store, buffer_id: str) -> float | None:
+    with _db(store) as db:
+        row = db.execute("SELECT expires_at FROM buffer_lifetimes WHERE id = ?", (buffer_id,)).fetchone()
+    return None if row is None else row["expires_at"]
+
+
+def end_of_run(store: Store, run_id: int) -> None:
+    """Run `run_id` ended: its ephemeral buffers expire now (they are complete by then)."""
+    with _db(store) as db:
+        db.execute("UPDATE buffer_lifetimes SET expires_at = ? WHERE run = ?", (time.time(), run_id))
+    remove_expired(store)
+
+
+def remove_expired(store: Store) -> list[str]:
+    """Delete every buffer whose lifetime is over (row and bytes); returns their ids."""
+    with _db(store) as db:
+        rows = db.execute("SELECT id FROM buffer_lifetimes WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                          (time.time(),)).fetchall()
+        gone = [r["id"] for r in rows]
+        for buffer_id in gone:
+            db.execute("DELETE FROM buffers WHERE id = ?", (buffer_id,))
+            db.execute("DELETE FROM buffer_lifetimes WHERE id = ?", (buffer_id,))
+    for buffer_id in gone:
+        try:
+            os.unlink(store.buffer_path(buffer_id))  # a reader that has it open still gets all of it
+        except FileNotFoundError:
+            pass
+    return gone

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from rtc.compiler.diagnostics import RtcError
+from rtc.integrations.docker.engine_api import Engine, EngineError, NotFound, container_config
 
 LOG_TAIL_LINES = 40
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -26,16 +27,22 @@ def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
 
 
-def connect():
-    """A client of the engine named by the environment (DOCKER_HOST), checked with a ping."""
-    import docker
+def connect() -> Engine:
+    """A client of the engine named by the environment (DOCKER_HOST), checked with a ping.
 
+    An `engine_api.Engine`: steps run through its own small HTTP client (no
+    docker SDK import); the SDK's API is there too, loaded on first use.
+    """
+    address = engine_address()
     try:
-        client = docker.from_env()
+        client = Engine(address)
+    except ValueError as exc:
+        raise RtcError(f"cannot use the Docker engine at {address}: {exc}", hint="point DOCKER_HOST at a unix:// socket or a tcp:// address") from None
+    try:
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - docker raises several unrelated types for "not there"
+    except (OSError, EngineError) as exc:
         raise RtcError(
-            f"cannot reach the Docker engine at {engine_address()}: {_short(exc)}",
+            f"cannot reach the Docker engine at {address}: {_short(exc)}",
             hint="start the engine (e.g. `sudo systemctl start docker` or `dockerd &`), "
             "or point DOCKER_HOST at a running one",
         ) from None
@@ -112,7 +119,7 @@ def create_container(client, spec: ContainerSpec):
             ports.setdefault(f"{container_port}/tcp", []).append((host_ip, host_port or None))
         kwargs["ports"] = {k: v[0] if len(v) == 1 else v for k, v in ports.items()}
     try:
-        return client.containers.create(**kwargs)
+        return _sdk(client).containers.create(**kwargs)
     except docker.errors.ImageNotFound:
         raise RtcError(
             f"image {spec.image!r} is not on this machine",
@@ -144,7 +151,7 @@ def published_ports(container) -> dict[int, tuple[str, int]]:
 
 
 def run_container(
-    client,
+    client: Engine,
     spec: ContainerSpec,
     *,
     on_line: Callable[[str], None] | None = None,
@@ -154,57 +161,66 @@ def run_container(
     """Run `spec` to its end, streaming its log lines (stdout and stderr) to `on_line`.
 
     A `timeout` (seconds) or a set `cancel` event kills the container. The
-    container is removed whatever happens.
+    container is removed whatever happens. Four engine calls besides the
+    removal: create, start, follow the logs (they end when the container
+    does), wait for the exit code; as `docker run` does.
     """
-    import docker
-    import requests
-
+    client = as_engine(client)
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
     started = time.time()
-    container = create_container(client, spec)
+    config, name = container_config(spec)
+    try:
+        container_id = client.create(config, name)
+    except NotFound:
+        raise RtcError(
+            f"image {spec.image!r} is not on this machine",
+            hint="build it with `rtc build FILE`, or pull/tag it yourself (rtc never pulls while running)",
+        ) from None
+    except (EngineError, OSError) as exc:
+        raise RtcError(f"cannot create a container of {spec.image!r}: {_short(exc)}") from None
     state = {"timed_out": False, "canceled": False}
     done = threading.Event()
     try:
         if cancel is not None and cancel.is_set():
             return ContainerResult(None, False, True, [], started, time.time())
         try:
-            container.start()
-        except docker.errors.APIError as exc:
+            client.start(container_id)
+        except EngineError as exc:
             # e.g. the program does not exist in the image: the engine refuses to start it.
             raise RtcError(f"cannot start {(spec.argv or [spec.image])[0]!r} in {spec.image!r}: {_short(exc)}") from None
         if timeout is not None or cancel is not None:
             threading.Thread(
-                target=_watch, args=(container, timeout, cancel, done, state), daemon=True, name="rtc-watch"
+                target=_watch, args=(client, container_id, timeout, cancel, done, state), daemon=True, name="rtc-watch"
             ).start()
         try:
-            for line in log_lines(container.logs(stream=True, follow=True)):
+            for line in log_lines(client.follow_logs(container_id)):
                 tail.append(line)
                 if on_line is not None:
                     on_line(line)
-            exit_code = container.wait().get("StatusCode")
-        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            exit_code = client.wait(container_id)
+        except (EngineError, OSError) as exc:
             raise RtcError(f"lost the container of {spec.image!r} while it ran: {_short(exc)}") from None
         done.set()
         return ContainerResult(exit_code, state["timed_out"], state["canceled"], list(tail), started, time.time())
     finally:
         done.set()
-        _remove(container)
+        _remove_id(client, container_id)
 
 
-def remove_labelled(client, **labels: str) -> int:
+def remove_labelled(client: Engine, **labels: str) -> int:
     """Force-remove every container carrying all of `labels`; returns how many.
 
     Label keys with dots go through a dict: `remove_labelled(client, **{"rtc.run": run_id})`.
     """
-    filters = [f"{k}={v}" for k, v in labels.items()]
+    client = as_engine(client)
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": filters}):
-        if _remove(container):
+    for container_id in client.list_ids([f"{k}={v}" for k, v in labels.items()]):
+        if _remove_id(client, container_id):
             removed += 1
     return removed
 
 
-def _watch(container, timeout, cancel, done, state) -> None:
+def _watch(client: Engine, container_id: str, timeout, cancel, done, state) -> None:
     """Kill the container when the timeout passes or `cancel` is set, unless it ended first."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while not done.is_set():
@@ -223,8 +239,8 @@ def _watch(container, timeout, cancel, done, state) -> None:
     if done.is_set() and not (state["timed_out"] or state["canceled"]):
         return
     try:
-        container.kill()
-    except Exception:  # noqa: BLE001 - it may have ended on its own meanwhile
+        client.kill(container_id)
+    except (EngineError, OSError):  # it may have ended on its own meanwhile
         pass
 
 
@@ -241,6 +257,34 @@ def log_lines(chunks):
 
 
 _lines = log_lines  # the name other modules used first
+
+
+def _remove_id(client: Engine, container_id: str) -> bool:
+    try:
+        client.remove(container_id)
+        return True
+    except (EngineError, OSError):  # already gone (or being removed) is fine
+        return False
+
+
+def as_engine(client) -> Engine:
+    """`client` as an Engine: itself, or (a docker SDK client, as tests pass) an Engine of the same address."""
+    if isinstance(client, Engine):
+        return client
+    base_url = str(client.api.base_url)
+    if base_url.startswith("http+docker://"):  # a Unix socket; the SDK keeps its path in the adapter
+        path = getattr(getattr(client.api, "_custom_adapter", None), "socket_path", None)
+        address = f"unix://{path}" if path else engine_address()
+    else:
+        address = "tcp://" + base_url.split("://", 1)[1]
+    engine = Engine(address)
+    engine._sdk = client
+    return engine
+
+
+def _sdk(client):
+    """The docker SDK client behind `client` (an Engine, or already an SDK client)."""
+    return client.sdk if isinstance(client, Engine) else client
 
 
 def _remove(container) -> bool:

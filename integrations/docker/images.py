@@ -2,6 +2,8 @@
 
 Built environments carry a content-addressed tag (`rtc.compiler.images`), so
 "the tag exists locally" means "this exact recipe was built": no build runs.
+Compiled with a registry (`rtc.compiler.registry`), the same image is named as pushed
+there: an engine that lacks it pulls it (`rtc build --push` put it there) and never builds it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable
 
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Environment
+from rtc.compiler.registry import registry_of
 from rtc.integrations.docker import dockerfile
 
 Progress = Callable[[str], None]
@@ -32,6 +35,10 @@ def host_ca_bundle() -> Path | None:
 
 
 def image_exists(client, ref: str) -> bool:
+    from rtc.integrations.docker.engine import as_engine
+
+    if client is not None:
+        return as_engine(client).image_exists(ref)  # one engine call, no docker SDK import
     import docker
 
     try:
@@ -56,6 +63,9 @@ def ensure_image(client, env: Environment, base_dir: str | Path | None = None, p
         return env.image
     if image_exists(client, env.image):
         return env.image
+    if registry_of(env.image) is not None:
+        _pull(client, env, say)
+        return env.image
     _build(client, env, say, namespace=namespace, source=source, base_dir=Path(base_dir or "."))
     return env.image
 
@@ -71,11 +81,62 @@ def _pull(client, env: Environment, say: Progress) -> None:
     try:
         client.images.pull(env.image)
     except docker.errors.DockerException as exc:
-        raise RtcError(
-            f"environment {env.name!r}: image {env.image!r} is not on this machine and cannot be pulled: "
-            f"{str(getattr(exc, 'explanation', None) or exc).strip()}",
-            hint="build or `docker pull` it, or `docker tag` an image you have with that name",
-        ) from None
+        reason = str(getattr(exc, "explanation", None) or exc).strip()
+        if env.build is None:
+            raise RtcError(
+                f"environment {env.name!r}: image {env.image!r} is not on this machine and cannot be pulled: {reason}",
+                hint="build or `docker pull` it, or `docker tag` an image you have with that name",
+            ) from None
+        raise RtcError(missing_pushed_image(env.image, engine_address(), reason), hint=push_hint(env.image)) from None
+
+
+def missing_pushed_image(ref: str, engine: str, reason: str) -> str:
+    return f"image {ref!r} is not on this Docker engine ({engine}) and cannot be pulled: {reason}"
+
+
+def push_hint(ref: str) -> str:
+    return (f"push it from the machine that builds it: rtc build FILE --push --registry {registry_of(ref)} "
+            "(the same --registry as the compile or run)")
+
+
+def engine_address() -> str:
+    from rtc.integrations.docker.engine import engine_address as address
+
+    return address()
+
+
+def tag(client, local_tag: str, ref: str) -> None:
+    """Give the built image `local_tag` its registry name `ref` as well."""
+    repository, _, version = ref.rpartition(":")
+    client.images.get(local_tag).tag(repository, version)
+
+
+def push(client, ref: str, progress: Progress | None = None) -> str:
+    """Push `ref` (already tagged here) to its registry; returns the digest the registry stored."""
+    import docker
+
+    say = progress or (lambda line: None)
+    repository, _, version = ref.rpartition(":")
+    digest = ""
+    try:
+        for message in client.api.push(repository, tag=version, stream=True, decode=True):
+            error = (message.get("errorDetail") or {}).get("message") or message.get("error")
+            if error:
+                raise RtcError(f"pushing {ref!r} failed: {error}", hint=_registry_hint(ref))
+            digest = (message.get("aux") or {}).get("Digest") or digest
+            status = message.get("status")
+            if status and not message.get("progressDetail"):  # progress bars are noise in a log
+                say(f"{message['id']}: {status}" if message.get("id") else status)
+    except docker.errors.APIError as exc:
+        raise RtcError(f"pushing {ref!r} failed: {str(exc.explanation or exc).strip()}", hint=_registry_hint(ref)) from None
+    if not digest:
+        raise RtcError(f"pushing {ref!r} ended without a digest from the registry", hint=_registry_hint(ref))
+    return digest
+
+
+def _registry_hint(ref: str) -> str:
+    return (f"is the registry {registry_of(ref)} running and reachable from the Docker engine at {engine_address()}? "
+            "A registry without TLS must be listed in that engine's insecure-registries (127.0.0.0/8 already is)")
 
 
 def with_absolute_copies(build, base_dir: Path):

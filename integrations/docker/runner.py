@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rtc import contract
+from rtc import contract, step_cache
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Graph, Node, Pipeline, Step
 from rtc.integrations.docker import engine, images, params as params_module, step_io
@@ -121,13 +121,14 @@ def run_graph(
     cancel: threading.Event | None = None,
     run_id: str | None = None,
     environ=None,
+    use_cache: bool = True,
 ) -> RunResult:
     """Run `graph_name` of `pipeline` to its end; `param_values` are the raw `--param` strings."""
     graph = pipeline.graphs[graph_name]
     environ = os.environ if environ is None else environ
     values = params_module.resolve(graph, param_values or {})
     check_secrets(pipeline, graph, environ)
-    client = client or engine.connect()
+    client = engine.as_engine(client) if client is not None else engine.connect()
     reporter = reporter or Reporter(total=len(graph.steps))
     run = GraphRun(
         client=client,
@@ -139,12 +140,13 @@ def run_graph(
         reporter=reporter,
         cancel=cancel or threading.Event(),
         environ=environ,
+        cache=step_cache.StepCache() if use_cache else None,
     )
     return run.execute()
 
 
 class GraphRun:
-    def __init__(self, *, client, pipeline, graph, params, run_id, workers, reporter, cancel, environ):
+    def __init__(self, *, client, pipeline, graph, params, run_id, workers, reporter, cancel, environ, cache=None):
         self.client = client
         self.pipeline = pipeline
         self.graph = graph
@@ -159,6 +161,9 @@ class GraphRun:
         self.results: dict[str, StepResult] = {}
         self.images: dict[str, str] = {}
         self.work_dir: Path | None = None
+        # Steps of nodes with `cache` reuse recorded outputs (rtc.step_cache); None: --no-cache.
+        self.cache = cache
+        self.image_digests: dict[str, str] = {}
 
     # ---------------------------------------------------------------- the run
 
@@ -183,6 +188,10 @@ class GraphRun:
                 lambda line, e=env_name: self.reporter.status(f"[build {e}] {line}"),
                 namespace=self.pipeline.namespace, source=self.pipeline.source,
             )
+            if self.cache is not None and any(
+                self.pipeline.nodes[s.node].cache is not None and self.pipeline.nodes[s.node].env == env_name for s in self.graph.steps
+            ):
+                self.image_digests[env_name] = self.client.image_id(self.images[env_name])
 
     def _schedule(self) -> None:
         pending = list(self.graph.order or [s.id for s in self.graph.steps])
@@ -286,6 +295,11 @@ class GraphRun:
         label = step.id if index is None else f"{step.id}#{index}"
         secrets = {name: self.environ[name] for name in node.secrets}
         attempts = node.retry.max_retries + 1
+        cache_key = self._cache_key(node, env, inputs, secrets, index)
+        if cache_key is not None:
+            cached = self._cached(cache_key, node, label)
+            if cached is not None:
+                return cached
         self.reporter.started(label)
         result = UnitResult(label, False)
         attempt, requeues, runs = 1, 0, 0
@@ -335,6 +349,8 @@ class GraphRun:
                         return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
                     continue
                 self.reporter.finished(label, "succeeded", "" if attempt == 1 else f"attempt {attempt}")
+                if cache_key is not None:
+                    self._remember(cache_key, node, step, label, outputs)
                 return UnitResult(label, True, outputs=outputs, exit_code=0, log_tail=ran.log_tail)
             if ran.timed_out:
                 message = f"timed out after {node.timeout_seconds:g}s (container killed)"
@@ -351,6 +367,49 @@ class GraphRun:
             attempt += 1
         self.reporter.finished(label, "failed", result.message)
         return result
+
+    # ---------------------------------------------------------------- the step cache
+
+    def _cache_key(self, node: Node, env, inputs: dict, secrets: dict, index: int | None) -> str | None:
+        """The key of this unit's work when its node caches (and --no-cache is off), else None."""
+        if self.cache is None or node.cache is None:
+            return None
+        mounts = [(str(step_io.host_path(m.host_path, self.base_dir)), m.container_path, m.read_only) for m in env.mounts]
+        return step_cache.step_key(
+            image_digest=self.image_digests[node.env],
+            argv=contract.step_argv(node.argv(), env.init, env.daemons),
+            inputs=inputs,
+            environ=env.environ,
+            secrets=secrets,
+            workdir=env.workdir,
+            mounts=mounts,
+            outputs={p.name: p.type for p in node.outputs},
+            map_index=index,
+            fanout=node.fanout,
+        )
+
+    def _cached(self, key: str, node: Node, label: str) -> UnitResult | None:
+        """The recorded outputs of this work, re-checked against the declared types; None: run it."""
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        try:
+            outputs = step_io.check_outputs(entry.outputs, node, f"cached step {label!r}")
+        except step_io.ContractError as exc:
+            self.reporter.status(f"{label}: ignoring its cached outputs ({exc})")
+            self.cache.discard(key)
+            return None
+        self.reporter.status(f"{label} cached (outputs recorded {_age(entry.created_at)} ago)")
+        return UnitResult(label, True, outputs=outputs, exit_code=0)
+
+    def _remember(self, key: str, node: Node, step: Step, label: str, outputs) -> None:
+        try:
+            self.cache.put(
+                key, outputs, max_age=node.cache.max_age_seconds,
+                pipeline=self.pipeline.namespace, graph=self.graph.name, step=label, node=node.name,
+            )
+        except (OSError, ValueError) as exc:  # a full or read-only $RTC_HOME costs the reuse, not the run
+            self.reporter.status(f"{label}: could not record its outputs in the cache: {exc}")
 
     # ---------------------------------------------------------------- finishing a step
 
@@ -428,6 +487,14 @@ def interrupts_cancel(cancel: threading.Event, reporter: Reporter | None = None)
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _age(created_at: float) -> str:
+    seconds = max(0.0, time.time() - created_at)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
 
 
 def _count(n: int, noun: str) -> str:

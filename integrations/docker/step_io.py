@@ -149,3 +149,13 @@ def _check_object(value, declared: dict[str, str], where: str) -> dict:
         if problem:
             raise ContractError(problem)
     return value
+
+
+def check_outputs(value, node: Node, where: str):
+    """Outputs already parsed (e.g. from the step cache), checked as `read_outputs` checks a fresh step's."""
+    declared = {p.name: p.type for p in node.outputs}
+    if node.fanout:
+        if not isinstance(value, list):
+            raise ContractError(f"{where}: a fanout node's outputs are a list, got {type(value).__name__}")
+        return [_check_object(item, declared, f"{where} (item {i})") for i, item in enumerate(value)]
+    return _check_object(value, declared, where)

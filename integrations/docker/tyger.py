@@ -29,10 +29,12 @@ import threading
 import time
 from typing import BinaryIO, Callable
 
+from rtc import contract
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Codespec, Pipeline
 from rtc.integrations.docker import buffers as buffer_ops
 from rtc.integrations.docker import engine
+from rtc.integrations.docker.pipes import ReplicaPipes
 from rtc.integrations.docker.store import (
     CANCELED,
     CANCELING,
@@ -46,6 +48,7 @@ from rtc.integrations.docker.store import (
 )
 from rtc.integrations.docker.tyger_spec import (
     Overrides,
+    parse_ttl,
     build_spec,
     choose_run,
     docker_resources,
@@ -68,19 +71,34 @@ def run_label(store: Store, run_id: int) -> str:
 
 
 def create_run(store: Store, spec: dict) -> RunRecord:
-    """Store `spec` as a Pending run, creating the buffers it does not name (tagged with the run's tags)."""
+    """Store `spec` as a Pending run, creating the buffers it does not name (tagged with the run's tags).
+
+    `_` as a buffer argument is an ephemeral buffer: created here, removed
+    when the run ends. Buffers created here expire after the run's
+    `bufferTtl` when it has one.
+    """
     cs = job_codespec(spec)
     given = spec["job"]["buffers"]
     for parameter, buffer_id in given.items():
-        record = store.get_buffer(buffer_id)
+        if buffer_id == EPHEMERAL:
+            continue
+        record = buffer_ops.get(store, buffer_id)
         if parameter in cs.outputs and record.sealed_at is not None:
             raise RtcError(f"buffer {buffer_id} (output {parameter!r}) is already written; an output needs a fresh buffer")
-    filled = dict(given)
+    ttl = spec["job"].get("bufferTtl")
+    ttl_seconds = None if ttl is None else parse_ttl(ttl)
+    tags = spec["job"]["tags"]
+    filled, ephemeral = dict(given), []
     for parameter in [*cs.inputs, *cs.outputs]:
-        if parameter not in filled:
-            filled[parameter] = buffer_ops.create(store, spec["job"]["tags"]).id
+        if filled.get(parameter) == EPHEMERAL:
+            filled[parameter] = buffer_ops.create(store, tags, ephemeral=True).id
+            ephemeral.append(filled[parameter])
+        elif parameter not in filled:
+            filled[parameter] = buffer_ops.create(store, tags, ttl_seconds=ttl_seconds).id
     spec = {**spec, "job": {**spec["job"], "buffers": filled}}
-    return store.create_run(spec)
+    record = store.create_run(spec)
+    buffer_ops.attach_to_run(store, ephemeral, record.id)
+    return record
 
 
 def spawn_detached(store: Store, run_id: int) -> int:
@@ -113,15 +131,17 @@ def execute_run(
     store: Store | None = None,
     cancel: threading.Event | None = None,
     overrides: Overrides | None = None,
+    exec_io: bool = False,
 ) -> RunRecord:
     """Create and execute a pipeline's run here and now; returns the terminal record.
 
-    `stdin`, when given, is copied into the first input buffer (Tyger's exec)
-    and every other input buffer this call creates is completed empty;
-    `stdout` receives the first output buffer once the run has ended.
-    Without `stdin`, input buffers created here are completed empty too, so
-    a run never waits on a buffer nobody can write; buffers passed in
-    `buffers` are waited for as Tyger does.
+    `exec_io` is Tyger's `run exec`: the input with no buffer argument (or
+    `_`) is fed from `stdin` while the run reads it (completed empty when
+    there is no `stdin`), and the output with none goes to `stdout` as the
+    run writes it; a codespec with several such inputs (or outputs) is an
+    error naming them, before anything is created. Otherwise input buffers
+    created here are completed empty, so a run never waits on a buffer nobody
+    can write; buffers passed in `buffers` are read as they are written.
     """
     store = store or Store()
     o = overrides or Overrides()
@@ -129,23 +149,62 @@ def execute_run(
         o = Overrides(**{**o.__dict__, "buffers": {**o.buffers, **buffers}})
     run = choose_run(pipeline, run_name, o)
     spec = build_spec(pipeline, run)
+    cs = job_codespec(spec)
+    given = {p: b for p, b in run.buffers.items() if b != EPHEMERAL}
+    unmapped_inputs = [p for p in cs.inputs if p not in given]
+    unmapped_outputs = [p for p in cs.outputs if p not in given]
+    if exec_io:
+        _check_exec_streams(cs, unmapped_inputs, unmapped_outputs)
     record = create_run(store, spec)
-    cs = job_codespec(record.spec)
-    named = set(run.buffers)
-    for i, parameter in enumerate(cs.inputs):
-        if parameter in named:
-            continue
-        buffer_id = record.spec["job"]["buffers"][parameter]
-        if i == 0 and stdin is not None:
-            buffer_ops.write(store, buffer_id, stdin)
+    ids = record.spec["job"]["buffers"]
+    streams: list[threading.Thread] = []
+    for parameter in unmapped_inputs:
+        if exec_io and stdin is not None:
+            streams.append(_stream(f"rtc-stdin-{parameter}", buffer_ops.write, store, ids[parameter], stdin))
         else:
-            store.seal_buffer(buffer_id)
+            store.seal_buffer(ids[parameter])
+    output = None
+    if exec_io and stdout is not None and unmapped_outputs:
+        output = _stream("rtc-stdout", buffer_ops.follow, store, ids[unmapped_outputs[0]], stdout)
     if on_status is not None:
         on_status(record)
     record = execute(store, record.id, on_line=on_line, on_status=on_status, cancel=cancel)
-    if stdout is not None and cs.outputs:
-        buffer_ops.read(store, record.spec["job"]["buffers"][cs.outputs[0]], stdout)
+    if output is not None:
+        output.join()  # the run's outputs are complete: the follower has copied everything
     return record
+
+
+EPHEMERAL = "_"
+
+
+def _check_exec_streams(cs: Codespec, inputs: list[str], outputs: list[str]) -> None:
+    """Tyger's exec streams standard input into one input and one output to standard output."""
+    for what, names, stream in (("inputs", inputs, "standard input"), ("outputs", outputs, "standard output")):
+        if len(names) > 1:
+            listed = ", ".join(repr(n) for n in names)
+            raise RtcError(
+                f"codespec {cs.name!r} has {len(names)} {what} without a buffer ({listed}); "
+                f"exec connects only one of them to {stream}, so the others would have no data"
+                if what == "inputs" else
+                f"codespec {cs.name!r} has {len(names)} {what} without a buffer ({listed}); "
+                f"exec copies only one of them to {stream}",
+                hint="give buffers (from `rtc buffer create`) for all but one: -b "
+                     + ",".join(f"{n}=ID" for n in names[1:]),
+            )
+
+
+def _stream(name: str, copy, store: Store, buffer_id: str, file) -> threading.Thread:
+    """Copy between a buffer and stdin/stdout in a thread, while the run goes on."""
+
+    def go() -> None:
+        try:
+            copy(store, buffer_id, file)
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the other end went away (`| head`, a closed terminal): the run is not concerned
+
+    thread = threading.Thread(target=go, daemon=True, name=name)
+    thread.start()
+    return thread
 
 
 # ---------------------------------------------------------------- executing
@@ -243,13 +302,12 @@ class _Execution:
             self._seal_outputs()
             self.log.close()
             self._record_outcome()
+            buffer_ops.end_of_run(self.store, self.id)  # its ephemeral buffers go with it
         return self.store.get_run(self.id)
 
     def _run(self) -> None:
         job = job_codespec(self.spec)
         worker = worker_codespec(self.spec)
-        if not self._wait_for_inputs(job):
-            return
         self.client = engine.connect()
         for cs in filter(None, (job, worker)):
             self._check_image(cs)
@@ -279,26 +337,8 @@ class _Execution:
             else:
                 self._finish(SUCCEEDED, None, exit_code=0)
 
-    def _wait_for_inputs(self, job: Codespec) -> bool:
-        """Stay Pending until every input buffer is complete (or the timeout/cancel comes first)."""
-        for parameter in job.inputs:
-            buffer_id = self.spec["job"]["buffers"][parameter]
-            while not buffer_ops.wait_sealed(self.store, buffer_id, timeout=POLL_SECONDS):
-                if self.cancel.is_set():
-                    self._finish(CANCELED, "canceled by request")
-                    return False
-                remaining = self._remaining()
-                if remaining is not None and remaining <= 0:
-                    self._finish(FAILED, self._timeout_reason() + f"; input buffer {parameter!r} was never written")
-                    return False
-        return True
-
     def _check_image(self, cs: Codespec) -> None:
-        import docker
-
-        try:
-            self.client.images.get(cs.image)
-        except docker.errors.ImageNotFound:
+        if not self.client.image_exists(cs.image):
             raise RtcError(
                 f"image {cs.image!r} of codespec {cs.name!r} is not on this machine (rtc never pulls while running)",
                 hint=f"`docker pull {cs.image}` or `docker tag` a local image with that name",
@@ -314,11 +354,15 @@ class _Execution:
         }
 
     def _container(self, cs: Codespec, step: str, env: dict[str, str], mounts=(), **extra) -> engine.ContainerSpec:
+        """`env`: what the runner adds to the codespec's own; `$(NAME)` expands as under every target."""
+        command, args, environment = contract.expand_container(
+            cs.command, cs.args, cs.env, {"RTC_RUN_ID": self.label, **env}
+        )
         return engine.ContainerSpec(
             image=cs.image,
-            argv=list(cs.args),
-            entrypoint=list(cs.command) if cs.command else None,
-            env={**cs.env, "RTC_RUN_ID": self.label, **env},
+            argv=args,
+            entrypoint=command or None,
+            env=environment,
             mounts=list(mounts),
             labels=self._labels(step),
             workdir=cs.working_dir,
@@ -329,25 +373,35 @@ class _Execution:
 
     def _run_replicas(self, job: Codespec, worker_env: dict[str, str], timeout: float | None):
         buffers = self.spec["job"]["buffers"]
-        env, mounts = dict(worker_env), []
+        env = dict(worker_env)
         for parameter in job.inputs + job.outputs:
-            path = buffer_ops.container_path(parameter)
-            env[buffer_ops.pipe_variable(parameter)] = path
-            mounts.append((str(self.store.buffer_path(buffers[parameter])), path, parameter in job.inputs))
+            env[buffer_ops.pipe_variable(parameter)] = buffer_ops.container_path(parameter)
         replicas = int(self.spec["job"]["replicas"])
         results: list = [None] * replicas
         errors: list[BaseException] = []
+        output_lock = threading.Lock()
+        pipes_dir = self.store.home / "pipes"
+        pipes_dir.mkdir(mode=0o700, exist_ok=True)
 
         def one(i: int) -> None:
+            pipes = ReplicaPipes(self.store, pipes_dir / f"{self.id}-{i}",
+                                 {p: buffers[p] for p in job.inputs}, {p: buffers[p] for p in job.outputs}, output_lock)
             index = {"RTC_REPLICA_INDEX": str(i), "REPLICA_INDEX": str(i)}
-            spec = self._container(job, f"replica-{i}", {**env, **index}, mounts)
             try:
+                host, target = pipes.create()
+                spec = self._container(job, f"replica-{i}", {**env, **index}, [(host, target, False)])
+                pipes.start()
+                # several replicas: each line says whose it is, as a worker's does
+                on_line = self._line if replicas == 1 else (lambda text, i=i: self._line(f"[replica-{i}] {text}"))
                 results[i] = engine.run_container(
-                    self.client, spec, on_line=self._line, timeout=timeout, cancel=self.cancel
+                    self.client, spec, on_line=on_line, timeout=timeout, cancel=self.cancel
                 )
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 errors.append(exc)
                 self.cancel.set()  # one replica that cannot start stops the others
+            finally:
+                pipes.finish()
+                errors.extend(pipes.errors)
 
         threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(replicas)]
         for t in threads:
@@ -395,7 +449,7 @@ class _Execution:
     def _follow_worker(self, container, index: int) -> None:
         try:
             for line in engine._lines(container.logs(stream=True, follow=True)):
-                self.log.write(f"[worker-{index}] {line}")
+                self._line(f"[worker-{index}] {line}")
         except Exception:  # noqa: BLE001 - the container went away: nothing more to log
             pass
 
@@ -475,6 +529,7 @@ def request_cancel(store: Store, run_id: int) -> RunRecord:
             store.transition(run_id, CANCELED, frm=(CANCELING,), reason="canceled by request")
             for parameter in job_codespec(record.spec).outputs:
                 store.seal_buffer(record.spec["job"]["buffers"][parameter])
+            buffer_ops.end_of_run(store, run_id)
     return store.get_run(run_id)
 
 

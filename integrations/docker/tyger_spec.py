@@ -29,6 +29,50 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def parse_ttl(text: str) -> float:
+    """A buffer lifetime: Tyger's `D.HH:MM[:SS]` (`0.01:30` = 90 minutes) or a duration (`1h`, `30m`) -> seconds."""
+    import re
+
+    match = re.fullmatch(r"(\d+)\.(\d\d):(\d\d)(?::(\d\d))?", text.strip())
+    if match:
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        if hours > 23 or minutes > 59 or seconds > 59:
+            raise RtcError(f"bad buffer TTL {text!r}: hours go to 23, minutes and seconds to 59")
+        return days * 86400 + hours * 3600 + minutes * 60 + seconds
+    try:
+        seconds = parse_duration(text)
+    except RtcError:
+        raise RtcError(f"bad buffer TTL {text!r}", hint='use Tyger\'s "D.HH:MM" (e.g. "1.00:00" for a day) or "1h", "30m"') from None
+    if seconds < 0:
+        raise RtcError(f"bad buffer TTL {text!r}: it cannot be negative")
+    return seconds
+
+
+def format_ttl(seconds: float) -> str:
+    """Seconds as Tyger writes a bufferTtl: `D.HH:MM:SS`."""
+    total = int(round(seconds))
+    days, rest = divmod(total, 86400)
+    return f"{days}.{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+
+
+def parse_since(text: str) -> float:
+    """`--since`: a date/time (ISO 8601) or a time ago (`1h`, `30m`, `2h45m`) -> epoch seconds."""
+    import time
+
+    from rtc.integrations.docker.store import parse_time
+
+    value = text.strip()
+    if value and value[-1] in "smh" and value[0].isdigit():
+        try:
+            return time.time() - parse_duration(value)
+        except RtcError:
+            pass
+    try:
+        return parse_time(value)
+    except RtcError:
+        raise RtcError(f"bad --since {text!r}", hint="a date/time such as 2024-05-01T12:00:00Z, or a time ago such as 1h or 30m") from None
+
+
 @dataclass
 class Overrides:
     """Command-line values that win over the file's (Tyger: "other flags override file values")."""
@@ -39,8 +83,18 @@ class Overrides:
     replicas: int | None = None
     timeout_seconds: float | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    buffer_ttl_seconds: float | None = None
     cluster: str | None = None
     node_pool: str | None = None
+    worker_codespec: str | None = None
+    worker_codespec_version: int | None = None
+    worker_replicas: int | None = None
+    worker_node_pool: str | None = None
+
+    def names_worker(self) -> bool:
+        """Any `--worker-*` flag: the run gets a worker section (Tyger adds one when the file has none)."""
+        return any(v is not None for v in (self.worker_codespec, self.worker_codespec_version,
+                                           self.worker_replicas, self.worker_node_pool))
 
 
 def choose_run(pipeline: Pipeline, run_name: str | None, overrides: Overrides | None = None) -> Run:
@@ -75,10 +129,30 @@ def choose_run(pipeline: Pipeline, run_name: str | None, overrides: Overrides | 
         update["buffers"] = {**run.buffers, **o.buffers}
     if o.tags:
         update["tags"] = {**run.tags, **o.tags}
-    for name in ("replicas", "timeout_seconds", "cluster", "node_pool"):
+    for name in ("replicas", "timeout_seconds", "cluster", "node_pool", "buffer_ttl_seconds"):
         if getattr(o, name) is not None:
             update[name] = getattr(o, name)
+    if o.names_worker():
+        update["worker"] = _worker_override(run, o)
     return run.model_copy(update=update) if update else run
+
+
+def _worker_override(run: Run, o: Overrides) -> WorkerSpec:
+    worker = run.worker
+    if worker is None:
+        if o.worker_codespec is None:
+            raise RtcError(f"run {run.name!r} has no worker section; --worker-codespec names the workers' codespec")
+        worker = WorkerSpec(codespec=o.worker_codespec)
+    update: dict = {}
+    if o.worker_codespec is not None:
+        update["codespec"], update["codespec_version"] = o.worker_codespec, o.worker_codespec_version
+    elif o.worker_codespec_version is not None:
+        update["codespec_version"] = o.worker_codespec_version
+    if o.worker_replicas is not None:
+        update["replicas"] = o.worker_replicas
+    if o.worker_node_pool is not None:
+        update["node_pool"] = o.worker_node_pool
+    return worker.model_copy(update=update)
 
 
 def build_spec(pipeline: Pipeline, run: Run) -> dict:
@@ -93,6 +167,7 @@ def build_spec(pipeline: Pipeline, run: Run) -> dict:
             "codespec": _dump(job),
             "buffers": dict(run.buffers),
             "tags": dict(run.tags),
+            "bufferTtl": None if run.buffer_ttl_seconds is None else format_ttl(run.buffer_ttl_seconds),
             "nodePool": run.node_pool,
             "replicas": run.replicas,
         },
@@ -140,7 +215,7 @@ def show_json(record) -> dict:
     from rtc.integrations.docker.store import iso
 
     spec = record.spec
-    job = dict(spec["job"])
+    job = {k: v for k, v in spec["job"].items() if not (k == "bufferTtl" and v is None)}
     job["codespec"] = tyger_codespec(job_codespec(spec))
     out = {
         "id": record.id,

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 from pathlib import Path
 
 from rtc.compiler.diagnostics import RtcError
 
 WORK_POOL_TYPE = "process"  # the flow process drives Docker itself; it needs no container of its own
+# How long to wait for the server's scheduler to create the first run of a new schedule. Its
+# "recent deployments" loop looks every 5 s; a server whose scheduler fails never creates one.
+SCHEDULE_WAIT_SECONDS = 30.0
 
 
 def api_url() -> str:
@@ -63,8 +67,41 @@ def next_run(cron: str | None, now: datetime.datetime | None = None) -> datetime
     return croniter(cron, now).get_next(datetime.datetime)
 
 
-def deploy(deployments: list[dict], folder: Path, work_pool: str) -> list[dict]:
-    """Register every deployment; return what was registered (id, full name, cron, next run)."""
+def server_next_runs(client, deployment_ids: list[str], wait: float) -> dict[str, datetime.datetime | None]:
+    """The start time of each deployment's next scheduled run, as the server holds it.
+
+    Polls until every deployment has one or `wait` seconds passed; None for those without one:
+    the schedule is registered, but the server's scheduler created no run for it.
+    """
+    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId, FlowRunFilter,
+                                                FlowRunFilterState, FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    found: dict[str, datetime.datetime | None] = {i: None for i in deployment_ids}
+    deadline = time.monotonic() + wait
+    while True:
+        for deployment_id in [i for i, when in found.items() if when is None]:
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+                sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=1,
+            )
+            if runs:
+                found[deployment_id] = runs[0].expected_start_time.astimezone(datetime.timezone.utc)
+        if all(found.values()) or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.5)
+
+
+def deploy(deployments: list[dict], folder: Path, work_pool: str,
+           schedule_wait: float = SCHEDULE_WAIT_SECONDS) -> list[dict]:
+    """Register every deployment; return what was registered (id, full name, cron, next run).
+
+    `next_run` is read back from the server (its scheduler's first run), not computed here, so a
+    server that does not schedule shows as None; `local_next_run` is what the cron alone says.
+    """
     from prefect.client.orchestration import get_client
     from prefect.deployments.runner import RunnerDeployment
     from prefect.runner.storage import LocalStorage
@@ -92,8 +129,15 @@ def deploy(deployments: list[dict], folder: Path, work_pool: str) -> list[dict]:
                 "full_name": f"{deployment.flow_name}/{deployment.name}",
                 "cron": d["cron"],
                 "schedule": d["schedule"],
-                "next_run": next_run(d["cron"]),
+                "local_next_run": next_run(d["cron"]),
+                "next_run": None,
             })
+        scheduled = [r["id"] for r in registered if r["cron"]]
+        if scheduled:
+            with get_client(sync_client=True) as client:
+                from_server = server_next_runs(client, scheduled, schedule_wait)
+            for r in registered:
+                r["next_run"] = from_server.get(r["id"])
     except RtcError:
         raise
     except Exception as exc:  # noqa: BLE001 - httpx/Prefect errors become one readable line

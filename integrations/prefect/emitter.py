@@ -31,7 +31,7 @@ RUNTIME_PREFIX = "rtc_prefect_"
 EMBED_MARKER = "# ---- EMBED: everything below is copied into generated flow modules ----\n"
 GRAPHS_MARKER = "# ---- EMBED graphs: copied into graph modules only ----\n"
 RUNS_MARKER = "# ---- EMBED runs: copied into Tyger run modules only ----\n"
-CONTRACT_IMPORT = "from rtc.contract import IoFileError, check_value, parse_signal, read_io_archive\n"
+CONTRACT_IMPORT = "from rtc.contract import IoFileError, check_value, expand_container, parse_signal, read_io_archive\n"
 JITTER_FACTOR = 0.5  # `jitter = true`: each retry delay varies by up to +-50 % (Prefect's retry_jitter_factor)
 RUNTIME_HEADER = """\
 # rtc's Prefect runtime: the code every rtc flow module in this folder imports.
@@ -52,7 +52,7 @@ def runtime_module() -> tuple[str, str]:
     code = source.split(EMBED_MARKER, 1)[1].replace(GRAPHS_MARKER, "").replace(RUNS_MARKER, "")
     contract_code = "\n\n".join(
         part.rstrip() for part in (contract.check_value_source(), contract.parse_signal_source(),
-                                   contract.io_source(archive=True))
+                                   contract.expand_container_source(), contract.io_source(archive=True))
     )
     text = RUNTIME_HEADER + "\n" + imports.rstrip() + "\n\n\n" + contract_code + "\n\n\n" + code.strip() + "\n"
     return RUNTIME_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:12], text

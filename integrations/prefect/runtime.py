@@ -30,7 +30,7 @@ from prefect.blocks.system import Secret
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
-from rtc.contract import IoFileError, check_value, parse_signal, read_io_archive
+from rtc.contract import IoFileError, check_value, expand_container, parse_signal, read_io_archive
 
 # ---- EMBED: everything below is copied into generated flow modules ----
 
@@ -152,6 +152,25 @@ def _remove(container):
             continue
 
 
+def _pull(client, image, logger):
+    """Pull an image this worker's engine lacks (a worker on another machine than the build).
+
+    Failing that, the step fails at once: retrying cannot make an image appear in a registry.
+    """
+    # Where docker.from_env() connected: DOCKER_HOST, or the local socket.
+    engine = docker.utils.kwargs_from_env().get("base_url") or "unix:///var/run/docker.sock"
+    logger.info("pulling %s (not on the Docker engine at %s)", image, engine)
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as exc:
+        message = (
+            f"image {image!r} is not on this Docker engine ({engine}) and cannot be pulled: "
+            f"{exc.explanation or exc}. An image rtc builds reaches other engines through a registry: "
+            "rtc build FILE --push --registry REGISTRY, and compile with the same --registry"
+        )
+        raise PermanentError(message) from None
+
+
 def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     """Run `spec` (image, argv, ...) to completion; return {path: text or None} for `read_back` ({path: limit}).
 
@@ -162,26 +181,25 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     client = docker.from_env()
     run_id = str(flow_run.get_id() or "local")
     labels = {"rtc.run": run_id, "rtc.step": spec["step"] + name_suffix, "rtc.pipeline": spec["namespace"]}
+    settings = dict(
+        command=spec["argv"] or None,
+        entrypoint=spec.get("entrypoint") or None,
+        environment=env,
+        labels=labels,
+        network=spec.get("network"),
+        working_dir=spec.get("workdir"),
+        volumes=spec.get("volumes") or None,
+        ports=spec.get("ports") or None,
+        nano_cpus=spec.get("nano_cpus"),
+        mem_limit=spec.get("mem_limit"),
+        group_add=[str(_IO_GROUP)],
+        detach=True,
+    )
     try:
-        container = client.containers.create(
-            spec["image"],
-            command=spec["argv"] or None,
-            entrypoint=spec.get("entrypoint") or None,
-            environment=env,
-            labels=labels,
-            network=spec.get("network"),
-            working_dir=spec.get("workdir"),
-            volumes=spec.get("volumes") or None,
-            ports=spec.get("ports") or None,
-            nano_cpus=spec.get("nano_cpus"),
-            mem_limit=spec.get("mem_limit"),
-            group_add=[str(_IO_GROUP)],
-            detach=True,
-        )
+        container = client.containers.create(spec["image"], **settings)
     except docker.errors.ImageNotFound:
-        raise PermanentError(
-            f"image {spec['image']!r} is not on this Docker engine; build it with `rtc build` or pull it"
-        ) from None
+        _pull(client, spec["image"], logger)
+        container = client.containers.create(spec["image"], **settings)
     deadline = time.monotonic() + spec["timeout"] if spec.get("timeout") else None
     tail = []
     try:
@@ -554,6 +572,11 @@ def buffer_env_name(buffer):
     return tyger_env_name(buffer) + "_PIPE"
 
 
+def buffer_file(buffer):
+    """Where a buffer is inside the container, as rtc.contract.buffer_file says: `my-data` -> /rtc/buffers/my_data."""
+    return f"{_BUFFER_DIR}/{tyger_env_name(buffer).lower()}"
+
+
 def _replica_env(replica):
     return {"RTC_REPLICA_INDEX": str(replica), "REPLICA_INDEX": str(replica)}
 
@@ -585,10 +608,12 @@ def start_workers(job):
         names = [f"rtc-{run_id}-worker-{i}" for i in range(spec["replicas"])]
         containers = []
         for i, name in enumerate(names):
-            env = {**spec["environ"], "RTC_RUN_ID": run_id, **_replica_env(i)}
+            entrypoint, argv, env = expand_container(
+                spec["entrypoint"], spec["argv"], spec["environ"], {"RTC_RUN_ID": run_id, **_replica_env(i)}
+            )
             try:
                 container = client.containers.run(
-                    spec["image"], command=spec["argv"] or None, entrypoint=spec["entrypoint"] or None,
+                    spec["image"], command=argv or None, entrypoint=entrypoint or None,
                     environment=env, labels={**labels, "rtc.step": f"{job['step']}/worker-{i}"},
                     working_dir=spec["workdir"], nano_cpus=spec["nano_cpus"], mem_limit=spec["mem_limit"],
                     network=network, name=name, hostname=name, detach=True,
@@ -657,23 +682,22 @@ def run_job(spec, buffers, replica, workers=None):
 
     `workers`: (environment, network) from `start_workers` for a run with a worker section.
     """
-    env = dict(spec["environ"])
+    system = {}  # what the runner adds to the codespec's env (as under `rtc exec`)
     if workers is not None:
-        env.update(workers[0])
+        system.update(workers[0])
         spec = {**spec, "network": workers[1]}
     files = {}
     for name in spec["inputs"]:
-        path = f"{_BUFFER_DIR}/{name}"
-        files[path] = buffers.get(name, "").encode("utf-8")
-        env[buffer_env_name(name)] = path
+        files[buffer_file(name)] = buffers.get(name, "").encode("utf-8")
+        system[buffer_env_name(name)] = buffer_file(name)
     for name in spec["outputs"]:
-        path = f"{_BUFFER_DIR}/{name}"
-        files[path] = b""
-        env[buffer_env_name(name)] = path
-    env.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
+        files[buffer_file(name)] = b""
+        system[buffer_env_name(name)] = buffer_file(name)
+    system.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
+    entrypoint, argv, env = expand_container(spec["entrypoint"], spec["argv"], spec["environ"], system)
     got = run_container(
-        spec, env, files=files, dirs=["/rtc", _BUFFER_DIR],
-        read_back={f"{_BUFFER_DIR}/{name}": MAX_OUTPUTS_BYTES for name in spec["outputs"]},
+        {**spec, "entrypoint": entrypoint, "argv": argv}, env, files=files, dirs=["/rtc", _BUFFER_DIR],
+        read_back={buffer_file(name): MAX_OUTPUTS_BYTES for name in spec["outputs"]},
         name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
     )
-    return {name: got[f"{_BUFFER_DIR}/{name}"] or "" for name in spec["outputs"]}
+    return {name: got[buffer_file(name)] or "" for name in spec["outputs"]}

@@ -17,12 +17,16 @@ from rtc import __version__
 # Order here is the order in `rtc --help`.
 COMMAND_MODULES = [
     "check",
+    "fmt",
+    "lsp",
     "compile",
     "graph",
     "schema",
     "build",
     "run",
+    "cache",
     "exec",
+    "codespec",
     "buffer",
     "env",
     "deploy",

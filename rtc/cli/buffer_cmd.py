@@ -1,8 +1,9 @@
 """`rtc buffer create|write|read|show`: Tyger's buffers in the local store.
 
-`create` prints a new buffer's id; `write ID` copies standard input into it
-(a buffer is written once); `read ID` copies it to standard output, waiting
-until it is complete (a run's outputs are complete when the run ends).
+`create` prints a new buffer's id (`--ttl`: it is removed once that time has
+passed); `write ID` copies standard input into it as it comes (a buffer is
+written once); `read ID` copies it to standard output as it is written, until
+it is complete (a run's outputs are complete when the run ends).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="buffer_command", metavar="COMMAND", required=True)
 
     c = sub.add_parser("create", help="create a buffer and print its id")
-    c.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a tag; repeatable")
+    c.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]", help="tags; repeatable")
+    c.add_argument("--ttl", help='remove the buffer after this long: "D.HH:MM[:SS]" (Tyger) or "1h", "30m"')
     c.set_defaults(func=_create)
 
     w = sub.add_parser("write", help="copy standard input into a buffer")
     w.add_argument("id")
     w.set_defaults(func=_write)
 
-    r = sub.add_parser("read", help="copy a buffer to standard output (waits until it is complete)")
+    r = sub.add_parser("read", help="copy a buffer to standard output as it is written, until it is complete")
     r.add_argument("id")
     r.add_argument("--timeout", help='give up after this long, e.g. "30s" (default: wait)')
     r.set_defaults(func=_read)
@@ -37,7 +39,10 @@ def _create(args) -> int:
     from rtc.integrations.docker import buffers
     from rtc.integrations.docker.store import Store
 
-    print(buffers.create(Store(), _pairs(args.tag, "--tag")).id)
+    from rtc.integrations.docker.tyger_spec import parse_ttl
+
+    ttl = parse_ttl(args.ttl) if args.ttl else None
+    print(buffers.create(Store(), _pairs(args.tag, "--tag"), ttl_seconds=ttl).id)
     return 0
 
 
@@ -63,13 +68,19 @@ def _show(args) -> int:
     from rtc.cli.tyger_run_cmd import print_json
     from rtc.integrations.docker.store import Store, iso
 
+    from rtc.integrations.docker import buffers
+
     store = Store()
-    record = store.get_buffer(args.id)
-    print_json({
+    record = buffers.get(store, args.id)
+    shown = {
         "id": record.id,
         "createdAt": iso(record.created_at),
         "tags": record.tags,
         "complete": record.sealed_at is not None,
         "size": store.buffer_path(record.id).stat().st_size,
-    })
+    }
+    expires = buffers.expires_at(store, record.id)
+    if expires is not None:
+        shown["expiresAt"] = iso(expires)
+    print_json(shown)
     return 0

@@ -20,33 +20,62 @@ def register(subparsers) -> None:
         default="text",
         help="json: one object {\"files\": [{\"file\", \"ok\", \"graphs\", \"runs\", \"diagnostics\": [...]}]} on standard output",
     )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: re-check whenever a FILE or a file it imports is saved, printing only what changed",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtc.compiler import compile_file
+    if getattr(args, "watch", False):
+        from rtc.cli.check_watch import watch
+
+        return watch(args.files)
+
+    from rtc import compile_cache
     from rtc.compiler.diagnostics import CompileError, RtcError
 
     results, failed = [], False
     for file in args.files:
-        try:
-            pipeline = compile_file(file)
-        except CompileError as exc:
-            failed = True
-            results.append({"file": file, "ok": False, "diagnostics": [d.to_json() for d in exc.diagnostics]})
-            if args.format == "text":
-                print(exc.render(), file=sys.stderr)
-            continue
-        except RtcError as exc:
-            failed = True
-            results.append({"file": file, "ok": False, "diagnostics": [{"code": "error", "severity": "error", "message": str(exc)}]})
-            if args.format == "text":
-                print(exc.render(), file=sys.stderr)
-            continue
-        graphs, runs = len(pipeline.graphs), len(pipeline.runs)
+        # A file that checked clean before, unchanged (its imports, copy sources and rtc too), is not compiled
+        # again: no compiler, no pydantic imported (rtc/compile_cache.py).
+        summary = compile_cache.lookup(file)
+        if summary is None:
+            try:
+                summary = _compile(file)
+            except (CompileError, RtcError) as exc:
+                failed = True
+                results.append({"file": file, "ok": False, "diagnostics": _diagnostics(exc)})
+                if args.format == "text":
+                    print(exc.render(), file=sys.stderr)
+                continue
+        graphs, runs = summary["graphs"], summary["runs"]
         results.append({"file": file, "ok": True, "graphs": graphs, "runs": runs, "diagnostics": []})
         if args.format == "text":
             print(f"ok: {file} ({graphs} graph{'s' * (graphs != 1)}, {runs} run{'s' * (runs != 1)})")
     if args.format == "json":
         print(json.dumps({"files": results}, indent=2, sort_keys=True))
     return 1 if failed else 0
+
+
+def _compile(file: str) -> dict:
+    """Compile `file`, remember a clean result; raises CompileError or RtcError."""
+    from rtc import compile_cache
+    from rtc.compiler import compile_modules, fewer_collections
+    from rtc.dsl import load_modules
+
+    with fewer_collections():  # as compile_file does
+        modules = load_modules(file)
+        pipeline = compile_modules(modules, file)
+    compile_cache.remember(file, [m.file for m in modules], pipeline)
+    return {"graphs": len(pipeline.graphs), "runs": len(pipeline.runs)}
+
+
+def _diagnostics(exc) -> list[dict]:
+    from rtc.compiler.diagnostics import CompileError
+
+    if isinstance(exc, CompileError):
+        return [d.to_json() for d in exc.diagnostics]
+    return [{"code": "error", "severity": "error", "message": str(exc)}]

@@ -7,6 +7,8 @@ import importlib
 import sys
 from pathlib import Path
 
+from rtc.cli import registry_option
+
 # target name -> module exposing `render(pipeline) -> dict[str, str]` (relative path -> text)
 TARGETS = {
     "ir": "rtc.integrations.ir_json",
@@ -21,6 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--target", "-t", choices=sorted(TARGETS), default="ir")
     p.add_argument("-o", "--output", help="output folder (or file, for --target ir); default: standard output for ir")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when the files on disk are not up to date")
+    registry_option.add(p)
     p.set_defaults(func=run)
 
 
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from rtc.compiler.diagnostics import RtcError
     from rtc.files import OutputPlan, apply_plan, plan_output
 
-    pipeline = compile_file(args.file)
+    pipeline = registry_option.apply(compile_file(args.file), args)
     rendered = render_target(pipeline, args.target)
 
     if args.output is None:

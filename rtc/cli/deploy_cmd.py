@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from rtc.cli import registry_option
+
 
 EPILOG = """\
 Deployments only run when a Prefect worker polls their work pool:
@@ -38,8 +40,11 @@ def register(subparsers) -> None:
     p.add_argument("--target", "-t", choices=["prefect"], default="prefect")
     p.add_argument("--work-pool", default=None,
                    help="Prefect work pool (created as a process pool when missing); default: rtc-process")
+    p.add_argument("--schedule-wait", type=float, default=None, metavar="SECONDS",
+                   help="how long to wait for the server to create each schedule's first run (default 30)")
     p.add_argument("-o", "--output", default=None,
                    help="folder for the flow modules the deployments run; default: $RTC_HOME/prefect/NAMESPACE")
+    registry_option.add(p)
     p.set_defaults(func=run)
 
 
@@ -48,21 +53,37 @@ def run(args: argparse.Namespace) -> int:
     from rtc.files import write_atomically
     from rtc.integrations.prefect import deploy, deployments, emitter
 
-    pipeline = compile_file(args.file)
+    pipeline = registry_option.apply(compile_file(args.file), args)
     work_pool = args.work_pool or deployments.DEFAULT_WORK_POOL
     home = Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc")
     folder = Path(args.output) if args.output else home / "prefect" / pipeline.namespace
     files, specs = emitter.render_with_deployments(pipeline, work_pool)
     write_atomically({folder / rel: text for rel, text in files.items()})
     print(f"wrote {len(files)} file(s) to {folder}", file=sys.stderr)
-    registered = deploy.deploy(specs, folder, work_pool)
+    wait = deploy.SCHEDULE_WAIT_SECONDS if args.schedule_wait is None else args.schedule_wait
+    registered = deploy.deploy(specs, folder, work_pool, schedule_wait=wait)
     if registered and registered[0]["created_pool"]:
         print(f"created work pool {work_pool!r} (type process)", file=sys.stderr)
     if registered:
         print(f"runs execute when a worker polls the pool: prefect worker start --pool {work_pool} "
               f"(on a machine with Docker that sees {folder.resolve()})", file=sys.stderr)
+    unscheduled = []
     for r in registered:
-        when = r["next_run"].strftime("%Y-%m-%d %H:%M:%S UTC") if r["next_run"] else "none (runs when triggered)"
         schedule = r["cron"] or "manual"  # what the server holds (@daily is registered as 0 0 * * *)
+        if not r["cron"]:
+            when = "none (runs when triggered)"
+        elif r["next_run"]:
+            when = r["next_run"].strftime("%Y-%m-%d %H:%M:%S UTC")  # as the server holds it
+        else:
+            when = "NONE on the server"
+            unscheduled.append(r)
         print(f"deployed {r['full_name']}  schedule {schedule}  next run {when}")
-    return 0
+    for r in unscheduled:
+        expected = r["local_next_run"].strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(f"error: the Prefect server holds no scheduled run for {r['full_name']} "
+              f"{wait:g} s after registering it (its schedule says {expected}): the server's scheduler is "
+              "not creating runs, so this schedule will not fire.\n"
+              "  hint: look for errors in the server's log; check that its scheduler service is on "
+              "(PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED) and that the server runs SQLAlchemy < 2.1 "
+              "(see docs/deploy.md)", file=sys.stderr)
+    return 1 if unscheduled else 0

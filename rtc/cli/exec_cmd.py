@@ -1,7 +1,8 @@
 """`rtc exec [FILE] [RUN] [-c CODESPEC] [--buffer NAME=ID]... [-r N] [--timeout D] [--tag k=v]... [--logs]`.
 
-Tyger's `run exec`: create a run, copy standard input into its first input
-buffer, wait for it to end, copy its first output buffer to standard output.
+Tyger's `run exec`: create a run, stream standard input into its input
+buffer (the one without a `--buffer`, or `_`) while the run reads it, and its
+output buffer to standard output as the run writes it, until the run ends.
 Status lines (with the run id) go to standard error, and with `--logs` the
 containers' output too. The exit code is 0 only when the run Succeeded.
 """
@@ -21,13 +22,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rtc.cli.tyger_run_cmd import file_and_run, load_pipeline, overrides_from
+    from rtc.cli.tyger_run_cmd import overrides_from, run_pipeline
     from rtc.compiler.diagnostics import RtcError
     from rtc.integrations.docker import tyger
     from rtc.integrations.docker.store import SUCCEEDED
 
-    path, run_name = file_and_run(args)
-    pipeline = load_pipeline(path)
+    pipeline, run_name = run_pipeline(args)
     overrides = overrides_from(args)
     seen = {"created": False}
 
@@ -51,6 +51,7 @@ def run(args) -> int:
         stdout=sys.stdout.buffer,
         on_status=status,
         on_line=log_line if args.logs else None,
+        exec_io=True,
     )
     if record.status != SUCCEEDED:
         raise RtcError(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rtc.cli import registry_option
+
 TYGER_SUBCOMMANDS = ("create", "show", "watch", "list", "cancel", "logs")
 
 
@@ -17,7 +19,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a graph or a Tyger run locally in Docker (also: rtc run create|show|watch|list|cancel|logs)",
-        usage="rtc run FILE [GRAPH|RUN] [--param NAME=VALUE]... [--workers N]\n"
+        usage="rtc run FILE [GRAPH|RUN] [--param NAME=VALUE]... [--workers N] [--no-cache] [--registry HOST[:PORT][/PREFIX]]\n"
         "       rtc run create|show|watch|list|cancel|logs ...",
         description="Run a graph (or a Tyger run) of FILE locally in Docker. "
         "Tyger's run commands: rtc run create|show|watch|list|cancel|logs ... (see `rtc run create --help`).",
@@ -32,6 +34,8 @@ def register(subparsers) -> None:
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="a graph param, parsed by its declared type (repeatable)")
     p.add_argument("--workers", type=int, help="most containers at once (default: the graph's `workers`)")
+    p.add_argument("--no-cache", action="store_true", help="run every step, even those with `cache`; record nothing (see `rtc cache`)")
+    registry_option.add(p)
 
 
 def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
@@ -42,6 +46,8 @@ def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
     after = p.parse_args(args.rest)
     after.param = list(args.param) + after.param
     after.workers = after.workers if after.workers is not None else args.workers
+    after.no_cache = after.no_cache or args.no_cache
+    after.registry = after.registry if after.registry is not None else args.registry
     after.file = args.file
     return after
 
@@ -107,7 +113,7 @@ def run_file(args: argparse.Namespace) -> int:
     from rtc.integrations.docker import runner
     from rtc.integrations.docker.progress import Reporter
 
-    pipeline = load_pipeline(args.file)
+    pipeline = registry_option.apply(load_pipeline(args.file), args)
     kind, name = choose(pipeline, args.name, args.file)
     if kind == "run":
         if args.param:
@@ -123,7 +129,9 @@ def run_file(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     reporter = Reporter(total=len(graph.steps))
     with runner.interrupts_cancel(cancel, reporter):
-        result = runner.run_graph(pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel)
+        result = runner.run_graph(
+            pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel, use_cache=not args.no_cache
+        )
     if result.status == "succeeded":
         n = len(result.steps)
         print(f"rtc: run {result.run_id} succeeded ({n} step{'' if n == 1 else 's'})", file=sys.stderr)

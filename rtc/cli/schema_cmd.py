@@ -1,4 +1,4 @@
-"""`rtc schema [-o PATH]`: the JSON Schema of the IR (deterministic)."""
+"""`rtc schema [--format ir|yaml-source] [-o PATH]`: the JSON Schema of the IR, or of rtc's YAML files (deterministic)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("schema", help="print the JSON Schema of the IR", description="Print the JSON Schema of the IR that `rtc compile --target ir` writes.")
+    p = subparsers.add_parser(
+        "schema",
+        help="print the JSON Schema of the IR (or of rtc's YAML files)",
+        description=(
+            "Print the JSON Schema of the IR that `rtc compile --target ir` writes, or with "
+            "--format yaml-source the schema of rtc's YAML pipeline files, for YAML editors."
+        ),
+    )
+    p.add_argument("--format", choices=("ir", "yaml-source"), default="ir", help="which schema (default: ir)")
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=run)
 
@@ -23,8 +31,14 @@ def schema_text() -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
+def yaml_source_schema_text() -> str:
+    from rtc.dsl.yaml_schema import yaml_source_schema
+
+    return json.dumps(yaml_source_schema(), indent=2, sort_keys=True) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
-    text = schema_text()
+    text = yaml_source_schema_text() if getattr(args, "format", "ir") == "yaml-source" else schema_text()
     if args.output:
         from rtc.files import write_atomically
 

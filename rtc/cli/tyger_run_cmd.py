@@ -24,29 +24,55 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", nargs="*", metavar="[FILE] [RUN]",
                    help="a pipeline (.rt/.yaml), a Tyger codespec or run-spec YAML, or IR JSON; then a run or codespec name")
     p.add_argument("-f", "--file", help="the run specification file (same as the positional FILE)")
-    p.add_argument("-c", "--codespec", help="the codespec to run (NAME or NAME/versions/N)")
+    p.add_argument("-c", "--codespec", help="the codespec to run (NAME or NAME/versions/N): of FILE, else registered")
     p.add_argument("--version", type=int, dest="codespec_version", help="the codespec's version")
-    p.add_argument("--buffer", action="append", default=[], metavar="NAME=ID", help="a buffer argument; repeatable")
+    p.add_argument("-b", "--buffer", action="append", default=[], metavar="NAME=ID[,NAME=ID]",
+                   help="buffer arguments (`_`: an ephemeral buffer); repeatable")
     p.add_argument("-r", "--replicas", type=int, help="parallel job replicas (default 1)")
     p.add_argument("--timeout", help='run timeout from creation, e.g. "300s", "1.5h", "2h45m"')
-    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag for buffers the run creates; repeatable")
+    p.add_argument("--tag", "--buffer-tag", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                   help="tags for buffers the run creates; repeatable")
+    p.add_argument("--buffer-ttl", help='lifetime of buffers the run creates: "D.HH:MM[:SS]" (Tyger) or "1h", "30m"')
     p.add_argument("--cluster", help="the target cluster name (recorded; runs here)")
     p.add_argument("--node-pool", dest="node_pool", help="the node pool (recorded; runs here)")
+    p.add_argument("--worker-codespec", help="the worker codespec (NAME or NAME/versions/N): of FILE, else registered")
+    p.add_argument("--worker-version", type=int, help="the worker codespec's version")
+    p.add_argument("--worker-replicas", type=int, help="worker replicas (default 1 when a worker is given)")
+    p.add_argument("--worker-node-pool", help="the workers' node pool (recorded; runs here)")
 
 
-def file_and_run(args) -> tuple[str, str | None]:
+def file_and_run(args) -> tuple[str | None, str | None]:
+    """The file and run/codespec name given; no file is fine when `--codespec` names a registered codespec."""
     from rtc.compiler.diagnostics import RtcError
 
     positional = list(args.target)
     path = args.file or (positional.pop(0) if positional else None)
-    if path is None:
+    if path is None and not args.codespec:
         raise RtcError(
-            "no run specification file given",
-            hint="there is no codespec registry here: pass the file that defines it, e.g. `rtc exec -f hello.yml`",
+            "no run specification file and no codespec given",
+            hint="`rtc exec -f hello.yml`, or register it once (`rtc codespec create -f hello.yml`) "
+                 "and run `rtc exec --codespec hello`",
         )
     if len(positional) > 1:
         raise RtcError(f"unexpected arguments: {' '.join(positional[1:])}")
     return path, (positional[0] if positional else None)
+
+
+def run_pipeline(args):
+    """The pipeline `rtc exec`/`rtc run create` runs: FILE's, plus the registered codespecs the flags name."""
+    from rtc.integrations.docker import codespecs
+
+    path, run_name = file_and_run(args)
+    if path is None:
+        name, version = codespecs.parse_ref(args.codespec, args.codespec_version)
+        pipeline = codespecs.load(name, version)
+    else:
+        pipeline = load_pipeline(path)
+        if args.codespec:
+            pipeline = codespecs.with_registered(pipeline, args.codespec, args.codespec_version)
+    if args.worker_codespec:
+        pipeline = codespecs.with_registered(pipeline, args.worker_codespec, args.worker_version)
+    return pipeline, run_name
 
 
 def load_pipeline(path: str):
@@ -72,19 +98,21 @@ def load_pipeline(path: str):
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
+    """`KEY=VALUE` options, each also `K1=V1,K2=V2` (as Tyger's string-to-string flags)."""
     from rtc.compiler.diagnostics import RtcError
 
     out = {}
     for value in values:
-        key, sep, item = value.partition("=")
-        if not sep or not key:
-            raise RtcError(f"{option} {value!r}: expected KEY=VALUE")
-        out[key] = item
+        for item in value.split(","):
+            key, sep, text = item.partition("=")
+            if not sep or not key:
+                raise RtcError(f"{option} {value!r}: expected KEY=VALUE (several joined by commas)")
+            out[key] = text
     return out
 
 
 def overrides_from(args):
-    from rtc.integrations.docker.tyger_spec import Overrides, parse_duration
+    from rtc.integrations.docker.tyger_spec import Overrides, parse_duration, parse_ttl
 
     return Overrides(
         codespec=args.codespec,
@@ -93,8 +121,13 @@ def overrides_from(args):
         replicas=args.replicas,
         timeout_seconds=parse_duration(args.timeout) if args.timeout else None,
         tags=_pairs(args.tag, "--tag"),
+        buffer_ttl_seconds=parse_ttl(args.buffer_ttl) if args.buffer_ttl else None,
         cluster=args.cluster,
         node_pool=args.node_pool,
+        worker_codespec=args.worker_codespec,
+        worker_codespec_version=args.worker_version,
+        worker_replicas=args.worker_replicas,
+        worker_node_pool=args.worker_node_pool,
     )
 
 
@@ -124,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_watch)
 
     p = sub.add_parser("list", help="runs, newest first")
-    p.add_argument("--since", help="only runs created at or after this date/time (ISO 8601)")
+    p.add_argument("--since", help="only runs created at or after this date/time (ISO 8601), or this long ago (1h, 30m)")
     p.add_argument("--limit", type=int, help=f"at most this many runs (default {DEFAULT_LIST_LIMIT}, with a warning when cut)")
     p.set_defaults(handler=_list)
 
@@ -135,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", help="the merged output of a run's containers")
     p.add_argument("id")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
-    p.add_argument("-s", "--since", help="only lines written at or after this date/time")
+    p.add_argument("-s", "--since", help="only lines written at or after this date/time, or this long ago (1h, 30m)")
     p.add_argument("--tail", type=int, help="only the last N lines")
     p.add_argument("--timestamps", action="store_true", help="prefix each line with its time")
     p.set_defaults(handler=_logs)
@@ -161,8 +194,7 @@ def _create(args) -> int:
     from rtc.integrations.docker.store import Store
     from rtc.integrations.docker.tyger_spec import build_spec, choose_run
 
-    path, run_name = file_and_run(args)
-    pipeline = load_pipeline(path)
+    pipeline, run_name = run_pipeline(args)
     run = choose_run(pipeline, run_name, overrides_from(args))
     store = Store()
     record = tyger.create_run(store, build_spec(pipeline, run))
@@ -198,10 +230,10 @@ def _watch(args) -> int:
 
 
 def _list(args) -> int:
-    from rtc.integrations.docker.store import Store, parse_time
-    from rtc.integrations.docker.tyger_spec import show_json
+    from rtc.integrations.docker.store import Store
+    from rtc.integrations.docker.tyger_spec import parse_since, show_json
 
-    since = parse_time(args.since) if args.since else None
+    since = parse_since(args.since) if args.since else None
     limit = args.limit if args.limit is not None else DEFAULT_LIST_LIMIT
     records, more = Store().list_runs(since=since, limit=limit)
     print_json([show_json(r) for r in records])
@@ -220,11 +252,12 @@ def _cancel(args) -> int:
 
 
 def _logs(args) -> int:
-    from rtc.integrations.docker.store import Store, parse_time, split_log_line
+    from rtc.integrations.docker.store import Store, split_log_line
+    from rtc.integrations.docker.tyger_spec import parse_since
 
     store = Store()
     record = store.get_run(args.id)
-    since = parse_time(args.since) if args.since else None
+    since = parse_since(args.since) if args.since else None
     path = store.log_path(record.id)
 
     def emit(line: str) -> None:

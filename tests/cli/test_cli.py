@@ -117,7 +117,7 @@ def test_help_does_not_import_heavy_libraries():
 
 
 @pytest.mark.parametrize(
-    "command", ["check", "compile", "graph", "schema", "build", "run", "exec", "buffer", "env", "deploy"]
+    "command", ["check", "compile", "graph", "schema", "build", "run", "exec", "codespec", "buffer", "env", "deploy"]
 )
 def test_subcommand_help(command):
     result = rtc(command, "--help")

@@ -28,8 +28,10 @@ def test_seed_create_write_read_flow(tmp_path, docker_client):
     assert created.returncode == 0, created.stderr.decode()
     run_id = created.stdout.decode().strip()
     assert run_id == "1"
-    time.sleep(0.5)
-    assert rtc_json("run", "show", run_id)["status"] == "Pending"  # waits for its input buffer
+    # the run starts at once and its read of the input pipe waits for the bytes
+    wait_for(lambda: rtc_json("run", "show", run_id)["status"] == "Running", timeout=120, what="Running")
+    time.sleep(1)
+    assert rtc_json("run", "show", run_id)["status"] == "Running"
     assert rtc("buffer", "write", input_id, input=b"Paul\n").returncode == 0
     read = rtc("buffer", "read", output_id, timeout=60)
     assert read.stdout == b"Hello Paul\n", read.stderr.decode()
@@ -118,10 +120,10 @@ def test_replicas_env_args_workdir_and_resources(docker_client):
     lines: list[str] = []
     record = tyger.execute_run(pipeline(cs), "multi", on_line=lines.append, overrides=Overrides(replicas=3))
     assert record.status == "Succeeded", record.status_reason
-    for i in range(3):
-        assert f"replica {i}/{i} hey first second /tmp" in lines
-    assert lines.count(str(64 * 2**20)) == 3
-    assert sum(1 for line in lines if line.startswith("50000")) == 3  # 0.5 CPU = 50000us per 100000us
+    for i in range(3):  # several replicas: each line says whose it is
+        assert f"[replica-{i}] replica {i}/{i} hey first second /tmp" in lines
+        assert f"[replica-{i}] {64 * 2**20}" in lines
+        assert any(line.startswith(f"[replica-{i}] 50000") for line in lines)  # 0.5 CPU = 50000us per 100000us
     with pytest.raises(RtcError, match="at most 3"):
         tyger.execute_run(pipeline(cs), "multi", overrides=Overrides(replicas=4))
     assert leftovers(docker_client) == []

@@ -1,0 +1,56 @@
+"""Start-up: `rtc --help`, `rtc check` of a small file, and `rtc exec` of the hello codespec vs `docker run --rm -i`.
+
+Goals (issue 12, item 1): `rtc exec` at most 1.25x `docker run --rm -i` doing
+the same thing; `rtc check` of a small file under 0.12 s wall; `rtc --help`
+under 0.1 s. Every command is a fresh process, timed whole (interpreter start,
+imports, work, exit); the commands run interleaved, one warm-up round first,
+and the figures are medians.
+
+    .venv/bin/python benchmarks/startup_bench.py [--repeat 11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_util import RTC, interleaved, load, median, row, timed  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+HELLO = REPO / "examples" / "tyger" / "hello.yml"
+SMALL = REPO / "examples" / "tyger" / "pipeline.rt"
+# What the hello codespec runs, given to `docker run` as the same shell script over stdin/stdout.
+DOCKER_HELLO = ["docker", "run", "--rm", "-i", "ubuntu", "bash", "-c", 'set -euo pipefail; inp=$(cat); echo "Hello ${inp}"']
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=11)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rtc-bench-home-") as home:
+        env = {**os.environ, "RTC_HOME": home}
+        commands = {
+            "rtc --help": lambda: timed([*RTC, "--help"], env=env),
+            "rtc check (small .rt)": lambda: timed([*RTC, "check", str(SMALL)], env=env),
+            "rtc exec -f hello.yml": lambda: timed([*RTC, "exec", "-f", str(HELLO)], stdin=b"Paul\n", env=env),
+            "docker run --rm -i (same)": lambda: timed(DOCKER_HELLO, stdin=b"Paul\n"),
+        }
+        print(f"before: {load()}")
+        times = interleaved(commands, args.repeat)
+        print(f"after:  {load()}")
+    print(f"repetitions: {args.repeat} (interleaved, after one warm-up round)")
+    print(row("rtc --help", times["rtc --help"], "(goal < 0.100s)"))
+    print(row("rtc check (small .rt)", times["rtc check (small .rt)"], "(goal < 0.120s)"))
+    print(row("rtc exec -f hello.yml", times["rtc exec -f hello.yml"]))
+    print(row("docker run --rm -i (same)", times["docker run --rm -i (same)"]))
+    ratio = median(times["rtc exec -f hello.yml"]) / median(times["docker run --rm -i (same)"])
+    print(f"  ratio rtc exec / docker run: {ratio:.2f} (goal <= 1.25)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

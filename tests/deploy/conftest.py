@@ -1,0 +1,43 @@
+"""The deployment tier: real services started by the project's own scripts (scripts/services/).
+
+One stack per test session: Postgres and Redis, then Airflow (CeleryExecutor, two workers) and
+the Prefect server side by side. Everything listens on 127.0.0.1, and every process is stopped
+by the PID its script started, even when a test fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from tier_services import SERVICES, Stack, read_env, service
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """Postgres + Redis + Airflow (Celery) + Prefect server, started once, stopped by PID at the end."""
+    service("install.sh", timeout=600)
+    root = Path(tempfile.mkdtemp(prefix="rtc-tier-"))
+    s = Stack(root)
+    try:
+        service("postgres.sh", "start", str(root), "airflow", "prefect")
+        service("redis.sh", "start", str(root))
+        # Airflow's `db migrate` and the Prefect server's start-up overlap.
+        prefect = subprocess.Popen([str(SERVICES / "prefect.sh"), "start", str(root)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        service("airflow.sh", "start", str(root))
+        _, err = prefect.communicate(timeout=300)
+        if prefect.returncode != 0:
+            pytest.fail(f"scripts/services/prefect.sh start failed:\n{err[-4000:]}")
+        s.airflow = read_env(root / "airflow.env")
+        s.prefect = read_env(root / "prefect.env")
+        yield s
+    finally:
+        for args in (("prefect.sh", "stop"), ("airflow.sh", "stop"), ("redis.sh", "stop"), ("postgres.sh", "stop")):
+            subprocess.run([str(SERVICES / args[0]), args[1], str(root)], capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
+
+

@@ -1,0 +1,183 @@
+"""Airflow and Prefect deployed the way users run them, with scheduled runs that fire untriggered.
+
+One module, so one worker of the test session owns the `stack` (see conftest.py). The Prefect
+deployment is registered first; its every-minute runs fire while the Airflow tests run, and the
+last test collects them: the tier costs about its services' start-up plus two minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tier_services import REPO, SERVICES, AirflowApi, wait_for
+
+pytestmark = [pytest.mark.docker, pytest.mark.airflow, pytest.mark.prefect]
+
+TIER = Path(__file__).with_name("tier.rt")
+RTC = [sys.executable, "-m", "rtc"]
+EXAMPLES = [REPO / "examples" / name / "pipeline.rt" for name in ("etl", "ml", "tyger")] + [
+    REPO / "examples" / "tyger" / name for name in ("run-hello.yml", "run-inline.yml")]
+
+# Read back what the server holds, in a process with the tier's Prefect settings (this test
+# process may carry another PREFECT_HOME, set by tests/prefect/conftest.py at collection).
+READ_RUNS = r'''
+import json, sys
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+with get_client(sync_client=True) as client:
+    deployment = client.read_deployment_by_name(sys.argv[1])
+    out = []
+    for run in client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))):
+        done = run.state is not None and run.state.is_completed()
+        out.append({"state": run.state_type.value, "auto_scheduled": run.auto_scheduled,
+                    "created_by": run.created_by.type if run.created_by else None,
+                    "expected": run.expected_start_time.isoformat(),
+                    "result": run.state.result() if done else None})
+print(json.dumps(out))
+'''
+
+
+@pytest.fixture(scope="module")
+def prefect_deployed(stack, docker_client, tmp_path_factory):
+    """`rtc deploy` of the tier's pipeline, then a long-running `prefect worker` on its pool."""
+    pool = f"tier-{uuid.uuid4().hex[:6]}"
+    folder = tmp_path_factory.mktemp("flows")
+    done = subprocess.run([*RTC, "deploy", str(TIER), "--target", "prefect", "--work-pool", pool, "-o", str(folder)],
+                          env=stack.env(stack.prefect), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    subprocess.run([str(SERVICES / "prefect.sh"), "worker", str(stack.dir), pool], check=True, timeout=60)
+    return {"pool": pool, "output": done.stdout, "deployed_at": time.time()}
+
+
+def read_prefect_runs(stack, deployment: str) -> list[dict]:
+    done = subprocess.run([sys.executable, "-c", READ_RUNS, deployment], env=stack.env(stack.prefect),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_rtc_deploy_prints_the_next_run_the_server_holds(stack, prefect_deployed):
+    line = next(line for line in prefect_deployed["output"].splitlines() if "every_minute/every_minute" in line)
+    match = re.search(r"next run (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", line)
+    assert match, line
+    scheduled = [r for r in read_prefect_runs(stack, "rtc_tier.every_minute/every_minute") if r["auto_scheduled"]]
+    # What rtc printed is one of the server's own scheduled runs, not a local computation.
+    printed = match.group(1).replace(" ", "T") + "+00:00"
+    assert printed in {r["expected"] for r in scheduled}, (printed, scheduled[:3])
+    assert "rtc_tier.fanout/fanout  schedule manual  next run none (runs when triggered)" in prefect_deployed["output"]
+
+
+@pytest.fixture(scope="module")
+def airflow_dags(stack):
+    """Every example and the tier's pipeline compiled into the DAG folder (one sub-folder each)."""
+    dags = Path(stack.airflow["AIRFLOW__CORE__DAGS_FOLDER"])
+    files = []
+    for source in [TIER, *EXAMPLES]:
+        out = dags / f"{source.parent.name}_{source.stem}"
+        done = subprocess.run([*RTC, "compile", str(source), "--target", "airflow", "-o", str(out)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        files += [p.relative_to(dags).as_posix() for p in out.glob("*.py")]
+    api = AirflowApi(stack.airflow)
+
+    def parsed():
+        seen = {d["relative_fileloc"] for d in api.get("/api/v2/dags?limit=100")["dags"]}
+        errors = api.get("/api/v2/importErrors")["import_errors"]
+        return errors or (set(files) <= seen)
+
+    outcome = wait_for("the dag-processor to parse every compiled file", parsed, timeout=180)
+    return {"api": api, "files": files, "import_errors": outcome if isinstance(outcome, list) else []}
+
+
+def test_every_compiled_example_imports_with_zero_errors(airflow_dags):
+    assert len(airflow_dags["files"]) >= 7
+    assert airflow_dags["import_errors"] == []
+    assert airflow_dags["api"].get("/api/v2/importErrors")["total_entries"] == 0
+
+
+def test_airflow_runs_an_every_minute_graph_on_schedule_without_a_trigger(stack, airflow_dags):
+    api = airflow_dags["api"]
+    dag = "rtc_tier.every_minute"
+    assert api.get(f"/api/v2/dags/{dag}")["is_paused"] is True  # as Airflow creates new DAGs
+    api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
+
+    def scheduled_success():
+        runs = api.get(f"/api/v2/dags/{dag}/dagRuns")["dag_runs"]
+        failed = [r for r in runs if r["state"] == "failed"]
+        assert not failed, failed
+        return [r for r in runs if r["run_type"] == "scheduled" and r["state"] == "success"]
+
+    runs = wait_for("a successful scheduled run of " + dag, scheduled_success, timeout=300)
+    ti = api.get(f"/api/v2/dags/{dag}/dagRuns/{runs[0]['dag_run_id']}/taskInstances")["task_instances"]
+    assert [(t["task_id"], t["state"]) for t in ti] == [("tick", "success")]
+    value = api.get(f"/api/v2/dags/{dag}/dagRuns/{runs[0]['dag_run_id']}/taskInstances/tick/xcomEntries/return_value")
+    assert "tick tier" in str(value["value"])
+    assert not [r for r in api.get(f"/api/v2/dags/{dag}/dagRuns")["dag_runs"] if r["run_type"] == "manual"]
+
+
+def test_airflow_fanout_spreads_mapped_steps_over_both_celery_workers(stack, airflow_dags):
+    api = airflow_dags["api"]
+    dag = "rtc_tier.fanout"
+    api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
+    run = api.post(f"/api/v2/dags/{dag}/dagRuns", {"logical_date": None})
+    run_id = run["dag_run_id"]
+
+    def finished():
+        state = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}")["state"]
+        return state if state in ("success", "failed") else None
+
+    assert wait_for(f"run {run_id} to finish", finished, timeout=400) == "success"
+    mapped = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances?task_id_pattern=work&limit=100")
+    work = sorted(t["map_index"] for t in mapped["task_instances"] if t["task_id"] == "work")
+    assert work == list(range(8))
+    # Which worker ran each element: both celery workers log the task instance they execute.
+    ran = {}
+    for worker in ("airflow-worker1", "airflow-worker2"):
+        for m in re.finditer(rf"task_id='work', dag_id='{re.escape(dag)}', run_id='{re.escape(run_id)}'.*?map_index=(\d+)",
+                             stack.log(worker)):
+            ran.setdefault(worker, set()).add(int(m.group(1)))
+    assert set(ran) == {"airflow-worker1", "airflow-worker2"}, ran
+    assert ran["airflow-worker1"] | ran["airflow-worker2"] == set(range(8))
+
+
+def test_every_service_listens_on_loopback_only(stack, prefect_deployed):
+    import psutil
+
+    pids = [int((stack.dir / p).read_text()) for p in sorted(p.name for p in stack.dir.glob("*.pid"))]
+    procs = []
+    for pid in pids:
+        parent = psutil.Process(pid)
+        procs += [parent, *parent.children(recursive=True)]
+    listening = []
+    for proc in procs:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        listening += [(proc.name(), c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN]
+    assert listening, "no service listens at all?"
+    assert all(ip == "127.0.0.1" for _, ip, _ in listening), listening
+
+
+def test_prefect_runs_an_every_minute_deployment_twice_without_a_trigger(stack, prefect_deployed):
+    name = "rtc_tier.every_minute/every_minute"
+
+    def two_completed():
+        runs = read_prefect_runs(stack, name)
+        failed = [r for r in runs if r["state"] in ("FAILED", "CRASHED")]
+        assert not failed, (failed, stack.log(f"prefect-worker-worker-{prefect_deployed['pool']}")[-3000:])
+        done = [r for r in runs if r["state"] == "COMPLETED"]
+        return done if len(done) >= 2 else None
+
+    done = wait_for("two completed scheduled runs of " + name, two_completed, timeout=400, every=5)
+    assert all(r["auto_scheduled"] and r["created_by"] == "SCHEDULE" for r in done), done
+    assert all(r["result"] == {"tick": {"greeting": "tick tier"}} for r in done), done
+    assert len({r["expected"] for r in done}) == len(done)  # distinct schedule slots, not retries
