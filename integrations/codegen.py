@@ -114,8 +114,14 @@ def render_python(env, template: str, filename: str | None = None, **context) ->
 
 
 def file_stem(text: str) -> str:
-    """A safe file name part: anything outside [A-Za-z0-9_-] becomes '_'."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", text) or "_"
+    """A safe file name part: anything outside [A-Za-z0-9_-] becomes '_'; a long one is cut and
+    ends with a hash of the whole (file names have a 255-byte limit)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", text) or "_"
+    if len(stem) > 80:
+        import hashlib
+
+        stem = stem[:60] + "_" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return stem
 
 
 def located(span) -> str:

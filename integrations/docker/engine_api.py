@@ -259,6 +259,8 @@ def container_config(spec) -> tuple[dict, str | None]:
             {"Type": "bind", "Source": os.path.abspath(h), "Target": c, "ReadOnly": bool(ro)} for h, c, ro in spec.mounts
         ],
     }
+    if getattr(spec, "group_add", None):  # the group that may write the step's io folder (docs/runtime.md)
+        host["GroupAdd"] = [str(g) for g in spec.group_add]
     config: dict = {
         "Image": spec.image,
         "Cmd": list(spec.argv) if spec.argv else None,

@@ -9,12 +9,21 @@ import uuid
 from pathlib import Path
 
 from airflow_pipelines import BUSYBOX, port, step, tyger_pipeline
-from conftest import PROBE, airflow_env
 
 from rtc.compiler.ir import Environment, Graph, Node, OutputRef, Pipeline, StepInput
 from rtc.integrations.airflow import render
 
 NO_RTC = Path(__file__).resolve().parents[1] / "no_rtc.py"
+PROBE = Path(__file__).with_name("airflow_probe.py")
+
+
+def airflow_env(home):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("airflow_conftest", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.airflow_env(home)
 
 
 def probe_without_rtc(home, *args):

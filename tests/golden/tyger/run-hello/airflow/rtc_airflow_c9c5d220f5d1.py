@@ -676,4 +676,3 @@ def expand_container(command, args, env, system_env):
         [expand(str(a), environment) for a in args or ()],
         environment,
     )
-
