@@ -230,11 +230,14 @@ def _watch(args) -> int:
 
 
 def _list(args) -> int:
+    from rtc.compiler.diagnostics import RtcError
     from rtc.integrations.docker.store import Store
     from rtc.integrations.docker.tyger_spec import parse_since, show_json
 
     since = parse_since(args.since) if args.since else None
     limit = args.limit if args.limit is not None else DEFAULT_LIST_LIMIT
+    if limit < 1:
+        raise RtcError(f"--limit {limit}: give a number of runs, at least 1")
     records, more = Store().list_runs(since=since, limit=limit)
     print_json([show_json(r) for r in records])
     if more and args.limit is None:
@@ -252,6 +255,7 @@ def _cancel(args) -> int:
 
 
 def _logs(args) -> int:
+    from rtc.compiler.diagnostics import RtcError
     from rtc.integrations.docker.store import Store, split_log_line
     from rtc.integrations.docker.tyger_spec import parse_since
 
@@ -268,6 +272,8 @@ def _logs(args) -> int:
 
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
     complete = [line for line in lines if line.endswith("\n")]
+    if args.tail is not None and args.tail < 0:
+        raise RtcError(f"--tail {args.tail}: give a number of lines, 0 or more")
     if args.tail is not None:
         complete = complete[-args.tail:] if args.tail > 0 else []
     for line in complete:
