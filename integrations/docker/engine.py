@@ -93,11 +93,16 @@ def create_container(client, spec: ContainerSpec):
     import docker
     from docker.types import Mount
 
+    from rtc.integrations.docker.owners import LABEL_OWNER, owner_label
+
+    labels = dict(spec.labels)
+    if "rtc.env" not in labels:  # `rtc env up` outlives its process by design; everything else has an owner
+        labels[LABEL_OWNER] = owner_label()  # what `rtc gc` and the store's reconcile go by
     kwargs = dict(
         image=spec.image,
         command=list(spec.argv) if spec.argv else None,
         environment=dict(spec.env),
-        labels=dict(spec.labels),
+        labels=labels,
         working_dir=spec.workdir,
         name=spec.name,
         stdin_open=spec.stdin_open,

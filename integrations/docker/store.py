@@ -117,7 +117,7 @@ class BufferRecord:
 class Store:
     """The run store of one `$RTC_HOME`; cheap to create, safe across threads and processes."""
 
-    def __init__(self, home: Path | str | None = None):
+    def __init__(self, home: Path | str | None = None, reconcile: bool = True):
         self.home = Path(home) if home is not None else rtc_home()
         home_files.prepare(self.home)
         self.db_path = self.home / "store.db"
@@ -131,6 +131,10 @@ class Store:
             raise self._unusable("it is not a regular file")
         with self._connect() as db:
             db.executescript(_SCHEMA)
+        if reconcile:
+            from rtc.integrations.docker.owners import reconcile as finish_abandoned
+
+            finish_abandoned(self)  # runs whose process was killed: finished, their containers removed
 
     @property
     def key(self) -> str:

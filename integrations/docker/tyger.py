@@ -561,6 +561,7 @@ def main(argv: list[str]) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # `kill PID` cancels the run as Ctrl-C does: containers removed
+    signal.signal(signal.SIGHUP, interrupt)
     store = Store()
     run_id = int(argv[0])
     try:

@@ -77,21 +77,10 @@ def run_pipeline(args):
 
 def load_pipeline(path: str):
     """Compile a pipeline file; `.json` files are taken as IR (`rtc compile --target ir`)."""
-    from pathlib import Path
-
-    from rtc.compiler.diagnostics import RtcError
-
     if path.endswith(".json"):
-        from pydantic import ValidationError
+        from rtc.compiler.ir_check import load_ir_file
 
-        from rtc.compiler.ir import Pipeline
-
-        try:
-            return Pipeline.from_json(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RtcError(f"cannot read {path}: {exc.strerror}") from None
-        except ValidationError as exc:
-            raise RtcError(f"{path} is not rtc IR JSON: {exc.errors()[0]['msg']}") from None
+        return load_ir_file(path)  # checked as strictly as source (docs/security.md)
     from rtc.compiler import compile_file
 
     return compile_file(path)
