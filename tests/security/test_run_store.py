@@ -146,3 +146,4 @@ def test_a_huge_limit_lists_everything(tmp_path):
     result = rtc("run", "list", "--limit", "99999999999999999999999", env_home=home)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
