@@ -166,7 +166,9 @@ def _graph_problems(p: ir.Pipeline, name: str, graph: ir.Graph) -> list[str]:
         out.append(f"{at}.steps: step ids repeat")
     if graph.order and sorted(graph.order) != sorted(steps):
         out.append(f"{at}.order: is not an order of the graph's steps")
-    position = {step_id: i for i, step_id in enumerate(graph.order or [s.id for s in graph.steps])}
+    cycle = _cycle(steps)
+    if cycle:
+        out.append(f"{at}.steps: cycle between steps: {' -> '.join(cycle)}")
     for i, step in enumerate(graph.steps):
         where = f"{at}.steps[{i}]"
         need(airflow_id_problem(step.id, "step name"), f"{where}.id")
@@ -177,8 +179,6 @@ def _graph_problems(p: ir.Pipeline, name: str, graph: ir.Graph) -> list[str]:
         for up in step.upstream:
             if up not in steps:
                 out.append(f"{where}.upstream: no step {up!r}")
-            elif position.get(up, -1) >= position.get(step.id, -1):
-                out.append(f"{where}.upstream: {up!r} does not come before it (a cycle, or a bad order)")
         declared = {port.name for port in node.inputs}
         for given in step.inputs:
             need(_type_problem(given.type), f"{where} input {given.name!r}")
@@ -194,6 +194,15 @@ def _graph_problems(p: ir.Pipeline, name: str, graph: ir.Graph) -> list[str]:
                 elif b.output not in {o.name for o in p.nodes[source.node].outputs} if source.node in p.nodes else True:
                     out.append(f"{where} input {given.name!r}: step {b.step!r} has no output {b.output!r}")
     return out
+
+
+def _cycle(steps: dict) -> list[str] | None:
+    """A cycle through `upstream` edges, found without recursion; None when there is none."""
+    from rtc.compiler.order import find_cycles
+
+    graph = {step_id: [u for u in step.upstream if u in steps] for step_id, step in steps.items()}
+    cycles = find_cycles(list(graph), graph)
+    return cycles[0] if cycles else None
 
 
 def _same_name(key: str, name: str) -> str | None:
