@@ -256,7 +256,7 @@ def assert_refused(outcome: Outcome, args: list[str]) -> None:
     assert outcome.code != 0, shown
     assert "Traceback" not in outcome.stderr and "Traceback" not in outcome.stdout, shown
     if "--format" in args:  # `check --format json`: the diagnostics are the JSON on stdout
-        diagnostics = json.loads(outcome.stdout)
+        diagnostics = [d for f in json.loads(outcome.stdout)["files"] for d in f["diagnostics"]]
         assert diagnostics and all(d["code"] and d["message"] for d in diagnostics), shown
     else:
         assert "error" in outcome.stderr.lower() or "usage:" in outcome.stderr, "a refusal says why: " + shown
