@@ -93,11 +93,9 @@ def create_container(client, spec: ContainerSpec):
     import docker
     from docker.types import Mount
 
-    from rtc.integrations.docker.owners import LABEL_OWNER, owner_label
+    from rtc.integrations.docker.owners import owned_labels
 
-    labels = dict(spec.labels)
-    if "rtc.env" not in labels:  # `rtc env up` outlives its process by design; everything else has an owner
-        labels[LABEL_OWNER] = owner_label()  # what `rtc gc` and the store's reconcile go by
+    labels = owned_labels(spec.labels)  # what `rtc gc` goes by
     kwargs = dict(
         image=spec.image,
         command=list(spec.argv) if spec.argv else None,

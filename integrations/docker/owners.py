@@ -76,6 +76,17 @@ def owner_label(pid: int | None = None) -> str:
     return f"{_boot_id()}:{pid}:{_start_time(pid) or '?'}"
 
 
+def owned_labels(labels: dict[str, str]) -> dict[str, str]:
+    """`labels` plus `rtc.owner` of this process, for every container rtc creates.
+
+    Not for `rtc env up` environments (`rtc.env`): they outlive their process by design.
+    """
+    out = dict(labels)
+    if "rtc.env" not in out:
+        out[LABEL_OWNER] = owner_label()
+    return out
+
+
 def owner_state(label: str | None) -> str:
     """"alive", "gone", or "unknown" (another machine's, or not an owner label)."""
     try:
