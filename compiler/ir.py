@@ -109,10 +109,10 @@ class RetryPolicy(Model):
         elif self.strategy == "linear":
             delay = self.delay_seconds * attempt
         else:
-            delay = self.delay_seconds * (2 ** (attempt - 1))
+            delay = self.delay_seconds * (2.0 ** min(attempt - 1, 64))  # bounded: 2**1000 overflows a float
         if self.max_delay_seconds is not None:
             delay = min(delay, self.max_delay_seconds)
-        return delay
+        return min(delay, 366 * 24 * 3600)  # compiler.bounds.MAX_DURATION_SECONDS: a wait must not overflow
 
 
 class CachePolicy(Model):

@@ -7,6 +7,7 @@ from rtc.compiler.attributes import read_block
 from rtc.compiler.context import Context
 from rtc.compiler.ports import typed_ports, unique_decls
 from rtc.compiler.resolve import Entry, SymbolTable
+from rtc.compiler.bounds import MAX_RETRIES
 from rtc.compiler.validate import env_var_problem
 
 STRATEGIES = ("fixed", "linear", "exponential")
@@ -89,8 +90,9 @@ def _retry_policy(ctx: Context, view, label: str) -> ir.RetryPolicy:
         elif view.get("retries") is not None:
             fields["max_retries"] = view.get("retries")
     count = fields.get("max_retries", 0)
-    if count < 0:
+    if not 0 <= count <= MAX_RETRIES:
         span = view.value_span("retries") if view.has("retries") else retry.value_span("max_retries")
-        ctx.error(codes.BAD_VALUE, f"retries of {label} cannot be negative ({count})", span)
+        what = "cannot be negative" if count < 0 else f"cannot be more than {MAX_RETRIES}"
+        ctx.error(codes.BAD_VALUE, f"retries of {label} {what} ({count})", span)
         fields["max_retries"] = 0
     return ir.RetryPolicy(**fields)

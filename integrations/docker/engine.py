@@ -95,11 +95,14 @@ def create_container(client, spec: ContainerSpec):
     import docker
     from docker.types import Mount
 
+    from rtc.integrations.docker.owners import owned_labels
+
+    labels = owned_labels(spec.labels)  # what `rtc gc` goes by
     kwargs = dict(
         image=spec.image,
         command=list(spec.argv) if spec.argv else None,
         environment=dict(spec.env),
-        labels=dict(spec.labels),
+        labels=labels,
         working_dir=spec.workdir,
         name=spec.name,
         stdin_open=spec.stdin_open,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ def unscheduling_server():
         yield dict(os.environ, **read_env(root / "prefect.env"))
     finally:
         subprocess.run([str(SERVICES / "prefect.sh"), "stop", str(root)], capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_a_server_that_creates_no_scheduled_run_fails_rtc_deploy_clearly(unscheduling_server, tmp_path):
