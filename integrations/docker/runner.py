@@ -108,7 +108,8 @@ def check_secrets(pipeline: Pipeline, graph: Graph, environ) -> None:
         listed = "; ".join(f"{name} (needed by {', '.join(map(repr, steps))})" for name, steps in sorted(missing.items()))
         raise RtcError(
             f"missing secret{'s' if len(missing) > 1 else ''} for graph {graph.name!r}: {listed}; no container was started",
-            hint="set them in the environment of `rtc run`, e.g. " + " ".join(f"{n}=..." for n in sorted(missing)) + " rtc run ...",
+            hint="set them in the environment of `rtc run`, e.g. " + " ".join(f"{n}=..." for n in sorted(missing))
+            + " rtc run ..., or as NAME=value lines in a .env file beside the pipeline file",
         )
 
 

@@ -115,9 +115,11 @@ def run_file(args: argparse.Namespace) -> int:
             raise RtcError("--param applies to graphs; a Tyger run takes its buffers from the file")
         return run_tyger(pipeline, name)
 
+    from rtc.integrations.docker.dotenv import environment_with_dotenv
     from rtc.integrations.docker.params import split_assignments
 
     given = split_assignments(args.param)
+    environ = environment_with_dotenv(pipeline.source)  # secrets: the environment, else .env beside the file
     graph = pipeline.graphs[name]
     if args.workers is not None and args.workers < 1:
         raise RtcError("--workers must be at least 1")
@@ -136,7 +138,7 @@ def run_file(args: argparse.Namespace) -> int:
         with runner.interrupts_cancel(cancel, reporter):
             result = runner.run_graph(
                 pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel, run_id=run_id,
-                use_cache=not args.no_cache,
+                use_cache=not args.no_cache, environ=environ,
             )
         status, reason = {"succeeded": ("Succeeded", None), "canceled": ("Canceled", "interrupted")}.get(
             result.status, ("Failed", "a step failed"))
