@@ -54,6 +54,9 @@ TITLES = {
     "E509": "unknown codespec version",
     "E510": "copied file or folder does not exist",
     "E511": "bad listen address",
+    "E512": "copied file or folder outside the pipeline's folder",
+    "E513": "tag longer than Airflow accepts",
+    "E514": "environment variable the kernel would refuse",
 }
 
 UNKNOWN_ATTRIBUTE = "E200"
@@ -101,3 +104,6 @@ WRONG_CODESPEC_KIND = "E508"
 UNKNOWN_VERSION = "E509"
 MISSING_COPY_SOURCE = "E510"
 BAD_HOST_IP = "E511"
+COPY_OUTSIDE = "E512"
+TAG_TOO_LONG = "E513"
+BAD_ENV_VALUE = "E514"

@@ -1,10 +1,14 @@
-"""A five-field cron validator (minute hour day-of-month month day-of-week).
+"""Schedules: five-field cron expressions (minute hour day-of-month month day-of-week) and presets.
 
-Accepts what Airflow and Prefect (croniter) accept for the common forms:
-`*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n`, `a-b/n`, `a/n`, and
-names for months (JAN-DEC) and week days (SUN-SAT, 0 and 7 both Sunday),
-plus the presets below. It returns a message naming the bad field, so the
-diagnostic says what to fix rather than "invalid cron".
+The authority is croniter, the library Airflow and Prefect both use, so a
+form one of them refuses never compiles and every form they accept does
+(`L`, `#`, `?` included). rtc's own field parser below only explains a
+refusal: it names the bad field ("hour field '25': 25 is out of range 0-23")
+where croniter would say "invalid cron". Without croniter installed (rtc
+without the airflow or prefect extras), rtc's parser alone decides, for the
+common forms: `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n`, `a-b/n`,
+`a/n`, month names (JAN-DEC) and week days (SUN-SAT, 0 and 7 both Sunday).
+croniter is imported only when a file has a schedule.
 """
 
 from __future__ import annotations
@@ -51,6 +55,17 @@ def cron_problem(text: str) -> str | None:
     fields = text.split()
     if len(fields) != 5:
         return f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has {len(fields)}"
+    own = _own_problem(fields)
+    try:
+        from croniter import croniter
+    except ImportError:
+        return own
+    if croniter.is_valid(text):
+        return None
+    return own or "croniter, which Airflow and Prefect use to read schedules, refuses it"
+
+
+def _own_problem(fields: list[str]) -> str | None:
     for value, (name, low, high, names) in zip(fields, FIELDS):
         problem = _field_problem(value, low, high, names)
         if problem:

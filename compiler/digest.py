@@ -24,6 +24,8 @@ def content_digest(path: Path) -> str:
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS)
         rel_root = Path(root).relative_to(path)
+        # A symlink to a folder is copied as a link (never followed): its target text counts.
+        files = files + [d for d in dirs if os.path.islink(os.path.join(root, d))]
         for name in sorted(files):
             if name.endswith(_IGNORED_SUFFIXES):
                 continue
@@ -33,7 +35,7 @@ def content_digest(path: Path) -> str:
 
 def _add_file(h, rel: str, path: Path) -> None:
     h.update(rel.encode() + b"\0")
-    if path.is_symlink() and not path.exists():
+    if path.is_symlink():  # copied as a link, never followed (docs/security.md): its target text counts
         h.update(b"L" + os.readlink(path).encode() + b"\0")
         return
     h.update(b"X" if os.access(path, os.X_OK) else b"-")

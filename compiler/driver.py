@@ -14,7 +14,7 @@ from rtc.compiler.lower_graph import lower_graph
 from rtc.compiler.lower_node import lower_node
 from rtc.compiler.lower_tyger import lower_codespec, lower_run
 from rtc.compiler.resolve import build_symbols
-from rtc.compiler.validate import airflow_id_problem
+from rtc.compiler.validate import airflow_id_problem, tag_problem
 
 __all__ = ["CompileError", "compile_file", "compile_modules", "fewer_collections"]
 
@@ -53,6 +53,10 @@ def compile_modules(modules, source: str) -> ir.Pipeline:
     problem = airflow_id_problem(namespace, "namespace")
     if problem:
         ctx.error(codes.BAD_NAME, problem, main.namespace_span or Span(main.file, 1, 1), hint="set one with `namespace NAME`" if not main.namespace else None)
+    # Both become DAG tags (`<namespace>`, `source:<file name>`), which Airflow caps.
+    problem = tag_problem(namespace, "the namespace") or tag_problem(f"source:{Path(source).name}", "the tag source:<file name>")
+    if problem:
+        ctx.error(codes.TAG_TOO_LONG, problem, main.namespace_span or Span(main.file, 1, 1), hint="use a shorter namespace or file name")
 
     symbols = build_symbols(ctx, modules)
 

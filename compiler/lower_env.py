@@ -11,7 +11,15 @@ from rtc.compiler.context import Context
 from rtc.compiler.digest import content_digest
 from rtc.compiler.images import image_tag
 from rtc.compiler.resolve import Entry
-from rtc.compiler.validate import env_var_problem, host_ip_problem, image_problem, port_problem
+from rtc.compiler.validate import (
+    copy_source_problem,
+    env_var_problem,
+    environ_problem,
+    environ_total_problem,
+    host_ip_problem,
+    image_problem,
+    port_problem,
+)
 from rtc.compiler.values import INVALID, read_str_list
 from rtc.dsl import ast
 
@@ -69,10 +77,7 @@ def _runtime(ctx: Context, view: BlockView, file: str) -> dict | None:
     """The runtime fields of ir.Environment, or None when one of them is bad."""
     start = ctx.mark()
     environ = view.get("environ", {})
-    for key in environ:
-        problem = env_var_problem(key)
-        if problem:
-            ctx.error(codes.BAD_ENV_VAR, f"environ: {problem}", view.key_span("environ", key))
+    check_environ(ctx, view, "environ", environ)
     out: dict = {"environ": environ, "mounts": [], "expose": [], "daemons": [], "init": [], "commands": {}, "workdir": view.get("workdir")}
     for stmt in view.statements:
         if isinstance(stmt, ast.MountStmt):
@@ -136,8 +141,28 @@ def _command_text(ctx: Context, stmt: ast.CommandStmt) -> str | None:
     return None if argv is INVALID else shlex.join(argv)
 
 
+def check_environ(ctx: Context, view: BlockView, attr: str, environ: dict[str, str]) -> None:
+    """Names (E505), and values the kernel would refuse to hand a container's program (E514)."""
+    for key, value in environ.items():
+        problem = env_var_problem(key)
+        if problem:
+            ctx.error(codes.BAD_ENV_VAR, f"{attr}: {problem}", view.key_span(attr, key))
+        else:
+            problem = environ_problem(key, value)
+            if problem:
+                ctx.error(codes.BAD_ENV_VALUE, f"{attr}: {problem}", view.key_span(attr, key))
+    problem = environ_total_problem(environ)
+    if problem:
+        ctx.error(codes.BAD_ENV_VALUE, f"{attr}: {problem}", view.value_span(attr))
+
+
 def _file_copy(ctx: Context, stmt: ast.CopyStmt, file: str) -> ir.FileCopy | None:
     host, absolute = ctx.host_path(stmt.host.value, file)
+    problem = copy_source_problem(host, ctx.main_dir)
+    if problem:
+        ctx.error(codes.COPY_OUTSIDE, problem, stmt.host.span,
+                  hint="copy sources stay inside the folder of the pipeline file, as a Docker build context does; move or copy the files there")
+        return None
     if not absolute.exists():
         ctx.error(codes.MISSING_COPY_SOURCE, f"`copy` source {stmt.host.value!r} does not exist (looked for {host})", stmt.host.span, hint="paths are relative to the file that declares the env")
         return None

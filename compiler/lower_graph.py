@@ -15,7 +15,8 @@ from rtc.compiler.ports import typed_ports
 from rtc.compiler.resolve import Entry, SymbolTable
 from rtc.compiler.retry import read_policy
 from rtc.compiler.suggest import did_you_mean
-from rtc.compiler.validate import airflow_id_problem, python_name_problem
+from rtc.compiler.bounds import count_problem
+from rtc.compiler.validate import airflow_id_problem, python_name_problem, tag_problem
 from rtc.compiler.values import NotLiteral, describe, literal
 from rtc.contract import check_value
 from rtc.dsl import ast
@@ -55,8 +56,14 @@ def lower_graph(
             ctx.error(codes.BAD_CRON, f"schedule {schedule!r}: {problem}", view.value_span("schedule"))
         schedule = canonical_schedule(schedule)
     workers = view.get("workers")
-    if workers is not None and workers < 1:
-        ctx.error(codes.BAD_VALUE, f"`workers` must be at least 1, not {workers}", view.value_span("workers"))
+    if workers is not None and count_problem(workers, "`workers`"):
+        ctx.error(codes.BAD_VALUE, count_problem(workers, "`workers`"), view.value_span("workers"))
+    tags_expr = view.attrs["tags"].value if view.has("tags") else None
+    for i, tag in enumerate(view.get("tags", [])):
+        problem = tag_problem(tag, "graph tag")
+        if problem:
+            items = getattr(tags_expr, "items", [])
+            ctx.error(codes.TAG_TOO_LONG, problem, items[i].span if i < len(items) else view.value_span("tags"))
 
     default_retry = read_policy(ctx, view, label)
     params = typed_ports(ctx, view.ports.get("params"), "param", infer_from_default=True)

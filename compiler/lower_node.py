@@ -10,6 +10,7 @@ from rtc.compiler.resolve import Entry, SymbolTable
 from rtc.compiler.retry import read_policy
 from rtc.compiler.validate import env_var_problem
 
+
 def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Node | None, dict, ir.RetryPolicy | None]:
     """The node, the defaults of its inputs (bound when a step leaves such an input out), and its own retry policy."""
     block = entry.block

@@ -18,7 +18,9 @@ from rtc.compiler.diagnostics import Span
 from rtc.compiler.quantities import cpu_cores, memory_bytes
 from rtc.compiler.resolve import Entry, SymbolTable
 from rtc.compiler.suggest import did_you_mean
-from rtc.compiler.validate import airflow_id_problem, env_var_problem, image_problem, port_problem, tyger_name_problem
+from rtc.compiler.bounds import count_problem
+from rtc.compiler.lower_env import check_environ
+from rtc.compiler.validate import airflow_id_problem, image_problem, port_problem, tag_problem, tyger_name_problem
 from rtc.dsl import ast
 
 KINDS = ("job", "worker")
@@ -50,13 +52,10 @@ def lower_codespec(ctx: Context, name: str, items: list, span: Span, label: str)
         problem = port_problem(port, f"endpoint {endpoint!r} port")
         if problem:
             ctx.error(codes.BAD_PORT, problem, view.value_span("endpoints"))
-    for key in view.get("env", {}):
-        problem = env_var_problem(key)
-        if problem:
-            ctx.error(codes.BAD_ENV_VAR, f"env: {problem}", view.value_span("env"))
+    check_environ(ctx, view, "env", view.get("env", {}))
     max_replicas = view.get("max_replicas")
-    if max_replicas is not None and max_replicas < 1:
-        ctx.error(codes.BAD_REPLICAS, f"`max_replicas` must be at least 1, not {max_replicas}", view.value_span("max_replicas"))
+    if max_replicas is not None and count_problem(max_replicas, "`max_replicas`"):
+        ctx.error(codes.BAD_REPLICAS, count_problem(max_replicas, "`max_replicas`"), view.value_span("max_replicas"))
     version = view.get("version", 1)
     if version < 1:
         ctx.error(codes.BAD_VALUE, f"`version` must be at least 1, not {version}", view.value_span("version"))
@@ -153,6 +152,15 @@ def lower_run(ctx: Context, entry: Entry, symbols: SymbolTable, codespecs: dict[
             ctx.error(codes.BAD_CRON, f"schedule {schedule!r}: {problem}", view.value_span("schedule"))
         schedule = canonical_schedule(schedule)
 
+    for key, value in view.get("tags", {}).items():
+        problem = tag_problem(f"{key}:{value}", f"run tag {key!r}")
+        if problem:
+            ctx.error(codes.TAG_TOO_LONG, problem + " (it becomes the tag KEY:VALUE)", view.key_span("tags", key))
+    if view.get("cluster") is not None:
+        problem = tag_problem(f"cluster:{view.get('cluster')}", "`cluster`")
+        if problem:
+            ctx.error(codes.TAG_TOO_LONG, problem + " (it becomes the tag cluster:NAME)", view.value_span("cluster"))
+
     if ctx.errors_since(start) or job is None:
         return None
     return ir.Run(
@@ -232,8 +240,8 @@ def _check_buffers(ctx: Context, view: BlockView, spec: ir.Codespec, buffers: di
 
 def _replicas(ctx: Context, view: BlockView, spec: ir.Codespec | None) -> int:
     replicas = view.get("replicas", 1)
-    if replicas < 1:
-        ctx.error(codes.BAD_REPLICAS, f"`replicas` must be at least 1, not {replicas}", view.value_span("replicas"))
+    if count_problem(replicas, "`replicas`"):
+        ctx.error(codes.BAD_REPLICAS, count_problem(replicas, "`replicas`"), view.value_span("replicas"))
     elif spec is not None and spec.max_replicas is not None and replicas > spec.max_replicas:
         ctx.error(codes.BAD_REPLICAS, f"`replicas` is {replicas}, but codespec `{spec.name}` allows at most {spec.max_replicas}", view.value_span("replicas"))
     return replicas

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rtc.compiler import codes, ir
 from rtc.compiler.attributes import read_block
+from rtc.compiler.bounds import MAX_RETRIES
 from rtc.compiler.context import Context
 
 STRATEGIES = ("fixed", "linear", "exponential")
@@ -47,9 +48,10 @@ def read_policy(ctx: Context, view, label: str) -> ir.RetryPolicy | None:
     if retry is None and not view.has("retries"):
         return None
     count = fields.get("max_retries", 0)
-    if count < 0:
+    if not 0 <= count <= MAX_RETRIES:
         span = view.value_span("retries") if view.has("retries") else retry.value_span("max_retries")
-        ctx.error(codes.BAD_VALUE, f"retries of {label} cannot be negative ({count})", span)
+        what = "cannot be negative" if count < 0 else f"cannot be more than {MAX_RETRIES}"
+        ctx.error(codes.BAD_VALUE, f"retries of {label} {what} ({count})", span)
         fields["max_retries"] = 0
     return ir.RetryPolicy(**fields)
 

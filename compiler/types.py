@@ -7,6 +7,8 @@ which is standard-library only so that generated files can carry it.
 
 from __future__ import annotations
 
+from rtc.limits import MAX_NESTING
+
 SCALARS = ("str", "int", "float", "bool", "json")
 
 
@@ -17,6 +19,8 @@ class TypeSyntaxError(ValueError):
 def parse_type(text: str):
     """Return a nested tuple: ("str",), ("list", inner), ("dict", inner)."""
     text = text.replace(" ", "")
+    if text.count("[") > MAX_NESTING:  # _parse recurses once per level
+        raise TypeSyntaxError(f"type {text[:40]!r}... is nested more than {MAX_NESTING} levels deep")
     tree, rest = _parse(text)
     if rest:
         raise TypeSyntaxError(f"unexpected {rest!r} in type {text!r}")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import keyword
+import os
 import re
+from pathlib import Path, PurePosixPath
 
 # Airflow's dag_id / task_id: KEY_REGEX and a 250-character limit.
 _AIRFLOW_ID = re.compile(r"[A-Za-z0-9_.-]+")
@@ -75,4 +77,55 @@ def host_ip_problem(text: str) -> str | None:
         ipaddress.ip_address(text)
     except ValueError:
         return f"{text!r} is not an IP address to listen on (e.g. \"127.0.0.1\" or \"0.0.0.0\")"
+    return None
+
+
+# Airflow refuses a DAG whose tag is longer than 100 characters (TAG_MAX_LEN).
+TAG_MAX = 100
+# Linux refuses one `NAME=value` environment string over 128 KiB (MAX_ARG_STRLEN) when it
+# starts a container's program, and all of them together beyond ARG_MAX; rtc adds its own
+# variables (up to 64 KiB of RTC_INPUTS), so an environment's own stay well below.
+ENV_STRING_MAX = 128 * 1024 - 1
+ENVIRON_TOTAL_MAX = 1024 * 1024
+
+
+def tag_problem(tag: str, what: str) -> str | None:
+    if len(tag) > TAG_MAX:
+        return f"{what} {tag[:40]!r}... is {len(tag)} characters long; Airflow refuses tags over {TAG_MAX}"
+    return None
+
+
+def environ_problem(name: str, value: str) -> str | None:
+    """A variable the kernel would refuse to pass to the container's program."""
+    if "\0" in value or "\0" in name:
+        return f"the value of {name!r} contains a NUL character, which no environment variable can hold"
+    size = len(name.encode("utf-8", "surrogatepass")) + 1 + len(value.encode("utf-8", "surrogatepass"))
+    if size > ENV_STRING_MAX:
+        return f"{name}=... is {size:,} bytes; Linux refuses an environment variable over {ENV_STRING_MAX + 1:,} bytes"
+    return None
+
+
+def environ_total_problem(environ: dict[str, str]) -> str | None:
+    total = sum(len(k.encode("utf-8", "surrogatepass")) + len(v.encode("utf-8", "surrogatepass")) + 2 for k, v in environ.items())
+    if total > ENVIRON_TOTAL_MAX:
+        return f"the environment variables add up to {total:,} bytes; rtc allows {ENVIRON_TOTAL_MAX:,} (Linux refuses to start a program with too large an environment)"
+    return None
+
+
+def copy_source_problem(written: str, context: Path) -> str | None:
+    """A `copy` source must stay inside the pipeline's folder, as a Docker build context does.
+
+    `written` is the path as the IR holds it (relative to `context`). Refused:
+    absolute paths, paths that leave `context` with `..`, and paths that leave
+    it through a symlink (checked on the real path).
+    """
+    if os.path.isabs(written) or PurePosixPath(written).is_absolute():
+        return f"`copy` source {written!r} is an absolute path; copy sources are relative to the pipeline's folder"
+    root = Path(os.path.realpath(context))
+    lexical = Path(os.path.normpath(root / written))
+    if lexical != root and root not in lexical.parents:
+        return f"`copy` source {written!r} leaves the pipeline's folder ({root})"
+    real = Path(os.path.realpath(lexical))
+    if real != root and root not in real.parents:
+        return f"`copy` source {written!r} is a symlink out of the pipeline's folder (to {real})"
     return None

@@ -7,9 +7,11 @@ on and report further problems in the same run.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from rtc.compiler import codes
+from rtc.compiler.bounds import duration_problem
 from rtc.compiler.context import Context
 from rtc.compiler.quantities import parse_duration
 from rtc.dsl import ast
@@ -106,8 +108,12 @@ def read_duration(ctx: Context, expr: ast.Expr, label: str) -> Any:
             return INVALID
     else:
         return _wrong(ctx, expr, label, "a duration such as 10m")
-    if seconds <= 0:
-        ctx.error(codes.BAD_DURATION, f"{label} must be longer than zero", expr.span)
+    if not math.isfinite(seconds) or seconds <= 0:
+        ctx.error(codes.BAD_DURATION, f"{label} must be longer than zero" if seconds <= 0 else f"{label} is not a finite duration", expr.span)
+        return INVALID
+    problem = duration_problem(seconds, label)
+    if problem:
+        ctx.error(codes.BAD_DURATION, problem, expr.span, hint="the targets cannot represent longer durations; no pipeline needs them")
         return INVALID
     return seconds
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rtc.compiler.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span
+from rtc.compiler.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span, sorted_diagnostics
 from rtc.dsl import ast
+from rtc.dsl.limits import module_problems, text_nesting_problem, too_deep
+from rtc.limits import LimitError, read_regular_file
 
 RT_SUFFIXES = (".rt",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -34,16 +36,29 @@ def parse_text(text: str, file: str, env_name: str | None = None) -> ast.Module:
     if suffix in YAML_SUFFIXES:
         from rtc.dsl.yaml_frontend import parse_yaml
 
-        return parse_yaml(text, file)
+        deep = text_nesting_problem(text, file, yaml=True)
+        if deep is not None:
+            raise CompileError(deep)
+        return _bounded(parse_yaml(text, file))
     if suffix in RT_SUFFIXES:
+        deep = text_nesting_problem(text, file)
+        if deep is not None:
+            raise CompileError(deep)
         from rtc.dsl.fast_parser import try_parse
 
         module = try_parse(text, file)  # well-formed files, without importing Lark
         if module is not None:
-            return module
+            return _bounded(module)
+        from lark.exceptions import VisitError
+
         from rtc.dsl.parser import parse_rt_with_lark
 
-        return parse_rt_with_lark(text, file)
+        try:
+            return _bounded(parse_rt_with_lark(text, file))
+        except (RecursionError, VisitError) as exc:
+            if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
+                raise
+            raise CompileError(too_deep(Span(file, 1, 1))) from None
     raise CompileError(
         Diagnostic(
             CANNOT_READ,
@@ -54,11 +69,21 @@ def parse_text(text: str, file: str, env_name: str | None = None) -> ast.Module:
     )
 
 
+def _bounded(module: ast.Module) -> ast.Module:
+    """`module`, unless it nests too deeply or holds text that is not Unicode (rtc.dsl.limits)."""
+    problems = module_problems(module)
+    if problems:
+        raise CompileError(sorted_diagnostics(problems))
+    return module
+
+
 def read_source(path: str | os.PathLike, at: Span | None = None) -> str:
     """A file's text as UTF-8; a missing file or a bad byte is a diagnostic, not an OSError."""
     file = str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_regular_file(path)
+    except LimitError as exc:
+        raise CompileError(Diagnostic(CANNOT_READ, str(exc), at)) from None
     except FileNotFoundError:
         raise CompileError(Diagnostic(CANNOT_READ, f"no such file: {file}", at)) from None
     except IsADirectoryError:

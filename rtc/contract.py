@@ -23,6 +23,12 @@ MAX_INPUTS_ENV = 64 * 1024
 ENV_SIGNAL_FILE = "RTC_SIGNAL_FILE"  # a step may write {"signal": "prune"} or {"signal": "requeue", ...}
 SIGNAL_FILE = IO_DIR + "/signal.json"
 MAX_REQUEUES = 100
+# Caps on what rtc reads back from a step's io folder: enough for any result that belongs in
+# XCom or a flow result (larger data travels through a mount or a Tyger buffer).
+MAX_OUTPUTS_BYTES = 64 * 1024 * 1024
+MAX_SIGNAL_BYTES = 64 * 1024
+# A step's io folder: only its owner and the group the container is given may enter it (never the world).
+IO_DIR_MODE = 0o2770
 ENV_STEP = "RTC_STEP"
 # Tyger runs: which replica a container is (both names, as Tyger's own jobs see it).
 ENV_REPLICA_INDEX = ("RTC_REPLICA_INDEX", "REPLICA_INDEX")
@@ -125,7 +131,8 @@ def step_argv(argv, init=(), daemons=()):
 
 # A retry never waits longer than this, whatever the policy computes: Airflow and
 # Prefect keep delays as timestamps, and an exponential without `max_delay` overflows them.
-MAX_RETRY_DELAY = 7 * 24 * 3600.0
+# A year, compiler.bounds.MAX_DURATION_SECONDS (written out: this module stands alone).
+MAX_RETRY_DELAY = 366 * 24 * 3600.0
 
 
 def retry_delay(policy, retry, uniform=None):
@@ -169,6 +176,108 @@ def retry_delay(policy, retry, uniform=None):
 def retry_delay_source() -> str:
     """The source of `retry_delay` and its ceiling, for generated files that must stand alone."""
     return f"MAX_RETRY_DELAY = {MAX_RETRY_DELAY!r}\n\n\n" + inspect.getsource(retry_delay)
+
+
+class IoFileError(ValueError):
+    """A file in a step's io folder that rtc refuses to read (not a regular file, or too large)."""
+
+
+def read_io_file(folder, name, limit):
+    """The text of `name` in a step's io folder, or None when the step did not write it.
+
+    The step controls the folder, so nothing it leaves there is trusted: only a
+    regular file directly in `folder` is read, opened relative to the folder
+    without following symlinks (O_NOFOLLOW; a symlink to a host file, a FIFO,
+    a device or a folder is refused, never opened), and at most `limit` bytes.
+    Raises IoFileError with a message for the step's log. Self-contained (the
+    Airflow runtime carries its source, see `io_source`).
+    """
+    import os
+    import stat
+
+    kinds = {
+        stat.S_IFLNK: "a symlink", stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket",
+        stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+    }
+    if not name or "/" in name or name in (".", ".."):
+        raise IoFileError(f"{name!r} is not a file name")
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            kind = kinds.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            raise IoFileError(f"{name} is {kind}: rtc reads only a regular file the step wrote in its io folder")
+        if st.st_size > limit:
+            raise IoFileError(
+                f"{name} is over rtc's limit of {limit} bytes ({st.st_size} bytes; "
+                "pass large data through a mount or a buffer)"
+            )
+        # O_NONBLOCK: a FIFO swapped in after the check cannot hang the open; fstat proves it is the same file.
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        try:
+            fd = os.open(name, flags, dir_fd=dir_fd)
+        except OSError as exc:
+            raise IoFileError(f"{name} cannot be opened: {exc.strerror}") from None
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+                raise IoFileError(f"{name} was replaced while rtc read it")
+            chunks, size = [], 0
+            while True:
+                chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise IoFileError(f"{name} grew over rtc's limit of {limit} bytes while rtc read it")
+        finally:
+            os.close(fd)
+    finally:
+        os.close(dir_fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def read_io_archive(chunks, name, limit):
+    """`read_io_file` for a file fetched from a container as a tar stream (Docker's get_archive).
+
+    The same rules: only a regular file is read (Docker archives a symlink as a
+    link, never its target), at most `limit` bytes, and the stream itself is
+    not read past the limit plus the tar headers.
+    """
+    import io
+    import tarfile
+
+    data, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit + 64 * 1024:
+            raise IoFileError(f"{name} is over rtc's limit of {limit} bytes (pass large data through a mount or a buffer)")
+        data.append(chunk)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(data))) as tar:
+        member = tar.next()
+        if member is None:
+            return None
+        if not member.isfile():
+            kind = ("a symlink" if member.issym() or member.islnk() else "a folder" if member.isdir()
+                    else "a FIFO" if member.isfifo() else "a device" if member.isdev() else "not a regular file")
+            raise IoFileError(f"{name} is {kind}: rtc reads only a regular file the step wrote in its io folder")
+        if member.size > limit:
+            raise IoFileError(
+                f"{name} is over rtc's limit of {limit} bytes ({member.size} bytes; "
+                "pass large data through a mount or a buffer)"
+            )
+        return tar.extractfile(member).read().decode("utf-8", "replace")
+
+
+def io_source(archive: bool = False) -> str:
+    """The source of IoFileError and one reader (`read_io_file`, or `read_io_archive` when `archive`),
+    for generated runtimes that must stand alone."""
+    reader = read_io_archive if archive else read_io_file
+    return inspect.getsource(IoFileError) + "\n\n" + inspect.getsource(reader)
 
 
 def pipe_variable(buffer):

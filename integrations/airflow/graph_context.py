@@ -13,6 +13,8 @@ from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Graph, LiteralValue, Node, OutputRef, ParamRef, Pipeline, RetryPolicy, Step
 from rtc.compiler.types import parse_type
 
+from rtc.integrations.graph_doc import graph_doc
+
 from .naming import VariableNames, airflow_id
 
 # JSON-schema type of an Airflow Param for each rtc type (None: any JSON value).
@@ -20,12 +22,9 @@ SCHEMA_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "b
                 "list": "array", "dict": "object"}
 
 
-def mounts_of(env: Environment, pipeline: Pipeline) -> list[dict]:
+def mounts_of(env: Environment, pipeline: Pipeline) -> list[tuple]:
     """Bind mounts with absolute host paths: relative ones are relative to the pipeline file's folder."""
-    return [
-        {"target": m.container_path, "source": pipeline.host_path(m.host_path), "read_only": m.read_only}
-        for m in env.mounts
-    ]
+    return [(m.container_path, pipeline.host_path(m.host_path), m.read_only) for m in env.mounts]
 
 
 def port_bindings_of(env: Environment) -> dict:
@@ -34,15 +33,9 @@ def port_bindings_of(env: Environment) -> dict:
 
 
 def retry_settings(policy: RetryPolicy) -> dict:
-    """Airflow's own fields (shown in its UI, and its fallback), plus RtcRetry, which computes rtc's exact delay."""
-    return {
-        "retries": policy.max_retries,
-        "retry_delay": policy.delay_seconds,
-        # Airflow's exponential back-off multiplies the delay by this factor per try.
-        "backoff": policy.exponent if policy.strategy == "exponential" else 0,
-        "max_retry_delay": policy.max_delay_seconds,
-        "retry_policy": policy.as_contract(),
-    }
+    """The policy as the runtime's RtcNode takes it: it sets Airflow's own fields (shown in its UI, and
+    its fallback) and RtcRetry, which computes rtc's exact delay with rtc.contract.retry_delay."""
+    return {"retries": policy.max_retries, "retry_policy": policy.as_contract()}
 
 
 def param_context(graph: Graph) -> list[dict]:
@@ -72,8 +65,9 @@ def binding_of(step_input, steps: dict[str, Step], nodes: dict[str, Node]) -> tu
     if isinstance(b, OutputRef):
         upstream = steps[b.step]
         fanout = nodes[upstream.node].fanout
-        shape = ("mapped-fanout" if fanout else "mapped") if upstream.mapped else "single"
-        return ("output", b.step, b.output, shape)
+        if not upstream.mapped:
+            return ("output", b.step, b.output)  # a single upstream: the runtime's default shape
+        return ("output", b.step, b.output, "mapped-fanout" if fanout else "mapped")
     raise RtcError(f"internal error: unknown binding {b!r}")
 
 
@@ -174,14 +168,16 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
     watcher = any(s.trigger == "all_done" for s in graph.steps)
     secrets_check = secrets_check_context(graph, pipeline, step_contexts)
     mapped = any(s.mapped for s in graph.steps)
-    sdk_names = ["DAG", *(["BaseOperator"] if watcher or secrets_check or mapped else []),
-                 *(["Param"] if graph.params else []),
-                 *(["RetryDecision", "RetryPolicy"] if any(n["retries"] for n in nodes) else []),
-                 *(["Variable"] if secrets_check else [])]
+    runtime_names = ["RtcNode",
+                     *(["RtcSecretsCheck", "SECRETS_CHECK_ID"] if secrets_check else []),
+                     *(["RtcWatcher"] if watcher else []), "rtc_step", *(["rtc_mapped_step"] if mapped else [])]
+    # The watcher waits for the steps the joins wait for: their failures are the ones a join absorbs.
+    watcher_vars = list(dict.fromkeys(var_of[u] for s in graph.steps if s.trigger == "all_done" for u in s.upstream))
     return {
         "dag_id": airflow_id(f"{pipeline.namespace}.{graph.name}", "graph"),
         "graph_name": graph.name,
         "description": f"rtc graph {graph.name} of {pipeline.namespace} ({Path(pipeline.source).name})",
+        "doc_md": graph_doc(pipeline, graph, lambda s: f"Airflow Variable {s!r}"),
         "schedule": graph.schedule,
         "max_active_tasks": graph.workers,
         "tags": list(dict.fromkeys(tags)),
@@ -195,8 +191,8 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         "watcher_task_id": "rtc.run_failed_check",
         "secrets_check": secrets_check,
         "secrets_check_id": "rtc.check_secrets",
-        "uses": {"retry": any(n["retries"] for n in nodes), "secrets": secrets_check is not None,
-                 "timedelta": any(n["retries"] or n["timeout"] is not None for n in nodes),
-                 "mapped": mapped, "watcher": watcher, "sdk_names": sdk_names},
-        "all_vars": sorted(names.used - node_names.used),
+        "uses": {"sdk_names": ["DAG", *(["Param"] if graph.params else [])],
+                 "runtime_names": runtime_names,
+                 },
+        "watcher_vars": watcher_vars,
     }

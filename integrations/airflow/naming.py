@@ -13,17 +13,16 @@ import keyword
 import re
 
 from rtc.compiler.diagnostics import RtcError
+from rtc.integrations.codegen import file_stem  # noqa: F401 - the name targets import from here
 
 AIRFLOW_KEY = re.compile(r"^[\w.-]{1,250}$", re.ASCII)
 
-# Names the generated file defines or imports at module level.
+# Names a generated DAG file defines or imports at module level.
 RESERVED = frozenset(
-    """json os random tempfile datetime timedelta timezone DockerOperator DAG BaseOperator Param Variable
-    RetryDecision RetryPolicy AirflowException AirflowFailException Mount IO_DIR INPUTS_FILE OUTPUTS_FILE
-    PIPELINE RTC_NODES SECRETS_CHECK_ID BUFFERS_DIR check_value rtc_resolve rtc_secret_values rtc_step
-    rtc_mapped_step rtc_upstream_of RtcNode RtcEach RtcStep RtcMappedStep RtcRetry RtcSecretsCheck
-    RtcRunJob RtcWatcher dag secrets_check""".split()
+    """sys Path datetime timedelta timezone DAG Param Mount RtcNode RtcRetry RtcSecretsCheck SECRETS_CHECK_ID
+    RtcWatcher RtcRunJob rtc_step rtc_mapped_step dag secrets_check job""".split()
 ) | frozenset(dir(builtins))  # a step named `open` or `dict` must not shadow what the file's code calls
+RUNTIME_PREFIX = "rtc_airflow_"  # the runtime module beside the DAG files: rtc_airflow_<hash>.py
 
 
 def airflow_id(text: str, what: str) -> str:
@@ -35,11 +34,6 @@ def airflow_id(text: str, what: str) -> str:
     return text
 
 
-def file_stem(text: str) -> str:
-    """A safe file name part: anything outside [A-Za-z0-9_-] becomes '_'."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", text) or "_"
-
-
 class VariableNames:
     """Hands out unique, safe Python variable names, preferring the readable one."""
 
@@ -48,7 +42,8 @@ class VariableNames:
 
     def take(self, preferred: str, fallback: str) -> str:
         name = preferred.replace("-", "_")
-        if not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED or name in self.used:
+        if (not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED or name in self.used
+                or name.startswith(RUNTIME_PREFIX)):
             name = fallback
             n = 1
             while name in self.used or name in RESERVED:

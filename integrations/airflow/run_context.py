@@ -8,6 +8,7 @@ from rtc import contract
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Pipeline, Run
 from rtc.integrations.codegen import located
+from rtc.integrations.graph_doc import run_doc
 
 from .naming import airflow_id
 
@@ -31,6 +32,7 @@ def run_context(pipeline: Pipeline, run: Run) -> dict:
     return {
         "dag_id": airflow_id(f"{pipeline.namespace}.run.{run.name}", "run"),
         "run_name": run.name,
+        "doc_md": run_doc(pipeline, run),
         "description": f"rtc Tyger run {run.name} of codespec {spec.name} ({Path(pipeline.source).name})",
         "schedule": run.schedule,
         "tags": list(dict.fromkeys(tags)),

@@ -128,7 +128,9 @@ def write_context(folder: Path, build: BuildSpec, dockerfile: str, ca_bundle: Pa
         host = Path(item.host_path)
         target = folder / "copy" / str(i)
         if host.is_dir():
-            shutil.copytree(host, target, ignore=ignore)
+            # symlinks=True: a link inside the folder is copied as a link, as Docker's build
+            # context does; following it would bake the file it points to (anywhere on the host) in.
+            shutil.copytree(host, target, ignore=ignore, symlinks=True)
         elif host.is_file():
             target.mkdir(parents=True)
             shutil.copyfile(host, target / "file")

@@ -72,6 +72,8 @@ class ContainerSpec:
     mem_reservation: int | None = None
     # A user-defined network to join (Tyger distributed runs); containers there resolve each other by name.
     network: str | None = None
+    # Supplementary groups of the container's process (the group that may write the step's io folder).
+    group_add: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -93,11 +95,14 @@ def create_container(client, spec: ContainerSpec):
     import docker
     from docker.types import Mount
 
+    from rtc.integrations.docker.owners import owned_labels
+
+    labels = owned_labels(spec.labels)  # what `rtc gc` goes by
     kwargs = dict(
         image=spec.image,
         command=list(spec.argv) if spec.argv else None,
         environment=dict(spec.env),
-        labels=dict(spec.labels),
+        labels=labels,
         working_dir=spec.workdir,
         name=spec.name,
         stdin_open=spec.stdin_open,
@@ -106,6 +111,8 @@ def create_container(client, spec: ContainerSpec):
     )
     if spec.entrypoint is not None:
         kwargs["entrypoint"] = list(spec.entrypoint)
+    if spec.group_add:
+        kwargs["group_add"] = [str(g) for g in spec.group_add]
     for option in ("nano_cpus", "mem_limit", "cpu_shares", "mem_reservation", "network"):
         if getattr(spec, option) is not None:
             kwargs[option] = getattr(spec, option)

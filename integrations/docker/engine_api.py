@@ -254,16 +254,20 @@ def container_config(spec) -> tuple[dict, str | None]:
     """The engine's create body for an `engine.ContainerSpec` (what the SDK's `containers.create` sends)."""
     import os
 
+    from rtc.integrations.docker.owners import owned_labels
+
     host: dict = {
         "Mounts": [
             {"Type": "bind", "Source": os.path.abspath(h), "Target": c, "ReadOnly": bool(ro)} for h, c, ro in spec.mounts
         ],
     }
+    if getattr(spec, "group_add", None):  # the group that may write the step's io folder (docs/runtime.md)
+        host["GroupAdd"] = [str(g) for g in spec.group_add]
     config: dict = {
         "Image": spec.image,
         "Cmd": list(spec.argv) if spec.argv else None,
         "Env": [f"{k}={v}" for k, v in spec.env.items()],
-        "Labels": dict(spec.labels),
+        "Labels": owned_labels(spec.labels),  # rtc.owner: what `rtc gc` goes by (owners.py)
         "OpenStdin": bool(spec.stdin_open),
         "HostConfig": host,
     }

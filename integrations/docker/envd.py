@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -46,12 +47,15 @@ _SUPERVISE = (
 )
 
 
-# Stop every process of one named command: each carries RTC_COMMAND_ID=$1 in its
+# Signal ($2) every process of one named command: each carries RTC_COMMAND_ID=$1 in its
 # environment, inherited by its children and kept across exec; /proc is all it needs.
+# Exits 0 when it found one (so it doubles as "is anything of it left?" with signal 0).
 _STOP_COMMAND = (
-    'for f in /proc/[0-9]*/environ; do grep -q "RTC_COMMAND_ID=$1" "$f" 2>/dev/null || continue; '
-    'p=${f#/proc/}; kill -TERM "${p%/environ}" 2>/dev/null; done'
+    'found=1; for f in /proc/[0-9]*/environ; do grep -q "RTC_COMMAND_ID=$1" "$f" 2>/dev/null || continue; '
+    'p=${f#/proc/}; kill -"$2" "${p%/environ}" 2>/dev/null && found=0; done; exit $found'
 )
+# Ctrl-C on `rtc env run`: TERM, then KILL for what still runs this much later (as `docker stop`).
+STOP_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -195,9 +199,32 @@ def run_command(client, pipeline: Pipeline, env_name: str, name: str, out=None, 
                 err.write(stderr)
                 err.flush()
     except KeyboardInterrupt:
-        container.exec_run(["sh", "-c", _STOP_COMMAND, "rtc-stop", token])
+        stop_command(container, token)
         raise
     return int(api.exec_inspect(exec_id)["ExitCode"] or 0)
+
+
+def stop_command(container, token: str, grace: float = STOP_GRACE_SECONDS) -> str:
+    """TERM every process of the command; KILL those left after `grace` seconds (or at a second Ctrl-C).
+
+    Returns how it ended: "exited" (nothing was running), "terminated" or "killed".
+    """
+    def signal_all(sig: str) -> bool:
+        return container.exec_run(["sh", "-c", _STOP_COMMAND, "rtc-stop", token, sig]).exit_code == 0
+
+    if not signal_all("TERM"):
+        return "exited"
+    deadline = time.monotonic() + grace
+    try:
+        while time.monotonic() < deadline:
+            if not signal_all("0"):
+                return "terminated"
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: no more waiting
+    print(f"rtc: the command ignored SIGTERM for {grace:g}s; killing it", file=sys.stderr, flush=True)
+    signal_all("KILL")
+    return "killed"
 
 
 def down(client, pipeline: Pipeline, env_name: str) -> int:

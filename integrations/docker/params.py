@@ -2,42 +2,57 @@
 
 from __future__ import annotations
 
-import json
+import re
 
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Graph
 from rtc.contract import check_value
+from rtc.dsl.limits import has_lone_surrogate
+from rtc.limits import loads_json
 
-TRUE = {"true", "1", "yes", "on"}
-FALSE = {"false", "0", "no", "off"}
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+# As in the source and in JSON: nothing else is a boolean (docs/language.md).
+TRUE = {"true"}
+FALSE = {"false"}
 
 
 def parse_value(text: str, type_text: str, name: str):
     """The value of `--param name=text` for a param of type `type_text`."""
     kind = type_text.replace(" ", "")
+    if has_lone_surrogate(text):
+        raise RtcError(f"--param {name}: the value is not valid UTF-8 text", hint="the shell passed bytes that are not UTF-8")
     try:
         if kind == "str":
             return text
         if kind == "int":
             return int(text)
         if kind == "float":
-            return float(text)
+            return float(loads_json(text)) if _is_json_number(text) else _not_a_number()
         if kind == "bool":
-            if text.lower() in TRUE:
+            if text in TRUE:
                 return True
-            if text.lower() in FALSE:
+            if text in FALSE:
                 return False
             raise ValueError("expected true or false")
-        value = json.loads(text)
+        value = loads_json(text)
     except ValueError as exc:
         raise RtcError(
-            f"--param {name}={text!r}: not a valid {type_text} ({exc})",
+            f"--param {name}={text[:60]!r}: not a valid {type_text} ({exc})",
             hint=f"give {name} as {'an' if type_text[0] in 'aeiou' else 'a'} {type_text}" + (" in JSON, e.g. '[\"a\", \"b\"]'" if kind not in ("str", "int", "float", "bool") else ""),
         ) from None
     problem = check_value(value, type_text, f"--param {name}")
     if problem:
         raise RtcError(problem)
     return value
+
+
+def _is_json_number(text: str) -> bool:
+    return bool(_NUMBER.fullmatch(text.strip()))
+
+
+def _not_a_number():
+    raise ValueError("expected a decimal number such as 1.5 or -2e3")
 
 
 def split_assignments(items: list[str]) -> dict[str, str]:

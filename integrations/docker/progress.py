@@ -15,6 +15,8 @@ import time
 
 class Reporter:
     def __init__(self, total: int, out=None, err=None, live: bool | None = None):
+        # Applied to everything printed; the runner sets it to mask the run's secret values.
+        self.mask = lambda text: text
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.live = self.err.isatty() if live is None else live
@@ -29,14 +31,14 @@ class Reporter:
     def line(self, label: str, text: str) -> None:
         with self.lock:
             self._clear_footer()
-            self.out.write(f"[{label}] {text}\n")
+            self.out.write(f"[{label}] {self.mask(text)}\n")
             self.out.flush()
             self._draw_footer()
 
     def status(self, text: str) -> None:
         with self.lock:
             self._clear_footer()
-            self.err.write(f"rtc: {text}\n")
+            self.err.write(f"rtc: {self.mask(text)}\n")
             self.err.flush()
             self._draw_footer()
 

@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtc import contract, step_cache
+from rtc.compiler.bounds import MAX_DURATION_SECONDS
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Graph, Node, Pipeline, Step
 from rtc.integrations.docker import engine, images, params as params_module, step_io
+from rtc.integrations.docker.masking import SecretMask
 from rtc.integrations.docker.progress import Reporter
 
 DEFAULT_WORKERS = max(4, 2 * (os.cpu_count() or 1))
@@ -130,6 +132,8 @@ def run_graph(
     check_secrets(pipeline, graph, environ)
     client = engine.as_engine(client) if client is not None else engine.connect()
     reporter = reporter or Reporter(total=len(graph.steps))
+    mask = SecretMask(environ[name] for step in graph.steps for name in pipeline.nodes[step.node].secrets)
+    reporter.mask = mask
     run = GraphRun(
         client=client,
         pipeline=pipeline,
@@ -141,12 +145,13 @@ def run_graph(
         cancel=cancel or threading.Event(),
         environ=environ,
         cache=step_cache.StepCache() if use_cache else None,
+        mask=mask,
     )
     return run.execute()
 
 
 class GraphRun:
-    def __init__(self, *, client, pipeline, graph, params, run_id, workers, reporter, cancel, environ, cache=None):
+    def __init__(self, *, client, pipeline, graph, params, run_id, workers, reporter, cancel, environ, cache=None, mask=None):
         self.client = client
         self.pipeline = pipeline
         self.graph = graph
@@ -156,6 +161,7 @@ class GraphRun:
         self.reporter = reporter
         self.cancel = cancel
         self.environ = environ
+        self.mask = mask or SecretMask()
         self.steps = {s.id: s for s in graph.steps}
         self.base_dir = Path(pipeline.source).resolve().parent
         self.results: dict[str, StepResult] = {}
@@ -178,6 +184,9 @@ class GraphRun:
             if self.work_dir is not None:
                 shutil.rmtree(self.work_dir, ignore_errors=True)
             self.reporter.close()
+        for result in self.results.values():  # the failure summary shows these: never a secret value
+            result.message = self.mask(result.message)
+            result.log_tail = [self.mask(line) for line in result.log_tail]
         return RunResult(self.run_id, self.graph.name, dict(self.results))
 
     def _ensure_images(self) -> None:
@@ -308,9 +317,7 @@ class GraphRun:
             if self.cancel.is_set():
                 return UnitResult(label, False, message="canceled", canceled=True)
             runs += 1  # every run (attempt or re-queue) gets a fresh /rtc/io
-            io_dir = self.work_dir / f"{label}.{runs}"
-            io_dir.mkdir()
-            io_dir.chmod(0o777)  # any user the image runs as may write its outputs
+            io_dir = step_io.make_io_dir(self.work_dir / f"{label}.{runs}")
             spec = step_io.container_spec(
                 image=self.images[node.env], node=node, env=env, base_dir=self.base_dir, io_dir=io_dir,
                 inputs=inputs, step_label=label, step_id=step.id, run_id=self.run_id,
@@ -344,8 +351,12 @@ class GraphRun:
                         message = f"asked to be re-queued again after {contract.MAX_REQUEUES} re-queues (the limit)"
                         result = UnitResult(label, False, message=message, exit_code=0, log_tail=ran.log_tail)
                         break
-                    requeues += 1
                     delay = sent[1]
+                    if not delay <= MAX_DURATION_SECONDS:  # also NaN; a wait that long overflows
+                        message = f"asked to be re-queued after {delay:g}s, longer than the longest delay rtc accepts ({MAX_DURATION_SECONDS}s)"
+                        result = UnitResult(label, False, message=message, exit_code=0, log_tail=ran.log_tail)
+                        break
+                    requeues += 1
                     self.reporter.status(f"{label} re-queued, runs again in {delay:g}s ({requeues}/{contract.MAX_REQUEUES})")
                     if self.cancel.wait(delay):
                         self.reporter.finished(label, "canceled")
@@ -472,7 +483,7 @@ def format_failures(result: RunResult) -> str:
 
 @contextmanager
 def interrupts_cancel(cancel: threading.Event, reporter: Reporter | None = None):
-    """While active, Ctrl-C (and SIGTERM) set `cancel` instead of raising; a run then stops cleanly."""
+    """While active, Ctrl-C, SIGTERM and SIGHUP (the terminal closed) set `cancel` instead of raising; a run then stops cleanly."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -482,7 +493,7 @@ def interrupts_cancel(cancel: threading.Event, reporter: Reporter | None = None)
             reporter.status("interrupted: stopping containers ...")
         cancel.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:

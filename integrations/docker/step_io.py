@@ -22,6 +22,13 @@ class ContractError(Exception):
     """The step broke the contract (bad outputs or signal): it fails without retry."""
 
 
+def make_io_dir(path: Path) -> Path:
+    """A fresh io folder for one container run, inside the run's private (0700) work folder."""
+    path.mkdir()
+    path.chmod(contract.IO_DIR_MODE)  # chmod: mkdir's mode drops the setgid bit and obeys the umask
+    return path
+
+
 def container_spec(
     *,
     image: str,
@@ -57,6 +64,9 @@ def container_spec(
     variables.update(secrets)
     mounts = [(str(host_path(m.host_path, base_dir)), m.container_path, m.read_only) for m in env.mounts]
     mounts.append((str(io_dir), contract.IO_DIR, False))
+    # The io folder is not world-writable (contract.IO_DIR_MODE): whatever user the image runs as
+    # writes there through the folder's group, given to the container as a supplementary group.
+    group = os.stat(io_dir).st_gid
     return ContainerSpec(
         image=image,
         argv=contract.step_argv(node.argv(), env.init, env.daemons),
@@ -65,6 +75,7 @@ def container_spec(
         ports=[(e.container_port, e.host_ip, e.host_port) for e in env.expose],
         labels={contract.LABEL_RUN: run_id, contract.LABEL_STEP: step_label, contract.LABEL_PIPELINE: namespace},
         workdir=env.workdir,
+        group_add=[group],
     )
 
 
@@ -84,24 +95,31 @@ def host_path(path: str, base_dir: Path) -> Path:
 
 def read_signal(io_dir: Path, where: str) -> tuple[str, float | None] | None:
     """("prune", None) or ("requeue", seconds) when the step wrote a signal file, else None."""
-    path = io_dir / os.path.basename(contract.SIGNAL_FILE)
-    if not path.is_file():
+    text = _read(io_dir, contract.SIGNAL_FILE, contract.MAX_SIGNAL_BYTES, where)
+    if text is None:
         return None
     try:
-        return contract.parse_signal(path.read_text(encoding="utf-8", errors="replace"))
+        return contract.parse_signal(text)
     except ValueError as exc:
         raise ContractError(f"{where} wrote a bad signal file: {exc}") from None
 
 
+def _read(io_dir: Path, container_path: str, limit: int, where: str) -> str | None:
+    """A file the step wrote in its io folder, read safely (rtc.contract.read_io_file); None when absent."""
+    try:
+        return contract.read_io_file(io_dir, os.path.basename(container_path), limit)
+    except contract.IoFileError as exc:
+        raise ContractError(f"{where}: {exc}") from None
+
+
 def read_outputs(io_dir: Path, node: Node, where: str):
     """The checked outputs of one container: a dict, or a list of dicts for a fanout node."""
-    path = io_dir / os.path.basename(contract.OUTPUTS_FILE)
     declared = {p.name: p.type for p in node.outputs}
-    if not path.is_file():
+    text = _read(io_dir, contract.OUTPUTS_FILE, contract.MAX_OUTPUTS_BYTES, where)
+    if text is None:
         if declared:
             raise ContractError(f"{where} wrote no outputs (expected a JSON object in ${contract.ENV_OUTPUTS_FILE} with {', '.join(declared)})")
         return [] if node.fanout else {}
-    text = path.read_text(encoding="utf-8", errors="replace")
     if not text.strip() and not declared:
         return [] if node.fanout else {}
     try:

@@ -17,12 +17,16 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from rtc.compiler.diagnostics import RtcError
+from rtc.integrations.docker import home as home_files
 
 PENDING, RUNNING, FAILED, SUCCEEDED, CANCELING, CANCELED = (
     "Pending",
@@ -34,6 +38,7 @@ PENDING, RUNNING, FAILED, SUCCEEDED, CANCELING, CANCELED = (
 )
 STATUSES = (PENDING, RUNNING, FAILED, SUCCEEDED, CANCELING, CANCELED)
 TERMINAL = frozenset({FAILED, SUCCEEDED, CANCELED})
+SQLITE_MAX_INTEGER = 2**63 - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -112,14 +117,24 @@ class BufferRecord:
 class Store:
     """The run store of one `$RTC_HOME`; cheap to create, safe across threads and processes."""
 
-    def __init__(self, home: Path | str | None = None):
+    def __init__(self, home: Path | str | None = None, reconcile: bool = True):
         self.home = Path(home) if home is not None else rtc_home()
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "buffers").mkdir(exist_ok=True)
-        (self.home / "logs").mkdir(exist_ok=True)
+        home_files.prepare(self.home)
         self.db_path = self.home / "store.db"
+        try:
+            fd = home_files.private_file(self.db_path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK)  # 0600, before SQLite makes it 0644
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            os.close(fd)
+        except OSError as exc:
+            raise self._unusable(exc.strerror or str(exc)) from None
+        if not regular:
+            raise self._unusable("it is not a regular file")
         with self._connect() as db:
             db.executescript(_SCHEMA)
+        if reconcile:
+            from rtc.integrations.docker.owners import reconcile as finish_abandoned
+
+            finish_abandoned(self)  # runs whose process was killed: finished, their containers removed
 
     @property
     def key(self) -> str:
@@ -129,15 +144,26 @@ class Store:
     @contextmanager
     def _connect(self):
         """A short-lived autocommit connection: each statement is its own transaction."""
-        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._unusable(str(exc)) from None
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA busy_timeout=30000")
             db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash may lose the last commit, never corrupt
             db.row_factory = sqlite3.Row
             yield db
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed", ...
+            raise self._unusable(str(exc)) from None
         finally:
             db.close()
+
+    def _unusable(self, why: str) -> RtcError:
+        return RtcError(
+            f"the run store {self.db_path} cannot be used: {why}",
+            hint="if it is damaged, move it away (rtc then starts an empty store); runs and buffers listed in it are lost",
+        )
 
     # ------------------------------------------------------------ runs
 
@@ -148,14 +174,14 @@ class Store:
                 (PENDING, json.dumps(spec, sort_keys=True), time.time()),
             )
             run_id = cur.lastrowid
-        self.log_dir(run_id).mkdir(parents=True, exist_ok=True)
+        home_files.private_dir(self.log_dir(run_id))
         return self.get_run(run_id)
 
     def get_run(self, run_id: int | str) -> RunRecord:
-        from rtc.compiler.diagnostics import RtcError
-
         try:
             key = int(run_id)
+            if not 0 < key <= SQLITE_MAX_INTEGER:
+                raise ValueError(run_id)
         except (TypeError, ValueError):
             raise RtcError(f"run {run_id!r} not found", hint="run ids are numbers; see `rtc run list`") from None
         with self._connect() as db:
@@ -171,7 +197,7 @@ class Store:
             query += " WHERE created_at >= ?"
             params.append(since)
         query += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        params.append(limit + 1)
+        params.append(min(limit, SQLITE_MAX_INTEGER - 1) + 1)
         with self._connect() as db:
             rows = db.execute(query, params).fetchall()
         return [_run_record(r) for r in rows[:limit]], len(rows) > limit
@@ -210,9 +236,7 @@ class Store:
     # ------------------------------------------------------------ buffers
 
     def create_buffer(self, buffer_id: str, tags: dict[str, str]) -> BufferRecord:
-        path = self.buffer_path(buffer_id)
-        path.touch()
-        os.chmod(path, 0o666)  # containers may run as any user
+        os.close(home_files.private_file(self.buffer_path(buffer_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         with self._connect() as db:
             db.execute(
                 "INSERT INTO buffers (id, created_at, tags) VALUES (?, ?, ?)",
@@ -221,13 +245,11 @@ class Store:
         return self.get_buffer(buffer_id)
 
     def get_buffer(self, buffer_id: str) -> BufferRecord:
-        from rtc.compiler.diagnostics import RtcError
-
         with self._connect() as db:
             row = db.execute("SELECT * FROM buffers WHERE id = ?", (buffer_id,)).fetchone()
         if row is None:
             raise RtcError(f"buffer {buffer_id!r} not found", hint="create one with `rtc buffer create`")
-        return BufferRecord(row["id"], row["created_at"], row["sealed_at"], json.loads(row["tags"]))
+        return BufferRecord(row["id"], row["created_at"], row["sealed_at"], _json_column(row, "tags", f"buffer {buffer_id}"))
 
     def seal_buffer(self, buffer_id: str) -> None:
         """Mark a buffer complete: its readers stop waiting, writers are refused."""
@@ -238,12 +260,22 @@ class Store:
         return self.home / "buffers" / buffer_id
 
 
+def _json_column(row: sqlite3.Row, column: str, what: str):
+    try:
+        return json.loads(row[column])
+    except (TypeError, ValueError):
+        raise RtcError(
+            f"{what} in the run store is damaged: its {column} is not JSON",
+            hint="move store.db away to start an empty store",
+        ) from None
+
+
 def _run_record(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
         id=row["id"],
         status=row["status"],
         status_reason=row["status_reason"],
-        spec=json.loads(row["spec"]),
+        spec=_json_column(row, "spec", f"run {row['id']}"),
         created_at=row["created_at"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
@@ -256,8 +288,8 @@ class LogWriter:
     """Appends timestamped lines to a run's log file; safe to share between replica threads."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "a", encoding="utf-8")
+        home_files.private_dir(path.parent)
+        self._file = open(home_files.private_file(path), "a", encoding="utf-8")
         self._lock = threading.Lock()
 
     def write(self, text: str) -> None:

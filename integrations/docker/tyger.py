@@ -34,6 +34,7 @@ from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Codespec, Pipeline
 from rtc.integrations.docker import buffers as buffer_ops
 from rtc.integrations.docker import engine
+from rtc.integrations.docker import home as home_files
 from rtc.integrations.docker.pipes import ReplicaPipes
 from rtc.integrations.docker.store import (
     CANCELED,
@@ -103,7 +104,7 @@ def create_run(store: Store, spec: dict) -> RunRecord:
 
 def spawn_detached(store: Store, run_id: int) -> int:
     """Start a process that executes the stored run and survives this one; returns its pid."""
-    log = open(store.log_dir(run_id) / "executor.log", "ab")
+    log = open(home_files.private_file(store.log_dir(run_id) / "executor.log"), "ab")
     env = {**os.environ, "RTC_HOME": str(store.home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rtc.integrations.docker.tyger", str(run_id)],
@@ -560,6 +561,7 @@ def main(argv: list[str]) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # `kill PID` cancels the run as Ctrl-C does: containers removed
+    signal.signal(signal.SIGHUP, interrupt)
     store = Store()
     run_id = int(argv[0])
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler import quantities
+from rtc.compiler.bounds import count_problem, duration_problem
 from rtc.compiler.ir import Codespec, Pipeline, Run, WorkerSpec
 
 
@@ -290,6 +291,10 @@ def _codespec(pipeline: Pipeline, ref: str, version: int | None, kind: str) -> C
 
 
 def _check_job(cs: Codespec, run: Run) -> None:
+    # Command-line overrides (-r, --timeout) never went through the compiler: the same bounds here.
+    problem = count_problem(run.replicas, "replicas") or duration_problem(run.timeout_seconds, "the timeout")
+    if problem:
+        raise RtcError(f"run {run.name!r}: {problem}")
     if run.replicas < 1:
         raise RtcError(f"run {run.name!r}: replicas must be at least 1, not {run.replicas}")
     if cs.max_replicas is not None and run.replicas > cs.max_replicas:
@@ -308,8 +313,8 @@ def _check_job(cs: Codespec, run: Run) -> None:
 
 def _worker(pipeline: Pipeline, worker: WorkerSpec) -> dict:
     cs = _codespec(pipeline, worker.codespec, worker.codespec_version, "worker")
-    if worker.replicas < 1:
-        raise RtcError(f"worker replicas must be at least 1, not {worker.replicas}")
+    if count_problem(worker.replicas, "worker replicas"):
+        raise RtcError(count_problem(worker.replicas, "worker replicas"))
     if cs.inputs or cs.outputs:
         raise RtcError(f"worker codespec {cs.name!r} declares buffers; Tyger's worker codespecs have none")
     docker_resources(cs)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import keyword
 import re
 
-# Characters the Prefect API rejects in flow and deployment names.
-PREFECT_BANNED = "/%&><"
+# Characters the Prefect API rejects in flow and deployment names, and the braces of Prefect's
+# placeholders (`prefect deploy` would fill a `{{ name }}` in prefect.yaml from the environment).
+PREFECT_BANNED = "/%&><{}"
 
 CRON_PRESETS = {
     "@yearly": "0 0 1 1 *",
@@ -49,3 +50,25 @@ def cron_of(schedule: str | None) -> str | None:
     if schedule is None or schedule.strip() in ("@once", ""):
         return None
     return CRON_PRESETS.get(schedule.strip(), schedule.strip())
+
+
+def secret_block_name(secret: str) -> str:
+    """The Prefect Secret block of a secret (the runtime's `secret_block_name`; a test holds them equal)."""
+    return secret.lower().replace("_", "-")
+
+
+def check_secret_blocks(secrets) -> None:
+    """Two secrets (API_KEY, api_key) that would read one Secret block: refused, since the local runner and
+    Airflow read them as two values, and the same source must mean the same on every target."""
+    from rtc.compiler.diagnostics import RtcError
+
+    seen: dict[str, str] = {}
+    for name in sorted(set(secrets)):
+        block = secret_block_name(name)
+        if block in seen:
+            raise RtcError(
+                f"secrets {seen[block]!r} and {name!r} would both read the Prefect Secret block {block!r} "
+                "(block names are lower case), while the local runner and Airflow read two values",
+                hint="give the secrets names that differ in more than case and '_'",
+            )
+        seen[block] = name

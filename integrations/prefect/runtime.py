@@ -25,17 +25,20 @@ import time
 
 import docker
 import docker.errors
-from prefect import allow_failure, get_run_logger
+from prefect import allow_failure, get_run_logger, task, unmapped
 from prefect.blocks.system import Secret
 from prefect.runtime import flow_run, task_run
 
-from rtc.contract import check_value, expand_container, parse_signal, retry_delay
+from rtc.contract import IoFileError, check_value, expand_container, parse_signal, read_io_archive, retry_delay
 
 # ---- EMBED: everything below is copied into generated flow modules ----
 
 _IO_DIR = "/rtc/io"
 MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
+MAX_OUTPUTS_BYTES = 64 * 1024 * 1024  # rtc.contract.MAX_OUTPUTS_BYTES
+MAX_SIGNAL_BYTES = 64 * 1024  # rtc.contract.MAX_SIGNAL_BYTES
 _POLL_SECONDS = 0.2
+_IO_GROUP = 4242  # the group that owns /rtc/io inside the container, given to the step's process
 _LOG_TAIL = 20
 
 
@@ -82,34 +85,42 @@ def load_secrets(names):
     return values
 
 
-def _tar(files, dirs):
-    """A tar stream with `dirs` (world-writable) and `files` (path -> bytes), paths relative to /."""
+def _tar(files, dirs, group):
+    """A tar stream with `dirs` and `files` (path -> bytes), paths relative to /.
+
+    Owned by `group` and writable by it (the container gets it as a supplementary
+    group), never by the world: the step may run as any user of its image.
+    """
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for d in dirs:
             info = tarfile.TarInfo(d.lstrip("/"))
             info.type = tarfile.DIRTYPE
-            info.mode = 0o777
+            info.mode = 0o2770
+            info.gid = group
             tar.addfile(info)
         for path, data in files.items():
             info = tarfile.TarInfo(path.lstrip("/"))
             info.size = len(data)
-            info.mode = 0o666
+            info.mode = 0o660
+            info.gid = group
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 
-def _read_file(container, path):
-    """Bytes of `path` inside a (stopped) container, or None when it does not exist."""
+def _read_file(container, path, limit):
+    """Text of `path` inside a (stopped) container, or None when it does not exist.
+
+    Only a regular file of at most `limit` bytes (rtc.contract.read_io_archive); else a ContractError.
+    """
     try:
         chunks, _ = container.get_archive(path)
     except docker.errors.NotFound:
         return None
-    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
-        member = tar.next()
-        if member is None or not member.isfile():
-            return None
-        return tar.extractfile(member).read()
+    try:
+        return read_io_archive(chunks, path.rsplit("/", 1)[-1], limit)
+    except IoFileError as exc:
+        raise ContractError(f"step {container.labels.get('rtc.step', '?')!r}: {exc}") from None
 
 
 def _forward_logs(container, lines):
@@ -160,7 +171,7 @@ def _pull(client, image, logger):
 
 
 def run_container(spec, env, files, dirs, read_back, name_suffix=""):
-    """Run `spec` (image, argv, ...) to completion; return {path: bytes or None} for `read_back`.
+    """Run `spec` (image, argv, ...) to completion; return {path: text or None} for `read_back` ({path: limit}).
 
     Log lines go to the Prefect run logger as they arrive. A non-zero exit
     raises with the last lines of output; the container is always removed.
@@ -180,6 +191,7 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
         ports=spec.get("ports") or None,
         nano_cpus=spec.get("nano_cpus"),
         mem_limit=spec.get("mem_limit"),
+        group_add=[str(_IO_GROUP)],
         detach=True,
     )
     try:
@@ -190,7 +202,7 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     deadline = time.monotonic() + spec["timeout"] if spec.get("timeout") else None
     tail = []
     try:
-        container.put_archive("/", _tar(files, dirs))
+        container.put_archive("/", _tar(files, dirs, _IO_GROUP))
         container.start()
         container.reload()
         for port, bindings in sorted((container.attrs["NetworkSettings"].get("Ports") or {}).items()):
@@ -224,7 +236,7 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
                 f"step {spec['step']!r} failed: container exited with code {code}"
                 + ("; last output:\n" + "\n".join(tail) if tail else "")
             )
-        return {path: _read_file(container, path) for path in read_back}
+        return {path: _read_file(container, path, limit) for path, limit in read_back.items()}
     finally:
         _remove(container)
 
@@ -232,11 +244,11 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
 # ---- EMBED graphs: copied into graph modules only ----
 
 MAX_REQUEUES = 100  # rtc.contract.MAX_REQUEUES: re-queues per step (per element of a mapped step)
-# What a pruned step's task returns instead of outputs: "self" when the step sent the
-# prune signal, "upstream" when a step above it was pruned ("no element": the stand-in
-# task of an empty map, which like a pruned element adds nothing). A plain dict, so it
-# survives Prefect's result handling like any other result.
-_PRUNED = "__rtc_pruned__"
+# What a pruned step's task returns instead of outputs: {_PRUNED: "self"} when the step sent
+# the prune signal, "upstream" when a step above it was pruned ("no element": the stand-in
+# task of an empty map, which like a pruned element adds nothing). Its key is a tuple, which
+# no outputs object can hold (JSON keys are strings), so no output name can pass for it.
+_PRUNED = ("rtc", "pruned")
 
 
 def _is_pruned(result):
@@ -281,25 +293,25 @@ def retry_rest(spec, run_count):
     return max(0.0, retry_delay(retry["policy"], attempt) - waited)
 
 
-def _decode_signal(spec, raw):
+def _decode_signal(spec, text):
     """("prune", None), ("requeue", seconds), or None when the step sent no signal."""
-    if raw is None:
+    if text is None:
         return None
     try:
-        return parse_signal(raw.decode("utf-8", "replace"))
+        return parse_signal(text)
     except ValueError as exc:
         raise ContractError(f"step {spec['step']!r}: {exc}") from None
 
 
-def _decode_outputs(spec, raw):
+def _decode_outputs(spec, text):
     """The step's outputs file, decoded and checked against the declared output types."""
     declared = spec["outputs"]
-    if raw is None:
+    if text is None:
         if declared:
             raise ContractError(f"step {spec['step']!r} wrote no outputs file (RTC_OUTPUTS_FILE)")
         return [] if spec["fanout"] else {}
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(text)
     except ValueError as exc:
         raise ContractError(f"step {spec['step']!r}: outputs file is not JSON: {exc}") from None
     objects = data if spec["fanout"] else [data]
@@ -467,7 +479,7 @@ def run_step(spec, params, upstream, item=None, map_index=None):
             spec, env,
             files={_IO_DIR + "/inputs.json": encoded.encode("utf-8")},
             dirs=["/rtc", _IO_DIR],
-            read_back=[_IO_DIR + "/outputs.json", _IO_DIR + "/signal.json"],
+            read_back={_IO_DIR + "/outputs.json": MAX_OUTPUTS_BYTES, _IO_DIR + "/signal.json": MAX_SIGNAL_BYTES},
             name_suffix="" if map_index is None else f"#{map_index}",
         )
         signal = _decode_signal(spec, got[_IO_DIR + "/signal.json"])  # a signal wins over outputs
@@ -507,6 +519,56 @@ def finish(futures):
     if failed:
         raise RuntimeError("step(s) failed:\n  " + "\n  ".join(failed))
     return results
+
+
+# What a flow module's STEPS leave out: the defaults of a step's spec.
+_SPEC_DEFAULTS = {
+    "environ": {}, "volumes": {}, "ports": {}, "workdir": None, "timeout": None, "secrets": [], "inputs": {},
+    "outputs": {}, "fanout": False, "bindings": {}, "upstream": [], "upstream_fanout": {}, "all_done": False,
+    "mapped": False, "retry": None,
+}
+
+
+@task(persist_result=False)
+def _step_task(spec, params, upstream, item=None, map_index=None):
+    return run_step(spec, params, upstream, item, map_index)
+
+
+def _task_of(spec):
+    """The step's task: named like the step, with its retry policy (no tags: Prefect reads task tags as
+    concurrency-limit keys; rtc's tags are on the deployment)."""
+    options = {"name": spec["step"]}
+    retry = spec["retry"]
+    if retry:
+        # Prefect waits the smallest delay of each retry (reusing the last one); `run_step` waits the rest.
+        delays = retry["prefect_delays"]
+        # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (rtc's docs/runtime.md).
+        options.update(retries=retry["retries"], retry_delay_seconds=delays[0] if len(delays) == 1 else delays,
+                       retry_condition_fn=retry_unless_permanent)
+    return _step_task.with_options(**options)
+
+
+def run_graph(namespace, steps, secrets, params):
+    """Run a graph: every step of `steps` (step id -> spec, in topological order) submitted as a task.
+
+    Data and ordering travel as Prefect futures. A missing secret fails the flow before any
+    container starts. Returns every step's outputs (see `finish`).
+    """
+    load_secrets(secrets)
+    futures = {}
+    for step_id, spec in steps.items():
+        spec = {**_SPEC_DEFAULTS, **spec, "step": step_id, "namespace": namespace}
+        step_task = _task_of(spec)
+        upstream, wait_for = upstream_of(spec, futures), wait_list(spec, futures)
+        if spec["mapped"]:
+            items = each_items(spec, params, futures)
+            futures[step_id] = step_task.map(
+                unmapped(spec), unmapped(params), unmapped(upstream), item=items,
+                map_index=list(range(len(items))), wait_for=wait_for,
+            )
+        else:
+            futures[step_id] = step_task.submit(spec, params, upstream, wait_for=wait_for)
+    return finish(futures)
 
 
 # ---- EMBED runs: copied into Tyger run modules only ----
@@ -650,7 +712,7 @@ def run_job(spec, buffers, replica, workers=None):
     entrypoint, argv, env = expand_container(spec["entrypoint"], spec["argv"], spec["environ"], system)
     got = run_container(
         {**spec, "entrypoint": entrypoint, "argv": argv}, env, files=files, dirs=["/rtc", _BUFFER_DIR],
-        read_back=[buffer_file(name) for name in spec["outputs"]],
+        read_back={buffer_file(name): MAX_OUTPUTS_BYTES for name in spec["outputs"]},
         name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
     )
-    return {name: (got[buffer_file(name)] or b"").decode("utf-8", "replace") for name in spec["outputs"]}
+    return {name: got[buffer_file(name)] or "" for name in spec["outputs"]}

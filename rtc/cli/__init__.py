@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "buffer",
     "env",
     "deploy",
+    "gc",
 ]
 
 
@@ -45,10 +46,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _signals_interrupt() -> None:
+    """SIGTERM and SIGHUP (the terminal closed) interrupt as Ctrl-C does, so every command's cleanup runs.
+
+    Their default action ends the process on the spot: `rtc exec` would leave its
+    containers running and its run "Running" (docs/security.md).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     from rtc.compiler.diagnostics import RtcError
 
     argv = sys.argv[1:] if argv is None else argv
+    _signals_interrupt()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

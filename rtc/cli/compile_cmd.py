@@ -32,10 +32,42 @@ def render_target(pipeline, target: str) -> dict[str, str]:
     return module.render(pipeline)
 
 
+def merge_rules(target: str):
+    """Files several namespaces may share in one folder, and how their texts merge."""
+    if target == "prefect":
+        from rtc.integrations.prefect.deployments import merge_prefect_yaml
+
+        return {"prefect.yaml": merge_prefect_yaml}
+    if target == "airflow":
+        from rtc.integrations.airflow import merge_airflowignore
+
+        return {".airflowignore": merge_airflowignore}
+    return {}
+
+
+def ir_file_output(out: Path, text: str) -> dict[Path, str]:
+    """`-o FILE` for --target ir: a new file, or one that already holds rtc's IR (never anything else)."""
+    import json
+
+    from rtc.compiler.diagnostics import RtcError
+    from rtc.files import existing_text
+
+    current = existing_text(out)
+    if current is not None and current != text:
+        try:
+            ours = isinstance(json.loads(current), dict) and "ir_version" in json.loads(current)
+        except ValueError:
+            ours = False
+        if not ours:
+            raise RtcError(f"-o {out}: the file exists and is not IR JSON rtc wrote; rtc does not overwrite it",
+                           hint="choose another file name, or move the file away")
+    return {out: text}
+
+
 def run(args: argparse.Namespace) -> int:
     from rtc.compiler import compile_file
     from rtc.compiler.diagnostics import RtcError
-    from rtc.files import MANIFEST, manifest_text, read_manifest, write_atomically
+    from rtc.files import OutputPlan, apply_plan, plan_output
 
     pipeline = registry_option.apply(compile_file(args.file), args)
     rendered = render_target(pipeline, args.target)
@@ -47,36 +79,24 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     out = Path(args.output)
-    obsolete: list[Path] = []
     if args.target == "ir" and (out.suffix == ".json" or (len(rendered) == 1 and not out.is_dir())):
-        files = {out: next(iter(rendered.values()))}
+        plan = OutputPlan(writes=ir_file_output(out, next(iter(rendered.values()))))
     else:
-        # A manifest in the folder remembers what this pipeline wrote for this target, so
-        # that a renamed or removed graph does not leave its old DAG or flow behind.
-        key = f"{args.target}:{pipeline.namespace}"
-        manifest = read_manifest(out)
-        listed = manifest.get(key)
-        before = {p for p in listed if isinstance(p, str)} if isinstance(listed, list) else set()
-        obsolete = sorted(out / rel for rel in before - set(rendered) if (out / rel).is_file())
-        files = {out / rel: text for rel, text in rendered.items()}
-        files[out / MANIFEST] = manifest_text(manifest, key, rendered)
+        # The manifest in the folder records what each pipeline wrote there, with hashes, so that a
+        # renamed graph's old file goes and nothing rtc did not write is overwritten or deleted.
+        plan = plan_output(out, f"{args.target}:{pipeline.namespace}", rendered, merge_rules(args.target))
 
     if args.check:
-        stale = [p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
+        stale = [p for p, text in plan.writes.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
         for p in stale:
             print(f"out of date: {p}", file=sys.stderr)
-        for p in obsolete:
+        for p in plan.obsolete:
             print(f"no longer generated: {p}", file=sys.stderr)
-        if not stale and not obsolete:
-            print(f"up to date: {len(files)} file(s)", file=sys.stderr)
-        return 1 if stale or obsolete else 0
+        if not stale and not plan.obsolete:
+            print(f"up to date: {len(plan.writes)} file(s)", file=sys.stderr)
+        return 1 if stale or plan.obsolete else 0
 
     if not rendered:
         print(f"nothing to write: {args.file} has no graphs or runs for --target {args.target}", file=sys.stderr)
-    write_atomically(files)
-    for p in files:
-        print(f"wrote {p}", file=sys.stderr)
-    for p in obsolete:
-        p.unlink()
-        print(f"removed {p} (no longer generated)", file=sys.stderr)
+    apply_plan(plan, report=lambda line: print(line, file=sys.stderr))
     return 0

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
               f"(on a machine with Docker that sees {folder.resolve()})", file=sys.stderr)
     unscheduled = []
     for r in registered:
-        schedule = r["schedule"] or "manual"
+        schedule = r["cron"] or "manual"  # what the server holds (@daily is registered as 0 0 * * *)
         if not r["cron"]:
             when = "none (runs when triggered)"
         elif r["next_run"]:

@@ -61,14 +61,9 @@ def load_pipeline(path: str):
     if not Path(path).is_file():
         raise RtcError(f"no such file: {path}")
     if path.endswith(".json"):
-        from pydantic import ValidationError
+        from rtc.compiler.ir_check import load_ir_file
 
-        from rtc.compiler.ir import Pipeline
-
-        try:
-            return Pipeline.from_json(Path(path).read_text(encoding="utf-8"))
-        except ValidationError as exc:
-            raise RtcError(f"{path} is not rtc IR JSON: {exc.errors()[0]['msg']}") from None
+        return load_ir_file(path)  # checked as strictly as source (docs/security.md)
     from rtc.compiler import compile_file
 
     return compile_file(path)
@@ -130,11 +125,28 @@ def run_file(args: argparse.Namespace) -> int:
         raise RtcError("--workers must be at least 1")
     cancel = threading.Event()
     reporter = Reporter(total=len(graph.steps))
-    with runner.interrupts_cancel(cancel, reporter):
-        result = runner.run_graph(
-            pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel, use_cache=not args.no_cache,
-            environ=environ,
-        )
+    # Recorded in the run store with this process as its owner: if it is killed (SIGKILL
+    # cannot be handled), the next rtc that opens the store removes what it left (owners.py).
+    from rtc.integrations.docker import owners
+    from rtc.integrations.docker.store import Store
+
+    store = Store()
+    run_id = runner.new_run_id(name)
+    owners.begin_graph_run(store, run_id, name, pipeline.namespace)
+    status, reason = "Failed", "rtc stopped with an error before the run ended"
+    try:
+        with runner.interrupts_cancel(cancel, reporter):
+            result = runner.run_graph(
+                pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel, run_id=run_id,
+                use_cache=not args.no_cache, environ=environ,
+            )
+        status, reason = {"succeeded": ("Succeeded", None), "canceled": ("Canceled", "interrupted")}.get(
+            result.status, ("Failed", "a step failed"))
+    except KeyboardInterrupt:
+        status, reason = "Canceled", "interrupted"
+        raise
+    finally:
+        owners.end_graph_run(store, run_id, status, reason)
     if result.status == "succeeded":
         n = len(result.steps)
         print(f"rtc: run {result.run_id} succeeded ({n} step{'' if n == 1 else 's'})", file=sys.stderr)

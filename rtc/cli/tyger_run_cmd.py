@@ -77,21 +77,10 @@ def run_pipeline(args):
 
 def load_pipeline(path: str):
     """Compile a pipeline file; `.json` files are taken as IR (`rtc compile --target ir`)."""
-    from pathlib import Path
-
-    from rtc.compiler.diagnostics import RtcError
-
     if path.endswith(".json"):
-        from pydantic import ValidationError
+        from rtc.compiler.ir_check import load_ir_file
 
-        from rtc.compiler.ir import Pipeline
-
-        try:
-            return Pipeline.from_json(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RtcError(f"cannot read {path}: {exc.strerror}") from None
-        except ValidationError as exc:
-            raise RtcError(f"{path} is not rtc IR JSON: {exc.errors()[0]['msg']}") from None
+        return load_ir_file(path)  # checked as strictly as source (docs/security.md)
     from rtc.compiler import compile_file
 
     return compile_file(path)
@@ -230,11 +219,14 @@ def _watch(args) -> int:
 
 
 def _list(args) -> int:
+    from rtc.compiler.diagnostics import RtcError
     from rtc.integrations.docker.store import Store
     from rtc.integrations.docker.tyger_spec import parse_since, show_json
 
     since = parse_since(args.since) if args.since else None
     limit = args.limit if args.limit is not None else DEFAULT_LIST_LIMIT
+    if limit < 1:
+        raise RtcError(f"--limit {limit}: give a number of runs, at least 1")
     records, more = Store().list_runs(since=since, limit=limit)
     print_json([show_json(r) for r in records])
     if more and args.limit is None:
@@ -252,6 +244,7 @@ def _cancel(args) -> int:
 
 
 def _logs(args) -> int:
+    from rtc.compiler.diagnostics import RtcError
     from rtc.integrations.docker.store import Store, split_log_line
     from rtc.integrations.docker.tyger_spec import parse_since
 
@@ -268,6 +261,8 @@ def _logs(args) -> int:
 
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
     complete = [line for line in lines if line.endswith("\n")]
+    if args.tail is not None and args.tail < 0:
+        raise RtcError(f"--tail {args.tail}: give a number of lines, 0 or more")
     if args.tail is not None:
         complete = complete[-args.tail:] if args.tail > 0 else []
     for line in complete:

@@ -1,7 +1,7 @@
 """Exosphere's retry policies: every strategy and jitter, graph defaults, and the same delays under every target.
 
 The delays of the local runner come from `RetryPolicy.delay_for`; Airflow's
-and Prefect's from the code printed into their generated files, executed here
+and Prefect's from the code printed into their runtime modules, executed here
 from the file's text (the real Airflow and Prefect runs are in tests/airflow
 and tests/prefect). With the same random seed every target draws the same delays.
 """
@@ -16,6 +16,7 @@ import pytest
 
 from rtc import contract
 from rtc.compiler import compile_file
+from rtc.compiler.bounds import MAX_DURATION_SECONDS
 from rtc.compiler.diagnostics import CompileError
 from rtc.compiler.ir import RetryPolicy
 from rtc.integrations import airflow, prefect
@@ -61,6 +62,7 @@ def test_exponent_and_max_delay_cap():
 def test_a_huge_exponential_stays_finite():
     policy = RetryPolicy(max_retries=2000, strategy="exponential", delay_seconds=1.0, exponent=10)
     assert policy.delay_for(2000) == contract.MAX_RETRY_DELAY
+    assert contract.MAX_RETRY_DELAY == MAX_DURATION_SECONDS  # the ceiling is rtc's longest duration
 
 
 def test_ir_files_with_boolean_jitter_still_load():
@@ -156,48 +158,48 @@ def _functions(source: str, names: set[str]) -> dict:
 
 
 def _airflow_policies(text: str) -> dict:
-    """RtcNode name -> the policy dict printed into RtcRetry(...)."""
+    """RtcNode name -> the policy dict a DAG file gives it (`retry=`; the runtime's RtcRetry takes it)."""
     out = {}
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "RtcNode":
             name = ast.literal_eval(node.args[0])
-            for kw in node.keywords[0].value.keywords:
-                if kw.arg == "retry_policy":
-                    out[name] = ast.literal_eval(kw.value.args[0])
+            for kw in node.keywords:
+                if kw.arg == "retry":
+                    out[name] = ast.literal_eval(kw.value)
     return out
 
 
-def _prefect_tasks(text: str) -> dict:
-    """step -> (retries, retry_delay_seconds) from the @task decorators, and STEPS[...] specs."""
-    tree = ast.parse(text)
-    tasks, specs = {}, {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            for deco in node.decorator_list:
-                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "task":
-                    kw = {k.arg: k.value for k in deco.keywords}
-                    tasks[ast.literal_eval(kw["name"])] = (ast.literal_eval(kw["retries"]),
-                                                           ast.literal_eval(kw["retry_delay_seconds"]))
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
-            specs[ast.literal_eval(node.targets[0].slice)] = ast.literal_eval(node.value)
-    return tasks, specs
+def _prefect_specs(text: str) -> dict:
+    """step -> its spec, from the flow module's STEPS (the runtime's `_task_of` takes retries and delays from it)."""
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "STEPS":
+            return ast.literal_eval(node.value)
+    raise AssertionError("no STEPS in the flow module")
+
+
+def _split(files: dict, prefix: str) -> tuple[str, str]:
+    """(the runtime module's text, the one other Python file's text) of a rendered folder."""
+    [runtime] = [text for name, text in files.items() if name.startswith(prefix)]
+    [module] = [text for name, text in files.items() if name.endswith(".py") and not name.startswith(prefix)]
+    return runtime, module
 
 
 def test_every_target_computes_the_same_delays(tmp_path):
     pipeline = compile_text(tmp_path, CROSS_TARGET_RT)
     steps = {s.id: s for s in pipeline.graphs["g"].steps}
-    af_text = next(iter(airflow.render(pipeline).values()))
-    af = _functions(af_text, {"retry_delay"})
-    af_policies = _airflow_policies(af_text)
-    pf_text = prefect.render(pipeline)["g.py"]
-    pf = _functions(pf_text, {"retry_delay", "retry_rest"})
-    pf_tasks, pf_specs = _prefect_tasks(pf_text)
+    # The functions come from the runtime modules beside the DAGs and flows, the policies from those files.
+    af_runtime, af_dag = _split(airflow.render(pipeline), "rtc_airflow_")
+    af = _functions(af_runtime, {"retry_delay"})
+    af_policies = _airflow_policies(af_dag)
+    pf_runtime, pf_flow = _split(prefect.render(pipeline), "rtc_prefect_")
+    pf = _functions(pf_runtime, {"retry_delay", "retry_rest"})
+    pf_specs = _prefect_specs(pf_flow)
 
     for step_id, node_name in (("exp", "Exp"), ("lin", "Lin"), ("fix", "Fix"), ("many", "Many")):
         policy = steps[step_id].retry_policy(pipeline.nodes[node_name])
-        retries, prefect_delays = pf_tasks[step_id]
-        assert retries == policy.max_retries
-        prefect_delays = prefect_delays if isinstance(prefect_delays, list) else [prefect_delays]
+        retry = pf_specs[step_id]["retry"]
+        assert retry["retries"] == policy.max_retries
+        prefect_delays = retry["prefect_delays"]
         assert len(prefect_delays) <= 50  # Prefect refuses more
         for n in range(1, policy.max_retries + 1):
             random.seed(n)

@@ -181,3 +181,43 @@ def test_prefect_runs_an_every_minute_deployment_twice_without_a_trigger(stack, 
     assert all(r["auto_scheduled"] and r["created_by"] == "SCHEDULE" for r in done), done
     assert all(r["result"] == {"tick": {"greeting": "tick tier"}} for r in done), done
     assert len({r["expected"] for r in done}) == len(done)  # distinct schedule slots, not retries
+
+
+def test_a_celery_worker_on_a_second_engine_pulls_and_runs_a_built_environment(stack, airflow_dags):
+    """`rtc build --push` on the first host; DAGs compiled with `--registry`; worker 2's engine pulls."""
+    import docker
+
+    source = Path(__file__).with_name("tier_engine2.rt")
+    registry = f"{stack.registry}/tier"
+    built = subprocess.run([*RTC, "build", str(source), "--push", "--registry", registry, "-q"],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    ref = next(line.split()[2] for line in built.stderr.splitlines() if line.startswith("built: pushed "))
+    engine2 = docker.DockerClient(base_url=stack.engine2)
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine2.images.get(ref)  # the second host never built it
+
+    api = airflow_dags["api"]
+    out = Path(stack.airflow["AIRFLOW__CORE__DAGS_FOLDER"]) / "tier_engine2"
+    done = subprocess.run([*RTC, "compile", str(source), "--target", "airflow", "--registry", registry, "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert any(ref in dag_file.read_text() for dag_file in out.glob("*.py"))
+    dag = "rtc_tier_e2.spread"
+    wait_for(f"the dag-processor to parse {dag}", lambda: api.get(f"/api/v2/dags?dag_id_pattern={dag}")["dags"],
+             timeout=180)
+    since = int(time.time()) - 1
+    api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
+    run_id = api.post(f"/api/v2/dags/{dag}/dagRuns", {"logical_date": None})["dag_run_id"]
+
+    def finished():
+        state = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}")["state"]
+        return state if state in ("success", "failed") else None
+
+    assert wait_for(f"run {run_id} to finish", finished, timeout=400) == "success", stack.log("airflow-worker2")[-3000:]
+    assert ref in engine2.images.get(ref).tags  # pulled from the registry
+    on_engine2 = list(engine2.events(since=since, until=int(time.time()) + 1, decode=True, filters={
+        "type": "container", "event": "start", "label": "rtc.pipeline=rtc_tier_e2"}))
+    assert on_engine2, "no step of the built environment ran on the second engine"
+    assert all(e["Actor"]["Attributes"]["image"] == ref for e in on_engine2)
+    engine2.close()

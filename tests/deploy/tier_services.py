@@ -25,8 +25,9 @@ def read_env(path: Path) -> dict[str, str]:
     return {k: v for k, v in pairs}
 
 
-def service(*args: str, timeout: float = 300) -> None:
-    done = subprocess.run([str(SERVICES / args[0]), *args[1:]], capture_output=True, text=True, timeout=timeout)
+def service(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> None:
+    done = subprocess.run([str(SERVICES / args[0]), *args[1:]], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
     if done.returncode != 0:
         pytest.fail(f"scripts/services/{' '.join(args)} failed:\n{done.stderr[-4000:]}")
 
@@ -36,6 +37,8 @@ class Stack:
     dir: Path
     airflow: dict[str, str] = field(default_factory=dict)  # the Airflow components' environment
     prefect: dict[str, str] = field(default_factory=dict)  # PREFECT_API_URL, PREFECT_HOME, ...
+    registry: str = ""  # HOST:PORT of the tier's docker-registry
+    engine2: str = ""  # DOCKER_HOST of the second engine, which Celery worker 2 uses
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         """This process's environment with a service's settings on top (for subprocesses)."""

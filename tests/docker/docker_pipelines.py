@@ -65,12 +65,12 @@ def write_ir(tmp: Path, p: Pipeline) -> Path:
 
 def containers_created(client, namespace: str, since: float) -> list[dict]:
     """Engine events of containers of `namespace` created since `since` (the engine remembers them)."""
-    return list(
-        client.events(
-            since=int(since) - 1, until=int(time.time()) + 1, decode=True,
-            filters={"type": "container", "event": "create", "label": f"rtc.pipeline={namespace}"},
-        )
+    events = client.events(
+        since=int(since) - 1, until=int(time.time()) + 1, decode=True,
+        filters={"type": "container", "event": "create", "label": f"rtc.pipeline={namespace}"},
     )
+    # The query is in whole seconds; the nanosecond stamps keep out what came just before `since`.
+    return [e for e in events if e.get("timeNano", 0) >= int(since * 1e9)]
 
 
 __all__ = [

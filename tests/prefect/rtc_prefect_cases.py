@@ -167,6 +167,12 @@ def hostile_pipeline():
                     nodes={node.name: node}, graphs={g.name: g})
 
 
+def flow_file(folder: Path, name: str) -> Path:
+    """The module of graph `name` (or `run__<run>`) in a compiled folder: `<namespace>__<name>.py`."""
+    [path] = Path(folder).glob(f"*__{name}.py")
+    return path
+
+
 def load_module(path: Path):
     """Import a generated flow module from its file, under a unique name."""
     name = f"rtc_generated_{path.stem}_{abs(hash(str(path)))}"

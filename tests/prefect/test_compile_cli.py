@@ -68,7 +68,7 @@ def test_compiled_twice_from_one_place_gives_the_same_bytes(tmp_path):
     for out in ("a", "b"):
         done = _rtc("compile", "p.rt", "--target", "prefect", "-o", out, cwd=project)
         assert done.returncode == 0, done.stderr
-    a, b = project / "a" / "g.py", project / "b" / "g.py"
+    a, b = project / "a" / "M__g.py", project / "b" / "M__g.py"
     assert a.read_bytes() == b.read_bytes()
     assert (project / "a" / "prefect.yaml").read_bytes() == (project / "b" / "prefect.yaml").read_bytes()
     # the mount's host path is absolute, resolved against the source file's folder at compile time
@@ -77,7 +77,7 @@ def test_compiled_twice_from_one_place_gives_the_same_bytes(tmp_path):
     # compiled from elsewhere: the same mount path; only the source path as given (header, description) differs
     other = _rtc("compile", str(project / "p.rt"), "--target", "prefect", "-o", str(tmp_path / "c"), cwd=tmp_path)
     assert other.returncode == 0, other.stderr
-    elsewhere = (tmp_path / "c" / "g.py").read_text()
+    elsewhere = (tmp_path / "c" / "M__g.py").read_text()
     assert elsewhere != a.read_text()
     assert elsewhere.replace(str(project / "p.rt"), "p.rt") == a.read_text()
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from rtc_prefect_cases import (
+    flow_file,
     all_done_pipeline,
     contract_pipeline,
     labelled,
@@ -22,8 +23,8 @@ pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 def test_a_broken_contract_fails_without_retrying(compile_to, prefect_server, docker_client, tmp_path):
     state_dir = make_state_dir(tmp_path)
     out = compile_to(contract_pipeline(state_dir))
-    assert "retries=2" in (out / "g.py").read_text()
-    module = load_module(out / "g.py")
+    assert "retries=2" in (flow_file(out, "g")).read_text()
+    module = load_module(flow_file(out, "g"))
     state = module.g(return_state=True)
     assert state.is_failed()
     # retries=2 is configured, yet each step ran exactly one container
@@ -38,7 +39,7 @@ def test_all_done_join_runs_with_null_for_a_failed_upstream(compile_to, prefect_
     from prefect.client.orchestration import get_client
 
     state_dir = make_state_dir(tmp_path)
-    module = load_module(compile_to(all_done_pipeline(state_dir)) / "g.py")
+    module = load_module(flow_file(compile_to(all_done_pipeline(state_dir)), "g"))
     state = module.g(return_state=True)
     assert state.is_failed()
     assert "bad: Failed" in state.message, state.message
@@ -63,7 +64,7 @@ def _flow_filter(flow_run_id):
 
 
 def test_tyger_workers_start_before_the_job_and_are_removed(compile_to, prefect_server, docker_client):
-    module = load_module(compile_to(worker_pipeline()) / "run_dist.py")
+    module = load_module(flow_file(compile_to(worker_pipeline()), "run__dist"))
     state = module.dist(input="hi", return_state=True)
     assert state.is_completed(), state.message
     lines = state.result()["output"].splitlines()
@@ -82,7 +83,7 @@ def test_a_missing_image_fails_at_once_without_retrying(compile_to, prefect_serv
     env = Environment(name="gone", image="rtc-test/no-such-image:1")
     retry = RetryPolicy(max_retries=3, strategy="fixed", delay_seconds=30)  # a retry would make this test take 90 s
     node = Node(name="N", env="gone", command=["true"], retry=retry)
-    module = load_module(compile_to(graph_pipeline("NoImageT", [node], [Step(id="s", node="N")], envs=(env,))) / "g.py")
+    module = load_module(flow_file(compile_to(graph_pipeline("NoImageT", [node], [Step(id="s", node="N")], envs=(env,))), "g"))
     state = module.g(return_state=True)
     assert state.is_failed()
     with get_client(sync_client=True) as client:

@@ -51,7 +51,7 @@ def test_deploy_schedules_and_a_worker_run(tmp_path, prefect_env, docker_client)
                            "-o", str(tmp_path / "flows")], env=prefect_env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert f"deployed {ns}.greet/greet  schedule @daily  next run " in done.stdout
+    assert f"deployed {ns}.greet/greet  schedule 0 0 * * *  next run " in done.stdout  # what the server holds
     assert any(line.startswith(f"deployed {ns}.nightly/nightly  schedule 30 2 * * 1-5  next run 20") for line in lines)
     assert f"deployed {ns}.manual/manual  schedule manual  next run none" in done.stdout
     assert (tmp_path / "flows" / "prefect.yaml").is_file()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from rtc_prefect_cases import (
+    flow_file,
     labelled,
     make_state_dir,
     load_module,
@@ -30,10 +31,11 @@ def _task_runs(state):
         return client.read_task_runs(flow_run_filter=flow_filter)
 
 
-def test_the_generated_module_carries_the_contract_of_signals(compile_to, tmp_path):
+def test_the_runtime_module_carries_the_contract_of_signals(compile_to, tmp_path):
     from rtc import contract
 
-    text = (compile_to(prune_pipeline(make_state_dir(tmp_path))) / "g.py").read_text()
+    [runtime] = compile_to(prune_pipeline(make_state_dir(tmp_path))).glob("rtc_prefect_*.py")
+    text = runtime.read_text()
     assert contract.parse_signal_source() in text
     assert '"RTC_SIGNAL_FILE": _IO_DIR + "/signal.json"' in text
     assert contract.ENV_SIGNAL_FILE == "RTC_SIGNAL_FILE" and contract.SIGNAL_FILE == "/rtc/io/signal.json"
@@ -42,7 +44,7 @@ def test_the_generated_module_carries_the_contract_of_signals(compile_to, tmp_pa
 
 def test_prune_skips_everything_below_and_the_flow_completes(compile_to, prefect_server, docker_client, tmp_path):
     state_dir = make_state_dir(tmp_path)
-    module = load_module(compile_to(prune_pipeline(state_dir)) / "g.py")
+    module = load_module(flow_file(compile_to(prune_pipeline(state_dir)), "g"))
     state = module.g(return_state=True)
     assert state.is_completed(), state.message
     assert (state_dir / "src").exists()
@@ -60,7 +62,7 @@ def test_prune_skips_everything_below_and_the_flow_completes(compile_to, prefect
 
 def test_prune_above_a_mapped_step_skips_it_even_an_empty_one(compile_to, prefect_server, docker_client, tmp_path):
     state_dir = make_state_dir(tmp_path)
-    module = load_module(compile_to(pruned_map_source_pipeline(state_dir)) / "g.py")
+    module = load_module(flow_file(compile_to(pruned_map_source_pipeline(state_dir)), "g"))
     state = module.g(return_state=True)
     assert state.is_completed(), state.message
     assert sorted(p.name for p in state_dir.iterdir()) == ["got.json"]
@@ -71,7 +73,7 @@ def test_prune_above_a_mapped_step_skips_it_even_an_empty_one(compile_to, prefec
 
 def test_requeue_runs_the_step_again_with_its_timeout_per_run(compile_to, prefect_server, docker_client, tmp_path):
     state_dir = make_state_dir(tmp_path)
-    module = load_module(compile_to(requeue_pipeline(state_dir)) / "g.py")
+    module = load_module(flow_file(compile_to(requeue_pipeline(state_dir)), "g"))
     started = time.monotonic()
     state = module.g(return_state=True)
     elapsed = time.monotonic() - started
@@ -84,11 +86,14 @@ def test_requeue_runs_the_step_again_with_its_timeout_per_run(compile_to, prefec
     assert labelled(docker_client, "RequeueT") == []
 
 
-def test_requeues_are_limited_and_not_retried(compile_to, prefect_server, docker_client, tmp_path):
+def test_requeues_are_limited_and_not_retried(compile_to, prefect_server, docker_client, tmp_path, monkeypatch):
     state_dir = make_state_dir(tmp_path)
     pipeline = signal_loop_pipeline(state_dir, '{"signal": "requeue", "delay_seconds": 0}', "RequeueLoopT")
-    module = load_module(compile_to(pipeline) / "g.py")
-    module.MAX_REQUEUES = 2  # the limit the runtime reads; 100 real re-queues would take minutes
+    module = load_module(flow_file(compile_to(pipeline), "g"))
+    import sys
+
+    # The limit the runtime module reads; 100 real re-queues would take minutes.
+    monkeypatch.setattr(sys.modules[module.run_graph.__module__], "MAX_REQUEUES", 2)
     state = module.g(return_state=True)
     assert state.is_failed()
     assert "re-queued more than 2 times" in state.message, state.message
@@ -98,8 +103,27 @@ def test_requeues_are_limited_and_not_retried(compile_to, prefect_server, docker
 
 def test_a_malformed_signal_breaks_the_contract(compile_to, prefect_server, docker_client, tmp_path):
     state_dir = make_state_dir(tmp_path)
-    module = load_module(compile_to(signal_loop_pipeline(state_dir, '{"signal": "stop"}', "BadSignalT")) / "g.py")
+    module = load_module(flow_file(compile_to(signal_loop_pipeline(state_dir, '{"signal": "stop"}', "BadSignalT")), "g"))
     state = module.g(return_state=True)
     assert state.is_failed()
     assert "a signal file holds" in state.message, state.message
     assert (state_dir / "runs").read_text().splitlines() == ["run"]  # a broken contract is not retried
+
+
+def test_an_output_named_like_a_marker_is_just_an_output(compile_to, prefect_server, docker_client):
+    """The runtime's prune marker has a tuple key, which no outputs object (JSON) can hold: the step
+    below runs, as under the local runner and Airflow."""
+    from rtc.compiler.ir import Node, OutputRef, Port, Step, StepInput
+    from rtc_prefect_cases import graph_pipeline
+
+    nodes = [Node(name="Src", env="bb", outputs=[Port(name="__rtc_pruned__", type="str")],
+                  command=["sh", "-c", 'echo \'{"__rtc_pruned__": "self"}\' > "$RTC_OUTPUTS_FILE"']),
+             Node(name="Use", env="bb", inputs=[Port(name="v", type="str")], outputs=[Port(name="got", type="json")],
+                  command=["sh", "-c", 'echo "{\\"got\\": $RTC_INPUTS}" > "$RTC_OUTPUTS_FILE"'])]
+    steps = [Step(id="src", node="Src"),
+             Step(id="use", node="Use", upstream=["src"],
+                  inputs=[StepInput(name="v", binding=OutputRef(step="src", output="__rtc_pruned__"), type="str")])]
+    module = load_module(flow_file(compile_to(graph_pipeline("MarkerT", nodes, steps)), "g"))
+    state = module.g(return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result() == {"src": {"__rtc_pruned__": "self"}, "use": {"got": {"v": "self"}}}

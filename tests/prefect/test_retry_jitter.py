@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from rtc.compiler.ir import Environment, Mount, Node, Port, RetryPolicy, Step
 
-from rtc_prefect_cases import graph_pipeline, load_module
+from rtc_prefect_cases import flow_file, graph_pipeline, load_module
 
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 
@@ -23,9 +25,12 @@ def test_linear_equal_jitter_delays_fall_in_exosphere_ranges(compile_to, prefect
     # The graph's default policy (the node writes none): retry 1 waits 1-2 s, retry 2 waits 2-4 s.
     policy = RetryPolicy(max_retries=2, strategy="linear", jitter="equal", delay_seconds=2.0)
     pipeline = graph_pipeline("JitterT", [node], [Step(id="flaky", node="Flaky", retry=policy)], envs=(env,))
-    text = (compile_to(pipeline) / "g.py").read_text()
-    assert "retry_delay_seconds=[1.0, 2.0]" in text
-    module = load_module(compile_to(pipeline) / "g.py")
+    folder = compile_to(pipeline)
+    module = load_module(flow_file(folder, "g"))
+    [runtime_file] = folder.glob("rtc_prefect_*.py")
+    runtime = sys.modules[runtime_file.stem]  # imported by the flow module
+    task = runtime._task_of({**runtime._SPEC_DEFAULTS, **module.STEPS["flaky"], "step": "flaky"})
+    assert (task.retries, task.retry_delay_seconds) == (2, [1.0, 2.0])  # the smallest delay of each retry
     assert module.g() == {"flaky": {"n": 3}}
     starts = [float(x) for x in (state / "starts").read_text().split()]
     gaps = [b - a for a, b in zip(starts, starts[1:])]

@@ -4,121 +4,21 @@
 # One Airflow DAG for the Tyger run: the codespec's container runs through
 # DockerOperator (1 replica(s)). Input buffers are DAG params
 # (their text is the buffer's content); output buffers come back as XCom.
-import os
-import tempfile
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
-from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, Param
-from docker.types import Mount
 
-
-class RtcRunJob(DockerOperator):
-    """A Tyger job container: buffers are files under /rtc/buffers named by <NAME>_PIPE."""
-
-    template_fields = ()
-    template_ext = ()
-
-    def __init__(self, *, rtc_inputs=None, rtc_outputs=None, rtc_replica=0, **kwargs):
-        kwargs.setdefault("mount_tmp_dir", False)
-        kwargs.setdefault("auto_remove", "force")
-        super().__init__(**kwargs)
-        self.rtc_inputs = rtc_inputs or {}  # buffer name -> its <NAME>_PIPE variable
-        self.rtc_outputs = rtc_outputs or {}
-        self.rtc_replica = rtc_replica
-
-    def execute(self, context):
-        run_id = context["run_id"]
-        with tempfile.TemporaryDirectory(prefix="rtc-buffers-", dir=self.host_tmp_dir) as folder:
-            os.chmod(folder, 0o777)
-            system = {}  # what the runner adds to the codespec's env (as under `rtc exec`)
-            for name, variable in [*self.rtc_inputs.items(), *self.rtc_outputs.items()]:
-                path = os.path.join(folder, buffer_file(variable))
-                with open(path, "w", encoding="utf-8") as f:
-                    if name in self.rtc_inputs:
-                        f.write(str(context["params"][name]))
-                os.chmod(path, 0o666)
-                system[variable] = BUFFERS_DIR + "/" + buffer_file(variable)
-            system["RTC_RUN_ID"] = run_id
-            system["RTC_REPLICA_INDEX"] = system["REPLICA_INDEX"] = str(self.rtc_replica)
-            self.command, _, self.environment = expand_container(self.command, (), self.environment, system)
-            self.mounts = [m for m in self.mounts if m.get("Target") != BUFFERS_DIR]
-            self.mounts.append(Mount(BUFFERS_DIR, folder, type="bind"))
-            self.labels = {"rtc.run": run_id, "rtc.step": self.task_id, "rtc.pipeline": PIPELINE}
-            super().execute(context)
-            outputs = {}
-            for name, variable in self.rtc_outputs.items():
-                with open(os.path.join(folder, buffer_file(variable)), encoding="utf-8", errors="replace") as f:
-                    outputs[name] = f.read()
-        return outputs
-
-
-BUFFERS_DIR = "/rtc/buffers"
-
-
-def buffer_file(variable):
-    """INPUT_PIPE -> input: a buffer's file under BUFFERS_DIR, as rtc.contract.buffer_file names it."""
-    return variable[: -len("_PIPE")].lower()
-
-
-def expand_container(command, args, env, system_env):
-    """Kubernetes' `$(NAME)` expansion for one container: returns (command, args, environment).
-
-    Tyger runs its codespecs as Kubernetes does: `$(NAME)` in `command`,
-    `args` and `env` values is replaced by the variable NAME of the
-    container's environment; `$$` stands for one `$` (so `$$(NAME)` is the
-    literal `$(NAME)`); a reference to a name that is not defined is left as
-    written. `env` is the codespec's own, `system_env` what the runner adds
-    (`<BUFFER>_PIPE`, `REPLICA_INDEX`, worker variables, ...), which wins
-    over a codespec variable of the same name. An `env` value sees the
-    runner's variables and the codespec variables defined before it
-    (Kubernetes' "previously defined" rule); a Tyger `env` is a map whose
-    order no target keeps (IR JSON, run store and DAG files sort it), so
-    "before" means before in name order. `command` and `args` see the whole
-    environment. Self-contained: generated Airflow and Prefect files carry
-    its source (see `expand_container_source`), so every target expands
-    identically.
-    """
-
-    def expand(text, known):
-        out, i, n = [], 0, len(text)
-        while i < n:
-            if text[i] != "$" or i + 1 == n:
-                out.append(text[i])
-                i += 1
-            elif text[i + 1] == "$":  # `$$` is an escaped `$`
-                out.append("$")
-                i += 2
-            elif text[i + 1] == "(":
-                close = text.find(")", i + 2)
-                if close < 0:  # an unclosed `$(` stays as written
-                    out.append("$(")
-                    i += 2
-                    continue
-                name = text[i + 2:close]
-                out.append(known[name] if name in known else text[i:close + 1])
-                i = close + 1
-            else:  # `$x` is not a reference
-                out.append(text[i:i + 2])
-                i += 2
-        return "".join(out)
-
-    environment = {}
-    for name, value in sorted(env.items()):
-        environment[name] = expand(str(value), {**environment, **system_env})
-    environment.update(system_env)
-    return (
-        [expand(str(a), environment) for a in command or ()],
-        [expand(str(a), environment) for a in args or ()],
-        environment,
-    )
-
-PIPELINE = "run-hello"
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
+from rtc_airflow_398b87485ad3 import RtcRunJob  # noqa: E402
 
 
 with DAG(
     dag_id="run-hello.run.run-hello",
     description="rtc Tyger run run-hello of codespec hello (run-hello.yml)",
+    doc_md="**run-hello.run.run-hello**: Tyger run of codespec `hello`, compiled by rtc from `run-hello.yml`.\n\nImage: `ubuntu`, 1 replica(s).\nInput buffers (params, their text is the content): `input`\nOutput buffers (in the result): `output`\n",
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
@@ -129,6 +29,7 @@ with DAG(
 ) as dag:
     job = RtcRunJob(
         task_id="hello",
+        rtc_pipeline="run-hello",
         image="ubuntu",
         command=[
             "bash",

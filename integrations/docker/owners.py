@@ -1,0 +1,313 @@
+"""Who owns what rtc left running, and finishing what its owner abandoned.
+
+A run's containers, network and temporary io folder belong to the process
+that executes it. Ctrl-C, SIGTERM and SIGHUP let that process clean up;
+SIGKILL (or a crash of the machine's OOM killer) does not. So:
+
+- every container rtc creates carries `rtc.owner = <boot id>:<pid>:<start time>`
+  (`owner_label`), which says whether its owner still lives, on this
+  machine, without any store (a pid alone could have been reused);
+- `rtc run FILE` records its graph run in the run store (`begin_graph_run`,
+  `end_graph_run`), and Tyger runs record their executor's pid already;
+- whenever the run store is opened, `reconcile` finds the runs whose owner
+  is gone, removes their containers (and network and io folder) and marks
+  them Failed (Canceled when a cancel was asked) with the reason;
+- `rtc gc` (`collect`) removes every container rtc labelled whose owner is
+  gone, whatever store it came from, and the io folders of such runs.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rtc.integrations.docker.store import CANCELED, CANCELING, FAILED, PENDING, RUNNING, Store
+
+LABEL_OWNER = "rtc.owner"
+# Graph runs of `rtc run FILE`: a table of their own (Tyger's `runs` hold Tyger specs).
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS graph_runs (
+    id            TEXT PRIMARY KEY,
+    graph         TEXT NOT NULL,
+    namespace     TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    status_reason TEXT,
+    owner         TEXT NOT NULL,
+    created_at    REAL NOT NULL,
+    finished_at   REAL
+);
+"""
+# A Tyger run created by `rtc run create` but whose executor never recorded its pid.
+UNSTARTED_GRACE_SECONDS = 300
+
+
+# ---------------------------------------------------------------- owners
+
+
+@lru_cache(maxsize=1)
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()[:8]
+    except OSError:
+        return "noboot"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat); None when it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def owner_label(pid: int | None = None) -> str:
+    """`<boot id>:<pid>:<start time>` of this process (or `pid`)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{_boot_id()}:{pid}:{_start_time(pid) or '?'}"
+
+
+def owned_labels(labels: dict[str, str]) -> dict[str, str]:
+    """`labels` plus `rtc.owner` of this process, for every container rtc creates.
+
+    Not for `rtc env up` environments (`rtc.env`): they outlive their process by design.
+    """
+    out = dict(labels)
+    if "rtc.env" not in out:
+        out[LABEL_OWNER] = owner_label()
+    return out
+
+
+def owner_state(label: str | None) -> str:
+    """"alive", "gone", or "unknown" (another machine's, or not an owner label)."""
+    try:
+        boot, pid, started = (label or "").split(":")
+        pid_number = int(pid)
+    except ValueError:
+        return "unknown"
+    if boot != _boot_id():
+        return "unknown"
+    now = _start_time(pid_number)
+    return "alive" if now is not None and now == started else "gone"
+
+
+def pid_alive(pid: int | None) -> bool:
+    return bool(pid) and _start_time(int(pid)) is not None
+
+
+# ---------------------------------------------------------------- graph runs in the store
+
+
+def _ensure_table(store: Store) -> None:
+    if not getattr(store, "_graph_runs_ready", False):
+        with store._connect() as db:
+            db.executescript(_SCHEMA)
+        store._graph_runs_ready = True
+
+
+def begin_graph_run(store: Store, run_id: str, graph: str, namespace: str) -> None:
+    _ensure_table(store)
+    with store._connect() as db:
+        db.execute(
+            "INSERT INTO graph_runs (id, graph, namespace, status, owner, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, graph, namespace, RUNNING, owner_label(), time.time()),
+        )
+
+
+def end_graph_run(store: Store, run_id: str, status: str, reason: str | None = None) -> None:
+    _ensure_table(store)
+    with store._connect() as db:
+        db.execute(
+            "UPDATE graph_runs SET status = ?, status_reason = ?, finished_at = ? WHERE id = ? AND status = ?",
+            (status, reason, time.time(), run_id, RUNNING),
+        )
+
+
+@dataclass(frozen=True)
+class GraphRunRecord:
+    id: str
+    graph: str
+    namespace: str
+    status: str
+    status_reason: str | None
+    owner: str
+
+
+def get_graph_run(store: Store, run_id: str) -> GraphRunRecord | None:
+    _ensure_table(store)
+    with store._connect() as db:
+        row = db.execute("SELECT * FROM graph_runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    return GraphRunRecord(row["id"], row["graph"], row["namespace"], row["status"], row["status_reason"], row["owner"])
+
+
+# ---------------------------------------------------------------- reconciling
+
+
+@dataclass
+class Abandoned:
+    kind: str  # "graph" | "tyger"
+    id: str
+    label: str  # the rtc.run label of its containers
+    canceling: bool
+    owner: str
+
+
+def abandoned_runs(store: Store) -> list[Abandoned]:
+    """Runs not finished whose owner process is gone (cheap: no Docker call)."""
+    from rtc.integrations.docker.tyger import run_label
+
+    _ensure_table(store)
+    found: list[Abandoned] = []
+    with store._connect() as db:
+        graph_rows = db.execute("SELECT id, owner FROM graph_runs WHERE status = ?", (RUNNING,)).fetchall()
+        tyger_rows = db.execute(
+            "SELECT id, status, pid, created_at FROM runs WHERE status IN (?, ?, ?)", (PENDING, RUNNING, CANCELING)
+        ).fetchall()
+    for row in graph_rows:
+        if owner_state(row["owner"]) == "gone":
+            found.append(Abandoned("graph", row["id"], row["id"], False, row["owner"]))
+    for row in tyger_rows:
+        pid = row["pid"]
+        if pid is None:
+            if time.time() - row["created_at"] < UNSTARTED_GRACE_SECONDS:
+                continue  # `rtc run create` is about to start its executor
+        elif pid_alive(pid):
+            continue
+        found.append(Abandoned("tyger", str(row["id"]), run_label(store, row["id"]), row["status"] == CANCELING,
+                               f"pid {pid}" if pid else "no executor"))
+    return found
+
+
+def reconcile(store: Store, client=None) -> list[Abandoned]:
+    """Finish every abandoned run of `store`: containers and network removed, io folder deleted, status set.
+
+    Docker is asked only when there is something to finish. When the engine
+    cannot be reached, the status is still set, and the reason says so
+    (`rtc gc` removes the containers later).
+    """
+    runs = abandoned_runs(store)
+    if not runs:
+        return []
+    removed_ok = True
+    try:
+        if client is None:
+            from rtc.integrations.docker import engine
+
+            client = engine.connect()
+        for run in runs:
+            _remove_run_resources(client, run.label)
+    except Exception:  # noqa: BLE001 - the engine is away: statuses still become true, gc cleans up later
+        removed_ok = False
+    for run in runs:
+        leftovers = "its containers were removed" if removed_ok else "its containers could not be removed (Docker unreachable); `rtc gc` removes them"
+        if run.kind == "graph":
+            _remove_io_folders(run.id)
+            end_graph_run(store, run.id, FAILED, f"its process ({_pid_of(run.owner)}) ended without finishing it; {leftovers}")
+        else:
+            _finish_tyger(store, int(run.id), run, leftovers)
+    return runs
+
+
+def _finish_tyger(store: Store, run_id: int, run: Abandoned, leftovers: str) -> None:
+    from rtc.integrations.docker.tyger_spec import job_codespec
+
+    if run.canceling:
+        store.transition(run_id, CANCELED, frm=(CANCELING,), reason=f"canceled by request; its executor ({run.owner}) was gone; {leftovers}")
+    else:
+        store.transition(run_id, FAILED, frm=(PENDING, RUNNING),
+                         reason=f"its executor ({run.owner}) ended without finishing it; {leftovers}")
+    try:
+        record = store.get_run(run_id)
+        for parameter in job_codespec(record.spec).outputs:  # readers of its outputs stop waiting
+            store.seal_buffer(record.spec["job"]["buffers"][parameter])
+    except Exception:  # noqa: BLE001 - a damaged spec: the status is what matters
+        pass
+
+
+def _remove_run_resources(client, label: str) -> None:
+    from rtc.integrations.docker import engine
+
+    engine.remove_labelled(client, **{"rtc.run": label})
+    for network in client.networks.list(filters={"label": f"rtc.run={label}"}):
+        try:
+            network.remove()
+        except Exception:  # noqa: BLE001 - still in use by a container being removed: gc retries
+            pass
+
+
+def _remove_io_folders(run_id: str) -> int:
+    """The runner's temporary io folders of a graph run (`rtc-<run id>-*` in the temp folder)."""
+    count = 0
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), glob.escape(f"rtc-{run_id}-") + "*")):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            count += 1
+    return count
+
+
+def _pid_of(owner: str) -> str:
+    parts = owner.split(":")
+    return f"pid {parts[1]}" if len(parts) == 3 else owner
+
+
+# ---------------------------------------------------------------- rtc gc
+
+
+@dataclass
+class Collected:
+    containers: list[str]
+    networks: list[str]
+    folders: int
+    runs: list[Abandoned]
+
+
+def collect(store: Store, client, dry_run: bool = False) -> Collected:
+    """Remove what rtc labelled and no live process owns: containers, Tyger networks, io folders."""
+    from rtc.integrations.docker import engine
+
+    runs = [] if dry_run else reconcile(store, client)
+    containers, runs_seen = [], set()
+    for container in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
+        labels = container.labels or {}
+        if owner_state(labels.get(LABEL_OWNER)) != "gone":
+            continue
+        containers.append(container.name)
+        if labels.get("rtc.run"):
+            runs_seen.add(labels["rtc.run"])
+        if not dry_run:
+            engine._remove(container)
+    networks = []
+    for network in client.networks.list(filters={"label": "rtc.run"}):
+        network.reload()
+        if network.attrs.get("Containers"):
+            continue  # someone's containers are still on it
+        run = (network.attrs.get("Labels") or {}).get("rtc.run", "")
+        if run in runs_seen or _tyger_run_finished(store, network.attrs.get("Labels") or {}):
+            networks.append(network.name)
+            if not dry_run:
+                try:
+                    network.remove()
+                except Exception:  # noqa: BLE001 - raced with its owner removing it
+                    pass
+    folders = 0 if dry_run else sum(_remove_io_folders(run) for run in runs_seen)
+    return Collected(containers, networks, folders, runs)
+
+
+def _tyger_run_finished(store: Store, labels: dict) -> bool:
+    if labels.get("rtc.store") != store.key or not labels.get("rtc.tyger.run"):
+        return False
+    try:
+        return store.get_run(labels["rtc.tyger.run"]).terminal
+    except Exception:  # noqa: BLE001 - not in this store
+        return False
