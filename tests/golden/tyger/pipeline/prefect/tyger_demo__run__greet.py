@@ -15,7 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_prefect_a3c0cef08d2f import run_job  # noqa: E402
+from rtc_prefect_01e47bae2e0e import run_job  # noqa: E402
 
 # ---------------------------------------------------------------- the job
 
