@@ -278,18 +278,22 @@ def collect(store: Store, client, dry_run: bool = False) -> Collected:
 
     runs = [] if dry_run else reconcile(store, client)
     containers, runs_seen = [], set()
-    for container in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
-        labels = container.labels or {}
+    # One listing call: looking each container up afterwards raised NotFound when one went away meanwhile.
+    for container in client.api.containers(all=True, filters={"label": LABEL_OWNER}):
+        labels = container.get("Labels") or {}
         if owner_state(labels.get(LABEL_OWNER)) != "gone":
             continue
-        containers.append(container.name)
+        containers.append((container.get("Names") or ["/?"])[0].lstrip("/"))
         if labels.get("rtc.run"):
             runs_seen.add(labels["rtc.run"])
         if not dry_run:
-            engine._remove(container)
+            engine._remove(client.containers.prepare_model({"Id": container["Id"]}))
     networks = []
     for network in client.networks.list(filters={"label": "rtc.run"}):
-        network.reload()
+        try:
+            network.reload()
+        except Exception:  # noqa: BLE001 - removed by its owner meanwhile
+            continue
         if network.attrs.get("Containers"):
             continue  # someone's containers are still on it
         run = (network.attrs.get("Labels") or {}).get("rtc.run", "")

@@ -108,19 +108,32 @@ def _tar(files, dirs, group):
     return buf.getvalue()
 
 
+# Go's os.ModeType bits in the engine's stat of a path (dir, symlink, device, pipe, socket, char device,
+# irregular): none of them set means a regular file.
+_GO_MODE_TYPE = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
+
+
 def _read_file(container, path, limit):
     """Text of `path` inside a (stopped) container, or None when it does not exist.
 
     Only a regular file of at most `limit` bytes (rtc.contract.read_io_archive); else a ContractError.
     """
     try:
-        chunks, _ = container.get_archive(path)
+        chunks, stat = container.get_archive(path)
     except docker.errors.NotFound:
         return None
+    name = path.rsplit("/", 1)[-1]
     try:
-        return read_io_archive(chunks, path.rsplit("/", 1)[-1], limit)
+        if stat.get("size", 0) > limit and not stat.get("mode", 0) & _GO_MODE_TYPE:  # a regular file, too big
+            raise IoFileError(f"{name} is over rtc's limit of {limit} bytes ({stat['size']} bytes; "
+                              "pass large data through a mount or a buffer)")
+        return read_io_archive(chunks, name, limit)
     except IoFileError as exc:
         raise ContractError(f"step {container.labels.get('rtc.step', '?')!r}: {exc}") from None
+    finally:
+        # A stream left half read keeps its engine connection, and the container, busy until
+        # the engine gives up; closing the generator closes the connection (urllib3).
+        chunks.close()
 
 
 def _forward_logs(container, lines):

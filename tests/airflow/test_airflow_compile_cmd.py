@@ -47,13 +47,21 @@ def test_compile_writes_then_check_reports_up_to_date_and_stale(tmp_path):
     assert not [p for p in out.iterdir() if p.suffix == ".tmp"]  # no temporary files left behind
 
     assert rtc("compile", "p.rt", "--target", "airflow", "-o", str(out), "--check", cwd=tmp_path).returncode == 0
-    (out / "Tiny__hello.py").write_text(text + "# edited\n")
+    (tmp_path / "p.rt").write_text(PIPELINE.replace("retries = 1", "retries = 2"))
     stale = rtc("compile", "p.rt", "--target", "airflow", "-o", str(out), "--check", cwd=tmp_path)
     assert stale.returncode == 1 and "out of date" in stale.stderr
-    assert (out / "Tiny__hello.py").read_text().endswith("# edited\n")  # --check writes nothing
+    assert (out / "Tiny__hello.py").read_text() == text  # --check writes nothing
 
+    (tmp_path / "p.rt").write_text(PIPELINE)
     again = rtc("compile", "p.rt", "--target", "airflow", "-o", str(out), cwd=tmp_path)
     assert again.returncode == 0 and (out / "Tiny__hello.py").read_text() == text  # same source, same bytes
+
+    # A generated file edited by hand is reported by --check and never overwritten by a compile.
+    (out / "Tiny__hello.py").write_text(text + "# edited\n")
+    for extra in (["--check"], []):
+        refused = rtc("compile", "p.rt", "--target", "airflow", "-o", str(out), *extra, cwd=tmp_path)
+        assert refused.returncode == 1 and "was changed since rtc wrote it" in refused.stderr, refused.stderr
+        assert (out / "Tiny__hello.py").read_text().endswith("# edited\n")
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[str(p.relative_to(REPO / "examples")) for p in EXAMPLES])

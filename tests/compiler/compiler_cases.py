@@ -101,7 +101,12 @@ def regen() -> None:
         written.add(target)
         print(f"wrote {target.relative_to(REPO)}")
         for name in TARGETS:
-            for path, text in golden_target_files(example, name).items():
+            files = golden_target_files(example, name)
+            folder = golden_path(example).parent / name
+            for stale in set(folder.glob("*")) - set(files) if folder.is_dir() else ():
+                stale.unlink()  # e.g. a runtime module whose content hash changed
+                print(f"removed {stale.relative_to(REPO)}")
+            for path, text in files.items():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
                 print(f"wrote {path.relative_to(REPO)}")

@@ -87,7 +87,7 @@ def test_option_wins_over_the_environment(monkeypatch):
         from_option(None)
 
 
-@pytest.mark.parametrize("target, name", [("airflow", "Reg__hello.py"), ("prefect", "hello.py")])
+@pytest.mark.parametrize("target, name", [("airflow", "Reg__hello.py"), ("prefect", "Reg__hello.py")])
 def test_compiled_files_name_the_pushed_image(source, tmp_path, target, name):
     local = compile_file(str(source)).environments["tools"].image
     pushed = "127.0.0.1:5000/team/" + local.split("/", 1)[1]

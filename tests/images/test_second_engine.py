@@ -197,7 +197,8 @@ def test_prefect_flow_fails_clearly_when_the_image_cannot_be_pulled(pushed, engi
     compiled = _run([*RTC, "compile", str(pushed["file"]), "-t", "prefect", "-o", str(flows), "--registry", elsewhere],
                     os.environ)
     assert compiled.returncode == 0, compiled.stderr
-    run = "import hello; state = hello.hello(return_state=True); print('STATE', state.type.value)"
+    module = f"{pushed['namespace']}__hello"
+    run = f"import {module} as m; state = m.hello(return_state=True); print('STATE', state.type.value)"
     done = _run([sys.executable, "-c", run], {**prefect_api, "DOCKER_HOST": engine2}, cwd=flows)
     output = done.stdout + done.stderr
     assert "STATE FAILED" in done.stdout, output[-3000:]

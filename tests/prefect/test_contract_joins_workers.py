@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 def test_a_broken_contract_fails_without_retrying(compile_to, prefect_server, docker_client, tmp_path):
     state_dir = make_state_dir(tmp_path)
     out = compile_to(contract_pipeline(state_dir))
-    assert "retries=2" in (flow_file(out, "g")).read_text()
+    assert '"retries": 2' in (flow_file(out, "g")).read_text()
     module = load_module(flow_file(out, "g"))
     state = module.g(return_state=True)
     assert state.is_failed()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from rtc_prefect_cases import load_module
+from rtc_prefect_cases import flow_file, load_module
 from tyger_cases import EXPANDED, expansion_pipeline
 
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 
 
 def test_prefect_run_expands_like_rtc_exec(compile_to, prefect_server, docker_client):
-    module = load_module(compile_to(expansion_pipeline()) / "run_expand.py")
+    module = load_module(flow_file(compile_to(expansion_pipeline()), "run__expand"))
     state = module.expand(input="data", return_state=True)
     assert state.is_completed(), state.message
     assert state.result() == {"output": EXPANDED}
