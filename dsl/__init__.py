@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rtc.compiler.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span, sorted_diagnostics
 from rtc.dsl import ast
-from rtc.dsl.limits import module_problems, text_nesting_problem, too_deep
+from rtc.dsl.limits import module_problems, rt_tree_needs_bounds_walk, text_nesting_problem, too_deep
 from rtc.limits import LimitError, read_regular_file
 
 RT_SUFFIXES = (".rt",)
@@ -48,7 +48,7 @@ def parse_text(text: str, file: str, env_name: str | None = None) -> ast.Module:
 
         module = try_parse(text, file)  # well-formed files, without importing Lark
         if module is not None:
-            return _bounded(module)
+            return _bounded(module) if rt_tree_needs_bounds_walk(text) else module
         from lark.exceptions import VisitError
 
         from rtc.dsl.parser import parse_rt_with_lark

@@ -83,7 +83,27 @@ def text_nesting_problem(text: str, file: str, yaml: bool = False) -> Diagnostic
     this scan is linear and cheap. (YAML nested by indentation alone is
     bounded by the composer's RecursionError, caught by the YAML front end.)
     """
-    limit = MAX_NESTING + _LEXICAL_SLACK
+    start = _first_bracket_deeper_than(text, MAX_NESTING + _LEXICAL_SLACK, yaml)
+    if start is None:
+        return None
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1) + 1
+    return too_deep(Span(file, line, col, line, col + 1))
+
+
+def rt_tree_needs_bounds_walk(text: str) -> bool:
+    """False when no `.rt` syntax tree read from `text` can hold what `module_problems` looks for.
+
+    In `.rt` every list, map and call level is a bracket level of the text, and
+    a lone surrogate can only come from a `\\u` escape (the text itself is
+    valid UTF-8). The tree walk costs about as much as parsing a large file,
+    so files that cannot fail it skip it.
+    """
+    return "\\u" in text or _first_bracket_deeper_than(text, MAX_NESTING, yaml=False) is not None
+
+
+def _first_bracket_deeper_than(text: str, limit: int, yaml: bool) -> int | None:
+    """The offset of the first bracket nested more than `limit` deep (strings and comments skipped)."""
     opening = "[{" if yaml else "[{("
     if sum(text.count(c) for c in opening) <= limit:
         return None
@@ -93,10 +113,7 @@ def text_nesting_problem(text: str, file: str, yaml: bool = False) -> Diagnostic
         if token in opening:
             depth += 1
             if depth > limit:
-                start = match.start()
-                line = text.count("\n", 0, start) + 1
-                col = start - (text.rfind("\n", 0, start) + 1) + 1
-                return too_deep(Span(file, line, col, line, col + 1))
+                return match.start()
         elif token in "]})":
             depth = max(0, depth - 1)
     return None

@@ -28,8 +28,11 @@ def register(subparsers) -> None:
 
 
 def render_target(pipeline, target: str) -> dict[str, str]:
+    from rtc.compiler import fewer_collections
+
     module = importlib.import_module(TARGETS[target])
-    return module.render(pipeline)
+    with fewer_collections():  # rendering allocates as much as compiling (a gen-2 rescan doubled it)
+        return module.render(pipeline)
 
 
 def merge_rules(target: str):

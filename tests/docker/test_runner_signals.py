@@ -6,6 +6,8 @@ through a mounted state folder.
 
 from __future__ import annotations
 
+import pytest
+
 import threading
 import time
 
@@ -142,6 +144,20 @@ def test_too_many_requeues_fail_the_step(tmp_path, namespace, docker_client, mon
     assert result.status == "failed"
     assert "after 2 re-queues (the limit)" in format_failures(result)
     assert runs(tmp_path) == 3  # the first run and 2 re-queues; the 3rd re-queue fails the step
+
+
+@pytest.mark.parametrize("delay", ["1e300", "1e999", "31622401"])
+def test_a_requeue_delay_longer_than_a_year_fails_the_step_at_once(tmp_path, namespace, docker_client, delay):
+    p = pipeline(
+        tmp_path,
+        [node("Later", sh(COUNT_RUN + "; " + requeue(delay)))],
+        [step("later", "Later")],
+        envs=state_env(), namespace=namespace,
+    )
+    result = run_graph(p, "g", {}, client=docker_client)  # would overflow sleep() or wait forever
+    assert result.status == "failed"
+    assert "longer than a year, the longest rtc accepts" in format_failures(result)
+    assert runs(tmp_path) == 1
 
 
 class CancelOnRequeue(Reporter):

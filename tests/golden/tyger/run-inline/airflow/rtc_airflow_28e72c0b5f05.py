@@ -99,6 +99,10 @@ def parse_signal(text):
     if isinstance(value, dict) and value.get("signal") == "requeue" and set(value) == {"signal", "delay_seconds"}:
         delay = value["delay_seconds"]
         if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 0:
+            # At most a year, rtc's longest duration (rtc.compiler.bounds); NaN fails the test too.
+            # A wait of 1e300 s (or inf, from 1e999) would overflow sleep() or never end.
+            if not delay <= 31_622_400:  # 366 days
+                raise ValueError(f"a re-queue delay of {delay:g} s is longer than a year, the longest rtc accepts")
             return "requeue", float(delay)
     raise ValueError(
         'a signal file holds {"signal": "prune"} or {"signal": "requeue", "delay_seconds": N}, '
