@@ -41,7 +41,8 @@ def ns(docker_client):
 
 
 def containers(docker_client, ns):
-    return docker_client.containers.list(all=True, filters={"label": f"rtc.pipeline={ns}"})
+    # sparse: one listing call (inspecting each one afterwards raised NotFound when rtc removed it meanwhile)
+    return docker_client.containers.list(all=True, sparse=True, filters={"label": f"rtc.pipeline={ns}"})
 
 
 def sleeper_file(tmp_path, ns, secret=False) -> Path:
@@ -75,7 +76,7 @@ def start_run(path, env) -> subprocess.Popen:
 def running_run_id(docker_client, ns) -> str:
     found = wait_for(lambda: [c for c in containers(docker_client, ns) if c.status == "running"] if len(
         containers(docker_client, ns)) >= 2 else None, what="both step containers")
-    return found[0].labels["rtc.run"]
+    return found[0].attrs["Labels"]["rtc.run"]
 
 
 # ---------------------------------------------------------------- item 17
@@ -115,9 +116,8 @@ def test_sigkill_of_rtc_exec_is_reconciled(tmp_path, docker_client):
 
     try:
         def mine():
-            return docker_client.containers.list(filters={"label": "rtc.tyger.run=1"}) and [
-                c for c in docker_client.containers.list(filters={"label": "rtc.tyger.run=1"})
-                if c.labels.get("rtc.store") == Store(home, reconcile=False).key]
+            return [c for c in docker_client.containers.list(sparse=True, filters={"label": "rtc.tyger.run=1"})
+                    if c.attrs["Labels"].get("rtc.store") == Store(home, reconcile=False).key]
         (container,) = wait_for(mine, what="the job container")
         proc.kill()
         proc.wait(timeout=30)
