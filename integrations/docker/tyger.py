@@ -31,7 +31,6 @@ from typing import BinaryIO, Callable
 
 from rtc import contract
 from rtc.compiler.diagnostics import RtcError
-from rtc.compiler.ir import Codespec, Pipeline
 from rtc.integrations.docker import buffers as buffer_ops
 from rtc.integrations.docker import engine
 from rtc.integrations.docker import home as home_files
@@ -48,6 +47,7 @@ from rtc.integrations.docker.store import (
     Store,
 )
 from rtc.integrations.docker.tyger_spec import (
+    Codespec,
     Overrides,
     parse_ttl,
     build_spec,
@@ -121,7 +121,7 @@ def spawn_detached(store: Store, run_id: int) -> int:
 
 
 def execute_run(
-    pipeline: Pipeline,
+    pipeline,
     run_name: str | None,
     *,
     buffers: dict[str, str] | None = None,
@@ -143,6 +143,9 @@ def execute_run(
     error naming them, before anything is created. Otherwise input buffers
     created here are completed empty, so a run never waits on a buffer nobody
     can write; buffers passed in `buffers` are read as they are written.
+
+    `pipeline`: an `ir.Pipeline`, or its Tyger part as plain data
+    (`tyger_spec.runnable`, what `rtc exec` caches).
     """
     store = store or Store()
     o = overrides or Overrides()
@@ -151,7 +154,7 @@ def execute_run(
     run = choose_run(pipeline, run_name, o)
     spec = build_spec(pipeline, run)
     cs = job_codespec(spec)
-    given = {p: b for p, b in run.buffers.items() if b != EPHEMERAL}
+    given = {p: b for p, b in run["buffers"].items() if b != EPHEMERAL}
     unmapped_inputs = [p for p in cs.inputs if p not in given]
     unmapped_outputs = [p for p in cs.outputs if p not in given]
     if exec_io:
