@@ -45,6 +45,9 @@ class ReplicaPipes:
         self.outputs = outputs
         self.output_lock = output_lock  # replicas append to the same output file one chunk at a time
         self.stop = threading.Event()  # set once the container has exited
+        # Written to once `stop` is set: the drainers wait on it beside their FIFO, so they stop at once
+        # rather than at their next poll (a poll of 0.1 s was up to 0.1 s of every short run).
+        self._wake_read, self._wake_write = os.pipe()
         self.threads: list[threading.Thread] = []
         self.errors: list[BaseException] = []
 
@@ -69,8 +72,11 @@ class ReplicaPipes:
     def finish(self) -> None:
         """The container has exited: drain what is left, stop the feeders, remove the FIFOs."""
         self.stop.set()
+        os.write(self._wake_write, b"x")
         for t in self.threads:
             t.join()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _spawn(self, target, parameter: str, buffer_id: str) -> None:
@@ -116,8 +122,11 @@ class ReplicaPipes:
             with open(self.store.buffer_path(buffer_id), "ab", buffering=0) as out:
                 while True:
                     stopping = self.stop.is_set()  # asked before reading: what was written before exit is taken
-                    ready, _, _ = select.select([fd], [], [], 0 if stopping else 0.1)
-                    if ready:
+                    if stopping:
+                        ready, _, _ = select.select([fd], [], [], 0)
+                    else:
+                        ready, _, _ = select.select([fd, self._wake_read], [], [])
+                    if fd in ready:
                         chunk = os.read(fd, _CHUNK)
                         with self.output_lock:
                             out.write(chunk)
