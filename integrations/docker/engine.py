@@ -27,26 +27,34 @@ def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
 
 
-def connect() -> Engine:
+def connect(ping: bool = True) -> Engine:
     """A client of the engine named by the environment (DOCKER_HOST), checked with a ping.
 
     An `engine_api.Engine`: steps run through its own small HTTP client (no
     docker SDK import); the SDK's API is there too, loaded on first use.
+    `ping=False` saves the round trip for a caller whose first call is as good
+    a check (and turns its failure into `unreachable(...)`).
     """
     address = engine_address()
     try:
         client = Engine(address)
     except ValueError as exc:
         raise RtcError(f"cannot use the Docker engine at {address}: {exc}", hint="point DOCKER_HOST at a unix:// socket or a tcp:// address") from None
-    try:
-        client.ping()
-    except (OSError, EngineError) as exc:
-        raise RtcError(
-            f"cannot reach the Docker engine at {address}: {_short(exc)}",
-            hint="start the engine (e.g. `sudo systemctl start docker` or `dockerd &`), "
-            "or point DOCKER_HOST at a running one",
-        ) from None
+    if ping:
+        try:
+            client.ping()
+        except (OSError, EngineError) as exc:
+            raise unreachable(exc) from None
     return client
+
+
+def unreachable(exc: BaseException) -> RtcError:
+    """The message for an engine that does not answer."""
+    return RtcError(
+        f"cannot reach the Docker engine at {engine_address()}: {_short(exc)}",
+        hint="start the engine (e.g. `sudo systemctl start docker` or `dockerd &`), "
+        "or point DOCKER_HOST at a running one",
+    )
 
 
 @dataclass

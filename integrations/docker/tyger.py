@@ -312,7 +312,7 @@ class _Execution:
     def _run(self) -> None:
         job = job_codespec(self.spec)
         worker = worker_codespec(self.spec)
-        self.client = engine.connect()
+        self.client = engine.connect(ping=False)  # the image check just below is the first call: as good as a ping
         for cs in filter(None, (job, worker)):
             self._check_image(cs)
         if not self._move(RUNNING, (PENDING,), started_at=time.time()):
@@ -342,7 +342,11 @@ class _Execution:
                 self._finish(SUCCEEDED, None, exit_code=0)
 
     def _check_image(self, cs: Codespec) -> None:
-        if not self.client.image_exists(cs.image):
+        try:
+            exists = self.client.image_exists(cs.image)
+        except (OSError, engine.EngineError) as exc:
+            raise engine.unreachable(exc) from None
+        if not exists:
             raise RtcError(
                 f"image {cs.image!r} of codespec {cs.name!r} is not on this machine (rtc never pulls while running)",
                 hint=f"`docker pull {cs.image}` or `docker tag` a local image with that name",
