@@ -166,7 +166,7 @@ def execute_run(
         if exec_io and stdin is not None:
             streams.append(_stream(f"rtc-stdin-{parameter}", buffer_ops.write, store, ids[parameter], stdin))
         else:
-            store.seal_buffer(ids[parameter])
+            buffer_ops.seal(store, ids[parameter])
     output = None
     if exec_io and stdout is not None and unmapped_outputs:
         output = _stream("rtc-stdout", buffer_ops.follow, store, ids[unmapped_outputs[0]], stdout)
@@ -505,7 +505,7 @@ class _Execution:
     def _seal_outputs(self) -> None:
         """A finished run completes its outputs, so that `rtc buffer read` stops waiting."""
         for parameter in job_codespec(self.spec).outputs:
-            self.store.seal_buffer(self.spec["job"]["buffers"][parameter])
+            buffer_ops.seal(self.store, self.spec["job"]["buffers"][parameter])
 
 
 def _answers(address: str, port: int) -> bool:
@@ -536,7 +536,7 @@ def request_cancel(store: Store, run_id: int) -> RunRecord:
         finally:
             store.transition(run_id, CANCELED, frm=(CANCELING,), reason="canceled by request")
             for parameter in job_codespec(record.spec).outputs:
-                store.seal_buffer(record.spec["job"]["buffers"][parameter])
+                buffer_ops.seal(store, record.spec["job"]["buffers"][parameter])
             buffer_ops.end_of_run(store, run_id)
     return store.get_run(run_id)
 
