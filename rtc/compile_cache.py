@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 VERSION = 1
@@ -131,6 +130,8 @@ def _unchanged(files: dict) -> bool:
 
 def _write_entry(path: Path, entry: dict) -> None:
     """Write `entry` as `path` at once (a reader never sees half of it); best effort."""
+    import tempfile  # only when writing: a lookup (every repeated check and exec) needs none of it
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
