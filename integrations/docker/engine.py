@@ -168,6 +168,7 @@ def run_container(
     on_line: Callable[[str], None] | None = None,
     timeout: float | None = None,
     cancel: threading.Event | None = None,
+    created: str | None = None,
 ) -> ContainerResult:
     """Run `spec` to its end, streaming its log lines (stdout and stderr) to `on_line`.
 
@@ -176,20 +177,13 @@ def run_container(
     it with AutoRemove, attach to its output and ask for its exit (answered
     once the engine has removed it) before starting it, then start it; four
     round trips, no separate log request or removal (engine_api.py).
+    `created`: the id `create_for_run(client, spec)` gave (created ahead, as
+    the runner does for the next elements of a fan-out); it is not created again.
     """
     client = as_engine(client)
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
     started = time.time()
-    config, name = container_config(spec, auto_remove=True)
-    try:
-        container_id = client.create(config, name)
-    except NotFound:
-        raise RtcError(
-            f"image {spec.image!r} is not on this machine",
-            hint="build it with `rtc build FILE`, or pull/tag it yourself (rtc never pulls while running)",
-        ) from None
-    except (EngineError, OSError) as exc:
-        raise RtcError(f"cannot create a container of {spec.image!r}: {_short(exc)}") from None
+    container_id = created if created is not None else create_for_run(client, spec)
     state = {"timed_out": False, "canceled": False}
     done = threading.Event()
     output = exited = None
@@ -229,6 +223,23 @@ def run_container(
                 pending.close()
         if not removed:  # never started, or lost: AutoRemove may not have happened
             _remove_id(client, container_id)
+
+
+def create_for_run(client: Engine, spec: ContainerSpec) -> str:
+    """Create (not start) the container `run_container` runs: with AutoRemove, so the engine removes it once it exits.
+
+    A container created but never run is removed with its run (`remove_labelled`).
+    """
+    config, name = container_config(spec, auto_remove=True)
+    try:
+        return as_engine(client).create(config, name)
+    except NotFound:
+        raise RtcError(
+            f"image {spec.image!r} is not on this machine",
+            hint="build it with `rtc build FILE`, or pull/tag it yourself (rtc never pulls while running)",
+        ) from None
+    except (EngineError, OSError) as exc:
+        raise RtcError(f"cannot create a container of {spec.image!r}: {_short(exc)}") from None
 
 
 def remove_labelled(client: Engine, **labels: str) -> int:
