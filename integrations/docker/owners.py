@@ -245,11 +245,11 @@ def _remove_run_resources(client, label: str) -> None:
 
 def _remove_io_folders(run_id: str) -> int:
     """The runner's temporary io folders of a graph run (`rtc-<run id>-*` in the temp folder)."""
-    count = 0
     import glob  # here, not at the top: opening the store (every Tyger command) rarely gets this far
     import shutil
     import tempfile
 
+    count = 0
     for path in glob.glob(os.path.join(tempfile.gettempdir(), glob.escape(f"rtc-{run_id}-") + "*")):
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
