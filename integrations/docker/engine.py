@@ -206,7 +206,7 @@ def run_container(
                 target=_watch, args=(client, container_id, timeout, cancel, done, state), daemon=True, name="rtc-watch"
             ).start()
         try:
-            for line in log_lines(output):
+            for line in stream_lines(output.frames()):
                 tail.append(line)
                 if on_line is not None:
                     on_line(line)
@@ -289,6 +289,23 @@ def log_lines(chunks):
             yield raw.decode("utf-8", "replace").rstrip("\r")
     if pending:
         yield pending.decode("utf-8", "replace").rstrip("\r")
+
+
+def stream_lines(frames):
+    """Lines of (stream, bytes) frames, each stream split on its own newlines.
+
+    stdout and stderr arrive as separate frames that can cut a line anywhere
+    (a program's stdout is written in blocks); joining them first would splice
+    a stderr line into the middle of a stdout one.
+    """
+    pending: dict[int, bytes] = {}
+    for kind, chunk in frames:
+        *complete, pending[kind] = (pending.get(kind, b"") + chunk).split(b"\n")
+        for raw in complete:
+            yield raw.decode("utf-8", "replace").rstrip("\r")
+    for rest in pending.values():
+        if rest:
+            yield rest.decode("utf-8", "replace").rstrip("\r")
 
 
 _lines = log_lines  # the name other modules used first

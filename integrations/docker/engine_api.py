@@ -208,6 +208,11 @@ class Stream:
         self._response = response
 
     def __iter__(self) -> Iterator[bytes]:
+        for _, payload in self.frames():
+            yield payload
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        """(stream, payload) pairs: stream 1 is stdout, 2 stderr."""
         try:
             pending = b""
             for chunk in self._response.chunks():
@@ -216,7 +221,7 @@ class Stream:
                     size = int.from_bytes(pending[4:8], "big")
                     if len(pending) < 8 + size:
                         break
-                    yield pending[8 : 8 + size]
+                    yield pending[0], pending[8 : 8 + size]
                     pending = pending[8 + size :]
         finally:
             self._response.close()

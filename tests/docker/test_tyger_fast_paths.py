@@ -60,7 +60,8 @@ def test_a_container_that_prints_and_exits_at_once_loses_nothing_and_is_removed(
         lines.clear()
         result = engine.run_container(engine.connect(), spec, on_line=lines.append)
         assert result.exit_code == 3 and not result.timed_out
-        # stdout in order; stderr's line anywhere (seq's stdout is flushed at exit, in blocks)
+        # stdout in order, whole lines; stderr's line anywhere between them, never spliced into one
+        # (seq writes its stdout in 4 KiB blocks that end mid-line)
         assert [line for line in lines if line != "last"] == [str(i) for i in range(1, 3001)]
         assert lines.count("last") == 1
         assert docker_client.containers.list(all=True, filters={"label": f"rtc.test={label}"}) == []
