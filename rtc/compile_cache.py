@@ -18,6 +18,16 @@ The entry is used only when all of them still match; anything else (a missing
 or changed file, a damaged entry) is a miss, and `rtc check` compiles as
 usual. Only files that checked clean are remembered: errors are always
 computed, so their messages never come from a stale entry.
+
+`rtc exec` keeps a second kind of entry, in `$RTC_HOME/cache/exec/`: the
+file's Tyger part as plain data (`tyger_spec.runnable`: its codespecs and
+runs), so that executing an unchanged file starts its container without
+importing pydantic, the compiler or the YAML front end (`lookup_runnable`,
+`remember_runnable`). Its validity holds the same digests, plus rtc's Docker
+integration among rtc's own files (it turns the IR into that plain data) and
+the codespec registry (`$RTC_HOME/codespecs`: names, sizes and modification
+times), since a run spec's `codespec: NAME` resolves to the latest
+registered version of NAME.
 """
 
 from __future__ import annotations
@@ -25,20 +35,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 VERSION = 1
+RUNNABLE_VERSION = 1
+# What the cached check result depends on among rtc's packages; a run's plain data also on the Docker integration's.
+_CHECK_PACKAGES = ("dsl", "compiler", "grammars")
+_EXEC_PACKAGES = (*_CHECK_PACKAGES, "integrations.docker")
+
+
+def _home() -> Path:
+    return Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc").expanduser()
 
 
 def cache_dir() -> Path:
-    base = Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc").expanduser()
-    return base / "cache" / "check"
+    return _home() / "cache" / "check"
 
 
-def _entry_path(source: str) -> Path:
+def exec_cache_dir() -> Path:
+    return _home() / "cache" / "exec"
+
+
+def _entry_path(source: str, folder: Path | None = None) -> Path:
     name = hashlib.sha256(os.path.abspath(source).encode("utf-8", "surrogatepass")).hexdigest()
-    return cache_dir() / f"{name}.json"
+    return (folder or cache_dir()) / f"{name}.json"
 
 
 def _file_digest(path: str) -> str | None:
@@ -49,20 +69,20 @@ def _file_digest(path: str) -> str | None:
         return None
 
 
-_STAMP: list[str] = []
+_STAMPS: dict[tuple[str, ...], str] = {}
 
 
-def rtc_stamp() -> str:
+def rtc_stamp(packages: tuple[str, ...] = _CHECK_PACKAGES) -> str:
     """rtc's version and the size and mtime of each of its source files (grammar and templates included)."""
-    if _STAMP:
-        return _STAMP[0]
+    if packages in _STAMPS:
+        return _STAMPS[packages]
     import importlib.util
 
     import rtc
 
     h = hashlib.sha256(rtc.__version__.encode())
     folders = set(rtc.__path__)
-    for sub in ("dsl", "compiler", "grammars"):
+    for sub in packages:
         spec = importlib.util.find_spec(f"rtc.{sub}")
         if spec is not None and spec.submodule_search_locations:
             folders.update(spec.submodule_search_locations)
@@ -73,8 +93,57 @@ def rtc_stamp() -> str:
                 if name.endswith((".py", ".lark", ".json")):
                     st = os.stat(os.path.join(root, name))
                     h.update(f"{root}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogatepass"))
-    _STAMP.append(h.hexdigest())
-    return _STAMP[0]
+    _STAMPS[packages] = h.hexdigest()
+    return _STAMPS[packages]
+
+
+def registry_stamp() -> str:
+    """The codespec registry as it is now: each file's path, size and modification time."""
+    h = hashlib.sha256()
+    folder = _home() / "codespecs"
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            h.update(f"{os.path.relpath(path, folder)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _digests(files: list[str]) -> dict[str, str] | None:
+    """sha256 of each file by absolute path; None when one cannot be read."""
+    digests = {}
+    for path in files:
+        digest = _file_digest(path)
+        if digest is None:
+            return None
+        digests[os.path.abspath(path)] = digest
+    return digests
+
+
+def _unchanged(files: dict) -> bool:
+    return all(_file_digest(path) == digest for path, digest in files.items())
+
+
+def _write_entry(path: Path, entry: dict) -> None:
+    """Write `entry` as `path` at once (a reader never sees half of it); best effort."""
+    import tempfile  # only when writing: a lookup (every repeated check and exec) needs none of it
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(entry, f, sort_keys=True)
+            os.replace(tmp, path)
+        except OSError:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # a read-only or full $RTC_HOME: the next command compiles again, nothing worse
 
 
 def lookup(source: str) -> dict | None:
@@ -83,9 +152,8 @@ def lookup(source: str) -> dict | None:
         entry = json.loads(_entry_path(source).read_text(encoding="utf-8"))
         if entry.get("version") != VERSION or entry.get("rtc") != rtc_stamp():
             return None
-        for path, digest in entry["files"].items():
-            if _file_digest(path) != digest:
-                return None
+        if not _unchanged(entry["files"]):
+            return None
         if entry["copies"]:
             from rtc.compiler.digest import content_digest
 
@@ -100,33 +168,46 @@ def lookup(source: str) -> dict | None:
 
 def remember(source: str, files: list[str], pipeline) -> None:
     """Record that `source` (which read `files`) checked clean into `pipeline`; best effort."""
+    digests = _digests(files)
+    if digests is None:
+        return
+    copies = {}
+    for env in pipeline.environments.values():
+        for copy in env.build.copy_files if env.build is not None else ():
+            copies[pipeline.host_path(copy.host_path)] = copy.digest
+    _write_entry(_entry_path(source), {
+        "version": VERSION,
+        "rtc": rtc_stamp(),
+        "files": digests,
+        "copies": copies,
+        "summary": {"graphs": len(pipeline.graphs), "runs": len(pipeline.runs)},
+    })
+
+
+def lookup_runnable(source: str) -> dict | None:
+    """The remembered Tyger part of `source` as plain data (`tyger_spec.runnable`), or None."""
     try:
-        digests = {}
-        for path in files:
-            digest = _file_digest(path)
-            if digest is None:
-                return
-            digests[os.path.abspath(path)] = digest
-        copies = {}
-        for env in pipeline.environments.values():
-            for copy in env.build.copy_files if env.build is not None else ():
-                copies[pipeline.host_path(copy.host_path)] = copy.digest
-        entry = {
-            "version": VERSION,
-            "rtc": rtc_stamp(),
-            "files": digests,
-            "copies": copies,
-            "summary": {"graphs": len(pipeline.graphs), "runs": len(pipeline.runs)},
-        }
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f, sort_keys=True)
-            os.replace(tmp, _entry_path(source))
-        except OSError:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass  # a read-only or full $RTC_HOME: the next check compiles again, nothing worse
+        entry = json.loads(_entry_path(source, exec_cache_dir()).read_text(encoding="utf-8"))
+        if (entry.get("version") != RUNNABLE_VERSION or entry.get("rtc") != rtc_stamp(_EXEC_PACKAGES)
+                or entry.get("registry") != registry_stamp() or not _unchanged(entry["files"])):
+            return None
+        runnable = entry["runnable"]
+        if not isinstance(runnable.get("codespecs"), dict) or not isinstance(runnable.get("runs"), dict):
+            return None
+        return runnable
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def remember_runnable(source: str, files: list[str], runnable: dict) -> None:
+    """Record `runnable`, what compiling `source` (which read `files`) gave; best effort."""
+    digests = _digests(files)
+    if digests is None:
+        return
+    _write_entry(_entry_path(source, exec_cache_dir()), {
+        "version": RUNNABLE_VERSION,
+        "rtc": rtc_stamp(_EXEC_PACKAGES),
+        "registry": registry_stamp(),
+        "files": digests,
+        "runnable": runnable,
+    })

@@ -19,6 +19,7 @@ import base64
 import fcntl
 import os
 import re
+import threading
 import time
 from contextlib import contextmanager
 from typing import BinaryIO
@@ -91,8 +92,22 @@ def write(store: Store, buffer_id: str, source: BinaryIO) -> int:
         while chunk := read(_CHUNK):
             out.write(chunk)
             written += len(chunk)
-        store.seal_buffer(buffer_id)
+        seal(store, buffer_id)
     return written
+
+
+# Followers in this process wait on this between polls; `seal` wakes them (a run's input completed by
+# `rtc exec`'s stdin reaches the job at once, its output reaches stdout at once: not 20 ms later).
+_sealed = threading.Condition()
+_seals_here = [0]
+
+
+def seal(store: Store, buffer_id: str) -> None:
+    """Complete the buffer, and wake this process's followers so they see it now."""
+    store.seal_buffer(buffer_id)
+    with _sealed:
+        _seals_here[0] += 1
+        _sealed.notify_all()
 
 
 def get(store: Store, buffer_id: str) -> BufferRecord:
@@ -106,13 +121,16 @@ def follow(store: Store, buffer_id: str, sink, *, stop=None, timeout: float | No
 
     Returns once the buffer is complete and copied (or removed meanwhile:
     what was written is copied), when `stop` (an Event) is set, or raises
-    when `timeout` seconds pass before the buffer is complete.
+    when `timeout` seconds pass before the buffer is complete. A buffer
+    completed by this process (`seal`) is seen at once; one completed by
+    another process, at the next poll.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     put = sink if callable(sink) else sink.write
     copied = 0
     with open(store.buffer_path(buffer_id), "rb", buffering=0) as src:
         while True:
+            seen = _seals_here[0]
             done = _complete(store, buffer_id)  # asked before reading, so no last chunk is missed
             while chunk := src.read(_FOLLOW_CHUNK):
                 put(chunk)
@@ -123,7 +141,9 @@ def follow(store: Store, buffer_id: str, sink, *, stop=None, timeout: float | No
                 return copied
             if deadline is not None and time.monotonic() >= deadline:
                 raise RtcError(f"buffer {buffer_id} was not completed within {timeout:g}s")
-            time.sleep(FOLLOW_POLL_SECONDS)
+            with _sealed:
+                if _seals_here[0] == seen:  # nothing completed here since we looked: wait for that, or the poll
+                    _sealed.wait(FOLLOW_POLL_SECONDS)
 
 
 def read(store: Store, buffer_id: str, sink: BinaryIO, timeout: float | None = None) -> int:

@@ -27,26 +27,34 @@ def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
 
 
-def connect() -> Engine:
+def connect(ping: bool = True) -> Engine:
     """A client of the engine named by the environment (DOCKER_HOST), checked with a ping.
 
     An `engine_api.Engine`: steps run through its own small HTTP client (no
     docker SDK import); the SDK's API is there too, loaded on first use.
+    `ping=False` saves the round trip for a caller whose first call is as good
+    a check (and turns its failure into `unreachable(...)`).
     """
     address = engine_address()
     try:
         client = Engine(address)
     except ValueError as exc:
         raise RtcError(f"cannot use the Docker engine at {address}: {exc}", hint="point DOCKER_HOST at a unix:// socket or a tcp:// address") from None
-    try:
-        client.ping()
-    except (OSError, EngineError) as exc:
-        raise RtcError(
-            f"cannot reach the Docker engine at {address}: {_short(exc)}",
-            hint="start the engine (e.g. `sudo systemctl start docker` or `dockerd &`), "
-            "or point DOCKER_HOST at a running one",
-        ) from None
+    if ping:
+        try:
+            client.ping()
+        except (OSError, EngineError) as exc:
+            raise unreachable(exc) from None
     return client
+
+
+def unreachable(exc: BaseException) -> RtcError:
+    """The message for an engine that does not answer."""
+    return RtcError(
+        f"cannot reach the Docker engine at {engine_address()}: {_short(exc)}",
+        hint="start the engine (e.g. `sudo systemctl start docker` or `dockerd &`), "
+        "or point DOCKER_HOST at a running one",
+    )
 
 
 @dataclass
@@ -160,32 +168,34 @@ def run_container(
     on_line: Callable[[str], None] | None = None,
     timeout: float | None = None,
     cancel: threading.Event | None = None,
+    created: str | None = None,
 ) -> ContainerResult:
     """Run `spec` to its end, streaming its log lines (stdout and stderr) to `on_line`.
 
     A `timeout` (seconds) or a set `cancel` event kills the container. The
-    container is removed whatever happens. Four engine calls besides the
-    removal: create, start, follow the logs (they end when the container
-    does), wait for the exit code; as `docker run` does.
+    container is removed whatever happens. As `docker run --rm` does: create
+    it with AutoRemove, attach to its output and ask for its exit (answered
+    once the engine has removed it) before starting it, then start it; four
+    round trips, no separate log request or removal (engine_api.py).
+    `created`: the id `create_for_run(client, spec)` gave (created ahead, as
+    the runner does for the next elements of a fan-out); it is not created again.
     """
     client = as_engine(client)
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
     started = time.time()
-    config, name = container_config(spec)
-    try:
-        container_id = client.create(config, name)
-    except NotFound:
-        raise RtcError(
-            f"image {spec.image!r} is not on this machine",
-            hint="build it with `rtc build FILE`, or pull/tag it yourself (rtc never pulls while running)",
-        ) from None
-    except (EngineError, OSError) as exc:
-        raise RtcError(f"cannot create a container of {spec.image!r}: {_short(exc)}") from None
+    container_id = created if created is not None else create_for_run(client, spec)
     state = {"timed_out": False, "canceled": False}
     done = threading.Event()
+    output = exited = None
+    removed = False
     try:
         if cancel is not None and cancel.is_set():
             return ContainerResult(None, False, True, [], started, time.time())
+        try:
+            output = client.attach(container_id)
+            exited = client.wait_later(container_id, "removed")
+        except (EngineError, OSError) as exc:
+            raise RtcError(f"cannot attach to the container of {spec.image!r}: {_short(exc)}") from None
         try:
             client.start(container_id)
         except EngineError as exc:
@@ -196,18 +206,40 @@ def run_container(
                 target=_watch, args=(client, container_id, timeout, cancel, done, state), daemon=True, name="rtc-watch"
             ).start()
         try:
-            for line in log_lines(client.follow_logs(container_id)):
+            for line in stream_lines(output.frames()):
                 tail.append(line)
                 if on_line is not None:
                     on_line(line)
-            exit_code = client.wait(container_id)
+            exit_code = exited.result()
+            removed = True
         except (EngineError, OSError) as exc:
             raise RtcError(f"lost the container of {spec.image!r} while it ran: {_short(exc)}") from None
         done.set()
         return ContainerResult(exit_code, state["timed_out"], state["canceled"], list(tail), started, time.time())
     finally:
         done.set()
-        _remove_id(client, container_id)
+        for pending in (output, exited):
+            if pending is not None:
+                pending.close()
+        if not removed:  # never started, or lost: AutoRemove may not have happened
+            _remove_id(client, container_id)
+
+
+def create_for_run(client: Engine, spec: ContainerSpec) -> str:
+    """Create (not start) the container `run_container` runs: with AutoRemove, so the engine removes it once it exits.
+
+    A container created but never run is removed with its run (`remove_labelled`).
+    """
+    config, name = container_config(spec, auto_remove=True)
+    try:
+        return as_engine(client).create(config, name)
+    except NotFound:
+        raise RtcError(
+            f"image {spec.image!r} is not on this machine",
+            hint="build it with `rtc build FILE`, or pull/tag it yourself (rtc never pulls while running)",
+        ) from None
+    except (EngineError, OSError) as exc:
+        raise RtcError(f"cannot create a container of {spec.image!r}: {_short(exc)}") from None
 
 
 def remove_labelled(client: Engine, **labels: str) -> int:
@@ -257,6 +289,23 @@ def log_lines(chunks):
             yield raw.decode("utf-8", "replace").rstrip("\r")
     if pending:
         yield pending.decode("utf-8", "replace").rstrip("\r")
+
+
+def stream_lines(frames):
+    """Lines of (stream, bytes) frames, each stream split on its own newlines.
+
+    stdout and stderr arrive as separate frames that can cut a line anywhere
+    (a program's stdout is written in blocks); joining them first would splice
+    a stderr line into the middle of a stdout one.
+    """
+    pending: dict[int, bytes] = {}
+    for kind, chunk in frames:
+        *complete, pending[kind] = (pending.get(kind, b"") + chunk).split(b"\n")
+        for raw in complete:
+            yield raw.decode("utf-8", "replace").rstrip("\r")
+    for rest in pending.values():
+        if rest:
+            yield rest.decode("utf-8", "replace").rstrip("\r")
 
 
 _lines = log_lines  # the name other modules used first

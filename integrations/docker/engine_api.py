@@ -4,9 +4,17 @@ Why not the docker SDK here: importing `docker` (and `requests`, `urllib3`)
 costs ~90 ms of every `rtc exec` and `rtc run`, more than the engine spends
 creating a container, and its `containers.create` inspects each container it
 creates (one more round trip per step). This client speaks only the calls a
-step needs: ping, create, start, follow logs, wait, kill, remove, list,
-inspect an image. One connection per request (`Connection: close`), so any
-thread may call it at any time without locking.
+step needs: ping, create, attach, start, follow logs, wait, kill, remove,
+list, inspect an image. One connection per request (`Connection: close`), so
+any thread may call it at any time without locking.
+
+A step runs as `docker run --rm` runs a container (`engine.run_container`):
+create it with `AutoRemove`, attach to its output and ask for its exit
+(`wait?condition=removed`) before starting it, then start it; the engine
+removes it as soon as it exits, and the wait answers once it is gone. Four
+round trips, the last two answered when the container is done: no separate
+remove, no log request after the start (which could miss a container that
+ends at once).
 
 Everything else (image builds and pulls, networks, `exec` into a running
 environment) stays with the docker SDK: `Engine.sdk` creates that client on
@@ -89,6 +97,37 @@ class Engine:
     def wait(self, container_id: str) -> int | None:
         return self.call("POST", f"/containers/{container_id}/wait").get("StatusCode")
 
+    def wait_later(self, container_id: str, condition: str = "next-exit") -> "Pending":
+        """Ask now for the container's exit code (before starting it); `Pending.result()` blocks until then.
+
+        `condition`: `next-exit`, or `removed` for a container created with
+        AutoRemove (the answer comes once the engine has removed it).
+        """
+        response = self._open("POST", f"/containers/{container_id}/wait", None, {"condition": condition})
+        if response.status >= 400:
+            try:
+                raise _error(response.status, response.read_all())
+            finally:
+                response.close()
+        return Pending(response)
+
+    def attach(self, container_id: str) -> "Stream":
+        """The container's stdout and stderr from now until it ends (demultiplexed); attach before starting it.
+
+        Unlike `follow_logs`, this works for a container created with
+        AutoRemove: the stream is open before the container starts, so it ends
+        with the container and nothing it printed is missed. The connection is
+        made when this is called, not when the iterator is first read.
+        """
+        response = self._open("POST", f"/containers/{container_id}/attach", None,
+                              {"stream": "1", "stdout": "1", "stderr": "1"})
+        if response.status >= 400:
+            try:
+                raise _error(response.status, response.read_all())
+            finally:
+                response.close()
+        return Stream(response)
+
     def kill(self, container_id: str) -> None:
         self.call("POST", f"/containers/{container_id}/kill")
 
@@ -114,20 +153,12 @@ class Engine:
     def follow_logs(self, container_id: str) -> Iterator[bytes]:
         """The container's stdout and stderr as they come, until it ends (demultiplexed)."""
         response = self._open("GET", f"/containers/{container_id}/logs", None, {"follow": "1", "stdout": "1", "stderr": "1"})
-        try:
-            if response.status >= 400:
+        if response.status >= 400:
+            try:
                 raise _error(response.status, response.read_all())
-            pending = b""
-            for chunk in response.chunks():
-                pending += chunk
-                while len(pending) >= 8:
-                    size = int.from_bytes(pending[4:8], "big")
-                    if len(pending) < 8 + size:
-                        break
-                    yield pending[8 : 8 + size]
-                    pending = pending[8 + size :]
-        finally:
-            response.close()
+            finally:
+                response.close()
+        yield from Stream(response)
 
     def call(self, method: str, path: str, body: dict | None = None, *, query: dict | None = None):
         """One request; the decoded JSON answer (or None); an error status raises EngineError."""
@@ -168,6 +199,57 @@ class Engine:
         except BaseException:
             sock.close()
             raise
+
+
+class Stream:
+    """A multiplexed output stream (stdout and stderr frames, each behind an 8-byte header): iterate for the payloads."""
+
+    def __init__(self, response: "_Response"):
+        self._response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        for _, payload in self.frames():
+            yield payload
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        """(stream, payload) pairs: stream 1 is stdout, 2 stderr."""
+        try:
+            pending = b""
+            for chunk in self._response.chunks():
+                pending += chunk
+                while len(pending) >= 8:
+                    size = int.from_bytes(pending[4:8], "big")
+                    if len(pending) < 8 + size:
+                        break
+                    yield pending[0], pending[8 : 8 + size]
+                    pending = pending[8 + size :]
+        finally:
+            self._response.close()
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class Pending:
+    """A call whose answer comes later (`Engine.wait_later`); `close()` gives it up."""
+
+    def __init__(self, response: "_Response"):
+        self._response = response
+
+    def result(self) -> int | None:
+        """The container's exit code, once it has exited (and been removed, with `removed`)."""
+        try:
+            data = self._response.read_all()
+        finally:
+            self._response.close()
+        answer = json.loads(data) if data else {}
+        error = (answer.get("Error") or {}).get("Message") if isinstance(answer.get("Error"), dict) else None
+        if error:
+            raise EngineError(500, error)
+        return answer.get("StatusCode")
+
+    def close(self) -> None:
+        self._response.close()
 
 
 class _Response:
@@ -250,7 +332,7 @@ def _error(status: int, data: bytes) -> EngineError:
     return (NotFound if status == 404 else EngineError)(status, message)
 
 
-def container_config(spec) -> tuple[dict, str | None]:
+def container_config(spec, auto_remove: bool = False) -> tuple[dict, str | None]:
     """The engine's create body for an `engine.ContainerSpec` (what the SDK's `containers.create` sends)."""
     import os
 
@@ -271,6 +353,8 @@ def container_config(spec) -> tuple[dict, str | None]:
         "OpenStdin": bool(spec.stdin_open),
         "HostConfig": host,
     }
+    if auto_remove:  # the engine removes the container once it exits (`docker run --rm`)
+        host["AutoRemove"] = True
     if spec.workdir:
         config["WorkingDir"] = spec.workdir
     if spec.entrypoint is not None:

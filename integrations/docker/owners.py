@@ -18,10 +18,7 @@ SIGKILL (or a crash of the machine's OOM killer) does not. So:
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -248,6 +245,10 @@ def _remove_run_resources(client, label: str) -> None:
 
 def _remove_io_folders(run_id: str) -> int:
     """The runner's temporary io folders of a graph run (`rtc-<run id>-*` in the temp folder)."""
+    import glob  # here, not at the top: opening the store (every Tyger command) rarely gets this far
+    import shutil
+    import tempfile
+
     count = 0
     for path in glob.glob(os.path.join(tempfile.gettempdir(), glob.escape(f"rtc-{run_id}-") + "*")):
         if os.path.isdir(path) and not os.path.islink(path):

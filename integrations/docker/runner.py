@@ -34,6 +34,7 @@ from rtc import contract, step_cache
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Graph, Node, Pipeline, Step
 from rtc.integrations.docker import engine, images, params as params_module, step_io
+from rtc.integrations.docker.ahead import CreatedAhead
 from rtc.integrations.docker.masking import SecretMask
 from rtc.integrations.docker.progress import Reporter
 
@@ -169,6 +170,8 @@ class GraphRun:
         # Steps of nodes with `cache` reuse recorded outputs (rtc.step_cache); None: --no-cache.
         self.cache = cache
         self.image_digests: dict[str, str] = {}
+        # The containers of a fan-out's next elements, created while the running ones finish (ahead.py).
+        self.ahead: CreatedAhead | None = None
 
     # ---------------------------------------------------------------- the run
 
@@ -177,8 +180,11 @@ class GraphRun:
             self._ensure_images()
             self.work_dir = Path(tempfile.mkdtemp(prefix=f"rtc-{self.run_id}-"))
             self.reporter.status(f"run {self.run_id}: graph {self.graph.name!r}, {_count(len(self.steps), 'step')}, up to {self.workers} at once")
+            self.ahead = CreatedAhead(self.client, self.workers, self.cancel)
             self._schedule()
         finally:
+            if self.ahead is not None:
+                self.ahead.close()  # nothing is created after this: the clean-up below sees every container
             engine.remove_labelled(self.client, **{contract.LABEL_RUN: self.run_id})
             if self.work_dir is not None:
                 shutil.rmtree(self.work_dir, ignore_errors=True)
@@ -258,7 +264,12 @@ class GraphRun:
             self._finish(step.id, [], mapped=True)
             return
         mapped[step.id] = [None] * len(units)
+        node = self.pipeline.nodes[step.node]
+        ahead = self.ahead is not None and (self.cache is None or node.cache is None)  # a cached element may start none
         for index, inputs in enumerate(units):
+            if ahead:
+                label = f"{step.id}#{index}"
+                self.ahead.add(label, lambda step=step, inputs=inputs, index=index, label=label: self._prepare(step, inputs, index, label, 1))
             futures[pool.submit(self._run_unit, step, inputs, index)] = (step.id, index)
 
     def _value(self, binding):
@@ -316,17 +327,16 @@ class GraphRun:
             if self.cancel.is_set():
                 return UnitResult(label, False, message="canceled", canceled=True)
             runs += 1  # every run (attempt or re-queue) gets a fresh /rtc/io
-            io_dir = step_io.make_io_dir(self.work_dir / f"{label}.{runs}")
-            spec = step_io.container_spec(
-                image=self.images[node.env], node=node, env=env, base_dir=self.base_dir, io_dir=io_dir,
-                inputs=inputs, step_label=label, step_id=step.id, run_id=self.run_id,
-                namespace=self.pipeline.namespace, secrets=secrets, map_index=index,
-            )
+            ready = self.ahead.take(label) if runs == 1 and index is not None and self.ahead is not None else None
+            if ready is not None:
+                io_dir, spec, created = ready
+            else:
+                (io_dir, spec), created = self._prepare(step, inputs, index, label, runs), None
             try:
                 ran = engine.run_container(
                     self.client, spec,
                     on_line=lambda line: self.reporter.line(label, line),
-                    timeout=node.timeout_seconds, cancel=self.cancel,
+                    timeout=node.timeout_seconds, cancel=self.cancel, created=created,
                 )
             except RtcError as exc:
                 result = UnitResult(label, False, message=str(exc))
@@ -374,6 +384,19 @@ class GraphRun:
             attempt += 1
         self.reporter.finished(label, "failed", result.message)
         return result
+
+    def _prepare(self, step: Step, inputs: dict, index: int | None, label: str, runs: int):
+        """The io folder and container of one run of a unit (the `runs`-th: each gets a fresh /rtc/io)."""
+        node = self.pipeline.nodes[step.node]
+        env = self.pipeline.environments[node.env]
+        io_dir = step_io.make_io_dir(self.work_dir / f"{label}.{runs}")
+        spec = step_io.container_spec(
+            image=self.images[node.env], node=node, env=env, base_dir=self.base_dir, io_dir=io_dir,
+            inputs=inputs, step_label=label, step_id=step.id, run_id=self.run_id,
+            namespace=self.pipeline.namespace, secrets={name: self.environ[name] for name in node.secrets},
+            map_index=index,
+        )
+        return io_dir, spec
 
     # ---------------------------------------------------------------- the step cache
 

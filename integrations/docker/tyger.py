@@ -31,7 +31,6 @@ from typing import BinaryIO, Callable
 
 from rtc import contract
 from rtc.compiler.diagnostics import RtcError
-from rtc.compiler.ir import Codespec, Pipeline
 from rtc.integrations.docker import buffers as buffer_ops
 from rtc.integrations.docker import engine
 from rtc.integrations.docker import home as home_files
@@ -48,6 +47,7 @@ from rtc.integrations.docker.store import (
     Store,
 )
 from rtc.integrations.docker.tyger_spec import (
+    Codespec,
     Overrides,
     parse_ttl,
     build_spec,
@@ -121,7 +121,7 @@ def spawn_detached(store: Store, run_id: int) -> int:
 
 
 def execute_run(
-    pipeline: Pipeline,
+    pipeline,
     run_name: str | None,
     *,
     buffers: dict[str, str] | None = None,
@@ -143,6 +143,9 @@ def execute_run(
     error naming them, before anything is created. Otherwise input buffers
     created here are completed empty, so a run never waits on a buffer nobody
     can write; buffers passed in `buffers` are read as they are written.
+
+    `pipeline`: an `ir.Pipeline`, or its Tyger part as plain data
+    (`tyger_spec.runnable`, what `rtc exec` caches).
     """
     store = store or Store()
     o = overrides or Overrides()
@@ -151,7 +154,7 @@ def execute_run(
     run = choose_run(pipeline, run_name, o)
     spec = build_spec(pipeline, run)
     cs = job_codespec(spec)
-    given = {p: b for p, b in run.buffers.items() if b != EPHEMERAL}
+    given = {p: b for p, b in run["buffers"].items() if b != EPHEMERAL}
     unmapped_inputs = [p for p in cs.inputs if p not in given]
     unmapped_outputs = [p for p in cs.outputs if p not in given]
     if exec_io:
@@ -163,7 +166,7 @@ def execute_run(
         if exec_io and stdin is not None:
             streams.append(_stream(f"rtc-stdin-{parameter}", buffer_ops.write, store, ids[parameter], stdin))
         else:
-            store.seal_buffer(ids[parameter])
+            buffer_ops.seal(store, ids[parameter])
     output = None
     if exec_io and stdout is not None and unmapped_outputs:
         output = _stream("rtc-stdout", buffer_ops.follow, store, ids[unmapped_outputs[0]], stdout)
@@ -309,7 +312,7 @@ class _Execution:
     def _run(self) -> None:
         job = job_codespec(self.spec)
         worker = worker_codespec(self.spec)
-        self.client = engine.connect()
+        self.client = engine.connect(ping=False)  # the image check just below is the first call: as good as a ping
         for cs in filter(None, (job, worker)):
             self._check_image(cs)
         if not self._move(RUNNING, (PENDING,), started_at=time.time()):
@@ -339,7 +342,11 @@ class _Execution:
                 self._finish(SUCCEEDED, None, exit_code=0)
 
     def _check_image(self, cs: Codespec) -> None:
-        if not self.client.image_exists(cs.image):
+        try:
+            exists = self.client.image_exists(cs.image)
+        except (OSError, engine.EngineError) as exc:
+            raise engine.unreachable(exc) from None
+        if not exists:
             raise RtcError(
                 f"image {cs.image!r} of codespec {cs.name!r} is not on this machine (rtc never pulls while running)",
                 hint=f"`docker pull {cs.image}` or `docker tag` a local image with that name",
@@ -498,7 +505,7 @@ class _Execution:
     def _seal_outputs(self) -> None:
         """A finished run completes its outputs, so that `rtc buffer read` stops waiting."""
         for parameter in job_codespec(self.spec).outputs:
-            self.store.seal_buffer(self.spec["job"]["buffers"][parameter])
+            buffer_ops.seal(self.store, self.spec["job"]["buffers"][parameter])
 
 
 def _answers(address: str, port: int) -> bool:
@@ -529,7 +536,7 @@ def request_cancel(store: Store, run_id: int) -> RunRecord:
         finally:
             store.transition(run_id, CANCELED, frm=(CANCELING,), reason="canceled by request")
             for parameter in job_codespec(record.spec).outputs:
-                store.seal_buffer(record.spec["job"]["buffers"][parameter])
+                buffer_ops.seal(store, record.spec["job"]["buffers"][parameter])
             buffer_ops.end_of_run(store, run_id)
     return store.get_run(run_id)
 

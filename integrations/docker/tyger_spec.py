@@ -4,16 +4,88 @@ A stored run carries a self-contained spec (the codespecs inlined), so a
 detached process can execute it without the source file, and `rtc run show`
 prints it in Tyger's shape (`job: {codespec, buffers, tags, nodePool,
 replicas}`, `cluster`, `timeoutSeconds`).
+
+Everything here works on plain data (dicts, as JSON holds them), not on the
+IR's pydantic models: a pipeline's Tyger part is `runnable(pipeline)`, which
+`rtc exec` keeps in its cache (rtc/compile_cache.py), so that executing an
+unchanged file imports neither pydantic nor the compiler (~0.2 s of CPU).
+An `ir.Pipeline` or `ir.Run` is accepted wherever plain data is, and turned
+into it first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rtc.compiler.diagnostics import RtcError
 from rtc.compiler import quantities
 from rtc.compiler.bounds import count_problem, duration_problem
-from rtc.compiler.ir import Codespec, Pipeline, Run, WorkerSpec
+from rtc.compiler.diagnostics import RtcError
+
+# What `ir.Run` holds when a run is made around a codespec (`rtc exec -c NAME`): its defaults.
+_RUN_DEFAULTS = {
+    "codespec_version": None, "buffers": {}, "replicas": 1, "timeout_seconds": None, "tags": {},
+    "buffer_ttl_seconds": None, "node_pool": None, "cluster": None, "schedule": None, "worker": None,
+}
+_WORKER_DEFAULTS = {"codespec_version": None, "replicas": 1, "node_pool": None}
+_CODESPEC_DEFAULTS = {
+    "version": 1, "kind": "job", "inputs": [], "outputs": [], "command": [], "args": [], "working_dir": None,
+    "env": {}, "resources": {}, "max_replicas": None, "endpoints": {},
+}
+
+
+def runnable(pipeline) -> dict:
+    """A pipeline's Tyger part as plain data: `namespace`, `source`, `codespecs` and `runs` (IR field names).
+
+    An `ir.Pipeline` is dumped (spans left out); plain data is returned as is.
+    """
+    if isinstance(pipeline, dict):
+        return pipeline
+    return {
+        "namespace": pipeline.namespace,
+        "source": pipeline.source,
+        "codespecs": {name: _dump(cs) for name, cs in pipeline.codespecs.items()},
+        "runs": {name: _dump(run) for name, run in pipeline.runs.items()},
+    }
+
+
+def _as_run(run) -> dict:
+    return run if isinstance(run, dict) else _dump(run)
+
+
+def _new_run(name: str, codespec: str) -> dict:
+    return {"name": name, "codespec": codespec, **_RUN_DEFAULTS}
+
+
+class Resources:
+    """A codespec's requests and limits as written; `ir.Resources`' conversions, on plain data."""
+
+    def __init__(self, data: dict | None):
+        data = data or {}
+        self.cpu_request = data.get("cpu_request")
+        self.cpu_limit = data.get("cpu_limit")
+        self.memory_request = data.get("memory_request")
+        self.memory_limit = data.get("memory_limit")
+        self.gpu = data.get("gpu")
+
+    def cores(self, which: str) -> float | None:
+        text = self.cpu_request if which == "request" else self.cpu_limit
+        return None if text is None else quantities.cpu_cores(text)
+
+    def memory_bytes(self, which: str) -> int | None:
+        text = self.memory_request if which == "request" else self.memory_limit
+        return None if text is None else quantities.memory_bytes(text)
+
+
+class Codespec:
+    """A codespec of a stored spec, read by attribute as `ir.Codespec` is (the same field names)."""
+
+    def __init__(self, data: dict):
+        self.name = data["name"]
+        self.image = data["image"]
+        for key, default in _CODESPEC_DEFAULTS.items():
+            value = data.get(key, default)
+            setattr(self, key, type(value)(value) if isinstance(value, (list, dict)) else value)
+        self.resources = Resources(data.get("resources"))
 
 
 
@@ -98,28 +170,29 @@ class Overrides:
                                            self.worker_replicas, self.worker_node_pool))
 
 
-def choose_run(pipeline: Pipeline, run_name: str | None, overrides: Overrides | None = None) -> Run:
-    """The run to execute: a named run, a run around `-c CODESPEC`, or the file's only run/codespec."""
+def choose_run(pipeline, run_name: str | None, overrides: Overrides | None = None) -> dict:
+    """The run to execute (plain data): a named run, a run around `-c CODESPEC`, or the file's only run/codespec."""
     o = overrides or Overrides()
+    p = runnable(pipeline)
     if run_name is not None:
-        if run_name in pipeline.runs:
-            run = pipeline.runs[run_name]
-        elif run_name in pipeline.codespecs:
-            run = Run(name=run_name, codespec=run_name)
+        if run_name in p["runs"]:
+            run = p["runs"][run_name]
+        elif run_name in p["codespecs"]:
+            run = _new_run(run_name, run_name)
         else:
             raise RtcError(
-                f"no run or codespec named {run_name!r} in {pipeline.source}",
-                hint=_known(pipeline),
+                f"no run or codespec named {run_name!r} in {p['source']}",
+                hint=_known(p),
             )
     elif o.codespec is not None:
-        run = Run(name=o.codespec, codespec=o.codespec)
-    elif len(pipeline.runs) == 1:
-        run = next(iter(pipeline.runs.values()))
-    elif not pipeline.runs and len(_jobs(pipeline)) == 1:
-        name = _jobs(pipeline)[0]
-        run = Run(name=name, codespec=name)
+        run = _new_run(o.codespec, o.codespec)
+    elif len(p["runs"]) == 1:
+        run = next(iter(p["runs"].values()))
+    elif not p["runs"] and len(_jobs(p)) == 1:
+        name = _jobs(p)[0]
+        run = _new_run(name, name)
     else:
-        raise RtcError(f"{pipeline.source} holds several runs or codespecs; say which one", hint=_known(pipeline))
+        raise RtcError(f"{p['source']} holds several runs or codespecs; say which one", hint=_known(p))
     update: dict = {}
     if o.codespec is not None:
         update["codespec"] = o.codespec
@@ -127,23 +200,23 @@ def choose_run(pipeline: Pipeline, run_name: str | None, overrides: Overrides | 
     elif o.codespec_version is not None:
         update["codespec_version"] = o.codespec_version
     if o.buffers:
-        update["buffers"] = {**run.buffers, **o.buffers}
+        update["buffers"] = {**run["buffers"], **o.buffers}
     if o.tags:
-        update["tags"] = {**run.tags, **o.tags}
+        update["tags"] = {**run["tags"], **o.tags}
     for name in ("replicas", "timeout_seconds", "cluster", "node_pool", "buffer_ttl_seconds"):
         if getattr(o, name) is not None:
             update[name] = getattr(o, name)
     if o.names_worker():
         update["worker"] = _worker_override(run, o)
-    return run.model_copy(update=update) if update else run
+    return {**run, **update}
 
 
-def _worker_override(run: Run, o: Overrides) -> WorkerSpec:
-    worker = run.worker
+def _worker_override(run: dict, o: Overrides) -> dict:
+    worker = run["worker"]
     if worker is None:
         if o.worker_codespec is None:
-            raise RtcError(f"run {run.name!r} has no worker section; --worker-codespec names the workers' codespec")
-        worker = WorkerSpec(codespec=o.worker_codespec)
+            raise RtcError(f"run {run['name']!r} has no worker section; --worker-codespec names the workers' codespec")
+        worker = {"codespec": o.worker_codespec, **_WORKER_DEFAULTS}
     update: dict = {}
     if o.worker_codespec is not None:
         update["codespec"], update["codespec_version"] = o.worker_codespec, o.worker_codespec_version
@@ -153,40 +226,41 @@ def _worker_override(run: Run, o: Overrides) -> WorkerSpec:
         update["replicas"] = o.worker_replicas
     if o.worker_node_pool is not None:
         update["node_pool"] = o.worker_node_pool
-    return worker.model_copy(update=update)
+    return {**worker, **update}
 
 
-def build_spec(pipeline: Pipeline, run: Run) -> dict:
+def build_spec(pipeline, run) -> dict:
     """The stored spec of `run`: Tyger's run shape with the codespecs inlined, checked against Tyger's rules."""
-    job = _codespec(pipeline, run.codespec, run.codespec_version, "job")
+    p, run = runnable(pipeline), _as_run(run)
+    job = _codespec(p, run["codespec"], run["codespec_version"], "job")
     _check_job(job, run)
     spec = {
-        "name": run.name,
-        "namespace": pipeline.namespace,
-        "source": pipeline.source,
+        "name": run["name"],
+        "namespace": p["namespace"],
+        "source": p["source"],
         "job": {
-            "codespec": _dump(job),
-            "buffers": dict(run.buffers),
-            "tags": dict(run.tags),
-            "bufferTtl": None if run.buffer_ttl_seconds is None else format_ttl(run.buffer_ttl_seconds),
-            "nodePool": run.node_pool,
-            "replicas": run.replicas,
+            "codespec": dict(job),
+            "buffers": dict(run["buffers"]),
+            "tags": dict(run["tags"]),
+            "bufferTtl": None if run["buffer_ttl_seconds"] is None else format_ttl(run["buffer_ttl_seconds"]),
+            "nodePool": run["node_pool"],
+            "replicas": run["replicas"],
         },
-        "cluster": run.cluster,
-        "timeoutSeconds": run.timeout_seconds,
+        "cluster": run["cluster"],
+        "timeoutSeconds": run["timeout_seconds"],
         "worker": None,
     }
-    if run.worker is not None:
-        spec["worker"] = _worker(pipeline, run.worker)
+    if run["worker"] is not None:
+        spec["worker"] = _worker(p, run["worker"])
     return spec
 
 
 def job_codespec(spec: dict) -> Codespec:
-    return Codespec.model_validate(spec["job"]["codespec"])
+    return Codespec(spec["job"]["codespec"])
 
 
 def worker_codespec(spec: dict) -> Codespec | None:
-    return Codespec.model_validate(spec["worker"]["codespec"]) if spec.get("worker") else None
+    return Codespec(spec["worker"]["codespec"]) if spec.get("worker") else None
 
 
 def tyger_codespec(cs: Codespec) -> dict:
@@ -273,65 +347,68 @@ def docker_resources(cs: Codespec) -> dict:
 # ---------------------------------------------------------------- Tyger's rules
 
 
-def _codespec(pipeline: Pipeline, ref: str, version: int | None, kind: str) -> Codespec:
+def _codespec(p: dict, ref: str, version: int | None, kind: str) -> dict:
     name, _, tail = ref.partition("/versions/")
     if tail:
         try:
             version = int(tail)
         except ValueError:
             raise RtcError(f"bad codespec reference {ref!r}", hint="write NAME or NAME/versions/N") from None
-    cs = pipeline.codespecs.get(name)
+    cs = p["codespecs"].get(name)
     if cs is None:
-        raise RtcError(f"codespec {name!r} not found in {pipeline.source}", hint=_known(pipeline))
-    if version is not None and version != cs.version:
-        raise RtcError(f"codespec {name!r} has version {cs.version} here, not {version}")
-    if cs.kind != kind:
-        raise RtcError(f"codespec {name!r} is a {cs.kind} codespec; a run's {kind} needs a {kind} codespec")
+        raise RtcError(f"codespec {name!r} not found in {p['source']}", hint=_known(p))
+    if version is not None and version != cs["version"]:
+        raise RtcError(f"codespec {name!r} has version {cs['version']} here, not {version}")
+    if cs["kind"] != kind:
+        raise RtcError(f"codespec {name!r} is a {cs['kind']} codespec; a run's {kind} needs a {kind} codespec")
     return cs
 
 
-def _check_job(cs: Codespec, run: Run) -> None:
+def _check_job(data: dict, run: dict) -> None:
     # Command-line overrides (-r, --timeout) never went through the compiler: the same bounds here.
-    problem = count_problem(run.replicas, "replicas") or duration_problem(run.timeout_seconds, "the timeout")
+    cs, name, replicas, timeout = Codespec(data), run["name"], run["replicas"], run["timeout_seconds"]
+    problem = count_problem(replicas, "replicas") or duration_problem(timeout, "the timeout")
     if problem:
-        raise RtcError(f"run {run.name!r}: {problem}")
-    if run.replicas < 1:
-        raise RtcError(f"run {run.name!r}: replicas must be at least 1, not {run.replicas}")
-    if cs.max_replicas is not None and run.replicas > cs.max_replicas:
-        raise RtcError(f"run {run.name!r}: {run.replicas} replicas, but codespec {cs.name!r} allows at most {cs.max_replicas}")
-    if run.timeout_seconds is not None and run.timeout_seconds <= 0:
-        raise RtcError(f"run {run.name!r}: the timeout must be positive")
+        raise RtcError(f"run {name!r}: {problem}")
+    if replicas < 1:
+        raise RtcError(f"run {name!r}: replicas must be at least 1, not {replicas}")
+    if cs.max_replicas is not None and replicas > cs.max_replicas:
+        raise RtcError(f"run {name!r}: {replicas} replicas, but codespec {cs.name!r} allows at most {cs.max_replicas}")
+    if timeout is not None and timeout <= 0:
+        raise RtcError(f"run {name!r}: the timeout must be positive")
     parameters = set(cs.inputs) | set(cs.outputs)
-    unknown = sorted(set(run.buffers) - parameters)
+    unknown = sorted(set(run["buffers"]) - parameters)
     if unknown:
         raise RtcError(
-            f"run {run.name!r}: {', '.join(unknown)} is not a buffer parameter of codespec {cs.name!r}",
+            f"run {name!r}: {', '.join(unknown)} is not a buffer parameter of codespec {cs.name!r}",
             hint=f"its parameters: {', '.join(sorted(parameters)) or 'none'}",
         )
     docker_resources(cs)  # a GPU or a bad quantity fails before anything is created
 
 
-def _worker(pipeline: Pipeline, worker: WorkerSpec) -> dict:
-    cs = _codespec(pipeline, worker.codespec, worker.codespec_version, "worker")
-    if count_problem(worker.replicas, "worker replicas"):
-        raise RtcError(count_problem(worker.replicas, "worker replicas"))
+def _worker(p: dict, worker: dict) -> dict:
+    data = _codespec(p, worker["codespec"], worker["codespec_version"], "worker")
+    cs = Codespec(data)
+    if count_problem(worker["replicas"], "worker replicas"):
+        raise RtcError(count_problem(worker["replicas"], "worker replicas"))
     if cs.inputs or cs.outputs:
         raise RtcError(f"worker codespec {cs.name!r} declares buffers; Tyger's worker codespecs have none")
     docker_resources(cs)
-    return {"codespec": _dump(cs), "nodePool": worker.node_pool, "replicas": worker.replicas}
+    return {"codespec": dict(data), "nodePool": worker["node_pool"], "replicas": worker["replicas"]}
 
 
-def _dump(cs: Codespec) -> dict:
-    data = cs.model_dump(mode="json")
+def _dump(model) -> dict:
+    """An IR model (a codespec, a run) as JSON-shaped data without its source position."""
+    data = model.model_dump(mode="json")
     data.pop("span", None)
     return data
 
 
-def _jobs(pipeline: Pipeline) -> list[str]:
-    return [name for name, cs in pipeline.codespecs.items() if cs.kind == "job"]
+def _jobs(p: dict) -> list[str]:
+    return [name for name, cs in p["codespecs"].items() if cs["kind"] == "job"]
 
 
-def _known(pipeline: Pipeline) -> str:
-    runs = ", ".join(sorted(pipeline.runs)) or "none"
-    codespecs = ", ".join(sorted(pipeline.codespecs)) or "none"
+def _known(p: dict) -> str:
+    runs = ", ".join(sorted(p["runs"])) or "none"
+    codespecs = ", ".join(sorted(p["codespecs"])) or "none"
     return f"runs: {runs}; codespecs: {codespecs}"

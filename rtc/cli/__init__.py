@@ -34,14 +34,18 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of `command` when it names one (`main` knows which is run).
+
+    Building all fifteen sub-parsers costs ~20 ms, a tenth of a short `rtc exec`.
+    """
     parser = argparse.ArgumentParser(
         prog="rtc",
         description="Compile pipeline files (.rt or YAML) to Airflow DAGs, Prefect flows, or run them locally in Docker.",
     )
     parser.add_argument("--version", action="version", version=f"rtc {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in [command] if command in COMMAND_MODULES else COMMAND_MODULES:
         importlib.import_module(f"rtc.cli.{name}_cmd").register(subparsers)
     return parser
 
@@ -71,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     _signals_interrupt()
-    parser = build_parser()
+    # The first argument that is not an option is the command (rtc's own options take no value).
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

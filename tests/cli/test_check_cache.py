@@ -57,7 +57,7 @@ def test_a_clean_file_is_answered_from_the_cache_until_something_it_read_changes
     assert compile_cache.lookup(str(main)) is None
     assert check(main) == 0 and len(calls) == 3
 
-    monkeypatch.setattr(compile_cache, "_STAMP", ["another rtc"])  # rtc itself changed
+    monkeypatch.setattr(compile_cache, "_STAMPS", {compile_cache._CHECK_PACKAGES: "another rtc"})  # rtc itself changed
     assert compile_cache.lookup(str(main)) is None
     assert check(main) == 0 and len(calls) == 4
 
