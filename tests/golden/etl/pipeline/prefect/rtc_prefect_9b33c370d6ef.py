@@ -862,8 +862,9 @@ def _task_of(spec):
                        retry_condition_fn=retry_unless_permanent)
     if spec["cache"] is not None:
         # Prefect's own cache: the outputs live in its result storage under rtc's key (step_cache_key).
+        # No refresh_cache here: PREFECT_TASKS_REFRESH_CACHE=true then runs every step and records afresh.
         max_age = spec["cache"]["max_age"]
-        options.update(cache_key_fn=step_cache_key, persist_result=True, refresh_cache=False,
+        options.update(cache_key_fn=step_cache_key, persist_result=True,
                        cache_expiration=None if max_age is None else timedelta(seconds=max_age))
     return _step_task.with_options(**options)
 
