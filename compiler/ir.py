@@ -117,9 +117,13 @@ class RetryPolicy(Model):
         return value
 
     def as_contract(self) -> dict:
-        """The policy as `rtc.contract.retry_delay` takes it (also printed into generated files)."""
-        return {"strategy": self.strategy, "jitter": self.jitter, "delay": self.delay_seconds,
+        """The policy as `rtc.contract.retry_delay` takes it, default values left out (also printed
+        into generated files)."""
+        from rtc.contract import RETRY_DEFAULTS
+
+        full = {"strategy": self.strategy, "jitter": self.jitter, "delay": self.delay_seconds,
                 "exponent": self.exponent, "max_delay": self.max_delay_seconds}
+        return {key: value for key, value in full.items() if value != RETRY_DEFAULTS[key]}  # the rest by default
 
     def delay_for(self, attempt: int, uniform=None) -> float:
         """Delay before retry number `attempt` (1-based); `uniform` as in `rtc.contract.retry_delay`."""

@@ -135,12 +135,18 @@ def step_argv(argv, init=(), daemons=()):
 MAX_RETRY_DELAY = 366 * 24 * 3600.0
 
 
+# What a policy dict means by a missing key (compiler.ir.RetryPolicy's defaults; a test holds them equal):
+# generated files write only the keys that differ.
+RETRY_DEFAULTS = {"strategy": "exponential", "jitter": "none", "delay": 1.0, "exponent": 2.0, "max_delay": None}
+
+
 def retry_delay(policy, retry, uniform=None):
     """Seconds to wait before retry number `retry` (1-based), as Exosphere's state manager computes it.
 
     `policy` is a dict with `strategy` ("exponential", "linear" or "fixed"),
     `jitter` ("none", "full" or "equal"), `delay` (Exosphere's backoff_factor,
-    in seconds), `exponent` and `max_delay` (seconds or None). The base is
+    in seconds), `exponent` and `max_delay` (seconds or None); a missing key
+    takes its value from RETRY_DEFAULTS (the IR's defaults). The base is
     delay * exponent ** (retry - 1), delay * retry, or delay; full jitter draws
     uniform(0, base), equal jitter base / 2 + uniform(0, base / 2); the result
     is capped by max_delay. `uniform(a, b)` defaults to random.uniform; passing
@@ -148,6 +154,7 @@ def retry_delay(policy, retry, uniform=None):
     """
     import random
 
+    policy = {**RETRY_DEFAULTS, **policy}
     draw = uniform or random.uniform
     delay = float(policy["delay"])
     strategy = policy["strategy"]
@@ -174,8 +181,9 @@ def retry_delay(policy, retry, uniform=None):
 
 
 def retry_delay_source() -> str:
-    """The source of `retry_delay` and its ceiling, for generated files that must stand alone."""
-    return f"MAX_RETRY_DELAY = {MAX_RETRY_DELAY!r}\n\n\n" + inspect.getsource(retry_delay)
+    """The source of `retry_delay`, its ceiling and defaults, for generated files that must stand alone."""
+    return (f"MAX_RETRY_DELAY = {MAX_RETRY_DELAY!r}\nRETRY_DEFAULTS = {RETRY_DEFAULTS!r}\n\n\n"
+            + inspect.getsource(retry_delay))
 
 
 class IoFileError(ValueError):

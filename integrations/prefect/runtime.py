@@ -306,8 +306,21 @@ def retry_rest(spec, run_count):
     if not retry or not run_count or run_count < 2:
         return 0.0
     attempt = run_count - 1
-    waited = retry["prefect_delays"][min(attempt, len(retry["prefect_delays"])) - 1]
+    delays = prefect_delays(retry)
+    waited = delays[min(attempt, len(delays)) - 1]
     return max(0.0, retry_delay(retry["policy"], attempt) - waited)
+
+
+MAX_PREFECT_DELAYS = 50  # Prefect refuses more retry delays per task
+
+
+def prefect_delays(retry):
+    """The smallest delay of each retry (Prefect's `retry_delay_seconds`), without the repeats at the end
+    (Prefect reuses the last one for later retries), at most MAX_PREFECT_DELAYS; run_step waits the rest."""
+    delays = [retry_delay(retry["policy"], n, lambda a, b: a) for n in range(1, retry["retries"] + 1)]
+    while len(delays) > 1 and delays[-1] == delays[-2]:
+        delays.pop()
+    return delays[:MAX_PREFECT_DELAYS]
 
 
 def _decode_signal(spec, text):
@@ -637,7 +650,7 @@ def _task_of(spec):
     retry = spec["retry"]
     if retry:
         # Prefect waits the smallest delay of each retry (reusing the last one); `run_step` waits the rest.
-        delays = retry["prefect_delays"]
+        delays = prefect_delays(retry)
         # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (rtc's docs/runtime.md).
         options.update(retries=retry["retries"], retry_delay_seconds=delays[0] if len(delays) == 1 else delays,
                        retry_condition_fn=retry_unless_permanent)

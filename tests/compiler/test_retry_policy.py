@@ -151,7 +151,7 @@ def _functions(source: str, names: set[str]) -> dict:
     """Execute the named top-level functions (and constants) of a generated file's text."""
     tree = ast.parse(source)
     keep = [n for n in tree.body if (isinstance(n, ast.FunctionDef) and n.name in names)
-            or (isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "MAX_RETRY_DELAY" for t in n.targets))]
+            or (isinstance(n, ast.Assign) and any(getattr(t, "id", "") in ("MAX_RETRY_DELAY", "RETRY_DEFAULTS", "MAX_PREFECT_DELAYS") for t in n.targets))]
     scope: dict = {}
     exec(compile(ast.Module(body=keep, type_ignores=[]), "<generated>", "exec"), scope)  # noqa: S102 - our own output
     return scope
@@ -192,14 +192,14 @@ def test_every_target_computes_the_same_delays(tmp_path):
     af = _functions(af_runtime, {"retry_delay"})
     af_policies = _airflow_policies(af_dag)
     pf_runtime, pf_flow = _split(prefect.render(pipeline), "rtc_prefect_")
-    pf = _functions(pf_runtime, {"retry_delay", "retry_rest"})
+    pf = _functions(pf_runtime, {"retry_delay", "retry_rest", "prefect_delays"})
     pf_specs = _prefect_specs(pf_flow)
 
     for step_id, node_name in (("exp", "Exp"), ("lin", "Lin"), ("fix", "Fix"), ("many", "Many")):
         policy = steps[step_id].retry_policy(pipeline.nodes[node_name])
         retry = pf_specs[step_id]["retry"]
         assert retry["retries"] == policy.max_retries
-        prefect_delays = retry["prefect_delays"]
+        prefect_delays = pf["prefect_delays"](retry)
         assert len(prefect_delays) <= 50  # Prefect refuses more
         for n in range(1, policy.max_retries + 1):
             random.seed(n)
@@ -213,3 +213,13 @@ def test_every_target_computes_the_same_delays(tmp_path):
     random.seed(3)
     assert steps["exp"].retry_policy(pipeline.nodes["Exp"]).delay_for(2) != steps["exp"].retry_policy(
         pipeline.nodes["Exp"]).delay_for(2)  # jitter is drawn at each failure
+
+
+def test_the_contracts_retry_defaults_are_the_irs():
+    from rtc.compiler.ir import RetryPolicy
+    from rtc.contract import RETRY_DEFAULTS
+
+    default = RetryPolicy()
+    assert default.as_contract() == {}  # generated files write only what differs
+    assert RETRY_DEFAULTS == {"strategy": default.strategy, "jitter": default.jitter, "delay": default.delay_seconds,
+                              "exponent": default.exponent, "max_delay": default.max_delay_seconds}

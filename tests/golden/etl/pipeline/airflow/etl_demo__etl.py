@@ -9,7 +9,7 @@ from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_airflow_824786f3e54f import (  # noqa: E402
+from rtc_airflow_436df2918176 import (  # noqa: E402
     RtcNode, RtcSecretsCheck, SECRETS_CHECK_ID, RtcWatcher, rtc_step, rtc_mapped_step,
 )
 
@@ -23,7 +23,7 @@ NODE_Clean = RtcNode(
         'row=$(printf \'%s\' "$RTC_INPUTS" | sed \'s/.*"row": *"\\([^"]*\\)".*/\\1/\')\nup=$(printf \'%s\' "$row" | tr \'a-z\' \'A-Z\')\nprintf \'{"result": "%s"}\' "$up" > "$RTC_OUTPUTS_FILE"\n',
     ],
     retries=2,
-    retry={"strategy": "exponential", "jitter": "full", "delay": 1.0, "exponent": 2.0, "max_delay": 5.0},
+    retry={"jitter": "full", "max_delay": 5.0},
     timeout=30.0,
     outputs={"result": "str"},
 )
@@ -49,7 +49,7 @@ NODE_Publish = RtcNode(
     image="busybox",
     command=["sh", "-c", 'echo "publishing with a token of ${#API_TOKEN} characters"'],
     retries=2,
-    retry={"strategy": "exponential", "jitter": "none", "delay": 1.0, "exponent": 2.0, "max_delay": None},
+    retry={},
     outputs={},
     secrets=["API_TOKEN"],
 )

@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_prefect_9b33c370d6ef import run_graph  # noqa: E402
+from rtc_prefect_998e51f1c319 import run_graph  # noqa: E402
 
 NAMESPACE = "etl_demo"
 # Secret names and the steps that need them; values are read from Secret blocks at run time.
@@ -44,17 +44,7 @@ STEPS = {
         "bindings": {"row": ["each", "output", "extract", "rows"]},
         "upstream": ["extract"],
         "mapped": True,
-        "retry": {
-            "retries": 2,
-            "policy": {
-                "strategy": "exponential",
-                "jitter": "full",
-                "delay": 1.0,
-                "exponent": 2.0,
-                "max_delay": 5.0,
-            },
-            "prefect_delays": [0.0],
-        },
+        "retry": {"retries": 2, "policy": {"jitter": "full", "max_delay": 5.0}},
     },
     "report": {
         "image": "rtc/etl-demo-py:<tag>",
@@ -74,17 +64,7 @@ STEPS = {
         "inputs": {"summary": "str"},
         "bindings": {"summary": ["output", "report", "summary"]},
         "upstream": ["report"],
-        "retry": {
-            "retries": 2,
-            "policy": {
-                "strategy": "exponential",
-                "jitter": "none",
-                "delay": 1.0,
-                "exponent": 2.0,
-                "max_delay": None,
-            },
-            "prefect_delays": [1.0, 2.0],
-        },
+        "retry": {"retries": 2, "policy": {}},
     },
     "notify": {
         "image": "rtc/etl-demo-py:<tag>",
@@ -109,17 +89,7 @@ STEPS = {
         "outputs": {"result": "str"},
         "bindings": {"row": ["literal", "audit"]},
         "upstream": ["publish"],
-        "retry": {
-            "retries": 2,
-            "policy": {
-                "strategy": "exponential",
-                "jitter": "full",
-                "delay": 1.0,
-                "exponent": 2.0,
-                "max_delay": 5.0,
-            },
-            "prefect_delays": [0.0],
-        },
+        "retry": {"retries": 2, "policy": {"jitter": "full", "max_delay": 5.0}},
     },
 }
 

@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_prefect_9b33c370d6ef import run_graph  # noqa: E402
+from rtc_prefect_998e51f1c319 import run_graph  # noqa: E402
 
 NAMESPACE = "MyProject"
 # Secret names and the steps that need them; values are read from Secret blocks at run time.
@@ -30,14 +30,7 @@ STEPS = {
         "bindings": {"text": ["param", "text"], "sep": ["param", "sep"]},
         "retry": {
             "retries": 2,
-            "policy": {
-                "strategy": "exponential",
-                "jitter": "equal",
-                "delay": 0.5,
-                "exponent": 3.0,
-                "max_delay": 4.0,
-            },
-            "prefect_delays": [0.25, 0.75],
+            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
         },
     },
     "shout": {
@@ -50,14 +43,7 @@ STEPS = {
         "mapped": True,
         "retry": {
             "retries": 2,
-            "policy": {
-                "strategy": "exponential",
-                "jitter": "equal",
-                "delay": 0.5,
-                "exponent": 3.0,
-                "max_delay": 4.0,
-            },
-            "prefect_delays": [0.25, 0.75],
+            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
         },
     },
     "measure": {
@@ -71,14 +57,7 @@ STEPS = {
         "mapped": True,
         "retry": {
             "retries": 2,
-            "policy": {
-                "strategy": "exponential",
-                "jitter": "equal",
-                "delay": 0.5,
-                "exponent": 3.0,
-                "max_delay": 4.0,
-            },
-            "prefect_delays": [0.25, 0.75],
+            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
         },
     },
     "merge": {
@@ -91,14 +70,7 @@ STEPS = {
         "upstream_fanout": {"shout": {"loud": False}, "measure": {"size": False}},
         "retry": {
             "retries": 2,
-            "policy": {
-                "strategy": "exponential",
-                "jitter": "equal",
-                "delay": 0.5,
-                "exponent": 3.0,
-                "max_delay": 4.0,
-            },
-            "prefect_delays": [0.25, 0.75],
+            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
         },
     },
     "report": {
@@ -112,14 +84,7 @@ STEPS = {
         "all_done": True,
         "retry": {
             "retries": 2,
-            "policy": {
-                "strategy": "exponential",
-                "jitter": "equal",
-                "delay": 0.5,
-                "exponent": 3.0,
-                "max_delay": 4.0,
-            },
-            "prefect_delays": [0.25, 0.75],
+            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
         },
     },
 }

@@ -9,7 +9,7 @@ from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_airflow_824786f3e54f import (  # noqa: E402
+from rtc_airflow_436df2918176 import (  # noqa: E402
     RtcNode, RtcSecretsCheck, SECRETS_CHECK_ID, RtcWatcher, rtc_step, rtc_mapped_step,
 )
 
@@ -19,7 +19,7 @@ NODE_MeasureNode = RtcNode(
     image="rtc/myproject-py:<tag>",
     command=["python3", "-m", "rtc.node", "text_nodes:MeasureNode"],
     retries=2,
-    retry={"strategy": "exponential", "jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
+    retry={"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
     outputs={"size": "int"},
 )
 NODE_MergeNode = RtcNode(
@@ -27,7 +27,7 @@ NODE_MergeNode = RtcNode(
     image="rtc/myproject-py:<tag>",
     command=["python3", "-m", "rtc.node", "text_nodes:MergeNode"],
     retries=2,
-    retry={"strategy": "exponential", "jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
+    retry={"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
     outputs={"sentence": "str", "total": "int"},
 )
 NODE_ReportNode = RtcNode(
@@ -35,7 +35,7 @@ NODE_ReportNode = RtcNode(
     image="rtc/myproject-py:<tag>",
     command=["python3", "-m", "rtc.node", "text_nodes:ReportNode"],
     retries=2,
-    retry={"strategy": "exponential", "jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
+    retry={"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
     outputs={"line": "str"},
     secrets=["REPORT_TOKEN"],
 )
@@ -44,7 +44,7 @@ NODE_ShoutNode = RtcNode(
     image="rtc/myproject-py:<tag>",
     command=["python3", "-m", "rtc.node", "text_nodes:ShoutNode"],
     retries=2,
-    retry={"strategy": "exponential", "jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
+    retry={"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
     outputs={"loud": "str"},
 )
 NODE_SplitNode = RtcNode(
@@ -52,7 +52,7 @@ NODE_SplitNode = RtcNode(
     image="rtc/myproject-py:<tag>",
     command=["python3", "-m", "rtc.node", "text_nodes:SplitNode"],
     retries=2,
-    retry={"strategy": "exponential", "jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
+    retry={"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
     outputs={"word": "str"},
     fanout=True,
 )

@@ -9,7 +9,7 @@ from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_airflow_824786f3e54f import RtcNode, rtc_step  # noqa: E402
+from rtc_airflow_436df2918176 import RtcNode, rtc_step  # noqa: E402
 
 # Each node's environment, program, retries and timeout, shared by its steps.
 NODE_Evaluate = RtcNode(
@@ -33,7 +33,7 @@ NODE_Evaluate = RtcNode(
     port_bindings={8000: ("127.0.0.1", None)},
     working_dir="/app",
     retries=1,
-    retry={"strategy": "exponential", "jitter": "none", "delay": 1.0, "exponent": 2.0, "max_delay": None},
+    retry={},
     outputs={"passed": "bool", "table": "str"},
 )
 NODE_Train = RtcNode(

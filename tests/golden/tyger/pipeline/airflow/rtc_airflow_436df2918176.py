@@ -305,7 +305,7 @@ def rtc_add_group(operator, group):
 class RtcNode:
     """The settings a node's steps share: DockerOperator arguments, and what the contract checks.
 
-    `retry` is rtc's policy as `retry_delay` takes it (strategy, jitter, delay, exponent, max_delay):
+    `retry` is rtc's policy as `retry_delay` takes it (strategy, jitter, delay, exponent, max_delay; defaults left out):
     Airflow's own fields are set from it (shown in its UI, and its back-off where retry policies do
     not exist) and RtcRetry computes rtc's exact delay with `retry_delay`, as every rtc target does.
     `mounts` are (target, host path, read only) bind mounts.
@@ -325,6 +325,7 @@ class RtcNode:
         if mounts:
             self.operator["mounts"] = [Mount(t, source, type="bind", read_only=ro) for t, source, ro in mounts]
         if retries and retry is not None:
+            retry = {**RETRY_DEFAULTS, **retry}
             self.operator["retry_delay"] = timedelta(seconds=retry["delay"])
             if retry["strategy"] == "exponential":
                 self.operator["retry_exponential_backoff"] = retry["exponent"]  # Airflow's factor per try
@@ -415,6 +416,7 @@ class RtcSecretsCheck(BaseOperator):
 
 
 MAX_RETRY_DELAY = 31622400.0
+RETRY_DEFAULTS = {'strategy': 'exponential', 'jitter': 'none', 'delay': 1.0, 'exponent': 2.0, 'max_delay': None}
 
 
 def retry_delay(policy, retry, uniform=None):
@@ -422,7 +424,8 @@ def retry_delay(policy, retry, uniform=None):
 
     `policy` is a dict with `strategy` ("exponential", "linear" or "fixed"),
     `jitter` ("none", "full" or "equal"), `delay` (Exosphere's backoff_factor,
-    in seconds), `exponent` and `max_delay` (seconds or None). The base is
+    in seconds), `exponent` and `max_delay` (seconds or None); a missing key
+    takes its value from RETRY_DEFAULTS (the IR's defaults). The base is
     delay * exponent ** (retry - 1), delay * retry, or delay; full jitter draws
     uniform(0, base), equal jitter base / 2 + uniform(0, base / 2); the result
     is capped by max_delay. `uniform(a, b)` defaults to random.uniform; passing
@@ -430,6 +433,7 @@ def retry_delay(policy, retry, uniform=None):
     """
     import random
 
+    policy = {**RETRY_DEFAULTS, **policy}
     draw = uniform or random.uniform
     delay = float(policy["delay"])
     strategy = policy["strategy"]

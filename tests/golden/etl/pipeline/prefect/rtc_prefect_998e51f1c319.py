@@ -149,6 +149,7 @@ def expand_container(command, args, env, system_env):
     )
 
 MAX_RETRY_DELAY = 31622400.0
+RETRY_DEFAULTS = {'strategy': 'exponential', 'jitter': 'none', 'delay': 1.0, 'exponent': 2.0, 'max_delay': None}
 
 
 def retry_delay(policy, retry, uniform=None):
@@ -156,7 +157,8 @@ def retry_delay(policy, retry, uniform=None):
 
     `policy` is a dict with `strategy` ("exponential", "linear" or "fixed"),
     `jitter` ("none", "full" or "equal"), `delay` (Exosphere's backoff_factor,
-    in seconds), `exponent` and `max_delay` (seconds or None). The base is
+    in seconds), `exponent` and `max_delay` (seconds or None); a missing key
+    takes its value from RETRY_DEFAULTS (the IR's defaults). The base is
     delay * exponent ** (retry - 1), delay * retry, or delay; full jitter draws
     uniform(0, base), equal jitter base / 2 + uniform(0, base / 2); the result
     is capped by max_delay. `uniform(a, b)` defaults to random.uniform; passing
@@ -164,6 +166,7 @@ def retry_delay(policy, retry, uniform=None):
     """
     import random
 
+    policy = {**RETRY_DEFAULTS, **policy}
     draw = uniform or random.uniform
     delay = float(policy["delay"])
     strategy = policy["strategy"]
@@ -525,8 +528,21 @@ def retry_rest(spec, run_count):
     if not retry or not run_count or run_count < 2:
         return 0.0
     attempt = run_count - 1
-    waited = retry["prefect_delays"][min(attempt, len(retry["prefect_delays"])) - 1]
+    delays = prefect_delays(retry)
+    waited = delays[min(attempt, len(delays)) - 1]
     return max(0.0, retry_delay(retry["policy"], attempt) - waited)
+
+
+MAX_PREFECT_DELAYS = 50  # Prefect refuses more retry delays per task
+
+
+def prefect_delays(retry):
+    """The smallest delay of each retry (Prefect's `retry_delay_seconds`), without the repeats at the end
+    (Prefect reuses the last one for later retries), at most MAX_PREFECT_DELAYS; run_step waits the rest."""
+    delays = [retry_delay(retry["policy"], n, lambda a, b: a) for n in range(1, retry["retries"] + 1)]
+    while len(delays) > 1 and delays[-1] == delays[-2]:
+        delays.pop()
+    return delays[:MAX_PREFECT_DELAYS]
 
 
 def _decode_signal(spec, text):
@@ -856,7 +872,7 @@ def _task_of(spec):
     retry = spec["retry"]
     if retry:
         # Prefect waits the smallest delay of each retry (reusing the last one); `run_step` waits the rest.
-        delays = retry["prefect_delays"]
+        delays = prefect_delays(retry)
         # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (rtc's docs/runtime.md).
         options.update(retries=retry["retries"], retry_delay_seconds=delays[0] if len(delays) == 1 else delays,
                        retry_condition_fn=retry_unless_permanent)
