@@ -34,6 +34,7 @@ def cache_source(namespace: str) -> str:
         "graph g {\n  params { x: int = 1  y: int = 10 }\n  a = Add0(n = params.x)\n  b = Add0(n = params.y)\n"
         "  c = Add1(n = b.n)\n}",
         "graph short {\n  s = Short(n = 5)\n}",
+        "graph m {\n  params { xs: list[int] = [1, 2] }\n  e = Add0(n = each(params.xs))\n}",
     ]) + "\n"
 
 
@@ -134,3 +135,25 @@ def test_the_runtime_computes_rtc_run_s_key(compile_to, tmp_path):
                 map_index=2, fanout=True)
     assert namespace["step_key"](**args) == step_cache.step_key(**args)
     assert namespace["step_key"](**{**args, "inputs": {"n": 2, "s": "é"}}) != step_cache.step_key(**args)
+
+
+def test_each_element_of_a_mapped_step_is_cached_on_its_own(compile_to, prefect_server, docker_client, tmp_path):
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    namespace = f"cachem{uuid.uuid4().hex[:8]}"
+    source = tmp_path / "p.rt"
+    source.write_text(cache_source(namespace), encoding="utf-8")
+    module = load_module(flow_file(compile_to(compile_file(str(source))), "m"))
+
+    def run(**params):
+        time.sleep(1.1)  # engine events have one-second resolution
+        since = time.time()
+        state = module.m(return_state=True, **params)
+        assert state.is_completed(), state.message
+        return state.result()["e"], created(docker_client, namespace, since)
+
+    with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: str(tmp_path / "results")}):
+        assert run() == ([{"n": 1}, {"n": 2}], ["e#0", "e#1"])
+        assert run() == ([{"n": 1}, {"n": 2}], [])
+        # Element 1's input changed; element 0 (same input, same index) keeps its record.
+        assert run(xs=[1, 3]) == ([{"n": 1}, {"n": 3}], ["e#1"])
