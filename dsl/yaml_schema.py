@@ -153,11 +153,44 @@ def yaml_source_schema() -> dict:
         },
         description="a graph of steps (Exosphere)",
     )
+    exosphere_retry = _object(
+        {
+            "max_retries": {"type": "integer", "minimum": 0},
+            "strategy": {"type": "string", "description": "EXPONENTIAL, LINEAR or FIXED, each also _FULL_JITTER / _EQUAL_JITTER"},
+            "backoff_factor": DURATION,
+            "exponent": {"type": "number"},
+            "max_delay": DURATION,
+        }
+    )
+    exosphere_node = _object(
+        {
+            "node_name": STRING,
+            "namespace": STRING,
+            "identifier": STRING,
+            "inputs": NAME_MAP,
+            "next_nodes": STRINGS,
+            "unites": {"anyOf": [{"enum": ["ALL_DONE", "ALL_SUCCESS"]}, _object({"identifier": STRING, "strategy": STRING})]},
+        },
+        required=("node_name", "identifier"),
+    )
+    exosphere_template = _object(
+        {
+            "name": STRING,
+            "namespace": STRING,
+            "secrets": {"anyOf": [STRINGS, {"type": "object"}]},
+            "nodes": {"type": "array", "items": exosphere_node},
+            "store_config": _object({"required_keys": STRINGS, "default_values": NAME_MAP}),
+            "retry_policy": exosphere_retry,
+            "triggers": {"type": "array", "items": _object({"type": STRING, "value": {"type": "object"}})},
+        },
+        required=("nodes",),
+        description="an Exosphere graph template, as Exosphere's upsert_graph takes it (docs/language.md)",
+    )
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://rtc.invalid/schemas/rtc-yaml.schema.json",
         "title": "rtc pipeline (YAML)",
-        "description": "rtc's YAML source format (docs/language.md); Tyger codespec and run-spec files are accepted too.",
+        "description": "rtc's YAML source format (docs/language.md); Tyger codespec and run-spec files and Exosphere graph templates are accepted too.",
         "definitions": {
             "value": {"description": "a literal, or a `${{ ... }}` reference"},
             "env": env,
@@ -167,6 +200,7 @@ def yaml_source_schema() -> dict:
             "codespec": CODESPEC,
             "runPart": RUN_PART,
             "run": RUN,
+            "exosphereTemplate": exosphere_template,
         },
         "anyOf": [
             {
@@ -185,5 +219,6 @@ def yaml_source_schema() -> dict:
             },
             {"$ref": "#/definitions/codespec"},
             {"$ref": "#/definitions/run"},
+            {"$ref": "#/definitions/exosphereTemplate"},
         ],
     }
