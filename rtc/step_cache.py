@@ -20,19 +20,25 @@ atomically; `rtc cache ls|clear` shows and empties it. A hit is used only
 after its outputs pass the same type checks a fresh run's outputs pass.
 
 Standard library only: the key is the same computation under every target.
+`step_key`, `read_entry` and `write_entry` are printed into the Airflow and
+Prefect runtime modules (`key_source`, `store_source`), so a worker without rtc computes
+the same key and keeps entries in the same format.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rtc.contract import read_io_file
+
 KEY_VERSION = 1
+MAX_ENTRY_BYTES = 64 * 1024 * 1024 + 64 * 1024  # a step's outputs are at most 64 MiB (MAX_OUTPUTS_BYTES)
 
 
 def cache_dir(home: str | os.PathLike | None = None) -> Path:
@@ -72,6 +78,73 @@ def step_key(
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def read_entry(folder, key):
+    """The record of `key` in `folder` (a dict, expired or not), or None when absent or damaged.
+
+    Read like a step's outputs file: only a regular file directly in the folder,
+    never through a symlink, at most MAX_ENTRY_BYTES. A damaged entry is a miss.
+    """
+    import json
+
+    try:
+        text = read_io_file(folder, key + ".json", MAX_ENTRY_BYTES)
+        record = None if text is None else json.loads(text)
+    except (OSError, ValueError):  # IoFileError is a ValueError
+        return None
+    if not isinstance(record, dict) or record.get("key") != key or "outputs" not in record:
+        return None
+    try:
+        float(record["created_at"])
+        if record.get("expires_at") is not None:
+            float(record["expires_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return record
+
+
+def write_entry(folder, key, record):
+    """Write `record` as `key`'s entry: atomically (a reader sees the old entry or the new one), owner-only.
+
+    The folder is created 0700; one that is a symlink, not a folder or not the
+    current user's is refused (OSError), so nobody else's files are written or trusted.
+    Self-contained (the Airflow runtime carries its source).
+    """
+    import json
+    import os
+    import stat
+    import tempfile
+
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+        raise OSError(f"{folder} is not a folder of this user: rtc keeps no cache entries there")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False, sort_keys=True)
+        os.replace(tmp, os.path.join(folder, key + ".json"))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def key_source() -> str:
+    """`step_key` for a generated runtime (standard library only), so every target computes the same key."""
+    return f"KEY_VERSION = {KEY_VERSION!r}\n\n\n" + inspect.getsource(step_key)
+
+
+def store_source() -> str:
+    """`read_entry` and `write_entry` for a runtime that keeps entries in a folder as rtc does (Airflow).
+    They need `read_io_file` (rtc.contract.io_source) beside them."""
+    return (f"MAX_ENTRY_BYTES = {MAX_ENTRY_BYTES!r}\n\n\n" + inspect.getsource(read_entry) + "\n\n"
+            + inspect.getsource(write_entry))
+
+
 @dataclass
 class Entry:
     key: str
@@ -100,8 +173,10 @@ class StepCache:
 
     def get(self, key: str) -> Entry | None:
         """The live entry for `key`; None when absent, expired (then removed) or unreadable."""
-        entry = _read(self._path(key))
-        if entry is None or entry.key != key:
+        self._path(key)  # checks the key
+        record = read_entry(str(self.folder), key) if self.folder.is_dir() else None
+        entry = None if record is None else _entry(record)
+        if entry is None:
             return None
         if entry.expired():
             self.discard(key)
@@ -110,8 +185,8 @@ class StepCache:
 
     def put(self, key: str, outputs, *, max_age: float | None, pipeline: str = "", graph: str = "", step: str = "", node: str = "") -> None:
         """Record `outputs` under `key` (atomically: a reader sees the old entry or the new one)."""
-        path = self._path(key)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._path(key)  # checks the key
+        self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         now = time.time()
         record = {
             "key": key,
@@ -123,17 +198,7 @@ class StepCache:
             "step": step,
             "node": node,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f, ensure_ascii=False, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_entry(str(self.folder), key, record)
 
     def discard(self, key: str) -> None:
         try:
@@ -174,9 +239,13 @@ class StepCache:
 
 def _read(path: Path) -> Entry | None:
     """An entry file; None when missing or not an entry (a damaged file is a miss, not an error)."""
+    record = read_entry(str(path.parent), path.name[: -len(".json")])
+    return None if record is None else _entry(record)
+
+
+def _entry(data: dict) -> Entry | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        created, expires = float(data["created_at"]), data["expires_at"]
+        created, expires = float(data["created_at"]), data.get("expires_at")
         return Entry(
             key=str(data["key"]),
             outputs=data["outputs"],

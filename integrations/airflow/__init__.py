@@ -16,7 +16,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from rtc import contract
+from rtc import contract, step_cache
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Pipeline
 
@@ -40,6 +40,7 @@ def runtime_module() -> tuple[str, str]:
     text = render_template(
         "runtime.py.j2", header=HEADER, contract=contract, check_value_source=contract.check_value_source(),
         parse_signal_source=contract.parse_signal_source(), io_source=contract.io_source(),
+        cache_source=step_cache.key_source() + "\n\n" + step_cache.store_source(),
         expand_container_source=contract.expand_container_source(), retry_delay_source=contract.retry_delay_source(),
         secrets_check_id=SECRETS_CHECK_ID,
     )

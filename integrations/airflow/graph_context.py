@@ -88,6 +88,7 @@ def node_context(node: Node, pipeline: Pipeline, var: str, retry: RetryPolicy) -
         "outputs": {p.name: p.type for p in node.outputs},
         "secrets": list(node.secrets),
         "fanout": node.fanout,
+        "cache": None if node.cache is None else {"max_age": node.cache.max_age_seconds},
     }
 
 

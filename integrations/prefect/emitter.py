@@ -16,7 +16,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from rtc import contract
+from rtc import contract, step_cache
 from rtc.compiler.diagnostics import RtcError
 from rtc.compiler.ir import Codespec, Environment, Graph, Pipeline, RetryPolicy, Run
 from rtc.compiler.types import parse_type
@@ -54,7 +54,7 @@ def runtime_module() -> tuple[str, str]:
     contract_code = "\n\n".join(
         part.rstrip() for part in (contract.check_value_source(), contract.parse_signal_source(),
                                    contract.expand_container_source(), contract.retry_delay_source(),
-                                   contract.io_source(archive=True))
+                                   contract.io_source(archive=True), step_cache.key_source())
     )
     text = RUNTIME_HEADER + "\n" + imports.rstrip() + "\n\n\n" + contract_code + "\n\n\n" + code.strip() + "\n"
     return RUNTIME_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:12], text
@@ -204,6 +204,7 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
             "all_done": step.trigger == "all_done",
             "mapped": step.mapped,
             "retry": retry_settings(step.retry_policy(node)),
+            "cache": None if node.cache is None else {"max_age": node.cache.max_age_seconds},
         }
         # Only what differs from the runtime's defaults (its _SPEC_DEFAULTS): the file says what the step is.
         specs[step.id] = {k: v for k, v in spec.items() if v is not None and v is not False and v != {} and v != []}

@@ -15,6 +15,7 @@ lets it land, and the `finally` then removes the container.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import queue
@@ -22,14 +23,17 @@ import socket
 import tarfile
 import threading
 import time
+from datetime import timedelta
 
 import docker
 import docker.errors
 from prefect import allow_failure, get_run_logger, task, unmapped
 from prefect.blocks.system import Secret
 from prefect.runtime import flow_run, task_run
+from prefect.transactions import get_transaction
 
 from rtc.contract import IoFileError, check_value, expand_container, parse_signal, read_io_archive, retry_delay
+from rtc.step_cache import step_key  # printed into the runtime module with the contract's functions
 
 # ---- EMBED: everything below is copied into generated flow modules ----
 
@@ -514,6 +518,7 @@ def run_step(spec, params, upstream, item=None, map_index=None):
         kind, delay = signal
         if kind == "prune":
             logger.info("pruned: the step sent the prune signal; the steps below it do not run")
+            _do_not_cache()
             return {_PRUNED: "self"}
         if requeues == MAX_REQUEUES:
             break
@@ -521,6 +526,84 @@ def run_step(spec, params, upstream, item=None, map_index=None):
         _sleep(delay)
     # Not retried: another attempt would only re-queue as many times again.
     raise PermanentError(f"step {spec['step']!r} asked to be re-queued more than {MAX_REQUEUES} times")
+
+
+# ---------------------------------------------------------------- the step cache (`cache = true`, `cache = 1d`)
+
+
+def step_cache_key(context, parameters):
+    """Prefect's `cache_key_fn` of a step with `cache`: rtc.step_cache's key of the work, or None (not cached).
+
+    The key is `step_key` (rtc.step_cache, printed above): the image's digest on this worker's engine,
+    the argv, the inputs, the environment, the secrets' values (hashed) and the declared outputs, as under
+    `rtc run` and Airflow. Prefect keeps the outputs in its result storage under that key and, on a hit,
+    returns them without calling the task: no container starts. Before the key is handed over, a
+    recorded value is re-checked against the declared types (`_recorded_key`).
+    """
+    spec, params, upstream = parameters["spec"], parameters["params"], parameters["upstream"]
+    item, map_index = parameters.get("item"), parameters.get("map_index")
+    if not spec["all_done"] and any(_step_pruned(r) for r in upstream.values()):
+        return None  # below a pruned step: nothing runs, nothing to record
+    if item is None and map_index is not None:
+        return None  # the stand-in of an empty map
+    try:
+        inputs = bind_inputs(spec, params, upstream, item)
+        digest = docker.from_env().images.get(spec["image"]).id
+    except (ContractError, docker.errors.DockerException):
+        return None  # the task fails on its inputs, or pulls the image first: no cache this time
+    key = step_key(
+        image_digest=digest, argv=spec["argv"], inputs=inputs, environ=spec["environ"],
+        secrets=load_secrets(spec["secrets"]), workdir=spec["workdir"],
+        mounts=[(host, v["bind"], v["mode"] == "ro") for host, v in spec["volumes"].items()],
+        outputs=spec["outputs"], map_index=map_index, fanout=spec["fanout"],
+    )
+    return _recorded_key(context, key, spec)
+
+
+def _recorded_key(context, key, spec):
+    """`key`, unless what Prefect recorded under it no longer passes the declared types.
+
+    Then the step must run again. Prefect would return the record on `key`, so the key becomes one
+    derived from the bad record's content: a miss now, and the fresh outputs are recorded under it,
+    so the next run with the same bad record finds them (the bad record is never used).
+    """
+    store = context.result_store
+    try:
+        if not store.exists(key):
+            return key
+        value = store.read(key).result
+    except Exception:  # noqa: BLE001 - an unreadable record: Prefect treats it as absent and runs the task
+        return key
+    try:
+        check_recorded(spec, value)
+    except ContractError as exc:
+        get_run_logger().warning("ignoring the cached outputs of step %r (%s); running it", spec["step"], exc)
+        bad = hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()
+        return hashlib.sha256(f"{key}:{bad}".encode()).hexdigest()
+    get_run_logger().info("step %r cached: outputs recorded by an earlier run; no container started", spec["step"])
+    return key
+
+
+def check_recorded(spec, value):
+    """A recorded result of a step must be what `_decode_outputs` returns for its declared outputs."""
+    declared = spec["outputs"]
+    if not isinstance(value, dict) or set(value) != set(declared):
+        raise ContractError(f"step {spec['step']!r}: the record is not an object of its outputs {sorted(declared)}")
+    if spec["fanout"]:
+        lists = [value[name] for name in declared]
+        if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) > 1:
+            raise ContractError(f"step {spec['step']!r}: the record's outputs are not lists of one length")
+        produced = [dict(zip(declared, values)) for values in zip(*lists)]
+    else:
+        produced = value
+    _decode_outputs(spec, json.dumps(produced))
+
+
+def _do_not_cache():
+    """A pruned step is not recorded: the cache keeps outputs, and a prune is a decision of that run."""
+    txn = get_transaction()
+    if txn is not None:
+        txn.write_on_commit = False
 
 
 def finish(futures):
@@ -551,7 +634,7 @@ def finish(futures):
 _SPEC_DEFAULTS = {
     "environ": {}, "volumes": {}, "ports": {}, "workdir": None, "timeout": None, "secrets": [], "inputs": {},
     "outputs": {}, "fanout": False, "bindings": {}, "upstream": [], "upstream_fanout": {}, "all_done": False,
-    "mapped": False, "retry": None,
+    "mapped": False, "retry": None, "cache": None,
 }
 
 
@@ -571,6 +654,12 @@ def _task_of(spec):
         # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (rtc's docs/runtime.md).
         options.update(retries=retry["retries"], retry_delay_seconds=delays[0] if len(delays) == 1 else delays,
                        retry_condition_fn=retry_unless_permanent)
+    if spec["cache"] is not None:
+        # Prefect's own cache: the outputs live in its result storage under rtc's key (step_cache_key).
+        # No refresh_cache here: PREFECT_TASKS_REFRESH_CACHE=true then runs every step and records afresh.
+        max_age = spec["cache"]["max_age"]
+        options.update(cache_key_fn=step_cache_key, persist_result=True,
+                       cache_expiration=None if max_age is None else timedelta(seconds=max_age))
     return _step_task.with_options(**options)
 
 

@@ -17,8 +17,9 @@ from airflow_pipelines import etl_pipeline, tyger_pipeline
 
 RUNTIME = runtime_module()[0]
 
-ALLOWED_IMPORTS = {"json", "os", "random", "shutil", "tempfile", "time", "datetime", "pathlib", "sys", "airflow",
-                   "docker", "stat", RUNTIME}
+# `hashlib`: rtc.step_cache.step_key (inlined in the runtime) names the work of a cached step.
+ALLOWED_IMPORTS = {"hashlib", "json", "os", "random", "shutil", "tempfile", "time", "datetime", "pathlib", "sys",
+                   "airflow", "docker", "stat", RUNTIME}
 
 
 def dag_files(files: dict[str, str]) -> dict[str, str]:

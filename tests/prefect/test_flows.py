@@ -36,8 +36,9 @@ def test_module_is_deterministic_standalone_and_parses():
             elif isinstance(node, ast.ImportFrom):
                 imported.add(node.module.split(".")[0])
         runtime = [n[:-3] for n in files if n.startswith("rtc_prefect_")]
-        # `random`: rtc.contract.retry_delay (inlined in the runtime) draws jittered retry delays.
-        assert imported <= {"__future__", "io", "json", "queue", "random", "socket", "tarfile", "threading", "time",
+        # `random`: rtc.contract.retry_delay (inlined in the runtime) draws jittered retry delays;
+        # `hashlib`: rtc.step_cache.step_key names cached work; `datetime`: cache_expiration is a timedelta.
+        assert imported <= {"__future__", "datetime", "hashlib", "io", "json", "queue", "random", "socket", "tarfile", "threading", "time",
                             "typing", "docker", "prefect", "sys", "pathlib", "stat", "os", *runtime}, (name, imported)
 
 

@@ -9,7 +9,7 @@ from airflow.sdk import DAG
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_airflow_f1dc444a2fc3 import RtcNode, rtc_step  # noqa: E402
+from rtc_airflow_436df2918176 import RtcNode, rtc_step  # noqa: E402
 
 # Each node's environment, program, retries and timeout, shared by its steps.
 NODE_Hello = RtcNode(

@@ -9,7 +9,7 @@ from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_airflow_f1dc444a2fc3 import (  # noqa: E402
+from rtc_airflow_436df2918176 import (  # noqa: E402
     RtcNode, RtcSecretsCheck, SECRETS_CHECK_ID, RtcWatcher, rtc_step, rtc_mapped_step,
 )
 

@@ -15,7 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_prefect_3fa0522ba30d import run_job  # noqa: E402
+from rtc_prefect_998e51f1c319 import run_job  # noqa: E402
 
 # ---------------------------------------------------------------- the job
 

@@ -12,7 +12,7 @@ from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_airflow_f1dc444a2fc3 import RtcRunJob  # noqa: E402
+from rtc_airflow_436df2918176 import RtcRunJob  # noqa: E402
 
 
 with DAG(

@@ -4,6 +4,7 @@
 # from parsing it as a DAG file. Its name carries a hash of its text, so DAGs compiled by two rtc
 # versions each import their own. It needs only apache-airflow, apache-airflow-providers-docker
 # and the standard library: Airflow workers need no rtc installed. See rtc's docs/airflow.md.
+import hashlib
 import json
 import os
 import shutil
@@ -173,6 +174,112 @@ def read_io_file(folder, name, limit):
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+KEY_VERSION = 1
+
+
+def step_key(
+    *,
+    image_digest: str,
+    argv: list[str],
+    inputs: dict,
+    environ: dict[str, str],
+    secrets: dict[str, str] | None = None,
+    workdir: str | None = None,
+    mounts: list | None = None,
+    outputs: dict[str, str] | None = None,
+    map_index: int | None = None,
+    fanout: bool = False,
+) -> str:
+    """The hex sha256 naming one unit of work (see the module docstring)."""
+    material = {
+        "v": KEY_VERSION,
+        "image": image_digest,
+        "argv": list(argv),
+        "inputs": inputs,
+        "environ": dict(environ),
+        "secrets": {k: hashlib.sha256(v.encode("utf-8", "surrogatepass")).hexdigest() for k, v in (secrets or {}).items()},
+        "workdir": workdir,
+        "mounts": [list(m) for m in (mounts or [])],
+        "outputs": dict(outputs or {}),
+        "map_index": map_index,
+        "fanout": fanout,
+    }
+    text = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+MAX_ENTRY_BYTES = 67174400
+
+
+def read_entry(folder, key):
+    """The record of `key` in `folder` (a dict, expired or not), or None when absent or damaged.
+
+    Read like a step's outputs file: only a regular file directly in the folder,
+    never through a symlink, at most MAX_ENTRY_BYTES. A damaged entry is a miss.
+    """
+    import json
+
+    try:
+        text = read_io_file(folder, key + ".json", MAX_ENTRY_BYTES)
+        record = None if text is None else json.loads(text)
+    except (OSError, ValueError):  # IoFileError is a ValueError
+        return None
+    if not isinstance(record, dict) or record.get("key") != key or "outputs" not in record:
+        return None
+    try:
+        float(record["created_at"])
+        if record.get("expires_at") is not None:
+            float(record["expires_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return record
+
+
+def write_entry(folder, key, record):
+    """Write `record` as `key`'s entry: atomically (a reader sees the old entry or the new one), owner-only.
+
+    The folder is created 0700; one that is a symlink, not a folder or not the
+    current user's is refused (OSError), so nobody else's files are written or trusted.
+    Self-contained (the Airflow runtime carries its source).
+    """
+    import json
+    import os
+    import stat
+    import tempfile
+
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+        raise OSError(f"{folder} is not a folder of this user: rtc keeps no cache entries there")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False, sort_keys=True)
+        os.replace(tmp, os.path.join(folder, key + ".json"))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def rtc_cache_dir():
+    """Where steps with `cache` keep their outputs on this worker: RTC_CACHE_DIR, else Airflow's
+    `[rtc] cache_dir` (AIRFLOW__RTC__CACHE_DIR), else $AIRFLOW_HOME/rtc-cache. Several workers share
+    the cache when this is a folder on shared storage (the same user on each; see rtc's docs/airflow.md)."""
+    folder = os.environ.get("RTC_CACHE_DIR")
+    if not folder:
+        try:
+            from airflow.configuration import conf
+
+            folder = conf.get("rtc", "cache_dir", fallback=None)
+        except Exception:  # noqa: BLE001 - a worker without airflow-core's configuration: the default
+            folder = None
+    return folder or os.path.join(os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "rtc-cache")
+
 def rtc_private_folder(parent, name):
     """A 0700 folder of this worker's user in `parent` (no other local user enters it), holding `name`:
     a folder writable by its group, which the container is given (never by the world)."""
@@ -206,9 +313,11 @@ class RtcNode:
 
     def __init__(
         self, name, *, image, command, outputs, environment=None, mounts=(), retries=0, retry=None, timeout=None,
-        secrets=(), fanout=False, **operator
+        secrets=(), fanout=False, cache=None, **operator
     ):
         self.name = name
+        self.cache = cache  # None, or {"max_age": seconds or None}: reuse the outputs of the same work
+        self.bind_mounts = [(source, target, ro) for target, source, ro in mounts]  # as rtc.step_cache keys them
         self.operator = {
             "mount_tmp_dir": False, "auto_remove": "force", "image": image, "command": command,
             "environment": environment or {}, "retries": retries, **operator,
@@ -462,6 +571,11 @@ class RtcStep(DockerOperator):
             if context["ti"].xcom_pull(task_ids=SECRETS_CHECK_ID) is None:
                 raise AirflowFailException(f"{SECRETS_CHECK_ID} failed: no container starts while secrets are missing")
         self._private_environment = rtc_secret_values(node.secrets)
+        key = self.rtc_cache_key(context, inputs, node) if node.cache is not None else None
+        if key is not None:
+            cached = self.rtc_cached(key, node)
+            if cached is not None:
+                return cached
         for mount in self.mounts:
             # As under the local runner: a missing host folder of a bind mount is created.
             if mount.get("Type") == "bind" and not os.path.exists(mount["Source"]):
@@ -470,7 +584,10 @@ class RtcStep(DockerOperator):
         for requeues in range(MAX_REQUEUES + 1):
             produced, signal = self.rtc_run_once(context, inputs, node)
             if signal is None:
-                return self.rtc_checked(produced, node)
+                outputs = self.rtc_checked(produced, node)
+                if node.cache is not None:
+                    self.rtc_remember(key or self.rtc_cache_key(context, inputs, node), produced, node, context)
+                return outputs
             if signal[0] == "prune":
                 raise AirflowSkipException(f"step {self.task_id!r} pruned itself")
             if requeues == MAX_REQUEUES:
@@ -478,6 +595,55 @@ class RtcStep(DockerOperator):
             self.log.info("step %r re-queued: running again in %ss", self.task_id, signal[1])
             time.sleep(signal[1])
         raise AirflowFailException(f"step {self.task_id!r} re-queued more than {MAX_REQUEUES} times")
+
+    def rtc_cache_key(self, context, inputs, node):
+        """rtc.step_cache's key of this work (image digest, argv, inputs, environment); None without the image."""
+        try:
+            digest = self.cli.inspect_image(self.image)["Id"]
+        except DockerException:
+            return None  # not on this engine yet: the run pulls it, and the key is computed after the run
+        map_index = context["ti"].map_index
+        return step_key(
+            image_digest=digest, argv=node.operator["command"], inputs=inputs,
+            environ=node.operator["environment"], secrets=self._private_environment,
+            workdir=node.operator.get("working_dir"), mounts=node.bind_mounts, outputs=node.outputs,
+            map_index=map_index if map_index is not None and map_index >= 0 else None, fanout=node.fanout,
+        )
+
+    def rtc_cached(self, key, node):
+        """The XCom of a recorded run of this work, re-checked against the declared types; None: run it."""
+        folder = rtc_cache_dir()
+        record = read_entry(folder, key)
+        if record is None:
+            return None
+        if record.get("expires_at") is not None and time.time() >= float(record["expires_at"]):
+            self.log.info("step %r: its cached outputs expired; running it", self.task_id)
+            return None
+        try:
+            outputs = self.rtc_checked(record["outputs"], node)
+        except AirflowException as exc:  # a damaged or edited entry: run the step, and record afresh
+            self.log.warning("step %r: ignoring its cached outputs (%s); running it", self.task_id, exc)
+            return None
+        age = time.time() - float(record["created_at"])
+        self.log.info("step %r cached: outputs recorded %.0fs ago in %s; no container started", self.task_id, age, folder)
+        return outputs
+
+    def rtc_remember(self, key, produced, node, context):
+        """Record the outputs file's content under `key`; a cache that cannot be written costs the reuse only."""
+        if key is None:
+            return
+        now = time.time()
+        max_age = node.cache.get("max_age")
+        map_index = context["ti"].map_index
+        record = {
+            "key": key, "outputs": produced, "created_at": now, "expires_at": None if max_age is None else now + max_age,
+            "pipeline": rtc_namespace(self.dag_id), "graph": self.dag_id, "node": node.name,
+            "step": self.task_id if map_index is None or map_index < 0 else f"{self.task_id}#{map_index}",
+        }
+        try:
+            write_entry(rtc_cache_dir(), key, record)
+        except (OSError, ValueError) as exc:
+            self.log.warning("step %r: could not record its outputs in the cache: %s", self.task_id, exc)
 
     def rtc_run_once(self, context, inputs, node):
         """One container run in a fresh io folder: (the outputs read, the signal or None)."""
