@@ -77,12 +77,15 @@ async def open_doc(client: LanguageClient, path: Path, text: str | None = None) 
 
 
 async def diagnostics_for(client: LanguageClient, uri: str, timeout: float = 60) -> list[types.Diagnostic]:
-    """Wait for the next diagnostics published for `uri`."""
+    """Wait for the next diagnostics published for `uri` (callers pop `uri` before the request that publishes them).
+
+    Look before waiting: one server message can publish for several files (opening an import
+    re-checks its importers), and the client may have stored them all while we waited for the first.
+    """
     async def wait():
-        while True:
+        while uri not in client.diagnostics:
             await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-            if uri in client.diagnostics:
-                return list(client.diagnostics.pop(uri))
+        return list(client.diagnostics.pop(uri))
 
     return await asyncio.wait_for(wait(), timeout)
 
