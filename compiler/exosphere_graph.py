@@ -47,25 +47,9 @@ def _typed_strings(stmt: ast.StepStmt, node: ir.Node | None) -> ast.StepStmt:
             except ValueError:
                 value = None
             if value is not None and check_value(value, want) is None:
-                arg = ast.StepArg(arg.name, _literal(value, arg.value.span), arg.span)
+                arg = ast.StepArg(arg.name, ast.literal_expr(value, arg.value.span), arg.span)
         args.append(arg)
     return ast.StepStmt(stmt.name, stmt.node, args, stmt.trigger, stmt.after, stmt.span, stmt.unites)
-
-
-def _literal(value, span) -> ast.Expr:
-    if isinstance(value, bool):
-        return ast.Bool(value, span)
-    if isinstance(value, int):
-        return ast.Int(value, span)
-    if isinstance(value, float):
-        return ast.Float(value, span)
-    if isinstance(value, str):
-        return ast.Str(value, span)
-    if isinstance(value, list):
-        return ast.ListExpr([_literal(v, span) for v in value], span)
-    if isinstance(value, dict):
-        return ast.MapExpr([ast.MapEntry(k, _literal(v, span), span) for k, v in value.items()], span)
-    return ast.Null(span)
 
 
 def _reads(stmt: ast.StepStmt, steps) -> list[tuple[int, ast.Ref]]:

@@ -251,3 +251,25 @@ class Module:
     namespace_span: Span | None = None
     imports: list[Import] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
+
+
+def literal_expr(value, span: Span) -> "Expr":
+    """The syntax tree of a JSON-like Python value (from JSON, YAML or `ast.literal_eval`), every part at `span`.
+
+    Raises ValueError for anything else (a set, bytes, a map with non-string keys).
+    """
+    if value is None:
+        return Null(span)
+    if isinstance(value, bool):
+        return Bool(value, span)
+    if isinstance(value, int):
+        return Int(value, span)
+    if isinstance(value, float):
+        return Float(value, span)
+    if isinstance(value, str):
+        return Str(value, span)
+    if isinstance(value, (list, tuple)):
+        return ListExpr([literal_expr(v, span) for v in value], span)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return MapExpr([MapEntry(k, literal_expr(v, span), span) for k, v in value.items()], span)
+    raise ValueError("not a JSON literal")

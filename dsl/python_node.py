@@ -169,24 +169,6 @@ def _default(value, span: Span) -> ast.Expr | None:
     if isinstance(value, pyast.Constant) and value.value is Ellipsis:
         return None  # Field(...): required
     try:
-        return _expr(pyast.literal_eval(value), span)
+        return ast.literal_expr(pyast.literal_eval(value), span)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
-
-
-def _expr(value, span: Span) -> ast.Expr:
-    if value is None:
-        return ast.Null(span)
-    if isinstance(value, bool):
-        return ast.Bool(value, span)
-    if isinstance(value, int):
-        return ast.Int(value, span)
-    if isinstance(value, float):
-        return ast.Float(value, span)
-    if isinstance(value, str):
-        return ast.Str(value, span)
-    if isinstance(value, (list, tuple)):
-        return ast.ListExpr([_expr(v, span) for v in value], span)
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return ast.MapExpr([ast.MapEntry(k, _expr(v, span), span) for k, v in value.items()], span)
-    raise ValueError("not a JSON literal")
