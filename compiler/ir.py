@@ -9,90 +9,193 @@ source for messages that targets report; they are excluded from golden files.
 Types of ports are written as canonical strings (`str`, `int`, `float`,
 `bool`, `json`, `list[T]`, `dict[str, T]`); `rtc.compiler.types` parses them
 and checks values against them.
+
+The classes are standard-library dataclasses, and pydantic validates them at
+the JSON boundary only (`Pipeline.from_json`, `rtc schema`), through a
+`TypeAdapter` built on first use. The compiler has checked everything it
+builds, so validating each object again as it is built bought nothing, and
+building pydantic models cost every command that touches the IR ~0.1 s of
+start-up (`rtc run` of a cached pipeline, a first `rtc check`) and 0.3 s per
+10,000 nodes (benchmarks/README.md). Treat instances as immutable: derive a
+changed copy with `model_copy(update=...)`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 IR_VERSION = "1"
 
+# Hashable from their fields, as pydantic's frozen models were (targets key dicts by retry
+# policies); not frozen, because a frozen dataclass's __init__ costs three times as much.
+_ir = dataclass(kw_only=True, slots=True, unsafe_hash=True)
 
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+def _doc(description: str | None = None, **kwargs):
+    """A field with its description and default as the JSON Schema shows them (pydantic reads the metadata)."""
+    metadata = {} if description is None else {"description": description}
+    factory = kwargs.get("default_factory")
+    if factory is not None:  # pydantic leaves a factory's value out of the schema: put it in
+        metadata["json_schema_extra"] = lambda schema: schema.setdefault("default", to_plain(factory()))
+    return field(metadata=metadata, **kwargs)
 
 
+class Model:
+    """What every IR class shares: the part of pydantic's model API that rtc uses."""
+
+    __slots__ = ()
+    __pydantic_config__ = {"extra": "forbid"}  # read by pydantic when it validates IR JSON
+
+    def model_copy(self, *, update: dict | None = None):
+        return dataclasses.replace(self, **(update or {}))
+
+    def model_dump(self, *, mode: str = "python", exclude: set[str] | None = None) -> dict:
+        """Plain data (dicts, lists, strings, numbers); the IR holds only JSON-like values, so both modes agree."""
+        data = to_plain(self)
+        for key in exclude or ():
+            data.pop(key, None)
+        return data
+
+    def model_dump_json(self) -> str:
+        """Compact JSON in field order (as pydantic writes it)."""
+        import json
+
+        return json.dumps(to_plain(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def model_validate(cls, data):
+        return _adapter(cls).validate_python(data)
+
+    @classmethod
+    def model_validate_json(cls, text: str | bytes):
+        return _adapter(cls).validate_json(text)
+
+    @classmethod
+    def model_json_schema(cls) -> dict:
+        return _adapter(cls).json_schema()
+
+
+@functools.cache
+def _adapter(cls):
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(cls)
+
+
+@functools.cache
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def to_plain(value):
+    """IR objects as dicts (keys in field order), tuples as lists, all the way down."""
+    kind = type(value)
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    if isinstance(value, Model):
+        return {name: to_plain(getattr(value, name)) for name in _field_names(kind)}
+    if kind is dict:
+        return {key: to_plain(item) for key, item in value.items()}
+    if kind in (list, tuple):
+        return [to_plain(item) for item in value]
+    return value
+
+
+class _LegacyJitter:
+    """IR files written before jitter had kinds said `true` (full jitter) or `false`: read them."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):
+        from pydantic_core import core_schema
+
+        def from_bool(value):
+            if isinstance(value, bool):
+                return "full" if value else "none"
+            return value
+
+        return core_schema.no_info_before_validator_function(from_bool, handler(source))
+
+
+@_ir
 class SourceSpan(Model):
     file: str
     line: int
     col: int
 
 
-Span = Annotated[SourceSpan | None, Field(default=None, exclude=False)]
+Span = Union[SourceSpan, None]
 
 
 # ---------------------------------------------------------------- environments (envd)
 
 
+@_ir
 class Mount(Model):
-    host_path: str = Field(description="Path on the host; relative paths are relative to the pipeline file's folder.")
+    host_path: str = _doc("Path on the host; relative paths are relative to the pipeline file's folder.")
     container_path: str
     read_only: bool = False
 
 
+@_ir
 class Expose(Model):
     container_port: int
-    host_port: int = Field(0, description="0 means: pick a free port on the host.")
-    host_ip: str = Field("127.0.0.1", description="Listen address on the host.")
+    host_port: int = _doc("0 means: pick a free port on the host.", default=0)
+    host_ip: str = _doc("Listen address on the host.", default="127.0.0.1")
     service: str | None = None
 
 
+@_ir
 class FileCopy(Model):
     """Files baked into the image (`copy "./nodes" -> "/app"`)."""
 
-    host_path: str = Field(
-        description="File or folder on the build machine; a relative path is relative to the folder of "
+    host_path: str = _doc(
+        "File or folder on the build machine; a relative path is relative to the folder of "
         "Pipeline.source (use Pipeline.host_path to resolve it), so the IR is the same on every machine."
     )
     container_path: str
-    digest: str = Field(description="sha256 of the copied content, so that changed code changes the image tag.")
+    digest: str = _doc("sha256 of the copied content, so that changed code changes the image tag.")
 
 
+@_ir
 class BuildSpec(Model):
     """What goes into the generated Dockerfile of an environment."""
 
     base: str
-    apt: list[str] = []
-    pip: list[str] = []
-    copy_files: list[FileCopy] = []
-    python: bool = Field(False, description="The image must run Python nodes: the node SDK (and pydantic) is installed.")
+    apt: list[str] = _doc(default_factory=list)
+    pip: list[str] = _doc(default_factory=list)
+    copy_files: list[FileCopy] = _doc(default_factory=list)
+    python: bool = _doc("The image must run Python nodes: the node SDK (and pydantic) is installed.", default=False)
 
 
+@_ir
 class Environment(Model):
     name: str
-    image: str = Field(description="The image every container of this environment runs: a content-addressed tag for built environments, or the ready image as written.")
-    build: BuildSpec | None = Field(None, description="None when `image` is used as it is.")
-    environ: dict[str, str] = {}
-    mounts: list[Mount] = []
-    expose: list[Expose] = []
-    daemons: list[list[str]] = []
-    init: list[str] = []
-    commands: dict[str, str] = {}
+    image: str = _doc("The image every container of this environment runs: a content-addressed tag for built environments, or the ready image as written.")
+    build: BuildSpec | None = _doc("None when `image` is used as it is.", default=None)
+    environ: dict[str, str] = _doc(default_factory=dict)
+    mounts: list[Mount] = _doc(default_factory=list)
+    expose: list[Expose] = _doc(default_factory=list)
+    daemons: list[list[str]] = _doc(default_factory=list)
+    init: list[str] = _doc(default_factory=list)
+    commands: dict[str, str] = _doc(default_factory=dict)
     workdir: str | None = None
-    span: Span
+    span: Span = None
 
 
 # ---------------------------------------------------------------- nodes and graphs (Exosphere)
 
 
+@_ir
 class Port(Model):
     name: str
     type: str
-    span: Span
+    span: Span = None
 
 
+@_ir
 class RetryPolicy(Model):
     """Exosphere's retry policy; `max_retries` 0 means no retry.
 
@@ -103,18 +206,10 @@ class RetryPolicy(Model):
 
     max_retries: int = 0
     strategy: Literal["fixed", "linear", "exponential"] = "exponential"
-    jitter: Literal["none", "full", "equal"] = Field("none", description="full: uniform(0, d); equal: d/2 + uniform(0, d/2).")
-    delay_seconds: float = Field(1.0, description="Exosphere's backoff_factor, in seconds.")
-    exponent: float = Field(2.0, description="Base of the exponential strategy.")
+    jitter: Annotated[Literal["none", "full", "equal"], _LegacyJitter] = _doc("full: uniform(0, d); equal: d/2 + uniform(0, d/2).", default="none")
+    delay_seconds: float = _doc("Exosphere's backoff_factor, in seconds.", default=1.0)
+    exponent: float = _doc("Base of the exponential strategy.", default=2.0)
     max_delay_seconds: float | None = None
-
-    @field_validator("jitter", mode="before")
-    @classmethod
-    def _jitter_from_bool(cls, value):
-        """IR files written before jitter had kinds said `true` (full jitter) or `false`."""
-        if isinstance(value, bool):
-            return "full" if value else "none"
-        return value
 
     def as_contract(self) -> dict:
         """The policy as `rtc.contract.retry_delay` takes it, default values left out (also printed
@@ -136,27 +231,29 @@ class RetryPolicy(Model):
         return self.delay_for(attempt, lambda a, b: a), self.delay_for(attempt, lambda a, b: b)
 
 
+@_ir
 class CachePolicy(Model):
     """`cache = true` / `cache = 1d`: reuse the outputs of the same work (rtc.step_cache has the key)."""
 
-    max_age_seconds: float | None = Field(None, description="How long a cached result stays usable; None: until `rtc cache clear`.")
+    max_age_seconds: float | None = _doc("How long a cached result stays usable; None: until `rtc cache clear`.", default=None)
 
 
+@_ir
 class Node(Model):
     """A reusable unit of work: a command, or a Python BaseNode class, in an environment."""
 
     name: str
-    env: str = Field(description="Name of an entry of Pipeline.environments.")
-    inputs: list[Port] = []
-    outputs: list[Port] = []
-    secrets: list[str] = []
-    command: list[str] | None = Field(None, description="argv run in the container; exclusive with `python`.")
-    python: str | None = Field(None, description="`module:Class` of a BaseNode subclass, run with `python -m rtc.node`.")
-    fanout: bool = Field(False, description="execute() returns a list of Outputs; each output then arrives downstream as a list.")
-    retry: RetryPolicy = Field(RetryPolicy(), description="The node's own policy (no retry when none is written); see Step.retry.")
+    env: str = _doc("Name of an entry of Pipeline.environments.")
+    inputs: list[Port] = _doc(default_factory=list)
+    outputs: list[Port] = _doc(default_factory=list)
+    secrets: list[str] = _doc(default_factory=list)
+    command: list[str] | None = _doc("argv run in the container; exclusive with `python`.", default=None)
+    python: str | None = _doc("`module:Class` of a BaseNode subclass, run with `python -m rtc.node`.", default=None)
+    fanout: bool = _doc("execute() returns a list of Outputs; each output then arrives downstream as a list.", default=False)
+    retry: RetryPolicy = _doc("The node's own policy (no retry when none is written); see Step.retry.", default_factory=RetryPolicy)
     timeout_seconds: float | None = None
-    cache: CachePolicy | None = Field(None, description="Set: a run with the same image, program, inputs and environment reuses recorded outputs.")
-    span: Span
+    cache: CachePolicy | None = _doc("Set: a run with the same image, program, inputs and environment reuses recorded outputs.", default=None)
+    span: Span = None
 
     def argv(self) -> list[str]:
         """The argv a container of this node runs."""
@@ -165,46 +262,61 @@ class Node(Model):
         return list(self.command or [])
 
 
+@_ir
 class ParamRef(Model):
     kind: Literal["param"] = "param"
     param: str
 
 
+@_ir
 class OutputRef(Model):
     kind: Literal["output"] = "output"
     step: str
     output: str
 
 
+@_ir
 class LiteralValue(Model):
     kind: Literal["literal"] = "literal"
     value: Any
 
 
-Binding = Annotated[Union[ParamRef, OutputRef, LiteralValue], Field(discriminator="kind")]
+class _ByKind:
+    """Binding is a union told apart by its `kind` field (pydantic's discriminated union, for IR JSON)."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):
+        from pydantic import Field
+
+        return handler.generate_schema(Annotated[source, Field(discriminator="kind")])
 
 
+Binding = Annotated[Union[ParamRef, OutputRef, LiteralValue], _ByKind]
+
+
+@_ir
 class StepInput(Model):
     name: str
     binding: Binding
-    each: bool = Field(False, description="Fan out: the step runs once per element of the bound list.")
-    type: str = Field(description="The declared type of the node's input.")
+    each: bool = _doc("Fan out: the step runs once per element of the bound list.", default=False)
+    type: str = _doc("The declared type of the node's input.")
 
 
+@_ir
 class Step(Model):
     """One use of a node in a graph."""
 
     id: str
-    node: str = Field(description="Name of an entry of Pipeline.nodes.")
-    inputs: list[StepInput] = []
-    upstream: list[str] = Field([], description="Steps this one waits for (data edges and `after`), sorted.")
+    node: str = _doc("Name of an entry of Pipeline.nodes.")
+    inputs: list[StepInput] = _doc(default_factory=list)
+    upstream: list[str] = _doc("Steps this one waits for (data edges and `after`), sorted.", default_factory=list)
     trigger: Literal["all_success", "all_done"] = "all_success"
-    mapped: bool = Field(False, description="True when an input is fanned out with each(); outputs of a mapped step arrive downstream as lists.")
-    retry: RetryPolicy | None = Field(None, description="The graph's default policy, set on the steps of nodes that write none; "
-                                      "None: the node's own. Use retry_policy().")
-    span: Span
+    mapped: bool = _doc("True when an input is fanned out with each(); outputs of a mapped step arrive downstream as lists.", default=False)
+    retry: RetryPolicy | None = _doc("The graph's default policy, set on the steps of nodes that write none; "
+                                     "None: the node's own. Use retry_policy().", default=None)
+    span: Span = None
 
-    def retry_policy(self, node: "Node") -> RetryPolicy:
+    def retry_policy(self, node: Node) -> RetryPolicy:
         """The retry policy this step runs with."""
         return node.retry if self.retry is None else self.retry
 
@@ -213,28 +325,31 @@ class Step(Model):
         return f"list[{declared}]" if (self.mapped or node.fanout) else declared
 
 
+@_ir
 class Param(Model):
     name: str
     type: str
     default: Any = None
     required: bool = True
-    span: Span
+    span: Span = None
 
 
+@_ir
 class Graph(Model):
     name: str
-    schedule: str | None = Field(None, description="A cron expression or a preset such as @daily; None: triggered by hand.")
-    workers: int | None = Field(None, description="Most steps running at once; None: the target's default.")
-    params: list[Param] = []
-    steps: list[Step] = []
-    order: list[str] = Field([], description="Step ids in a topological order (stable: source order among ready steps).")
-    tags: list[str] = []
-    span: Span
+    schedule: str | None = _doc("A cron expression or a preset such as @daily; None: triggered by hand.", default=None)
+    workers: int | None = _doc("Most steps running at once; None: the target's default.", default=None)
+    params: list[Param] = _doc(default_factory=list)
+    steps: list[Step] = _doc(default_factory=list)
+    order: list[str] = _doc("Step ids in a topological order (stable: source order among ready steps).", default_factory=list)
+    tags: list[str] = _doc(default_factory=list)
+    span: Span = None
 
 
 # ---------------------------------------------------------------- codespecs and runs (Tyger)
 
 
+@_ir
 class Resources(Model):
     """Requests and limits as written (Kubernetes quantities, checked by the compiler)."""
 
@@ -257,23 +372,25 @@ class Resources(Model):
         return None if text is None else memory_bytes(text)
 
 
+@_ir
 class Codespec(Model):
     name: str
     version: int = 1
     kind: Literal["job", "worker"] = "job"
     image: str
-    inputs: list[str] = Field([], description="Input buffer parameter names.")
-    outputs: list[str] = Field([], description="Output buffer parameter names.")
-    command: list[str] = []
-    args: list[str] = []
+    inputs: list[str] = _doc("Input buffer parameter names.", default_factory=list)
+    outputs: list[str] = _doc("Output buffer parameter names.", default_factory=list)
+    command: list[str] = _doc(default_factory=list)
+    args: list[str] = _doc(default_factory=list)
     working_dir: str | None = None
-    env: dict[str, str] = {}
-    resources: Resources = Resources()
+    env: dict[str, str] = _doc(default_factory=dict)
+    resources: Resources = _doc(default_factory=Resources)
     max_replicas: int | None = None
-    endpoints: dict[str, int] = Field({}, description="Worker codespecs: endpoint name to port.")
-    span: Span
+    endpoints: dict[str, int] = _doc("Worker codespecs: endpoint name to port.", default_factory=dict)
+    span: Span = None
 
 
+@_ir
 class WorkerSpec(Model):
     codespec: str
     codespec_version: int | None = None
@@ -281,40 +398,42 @@ class WorkerSpec(Model):
     node_pool: str | None = None
 
 
+@_ir
 class Run(Model):
     name: str
-    codespec: str = Field(description="Name of an entry of Pipeline.codespecs (inline codespecs get a generated name).")
+    codespec: str = _doc("Name of an entry of Pipeline.codespecs (inline codespecs get a generated name).")
     codespec_version: int | None = None
-    buffers: dict[str, str] = Field({}, description="Buffer parameter to buffer id; missing ones are created at run time.")
+    buffers: dict[str, str] = _doc("Buffer parameter to buffer id; missing ones are created at run time.", default_factory=dict)
     replicas: int = 1
     timeout_seconds: float | None = None
-    tags: dict[str, str] = {}
-    buffer_ttl_seconds: float | None = Field(None, description="Lifetime of the buffers the run creates (Tyger's bufferTtl).")
+    tags: dict[str, str] = _doc(default_factory=dict)
+    buffer_ttl_seconds: float | None = _doc("Lifetime of the buffers the run creates (Tyger's bufferTtl).", default=None)
     node_pool: str | None = None
     cluster: str | None = None
     schedule: str | None = None
     worker: WorkerSpec | None = None
-    span: Span
+    span: Span = None
 
 
 # ---------------------------------------------------------------- the whole file
 
 
+@_ir
 class Pipeline(Model):
     ir_version: Literal["1"] = IR_VERSION
     namespace: str
-    source: str = Field(description="The main source file, as given on the command line.")
-    environments: dict[str, Environment] = {}
-    nodes: dict[str, Node] = {}
-    graphs: dict[str, Graph] = {}
-    codespecs: dict[str, Codespec] = {}
-    runs: dict[str, Run] = {}
+    source: str = _doc("The main source file, as given on the command line.")
+    environments: dict[str, Environment] = _doc(default_factory=dict)
+    nodes: dict[str, Node] = _doc(default_factory=dict)
+    graphs: dict[str, Graph] = _doc(default_factory=dict)
+    codespecs: dict[str, Codespec] = _doc(default_factory=dict)
+    runs: dict[str, Run] = _doc(default_factory=dict)
 
     def to_json(self, spans: bool = True) -> str:
         """Deterministic JSON: same pipeline, same bytes."""
         from rtc.compiler import json_text
 
-        data = self.model_dump(mode="json")
+        data = to_plain(self)
         if not spans:
             data = _without_spans(data)
         return json_text.dumps(data) + "\n"
