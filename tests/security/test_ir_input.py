@@ -84,6 +84,14 @@ BAD = {
     "entry renamed": (lambda d: d["nodes"]["N"].update(name="M"), "named"),
     "port": (lambda d: d["environments"]["e"].update(expose=[{"container_port": 70000}]), "out of range"),
     "param name": (lambda d: d["graphs"]["g"]["params"][0].update(name="not-python"), "identifier"),
+    # What pydantic checks when it reads IR JSON (the IR classes are dataclasses, validated at this boundary only).
+    "unknown field": (lambda d: d["nodes"]["N"].update(colour="red"), "at nodes.N.colour: Unexpected keyword argument"),
+    "unknown binding kind": (lambda d: step0(d)["inputs"][0].update(binding={"kind": "magic", "value": 1}),
+                             "does not match any of the expected tags"),
+    "binding missing its field": (lambda d: step0(d)["inputs"][0].update(binding={"kind": "output", "step": "a"}), "binding.output.output"),
+    "string for a number": (lambda d: d["runs"]["r"].update(replicas="many"), "at runs.r.replicas: Input should be a valid integer"),
+    "unknown jitter": (lambda d: d["nodes"]["N"].update(retry={"jitter": "some"}), "at nodes.N.retry.jitter"),
+    "wrong IR version": (lambda d: d.update(ir_version="2"), "at ir_version"),
     "lone surrogate": (lambda d: step0(d)["inputs"][0]["binding"].update(value="\ud800"), "not rtc IR JSON"),  # pydantic refuses it
 }
 
