@@ -433,10 +433,7 @@ class Pipeline(Model):
         """Deterministic JSON: same pipeline, same bytes."""
         from rtc.compiler import json_text
 
-        data = to_plain(self)
-        if not spans:
-            data = _without_spans(data)
-        return json_text.dumps(data) + "\n"
+        return json_text.dumps(self, _json_fields(spans)) + "\n"
 
     def host_path(self, path: str) -> str:
         """An absolute host path for a Mount or FileCopy `host_path` (relative ones are relative to the source's folder)."""
@@ -451,9 +448,12 @@ class Pipeline(Model):
         return cls.model_validate_json(text)
 
 
-def _without_spans(value):
-    if isinstance(value, dict):
-        return {k: _without_spans(v) for k, v in value.items() if k != "span"}
-    if isinstance(value, list):
-        return [_without_spans(v) for v in value]
-    return value
+@functools.cache
+def _json_fields(spans: bool) -> dict[type, tuple[str, ...]]:
+    """Each IR class's fields as the IR JSON writes them: sorted, `span` left out unless `spans`."""
+    classes, todo = {}, [Model]
+    while todo:
+        for cls in todo.pop().__subclasses__():
+            classes[cls] = tuple(sorted(name for name in _field_names(cls) if spans or name != "span"))
+            todo.append(cls)
+    return classes

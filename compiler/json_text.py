@@ -16,20 +16,40 @@ from json.encoder import encode_basestring as _string  # the C version when the 
 _SPECIAL_FLOATS = {float("inf"): "Infinity", float("-inf"): "-Infinity"}
 
 
-def dumps(value) -> str:
-    """`json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)`, for JSON data (dict, list, str, int, float, bool, None)."""
+def dumps(value, objects: dict[type, tuple[str, ...]] | None = None) -> str:
+    """`json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)`, for JSON data (dict, list, str, int, float, bool, None).
+
+    `objects` maps a class to the attribute names (sorted) under which its
+    instances are written, as if each were the dict of those attributes: the
+    IR is written from its objects, not from a copy of it as dicts.
+    """
     parts: list[str] = []
     try:
-        _encode(value, "", parts.append)
+        _encode(value, "", parts.append, objects or {})
     except (TypeError, RecursionError):  # not plain JSON data, or deeper than this recursion allows
+        if objects:
+            raise
         return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
     return "".join(parts)
 
 
-def _encode(o, indent: str, append) -> None:
+def _encode(o, indent: str, append, objects) -> None:
     t = type(o)
     if t is str:
         append(_string(o))
+    elif t in objects:
+        inner = indent + "  "
+        separator = ",\n" + inner
+        append("{\n" + inner)
+        first = True
+        for key in objects[t]:
+            if first:
+                first = False
+            else:
+                append(separator)
+            append(_string(key) + ": ")
+            _encode(getattr(o, key), inner, append, objects)
+        append("\n" + indent + "}")
     elif t is dict:
         if not o:
             append("{}")
@@ -46,9 +66,9 @@ def _encode(o, indent: str, append) -> None:
             else:
                 append(separator)
             append(_string(key) + ": ")
-            _encode(o[key], inner, append)
+            _encode(o[key], inner, append, objects)
         append("\n" + indent + "}")
-    elif t is list:
+    elif t is list or t is tuple:  # as json.dumps writes a tuple
         if not o:
             append("[]")
             return
@@ -61,7 +81,7 @@ def _encode(o, indent: str, append) -> None:
                 first = False
             else:
                 append(separator)
-            _encode(item, inner, append)
+            _encode(item, inner, append, objects)
         append("\n" + indent + "]")
     elif o is None:
         append("null")
