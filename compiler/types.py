@@ -7,6 +7,8 @@ which is standard-library only so that generated files can carry it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rtc.limits import MAX_NESTING
 
 SCALARS = ("str", "int", "float", "bool", "json")
@@ -16,6 +18,8 @@ class TypeSyntaxError(ValueError):
     pass
 
 
+# A file has few distinct types, each written at many ports: parse each once. Bounded, for hostile input.
+@lru_cache(maxsize=4096)
 def parse_type(text: str):
     """Return a nested tuple: ("str",), ("list", inner), ("dict", inner)."""
     text = text.replace(" ", "")
@@ -55,6 +59,7 @@ def format_type(tree) -> str:
     return tree[0]
 
 
+@lru_cache(maxsize=4096)
 def canonical(text: str) -> str:
     return format_type(parse_type(text))
 
@@ -65,6 +70,7 @@ def element_type(text: str) -> str | None:
     return format_type(tree[1]) if tree[0] == "list" else None
 
 
+@lru_cache(maxsize=4096)
 def is_assignable(source: str, target: str) -> bool:
     """Can a value of type `source` feed an input of type `target`?"""
     return _assignable(parse_type(source), parse_type(target))
