@@ -23,6 +23,8 @@ V = values
 
 @dataclass(frozen=True)
 class Schema:
+    """What a block kind accepts: attributes (name -> reader), port blocks, statements, sub-blocks, and which attributes it requires."""
+
     attrs: dict[str, Callable]
     ports: tuple[str, ...] = ()
     statements: tuple[type, ...] = ()

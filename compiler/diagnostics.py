@@ -34,6 +34,8 @@ class Span:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding about the source: a documented code (docs/diagnostics.md), a message, where, and a hint."""
+
     code: str
     message: str
     span: Span | None = None

@@ -18,6 +18,8 @@ _LITERAL_TYPES = {ast.Str: "str", ast.Int: "int", ast.Float: "float", ast.Bool: 
 
 @dataclass(frozen=True)
 class TypedPort:
+    """A port as declared, its type canonical; an input with a default is optional."""
+
     name: str
     type: str
     default: Any

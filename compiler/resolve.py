@@ -24,12 +24,16 @@ _WORDS = {"env": "environment", "node": "node", "codespec": "codespec", "graph":
 
 @dataclass(frozen=True)
 class Entry:
+    """A block found by name, with the module (file) that declares it."""
+
     block: ast.Block
     module: ast.Module
 
 
 @dataclass
 class SymbolTable:
+    """Every block of the main file and its imports, by kind and name."""
+
     by_kind: dict[str, dict[str, Entry]] = field(default_factory=lambda: {k: {} for k in ast.BLOCK_KINDS})
 
     def entries(self, kind: str) -> list[Entry]:

@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
+# Every class has a docstring: without one, dataclass() writes one from inspect.signature at
+# import, which is a large part of the start-up of every command that parses.
+
 from rtc.compiler.diagnostics import Span
 
 # ---------------------------------------------------------------- expressions
@@ -22,30 +25,40 @@ from rtc.compiler.diagnostics import Span
 
 @dataclass(frozen=True)
 class Str:
+    """A string literal (escapes decoded)."""
+
     value: str
     span: Span
 
 
 @dataclass(frozen=True)
 class Int:
+    """An integer literal."""
+
     value: int
     span: Span
 
 
 @dataclass(frozen=True)
 class Float:
+    """A floating-point literal."""
+
     value: float
     span: Span
 
 
 @dataclass(frozen=True)
 class Bool:
+    """`true` or `false`."""
+
     value: bool
     span: Span
 
 
 @dataclass(frozen=True)
 class Null:
+    """`null`."""
+
     span: Span
 
 
@@ -60,12 +73,16 @@ class Duration:
 
 @dataclass(frozen=True)
 class ListExpr:
+    """`[a, b, ...]`."""
+
     items: list["Expr"]
     span: Span
 
 
 @dataclass(frozen=True)
 class MapEntry:
+    """`key: value` inside a map."""
+
     key: str
     value: "Expr"
     span: Span  # span of the key
@@ -73,6 +90,8 @@ class MapEntry:
 
 @dataclass(frozen=True)
 class MapExpr:
+    """`{key: value, ...}`."""
+
     entries: list[MapEntry]
     span: Span
 
@@ -189,6 +208,8 @@ class CommandStmt:
 
 @dataclass(frozen=True)
 class StepArg:
+    """`name = value` in a step's call."""
+
     name: str
     value: Expr
     span: Span
@@ -237,6 +258,8 @@ class Block:
 
 @dataclass(frozen=True)
 class Import:
+    """`import "path"` (or `import "file.envd" as name`)."""
+
     path: str
     span: Span
     alias: str | None = None  # `import "trainer/build.envd" as gpu`: the name of the env an envd file gives

@@ -39,6 +39,8 @@ PARSE_CODE = "E313"  # rtc.compiler.codes.PYTHON_SYNTAX, documented in docs/diag
 
 @dataclass(frozen=True)
 class PythonNodeClass:
+    """A BaseNode subclass as its Python file declares it, read statically (never imported)."""
+
     name: str
     file: str
     span: Span

@@ -147,6 +147,8 @@ def store_source() -> str:
 
 @dataclass
 class Entry:
+    """One recorded step result: its key, outputs and age, and where it was recorded."""
+
     key: str
     outputs: object
     created_at: float

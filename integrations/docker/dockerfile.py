@@ -56,6 +56,8 @@ def _template():
 
 @dataclass(frozen=True)
 class CopyStep:
+    """One COPY of the generated Dockerfile."""
+
     source: str  # path inside the build context
     dest: str  # path inside the image
 

@@ -86,6 +86,8 @@ class ContainerSpec:
 
 @dataclass
 class ContainerResult:
+    """How one container ended: exit code (None when it never exited), timeout or cancel, and its last log lines."""
+
     exit_code: int | None
     timed_out: bool
     canceled: bool

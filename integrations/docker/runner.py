@@ -58,6 +58,8 @@ class UnitResult:
 
 @dataclass
 class StepResult:
+    """How one step (or one element of a mapped step) of a local run ended."""
+
     step: str
     status: str  # succeeded | pruned | failed | skipped | canceled
     outputs: dict | None = None
@@ -69,6 +71,8 @@ class StepResult:
 
 @dataclass
 class RunResult:
+    """The results of a local run's steps; `status` sums them up."""
+
     run_id: str
     graph: str
     steps: dict[str, StepResult]

@@ -91,6 +91,8 @@ def parse_time(text: str) -> float:
 
 @dataclass(frozen=True)
 class RunRecord:
+    """A Tyger run as the run store holds it."""
+
     id: int
     status: str
     status_reason: str | None
@@ -108,6 +110,8 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class BufferRecord:
+    """A Tyger buffer as the run store holds it."""
+
     id: str
     created_at: float
     sealed_at: float | None
