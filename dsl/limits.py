@@ -67,8 +67,10 @@ def module_problems(module: ast.Module) -> list[Diagnostic]:
     return out
 
 
-# Tokens that matter for nesting: strings and comments (skipped) and brackets.
-_RT_TOKENS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*(?:"""|$)|"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[\[\]{}()]')
+# Tokens that matter for nesting: strings and comments (skipped) and brackets. Long strings
+# as the grammar reads them (a backslash escapes nothing there), so that on a well-formed
+# file this scan counts the brackets the parser sees.
+_RT_TOKENS = re.compile(r'"""[\s\S]*?(?:"""|\Z)|"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[\[\]{}()]')
 _YAML_TOKENS = re.compile(r"'(?:[^']|'')*'?|\"(?:[^\"\\]|\\.)*\"?|#[^\n]*|[\[\]{}]")
 # Blocks, sub-blocks and step calls add brackets the value nesting does not count;
 # the exact bound is the syntax tree's (module_problems).
