@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
+from bisect import bisect_right
+from itertools import accumulate, chain, islice
 
 from rtc.compiler.diagnostics import Span
 from rtc.compiler.quantities import parse_duration
@@ -45,16 +48,20 @@ STRING = '"(?:[^"\\\\\n]|\\\\.)*"'
 COMMENT = "#[^\n]*"
 WS = "(?:[ \t\f\r\n])+"
 
-# Order matters only where patterns could start alike: the long string before the string (its priority is higher).
+# One match per token: the whitespace and comments before it are folded into the match
+# (possessive, so never given back to a token), which makes `findall` do the whole scan in C.
+# Groups: (whitespace and comments, token, a character no token starts with). The token
+# group also matches the empty end of the text, so trailing whitespace ends in a match.
+# Only the long string and the string start alike; the long string goes first (its
+# priority is higher). NAME and punctuation first: they are most of a file.
 _TOKEN = re.compile(
-    rf"(?P<ws>{WS}|{COMMENT})"
-    rf"|(?P<LONG_STRING>{LONG_STRING})"
-    rf"|(?P<STRING>{STRING})"
-    rf"|(?P<NAME>{NAME})"
-    rf"|(?P<NUMBER>{NUMBER})"
-    r"|(?P<punct>->|[{}\[\]()=,:.])"
-    r"|(?P<bad>[\s\S])"
+    rf"((?:{WS}|{COMMENT})*+)"
+    rf"(?:({NAME}|->|[{{}}\[\]()=,:.]|{LONG_STRING}|{STRING}|{NUMBER}|\Z)|([\s\S]))"
 )
+_END = ""  # the token after the last one: equal to no punctuation, starting no name
+
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NUMBER_START = frozenset("0123456789-")  # and not `->`
 
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
@@ -80,44 +87,36 @@ class _GiveUp(Exception):
 def try_parse(text: str, file: str) -> ast.Module | None:
     """The syntax tree of `text`, or None when Lark must read it."""
     try:
-        tokens = _tokenize(text)
-        return _Reader(tokens, file).module()
+        tokens, starts = _tokenize(text)
+        return _Reader(tokens, starts, _line_starts(text), file).module()
     except (_GiveUp, RecursionError):
         return None
 
 
-# A token: (kind, text, line, col, end_line, end_col); kind is NAME, NUMBER, STRING, LONG_STRING,
-# the punctuation itself, or "$END".
-def _tokenize(text: str) -> list[tuple]:
-    tokens = []
-    append = tokens.append
-    line, line_start = 1, 0
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        value = m.group()
-        start = m.start()
-        if kind == "ws":
-            newlines = value.count("\n")
-            if newlines:
-                line += newlines
-                line_start = start + value.rindex("\n") + 1
-            continue
-        if kind == "bad":
-            raise _GiveUp
-        col = start - line_start + 1
-        if kind == "punct":
-            kind = value
-        elif kind == "LONG_STRING":
-            newlines = value.count("\n")
-            if newlines:
-                end_line = line + newlines
-                line_start = start + value.rindex("\n") + 1
-                append((kind, value, line, col, end_line, m.end() - line_start + 1))
-                line = end_line
-                continue
-        append((kind, value, line, col, line, col + len(value)))
-    append(("$END", "", line, 0, line, 0))
-    return tokens
+def _tokenize(text: str) -> tuple[list[str], array]:
+    """The tokens' texts, ending with `_END`, and their start offsets."""
+    pieces = list(chain.from_iterable(_TOKEN.findall(text)))
+    if any(pieces[2::3]):
+        raise _GiveUp  # a character that starts no token
+    # An array, not a list: the garbage collector would visit every offset of a list.
+    starts = array("q", islice(accumulate(map(len, pieces), initial=0), 1, None, 3))
+    tokens = pieces[1::3]
+    while len(tokens) > 1 and tokens[-2] == _END:  # `\Z` may match twice: once after trailing whitespace
+        tokens.pop()
+    return tokens, starts
+
+
+def _line_starts(text: str) -> list[int]:
+    """The offset of each line's first character, then one past the text's end.
+
+    Lines end at "\n" only, as Lark counts them.
+    """
+    starts = [0]
+    offset = 0
+    for line in text.split("\n"):
+        offset += len(line) + 1
+        starts.append(offset)
+    return starts
 
 
 class _RawCall:
@@ -129,76 +128,111 @@ class _RawCall:
         self.func, self.named, self.positional, self.span = func, named, positional, span
 
 
+# Tokens are their indexes into `tokens` (their texts); a token's kind is told by its
+# text: punctuation is itself, a name starts with a letter, a string with `"`, and a
+# long string with `"""` (no string does: `""` ends there).
 class _Reader:
-    def __init__(self, tokens: list[tuple], file: str):
-        self.tokens = tokens
+    def __init__(self, tokens: list[str], starts: array, line_starts: list[int], file: str):
+        self.tokens, self.starts, self.line_starts = tokens, starts, line_starts
+        self.line, self.line_start, self.next_line_start = 1, 0, line_starts[1]
         self.pos = 0
         self.file = file
 
     # -- tokens
 
-    def peek(self) -> tuple:
-        return self.tokens[self.pos]
-
-    def next(self) -> tuple:
-        token = self.tokens[self.pos]
+    def next(self) -> int:
         self.pos += 1
-        return token
+        return self.pos - 1
 
-    def expect(self, kind: str) -> tuple:
-        token = self.tokens[self.pos]
-        if token[0] != kind:
+    def expect(self, text: str) -> int:
+        pos = self.pos
+        if self.tokens[pos] != text:
             raise _GiveUp
-        self.pos += 1
-        return token
+        self.pos = pos + 1
+        return pos
 
-    def at(self, kind: str) -> bool:
-        return self.tokens[self.pos][0] == kind
+    def expect_string(self) -> int:
+        pos = self.pos
+        text = self.tokens[pos]
+        if text[:1] != '"' or text[:3] == '"""':
+            raise _GiveUp
+        self.pos = pos + 1
+        return pos
 
-    def at_word(self, word: str) -> bool:
-        token = self.tokens[self.pos]
-        return token[0] == "NAME" and token[1] == word
+    def expect_number(self) -> int:
+        pos = self.pos
+        text = self.tokens[pos]
+        if text[:1] not in _NUMBER_START or text == "->":
+            raise _GiveUp
+        self.pos = pos + 1
+        return pos
 
-    def span(self, first: tuple, last: tuple) -> Span:
-        return Span(self.file, first[2], first[3], last[4], last[5])
+    def expect_name(self) -> int:
+        pos = self.pos
+        self.name(pos)
+        self.pos = pos + 1
+        return pos
 
-    def tspan(self, token: tuple) -> Span:
-        return Span(self.file, token[2], token[3], token[4], token[5])
+    def at(self, text: str) -> bool:
+        return self.tokens[self.pos] == text
+
+    # Positions are computed only for the tokens a span starts or ends at (most tokens need
+    # none), and spans come mostly in the order of the text: the line of the last one is kept.
+    def span(self, first: int, last: int) -> Span:
+        start = self.starts[first]
+        end = self.starts[last] + len(self.tokens[last])
+        if not self.line_start <= start < self.next_line_start:
+            self.find_line(start)
+        line, line_start = self.line, self.line_start
+        if end < self.next_line_start:  # most spans end on the line they start on
+            return Span(self.file, line, start - line_start + 1, line, end - line_start + 1)
+        lines = self.line_starts
+        end_line = bisect_right(lines, end, line)
+        return Span(self.file, line, start - line_start + 1, end_line, end - lines[end_line - 1] + 1)
+
+    def join(self, first: int, last: Span) -> Span:
+        start = self.starts[first]
+        if not self.line_start <= start < self.next_line_start:
+            self.find_line(start)
+        return Span(self.file, self.line, start - self.line_start + 1, last.end_line, last.end_col)
+
+    def find_line(self, offset: int) -> None:
+        lines = self.line_starts
+        self.line = line = bisect_right(lines, offset)
+        self.line_start, self.next_line_start = lines[line - 1], lines[line]
 
     # -- top level
 
     def module(self) -> ast.Module:
+        tokens = self.tokens
         module = ast.Module(file=self.file)
         while True:
-            token = self.next()
-            kind, word = token[0], token[1]
-            if kind == "$END":
+            first = self.next()
+            word = tokens[first]
+            if word == _END:
                 return module
-            if kind != "NAME":
-                raise _GiveUp
             if word == "namespace":
                 if module.namespace is not None:
                     raise _GiveUp  # the second namespace is a diagnostic
                 name = self.next()
-                module.namespace, module.namespace_span = self.name(name), self.tspan(name)
+                module.namespace, module.namespace_span = self.name(name), self.span(name, name)
             elif word == "import":
-                path = self.expect("STRING")
+                path = self.expect_string()
                 alias, last = None, path
-                if self.at_word("as"):  # `import "trainer/build.envd" as gpu`
-                    self.next()
-                    last = self.expect("NAME")
-                    alias = self.name(last)
-                module.imports.append(ast.Import(self.decode(path), self.span(token, last), alias))
+                if self.at("as"):  # `import "trainer/build.envd" as gpu`
+                    self.pos += 1
+                    last = self.expect_name()
+                    alias = tokens[last]
+                module.imports.append(ast.Import(self.decode(path), self.span(first, last), alias))
             elif word in BLOCK_KINDS:
-                name = self.next()
-                self.name(name)
+                name = self.expect_name()
                 self.expect("{")
                 items = self.body()
                 self.expect("}")
                 if any(isinstance(item, ast.PortDecl) for item in items):
                     raise _GiveUp
-                span = self.tspan(name)
-                module.blocks.append(ast.Block(word, name[1], items, span, span))
+                span = self.span(name, name)
+                module.blocks.append(ast.Block(word, tokens[name], items, span, span))
             else:
                 raise _GiveUp
 
@@ -208,49 +242,51 @@ class _Reader:
         items = []
         tokens = self.tokens
         while True:
-            kind = tokens[self.pos][0]
-            if kind == "}":
+            text = tokens[self.pos]
+            if text == "}":
                 return items
-            if kind != "NAME":
+            if text[:1] not in _NAME_START:
                 raise _GiveUp
             items.append(self.statement())
-            if tokens[self.pos][0] == ",":
+            if tokens[self.pos] == ",":
                 self.pos += 1
 
     def statement(self):
         first = self.next()
-        word = first[1]
+        word = self.tokens[first]
         if word in STATEMENT_KEYWORDS:
-            return getattr(self, f"stmt_{word}")(first)
+            return _KEYWORD_STATEMENTS[word](self, first)
         self.name(first)
-        token = self.peek()[0]
-        if token == "=":
+        after = self.tokens[self.pos]
+        if after == "=":
             self.pos += 1
             return self.assign(first)
-        if token == "{":
+        if after == "{":
             self.pos += 1
             items = self.body()
             last = self.expect("}")
             return self.sub_block(word, items, self.span(first, last))
-        if token == ":":
+        if after == ":":
             self.pos += 1
             return self.port_decl(first)
-        return ast.PortDecl(word, None, None, self.tspan(first))
+        return ast.PortDecl(word, None, None, self.span(first, first))
 
-    def name(self, token: tuple) -> str:
+    def name(self, token: int) -> str:
         """A word used as a name; a word the grammar might take as a keyword here sends the file to Lark."""
-        if token[0] != "NAME" or token[1] in RISKY_WORDS:
+        text = self.tokens[token]
+        if text[:1] not in _NAME_START or text in RISKY_WORDS:
             raise _GiveUp
-        return token[1]
+        return text
 
-    def assign(self, name: tuple):
+    def assign(self, name: int):
+        tokens = self.tokens
         value = self.expr()
         end = value.span
         trigger, after, has_after = None, [], False
-        while self.at_word("after"):
+        while tokens[self.pos] == "after":
             has_after = True
             self.pos += 1
-            if self.at("["):
+            if tokens[self.pos] == "[":
                 items = self.list_expr()
                 end = items.span
                 for item in items.items:
@@ -260,7 +296,7 @@ class _Reader:
             else:
                 target = self.next()
                 word = self.name(target)
-                end = self.tspan(target)
+                end = self.span(target, target)
                 if word in TRIGGERS:
                     if trigger is not None:
                         raise _GiveUp
@@ -271,13 +307,12 @@ class _Reader:
             if value.named or not value.positional:
                 if value.positional:
                     raise _GiveUp
-                span = Span(self.file, name[2], name[3], end.end_line, end.end_col)
-                return ast.StepStmt(name[1], value.func, value.named, trigger, after, span)
+                return ast.StepStmt(tokens[name], value.func, value.named, trigger, after, self.join(name, end))
             if value.func.dotted != "each":
                 raise _GiveUp
         if has_after:
             raise _GiveUp
-        return ast.Attr(name[1], self.value(value), self.tspan(name))
+        return ast.Attr(tokens[name], self.value(value), self.span(name, name))
 
     def sub_block(self, kind: str, items: list, span: Span):
         ports = [i for i in items if isinstance(i, ast.PortDecl)]
@@ -289,19 +324,18 @@ class _Reader:
             raise _GiveUp
         return ast.SubBlock(kind, items, span)
 
-    def port_decl(self, name: tuple):
+    def port_decl(self, name: int):
         text, type_span = self.type()
         end, default = type_span, None
         if self.at("="):
             self.pos += 1
             default = self.value(self.expr())
             end = default.span
-        return ast.PortDecl(name[1], text, default, Span(self.file, name[2], name[3], end.end_line, end.end_col), type_span)
+        return ast.PortDecl(self.tokens[name], text, default, self.join(name, end), type_span)
 
     def type(self) -> tuple[str, Span]:
-        first = self.next()
-        text = self.name(first)
-        last = first
+        first = last = self.expect_name()
+        text = self.tokens[first]
         if self.at("["):
             self.pos += 1
             inner = [self.type()[0]]
@@ -312,33 +346,33 @@ class _Reader:
             text += "[" + ", ".join(inner) + "]"
         return text, self.span(first, last)
 
-    def stmt_mount(self, keyword: tuple):
-        host = self.expect("STRING")
+    def stmt_mount(self, keyword: int):
+        host = self.expect_string()
         self.expect("->")
-        container = self.expect("STRING")
+        container = self.expect_string()
         last, read_only = container, False
-        if self.at_word("readonly"):
+        if self.at("readonly"):
             last, read_only = self.next(), True
         return ast.MountStmt(self.str(host), self.str(container), read_only, self.span(keyword, last))
 
-    def stmt_copy(self, keyword: tuple):
-        host = self.expect("STRING")
+    def stmt_copy(self, keyword: int):
+        host = self.expect_string()
         self.expect("->")
-        container = self.expect("STRING")
+        container = self.expect_string()
         return ast.CopyStmt(self.str(host), self.str(container), self.span(keyword, container))
 
-    def stmt_expose(self, keyword: tuple):
-        last = container_port = self.expect("NUMBER")
+    def stmt_expose(self, keyword: int):
+        last = container_port = self.expect_number()
         host_port = host_ip = service = None
         if self.at("->"):
             self.pos += 1
-            last = host_port = self.expect("NUMBER")
-        if self.at_word("on"):
+            last = host_port = self.expect_number()
+        if self.at("on"):
             self.pos += 1
-            last = host_ip = self.expect("STRING")
-        if self.at_word("service"):
+            last = host_ip = self.expect_string()
+        if self.at("service"):
             self.pos += 1
-            last = service = self.expect("STRING")
+            last = service = self.expect_string()
         return ast.ExposeStmt(
             self.port(container_port),
             self.port(host_port) if host_port is not None else None,
@@ -347,37 +381,35 @@ class _Reader:
             self.span(keyword, last),
         )
 
-    def port(self, token: tuple) -> ast.Int:
-        if not _INT.fullmatch(token[1]):
+    def port(self, token: int) -> ast.Int:
+        text = self.tokens[token]
+        if not _INT.fullmatch(text):
             raise _GiveUp
-        return ast.Int(int(token[1]), self.tspan(token))
+        return ast.Int(int(text), self.span(token, token))
 
-    def stmt_daemon(self, keyword: tuple):
+    def stmt_daemon(self, keyword: int):
         self.expect_at("[")
         argv = self.list_expr()
         return ast.DaemonStmt(argv, self.join(keyword, argv.span))
 
-    def stmt_init(self, keyword: tuple):
+    def stmt_init(self, keyword: int):
         self.expect_at("[")
         commands = self.list_expr()
         return ast.InitStmt(commands, self.join(keyword, commands.span))
 
-    def stmt_command(self, keyword: tuple):
+    def stmt_command(self, keyword: int):
         if self.at("="):  # `command = [...]`: the program of a node or codespec
             self.pos += 1
             value = self.value(self.expr())
-            return ast.Attr("command", value, Span(self.file, keyword[2], keyword[3], keyword[2], keyword[3] + len("command")))
+            return ast.Attr("command", value, self.span(keyword, keyword))
         name = self.name(self.next())
         self.expect("=")
         value = self.value(self.expr())
         return ast.CommandStmt(name, value, self.join(keyword, value.span))
 
-    def expect_at(self, kind: str) -> None:
-        if not self.at(kind):
+    def expect_at(self, text: str) -> None:
+        if not self.at(text):
             raise _GiveUp
-
-    def join(self, first: tuple, last: Span) -> Span:
-        return Span(self.file, first[2], first[3], last.end_line, last.end_col)
 
     # -- expressions
 
@@ -390,80 +422,84 @@ class _Reader:
         return value
 
     def expr(self):
-        token = self.next()
-        kind = token[0]
-        if kind == "STRING" or kind == "LONG_STRING":
-            return self.str(token)
-        if kind == "NUMBER":
-            return self.number(token)
-        if kind == "[":
-            self.pos -= 1
+        tokens = self.tokens
+        first = self.next()
+        text = tokens[first]
+        start = text[:1]
+        if start == '"':
+            return self.str(first)
+        if start == "[":
+            self.pos = first
             return self.list_expr()
-        if kind == "{":
-            return self.map_expr(token)
-        if kind != "NAME":
+        if start == "{":
+            return self.map_expr(first)
+        if start in _NUMBER_START and text != "->":
+            return self.number(first)
+        if start not in _NAME_START:
             raise _GiveUp
-        word = token[1]
-        if word == "true" or word == "false":
-            return ast.Bool(word == "true", self.tspan(token))
-        if word == "null":
-            return ast.Null(self.tspan(token))
-        parts, last = [self.name(token)], token
-        while self.at("."):
-            self.pos += 1
-            last = self.next()
+        if text == "true" or text == "false":
+            return ast.Bool(text == "true", self.span(first, first))
+        if text == "null":
+            return ast.Null(self.span(first, first))
+        parts, last = [self.name(first)], first
+        while tokens[self.pos] == ".":
+            last = self.pos + 1
+            self.pos += 2
             parts.append(self.name(last))
-        ref = ast.Ref(parts, self.span(token, last))
-        if not self.at("("):
+        ref = ast.Ref(parts, self.span(first, last))
+        if tokens[self.pos] != "(":
             return ref
         self.pos += 1
         named, positional = [], []
-        while not self.at(")"):
-            if self.at("NAME") and self.tokens[self.pos + 1][0] == "=":
-                arg_name = self.next()
-                self.pos += 1
+        while tokens[self.pos] != ")":
+            arg_name = self.pos
+            if tokens[arg_name][:1] in _NAME_START and tokens[arg_name + 1] == "=":
+                self.pos += 2
                 value = self.value(self.expr())
                 named.append(ast.StepArg(self.name(arg_name), value, self.join(arg_name, value.span)))
             else:
                 positional.append(self.value(self.expr()))
-            if not self.at(","):
+            if tokens[self.pos] != ",":
                 break
             self.pos += 1
         close = self.expect(")")
-        return _RawCall(ref, named, positional, self.span(token, close))
+        return _RawCall(ref, named, positional, self.span(first, close))
 
     def list_expr(self) -> ast.ListExpr:
+        tokens = self.tokens
         first = self.expect("[")
         items = []
-        while not self.at("]"):
+        while tokens[self.pos] != "]":
             items.append(self.value(self.expr()))
-            if not self.at(","):
+            if tokens[self.pos] != ",":
                 break
             self.pos += 1
         last = self.expect("]")
         return ast.ListExpr(items, self.span(first, last))
 
-    def map_expr(self, first: tuple) -> ast.MapExpr:
+    def map_expr(self, first: int) -> ast.MapExpr:
+        tokens = self.tokens
         entries = []
-        while not self.at("}"):
+        while tokens[self.pos] != "}":
             key = self.next()
-            if key[0] == "STRING":
+            text = tokens[key]
+            if text[:1] == '"' and text[:3] != '"""':
                 text = self.decode(key)
             else:
                 text = self.name(key)
             self.expect("=")
-            entries.append(ast.MapEntry(text, self.value(self.expr()), self.tspan(key)))
-            if self.at(","):
+            entries.append(ast.MapEntry(text, self.value(self.expr()), self.span(key, key)))
+            if tokens[self.pos] == ",":
                 self.pos += 1
         last = self.expect("}")
         return ast.MapExpr(entries, self.span(first, last))
 
-    def str(self, token: tuple) -> ast.Str:
-        return ast.Str(self.decode(token), self.tspan(token))
+    def str(self, token: int) -> ast.Str:
+        return ast.Str(self.decode(token), self.span(token, token))
 
-    def decode(self, token: tuple) -> str:
-        raw = token[1]
-        if token[0] == "LONG_STRING":
+    def decode(self, token: int) -> str:
+        raw = self.tokens[token]
+        if raw[:3] == '"""':
             return dedent_long_string(raw[3:-3])
         if "\\" not in raw:
             return raw[1:-1]  # no escape: exactly what json.loads(raw, strict=False) returns
@@ -472,8 +508,8 @@ class _Reader:
         except ValueError:
             raise _GiveUp from None
 
-    def number(self, token: tuple):
-        text, span = token[1], self.tspan(token)
+    def number(self, token: int):
+        text, span = self.tokens[token], self.span(token, token)
         if _INT.fullmatch(text):
             return ast.Int(int(text), span)
         if _FLOAT.fullmatch(text):
@@ -482,6 +518,9 @@ class _Reader:
         if seconds is None:
             raise _GiveUp
         return ast.Duration(text, seconds, span)
+
+
+_KEYWORD_STATEMENTS = {word: getattr(_Reader, f"stmt_{word}") for word in STATEMENT_KEYWORDS}
 
 
 def dedent_long_string(body: str) -> str:
