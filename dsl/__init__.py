@@ -13,7 +13,7 @@ from pathlib import Path
 from rtc.compiler.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span, sorted_diagnostics
 from rtc.dsl import ast
 from rtc.dsl.limits import module_problems, rt_tree_needs_bounds_walk, text_nesting_problem, too_deep
-from rtc.limits import LimitError, read_regular_file
+from rtc.limits import MAX_NESTING, LimitError, read_regular_file
 
 RT_SUFFIXES = (".rt",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -41,14 +41,18 @@ def parse_text(text: str, file: str, env_name: str | None = None) -> ast.Module:
             raise CompileError(deep)
         return _bounded(parse_yaml(text, file))
     if suffix in RT_SUFFIXES:
-        deep = text_nesting_problem(text, file)
-        if deep is not None:
-            raise CompileError(deep)
-        from rtc.dsl.fast_parser import try_parse
+        from rtc.dsl.fast_parser import read_with_depth
 
-        module = try_parse(text, file)  # well-formed files, without importing Lark
-        if module is not None:
-            return _bounded(module) if rt_tree_needs_bounds_walk(text) else module
+        read = read_with_depth(text, file)  # well-formed files, without importing Lark
+        # The reader knows how deep the text nests: only a deep file needs the text scan
+        # (which reports where) and the tree walk (which reports exactly).
+        if read is None or read[1] > MAX_NESTING:
+            deep = text_nesting_problem(text, file)
+            if deep is not None:
+                raise CompileError(deep)
+        if read is not None:
+            module, depth = read
+            return _bounded(module) if rt_tree_needs_bounds_walk(text, depth) else module
         from lark.exceptions import VisitError
 
         from rtc.dsl.parser import parse_rt_with_lark

@@ -30,7 +30,7 @@ import json
 import re
 from array import array
 from bisect import bisect_right
-from itertools import accumulate, chain, islice
+from itertools import accumulate, chain, islice, repeat
 
 from rtc.compiler.diagnostics import Span
 from rtc.compiler.quantities import parse_duration
@@ -62,6 +62,7 @@ _END = ""  # the token after the last one: equal to no punctuation, starting no 
 
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NUMBER_START = frozenset("0123456789-")  # and not `->`
+_DEPTH_STEP = {"[": 1, "{": 1, "(": 1, "]": -1, "}": -1, ")": -1}
 
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
@@ -86,11 +87,23 @@ class _GiveUp(Exception):
 
 def try_parse(text: str, file: str) -> ast.Module | None:
     """The syntax tree of `text`, or None when Lark must read it."""
+    read = read_with_depth(text, file)
+    return None if read is None else read[0]
+
+
+def read_with_depth(text: str, file: str) -> tuple[ast.Module, int] | None:
+    """The syntax tree of `text` and how deep its brackets nest, or None when Lark must read it.
+
+    The depth counts every bracket outside strings and comments, as the text
+    scan of `rtc.dsl.limits` does, so a caller that sees a depth of at most
+    MAX_NESTING need not scan the text again (`rtc.dsl.parse_text`).
+    """
     try:
         tokens, starts = _tokenize(text)
-        return _Reader(tokens, starts, _line_starts(text), file).module()
+        module = _Reader(tokens, starts, _line_starts(text), file).module()
     except (_GiveUp, RecursionError):
         return None
+    return module, max(accumulate(map(_DEPTH_STEP.get, tokens, repeat(0))))
 
 
 def _tokenize(text: str) -> tuple[list[str], array]:

@@ -93,15 +93,17 @@ def text_nesting_problem(text: str, file: str, yaml: bool = False) -> Diagnostic
     return too_deep(Span(file, line, col, line, col + 1))
 
 
-def rt_tree_needs_bounds_walk(text: str) -> bool:
+def rt_tree_needs_bounds_walk(text: str, depth: int) -> bool:
     """False when no `.rt` syntax tree read from `text` can hold what `module_problems` looks for.
 
+    `depth` is how deep the brackets of `text` nest (strings and comments
+    skipped), as the fast reader counts them (`rtc.dsl.fast_parser.read_with_depth`).
     In `.rt` every list, map and call level is a bracket level of the text, and
     a lone surrogate can only come from a `\\u` escape (the text itself is
     valid UTF-8). The tree walk costs about as much as parsing a large file,
     so files that cannot fail it skip it.
     """
-    return "\\u" in text or _first_bracket_deeper_than(text, MAX_NESTING, yaml=False) is not None
+    return depth > MAX_NESTING or "\\u" in text
 
 
 def _first_bracket_deeper_than(text: str, limit: int, yaml: bool) -> int | None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from rtc.compiler.diagnostics import CompileError
 from rtc.dsl import fast_parser, parse_text
-from rtc.dsl.limits import text_nesting_problem
+from rtc.dsl.limits import _first_bracket_deeper_than, text_nesting_problem
 from rtc.dsl.parser import _lark, parse_rt, parse_rt_with_lark
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,13 +60,30 @@ def test_token_patterns_are_the_grammars():
 @pytest.mark.parametrize("path", RT_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_repository_file_reads_the_same(path):
     text = path.read_text(encoding="utf-8")
-    fast = fast_parser.try_parse(text, str(path))
+    read = fast_parser.read_with_depth(text, str(path))
     reference = lark_or_none(text, str(path))
     if reference is None:
-        assert fast is None, "the fast reader accepted a file Lark rejects"
+        assert read is None, "the fast reader accepted a file Lark rejects"
     else:
-        assert fast is not None, "a well-formed repository file should not need Lark"
-        assert fast == reference
+        assert read is not None, "a well-formed repository file should not need Lark"
+        assert read[0] == reference
+        assert read[1] == scan_depth(text)
+
+
+def scan_depth(text: str) -> int:
+    """How deep the brackets of `text` nest by the text scan of rtc.dsl.limits (which parse_text skips
+    when the reader says the depth is within bounds)."""
+    depth = 0
+    while _first_bracket_deeper_than(text, depth, yaml=False) is not None:
+        depth += 1
+    return depth
+
+
+def test_the_reader_counts_the_depth_the_text_scan_finds():
+    deep = "[" * 70 + "]" * 70
+    text = f'node n {{ a = [{{ k = f([1, "[[", """ ]]]"""]) }}] # (((\n b = {deep} }}'
+    read = fast_parser.read_with_depth(text, "t.rt")
+    assert read is not None and read[1] == scan_depth(text) == 71
 
 
 def test_a_long_string_ending_in_a_backslash_hides_no_brackets():
@@ -111,9 +128,10 @@ def mutated(draw):
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_mutations_read_the_same_or_go_to_lark(text):
-    fast = fast_parser.try_parse(text, "m.rt")
-    if fast is None:
+    read = fast_parser.read_with_depth(text, "m.rt")
+    if read is None:
         return
     reference = lark_or_none(text, "m.rt")
     assert reference is not None, "the fast reader accepted a file Lark rejects"
-    assert fast == reference
+    assert read[0] == reference
+    assert read[1] == scan_depth(text)
