@@ -30,7 +30,7 @@ import json
 import re
 from array import array
 from bisect import bisect_right
-from itertools import accumulate, chain, islice, repeat
+from itertools import accumulate, islice, repeat
 
 from rtc.compiler.diagnostics import Span
 from rtc.compiler.quantities import parse_duration
@@ -49,18 +49,22 @@ COMMENT = "#[^\n]*"
 WS = "(?:[ \t\f\r\n])+"
 
 # One match per token: the whitespace and comments before it are folded into the match
-# (possessive, so never given back to a token), which makes `findall` do the whole scan in C.
-# Groups: (whitespace and comments, token, a character no token starts with). The token
-# group also matches the empty end of the text, so trailing whitespace ends in a match.
-# Only the long string and the string start alike; the long string goes first (its
-# priority is higher). NAME and punctuation first: they are most of a file.
+# (possessive, so never given back to a token), and `split` does the whole scan in C,
+# returning only strings (findall's tuples would feed the garbage collector). Groups:
+# (whitespace and comments, token). A character that starts no token is matched as a
+# token of its own, then refused (a failed match would make the scan quadratic), and the
+# empty end of the text is a token, so trailing whitespace ends in a match. Only the long
+# string and the string start alike; the long string goes first (its priority is
+# higher). NAME and punctuation first: they are most of a file.
 _TOKEN = re.compile(
     rf"((?:{WS}|{COMMENT})*+)"
-    rf"(?:({NAME}|->|[{{}}\[\]()=,:.]|{LONG_STRING}|{STRING}|{NUMBER}|\Z)|([\s\S]))"
+    rf"({NAME}|->|[{{}}\[\]()=,:.]|{LONG_STRING}|{STRING}|{NUMBER}|\Z|[\s\S])"
 )
 _END = ""  # the token after the last one: equal to no punctuation, starting no name
 
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+# Every token of one character; any other one character is one that starts no token.
+_ONE_CHARACTER_TOKENS = _NAME_START | frozenset("0123456789{}[]()=,:.")
 _NUMBER_START = frozenset("0123456789-")  # and not `->`
 _DEPTH_STEP = {"[": 1, "{": 1, "(": 1, "]": -1, "}": -1, ")": -1}
 
@@ -108,12 +112,12 @@ def read_with_depth(text: str, file: str) -> tuple[ast.Module, int] | None:
 
 def _tokenize(text: str) -> tuple[list[str], array]:
     """The tokens' texts, ending with `_END`, and their start offsets."""
-    pieces = list(chain.from_iterable(_TOKEN.findall(text)))
-    if any(pieces[2::3]):
+    pieces = _TOKEN.split(text)  # per match: "" (nothing between matches), whitespace, token; then ""
+    tokens = pieces[2::3]
+    if 1 in map(len, set(tokens).difference(_ONE_CHARACTER_TOKENS)):
         raise _GiveUp  # a character that starts no token
     # An array, not a list: the garbage collector would visit every offset of a list.
-    starts = array("q", islice(accumulate(map(len, pieces), initial=0), 1, None, 3))
-    tokens = pieces[1::3]
+    starts = array("q", islice(accumulate(map(len, pieces), initial=0), 2, None, 3))
     while len(tokens) > 1 and tokens[-2] == _END:  # `\Z` may match twice: once after trailing whitespace
         tokens.pop()
     return tokens, starts
