@@ -17,13 +17,17 @@ from typing import Union
 
 # Every class has a docstring: without one, dataclass() writes one from inspect.signature at
 # import, which is a large part of the start-up of every command that parses.
+# Nodes are values (equal and hashable by their fields) but not frozen: a parser builds
+# hundreds of thousands of them in a large file, and a frozen dataclass's __init__ costs three
+# times as much. Nothing changes a node once built.
+_node = dataclass(slots=True, unsafe_hash=True)
 
 from rtc.compiler.diagnostics import Span
 
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
+@_node
 class Str:
     """A string literal (escapes decoded)."""
 
@@ -31,7 +35,7 @@ class Str:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Int:
     """An integer literal."""
 
@@ -39,7 +43,7 @@ class Int:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Float:
     """A floating-point literal."""
 
@@ -47,7 +51,7 @@ class Float:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Bool:
     """`true` or `false`."""
 
@@ -55,14 +59,14 @@ class Bool:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Null:
     """`null`."""
 
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Duration:
     """A duration literal such as `300s`, `1.5h`, `2h45m` (`text` as written)."""
 
@@ -71,7 +75,7 @@ class Duration:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class ListExpr:
     """`[a, b, ...]`."""
 
@@ -79,7 +83,7 @@ class ListExpr:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class MapEntry:
     """`key: value` inside a map."""
 
@@ -88,7 +92,7 @@ class MapEntry:
     span: Span  # span of the key
 
 
-@dataclass(frozen=True)
+@_node
 class MapExpr:
     """`{key: value, ...}`."""
 
@@ -96,7 +100,7 @@ class MapExpr:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Ref:
     """A dotted name: `py`, `params.source`, `load.rows`, `hello/versions/2` is a Str."""
 
@@ -108,7 +112,7 @@ class Ref:
         return ".".join(self.parts)
 
 
-@dataclass(frozen=True)
+@_node
 class Call:
     """`each(load.rows)`; the only call today, kept general for diagnostics."""
 
@@ -122,7 +126,7 @@ Expr = Union[Str, Int, Float, Bool, Null, Duration, ListExpr, MapExpr, Ref, Call
 # ---------------------------------------------------------------- block items
 
 
-@dataclass(frozen=True)
+@_node
 class Attr:
     """`name = value`."""
 
@@ -131,7 +135,7 @@ class Attr:
     span: Span  # span of the name
 
 
-@dataclass(frozen=True)
+@_node
 class PortDecl:
     """`path: str`, `source: str = "/data"`, or a bare `API_KEY` in `secrets`."""
 
@@ -142,7 +146,7 @@ class PortDecl:
     type_span: Span | None = None
 
 
-@dataclass(frozen=True)
+@_node
 class PortBlock:
     """`inputs { ... }`, `outputs { ... }`, `secrets { ... }`, `params { ... }`."""
 
@@ -151,7 +155,7 @@ class PortBlock:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class MountStmt:
     """`mount "./data" -> "/data" [readonly]`."""
 
@@ -161,7 +165,7 @@ class MountStmt:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class CopyStmt:
     """`copy "./nodes" -> "/app"`: files baked into the image at build time."""
 
@@ -170,7 +174,7 @@ class CopyStmt:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class ExposeStmt:
     """`expose 8000 [-> 0] [on "0.0.0.0"] [service "api"]`."""
 
@@ -181,7 +185,7 @@ class ExposeStmt:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class DaemonStmt:
     """`daemon ["python3", "serving.py"]`."""
 
@@ -189,7 +193,7 @@ class DaemonStmt:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class InitStmt:
     """`init ["cmd one", "cmd two"]`."""
 
@@ -197,7 +201,7 @@ class InitStmt:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class CommandStmt:
     """`command train = "python train.py"`."""
 
@@ -206,7 +210,7 @@ class CommandStmt:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class StepArg:
     """`name = value` in a step's call."""
 
@@ -215,7 +219,7 @@ class StepArg:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class StepStmt:
     """`clean = Clean(row = each(load.rows)) [after all_done] [after [a, b]]`."""
 
@@ -228,7 +232,7 @@ class StepStmt:
     unites: Ref | None = None  # Exosphere graph templates: the step whose fan-out this step joins
 
 
-@dataclass(frozen=True)
+@_node
 class SubBlock:
     """A nested block that is not a port list, e.g. `resources { ... }`, `retry { ... }`, `worker { ... }`."""
 
@@ -244,7 +248,7 @@ Item = Union[Attr, PortBlock, MountStmt, CopyStmt, ExposeStmt, DaemonStmt, InitS
 BLOCK_KINDS = ("env", "node", "graph", "codespec", "run")
 
 
-@dataclass(frozen=True)
+@_node
 class Block:
     """`env py { ... }`, `node Load { ... }`, `graph etl { ... }`, `codespec hello { ... }`, `run greet { ... }`."""
 
@@ -256,7 +260,7 @@ class Block:
     origin: str | None = None  # "exosphere": a graph template taken as it is (its fan-out and string values)
 
 
-@dataclass(frozen=True)
+@_node
 class Import:
     """`import "path"` (or `import "file.envd" as name`)."""
 
