@@ -12,21 +12,32 @@ def register(subparsers) -> None:
         "cache",
         help="list or clear the recorded outputs of steps with `cache` (reused by `rtc run`)",
         description="Steps of nodes with `cache = true` (or `cache = 1d`) record their outputs under $RTC_HOME/cache/steps; "
-        "`rtc run` reuses them while the image, program, inputs and environment are unchanged.",
+        "`rtc run` reuses them while the image, program, inputs and environment are unchanged. Generated Airflow DAGs "
+        "keep the same entries in a folder on their workers: list or clear it with --dir.",
     )
     sub = p.add_subparsers(dest="cache_command", metavar="ls|clear", required=True)
     ls = sub.add_parser("ls", help="one line per recorded step: key, pipeline, graph, step, age, expiry")
     ls.add_argument("--format", choices=("text", "json"), default="text")
+    _folder_option(ls)
     ls.set_defaults(func=list_entries)
     clear = sub.add_parser("clear", help="forget recorded outputs (all, or those of one pipeline)")
     clear.add_argument("--pipeline", metavar="NAMESPACE", help="only entries of this pipeline namespace")
+    _folder_option(clear)
     clear.set_defaults(func=clear_entries)
+
+
+def _folder_option(parser) -> None:
+    parser.add_argument(
+        "--dir", metavar="FOLDER",
+        help="another cache folder with the same entries: an Airflow worker's (RTC_CACHE_DIR, [rtc] cache_dir, "
+        "default $AIRFLOW_HOME/rtc-cache); default: rtc run's, $RTC_HOME/cache/steps",
+    )
 
 
 def list_entries(args: argparse.Namespace) -> int:
     from rtc.step_cache import StepCache
 
-    cache = StepCache()
+    cache = StepCache(args.dir)
     entries = cache.entries()
     if args.format == "json":
         print(json.dumps({"folder": str(cache.folder), "entries": [
@@ -49,9 +60,10 @@ def list_entries(args: argparse.Namespace) -> int:
 def clear_entries(args: argparse.Namespace) -> int:
     from rtc.step_cache import StepCache
 
-    removed = StepCache().clear(args.pipeline)
+    cache = StepCache(args.dir)
+    removed = cache.clear(args.pipeline)
     which = f" of pipeline {args.pipeline!r}" if args.pipeline else ""
-    print(f"removed {removed} recorded step{'' if removed == 1 else 's'}{which}")
+    print(f"removed {removed} recorded step{'' if removed == 1 else 's'}{which} from {cache.folder}")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Steps with `cache` under Airflow (`airflow dags test`, real engine): the task computes rtc.step_cache's key
-and keeps the outputs in RTC_CACHE_DIR on the worker, returning the recorded XCom without a container.
+and keeps the outputs in RTC_CACHE_DIR on the worker, returning the recorded XCom without a container;
+`rtc cache ls|clear --dir` lists and clears that folder.
 
 What is checked: an unchanged re-run starts no container and gives the same XComs; a changed input re-runs
 that step and the step below it, not the other branch; a recorded output that no longer matches its declared
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 import time
 import uuid
 
@@ -48,6 +51,13 @@ def entries(folder) -> dict[str, dict]:
     return {p.name: json.loads(p.read_text()) for p in folder.glob("*.json")}
 
 
+def rtc_cli(*args: str) -> str:
+    """`rtc ARGS` as a user runs it; its standard output."""
+    done = subprocess.run([sys.executable, "-m", "rtc", *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_cached_steps_start_no_container_and_rerun_what_changed(airflow, airflow_home, docker_client, tmp_path,
                                                                monkeypatch):
     namespace = f"cachea{uuid.uuid4().hex[:8]}"
@@ -80,6 +90,18 @@ def test_cached_steps_start_no_container_and_rerun_what_changed(airflow, airflow
     again, made = run()
     assert made == []  # every step reused its recorded outputs
     assert again == first
+
+    # `rtc cache ls|clear --dir` reads the worker's folder as it reads rtc run's.
+    listed = json.loads(rtc_cli("cache", "ls", "--dir", str(cache), "--format", "json"))
+    assert listed["folder"] == str(cache)
+    assert sorted((e["pipeline"], e["graph"], e["step"]) for e in listed["entries"]) == [
+        (namespace, dag, "a"), (namespace, dag, "b"), (namespace, dag, "c")]
+    assert "removed 0 recorded steps of pipeline 'other'" in rtc_cli("cache", "clear", "--dir", str(cache), "--pipeline", "other")
+    assert "removed 3 recorded steps" in rtc_cli("cache", "clear", "--dir", str(cache), "--pipeline", namespace)
+    assert entries(cache) == {}
+    cleared, made = run()
+    assert made == ["a", "b", "c"]  # nothing recorded any more: every step ran
+    assert cleared == first
 
     # y changes b's input: b and c (below it) run; a keeps its recorded outputs.
     changed, made = run({"y": 20})
