@@ -21,6 +21,10 @@ import pytest
 
 _HOME = tempfile.mkdtemp(prefix="rtc-prefect-home-")
 os.environ["PREFECT_HOME"] = _HOME
+# Prefect 3.7 derives these two from ~/.prefect, not from PREFECT_HOME (settings/models/_defaults.py
+# reads a `home` its sub-models never have): without them every flow run's result lands in ~/.prefect/storage.
+os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(Path(_HOME) / "storage")
+os.environ["PREFECT_MEMO_STORE_PATH"] = str(Path(_HOME) / "memo_store.toml")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
 VENV_BIN = Path(sys.executable).parent
