@@ -19,32 +19,7 @@ import uuid
 
 from rtc.compiler import compile_file
 from rtc.integrations.airflow import render
-
-
-def cache_source(namespace: str) -> str:
-    """a = x + 0 and b = y + 0 (two branches), c = b + 1 below b; `short` caches for 1 s only."""
-    def node(name, add, cache):
-        script = f"v=$(echo $RTC_INPUTS | tr -dc 0-9); printf '{{\\\"n\\\": %d}}' $((v + {add})) > $RTC_OUTPUTS_FILE"
-        return (f"node {name} {{ env = bb  cache = {cache}  inputs {{ n: int }}  outputs {{ n: int }}\n"
-                f"  command = [\"sh\", \"-c\", \"{script}\"] }}")
-
-    return "\n".join([
-        f"namespace {namespace}",
-        'env bb { image = "rtc-test/busybox:1" }',
-        node("Add0", 0, "true"), node("Add1", 1, "true"), node("Short", 0, "1s"),
-        "graph g {\n  params { x: int = 1  y: int = 10 }\n  a = Add0(n = params.x)\n  b = Add0(n = params.y)\n"
-        "  c = Add1(n = b.n)\n}",
-        "graph short {\n  s = Short(n = 5)\n}",
-    ]) + "\n"
-
-
-def created(docker_client, namespace: str, since: float) -> list[str]:
-    """Steps whose containers the engine created since `since` (its events, by the rtc.pipeline label)."""
-    events = docker_client.events(
-        since=int(since) - 1, until=int(time.time()) + 1, decode=True,
-        filters={"type": "container", "event": "create", "label": f"rtc.pipeline={namespace}"},
-    )
-    return sorted(e["Actor"]["Attributes"]["rtc.step"] for e in events if e.get("timeNano", 0) >= int(since * 1e9))
+from step_cache_cases import cache_source, created_steps
 
 
 def entries(folder) -> dict[str, dict]:
@@ -76,7 +51,7 @@ def test_cached_steps_start_no_container_and_rerun_what_changed(airflow, airflow
         since = time.time()
         result = airflow.dags_test(folder, dag, conf)
         assert result["state"] == "success", result.get("log", "")[-4000:]
-        return {k.split(":")[0]: v for k, v in result["xcom"].items()}, created(docker_client, namespace, since)
+        return {k.split(":")[0]: v for k, v in result["xcom"].items()}, created_steps(docker_client, namespace, since)
 
     first, made = run()
     assert made == ["a", "b", "c"]
@@ -126,7 +101,7 @@ def test_cached_steps_start_no_container_and_rerun_what_changed(airflow, airflow
     since = time.time()
     result = airflow.dags_test(folder, f"{namespace}.short")
     assert result["state"] == "success"
-    assert created(docker_client, namespace, since) == ["s"]
+    assert created_steps(docker_client, namespace, since) == ["s"]
     [renewed] = [e for e in entries(cache).values() if e["step"] == "s"]
     assert renewed["created_at"] > short["expires_at"]  # recorded afresh by the run that found it expired
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from step_cache_cases import containers_created  # noqa: F401 - shared with the other targets' tests
 
 from rtc.compiler.ir import (
     Environment, Graph, LiteralValue, Mount, Node, OutputRef, Param, ParamRef, Pipeline, Port, RetryPolicy, Step, StepInput,
@@ -61,16 +62,6 @@ def write_ir(tmp: Path, p: Pipeline) -> Path:
     path = tmp / "pipeline.json"
     path.write_text(p.to_json(), encoding="utf-8")
     return path
-
-
-def containers_created(client, namespace: str, since: float) -> list[dict]:
-    """Engine events of containers of `namespace` created since `since` (the engine remembers them)."""
-    events = client.events(
-        since=int(since) - 1, until=int(time.time()) + 1, decode=True,
-        filters={"type": "container", "event": "create", "label": f"rtc.pipeline={namespace}"},
-    )
-    # The query is in whole seconds; the nanosecond stamps keep out what came just before `since`.
-    return [e for e in events if e.get("timeNano", 0) >= int(since * 1e9)]
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from pathlib import Path
 from rtc.compiler import compile_file
 from rtc.integrations.docker.runner import format_failures, run_graph
 from rtc.step_cache import StepCache
-from docker_pipelines import containers_created
+from step_cache_cases import created_steps
 
 RTC = [sys.executable, "-c", "import sys; from rtc.cli import main; sys.exit(main())"]
 
@@ -39,9 +39,6 @@ def chain_source(namespace: str, steps: int = 4, cache: str = "true") -> str:
     lines.append("}")
     return "\n".join(lines) + "\n"
 
-
-def created_steps(docker_client, namespace: str, since: float) -> list[str]:
-    return sorted(e["Actor"]["Attributes"]["rtc.step"] for e in containers_created(docker_client, namespace, since))
 
 
 def test_unchanged_rerun_starts_nothing_and_a_changed_input_reruns_only_its_dependents(tmp_path, namespace, docker_client):

@@ -14,37 +14,11 @@ import uuid
 
 import pytest
 from rtc_prefect_cases import flow_file, load_module
+from step_cache_cases import cache_source, created_steps
 
 from rtc.compiler import compile_file
 
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
-
-
-def cache_source(namespace: str) -> str:
-    """a = x + 0 and b = y + 0 (two branches), c = b + 1 below b; `short` caches for 1 s only."""
-    def node(name, add, cache):
-        script = f"v=$(echo $RTC_INPUTS | tr -dc 0-9); printf '{{\\\"n\\\": %d}}' $((v + {add})) > $RTC_OUTPUTS_FILE"
-        return (f"node {name} {{ env = bb  cache = {cache}  inputs {{ n: int }}  outputs {{ n: int }}\n"
-                f"  command = [\"sh\", \"-c\", \"{script}\"] }}")
-
-    return "\n".join([
-        f"namespace {namespace}",
-        'env bb { image = "rtc-test/busybox:1" }',
-        node("Add0", 0, "true"), node("Add1", 1, "true"), node("Short", 0, "1s"),
-        "graph g {\n  params { x: int = 1  y: int = 10 }\n  a = Add0(n = params.x)\n  b = Add0(n = params.y)\n"
-        "  c = Add1(n = b.n)\n}",
-        "graph short {\n  s = Short(n = 5)\n}",
-        "graph m {\n  params { xs: list[int] = [1, 2] }\n  e = Add0(n = each(params.xs))\n}",
-    ]) + "\n"
-
-
-def created(docker_client, namespace: str, since: float) -> list[str]:
-    """Steps whose containers the engine created since `since` (its events, by the rtc.pipeline label)."""
-    events = docker_client.events(
-        since=int(since) - 1, until=int(time.time()) + 1, decode=True,
-        filters={"type": "container", "event": "create", "label": f"rtc.pipeline={namespace}"},
-    )
-    return sorted(e["Actor"]["Attributes"]["rtc.step"] for e in events if e.get("timeNano", 0) >= int(since * 1e9))
 
 
 def test_cached_steps_start_no_container_and_rerun_what_changed(compile_to, prefect_server, docker_client, tmp_path):
@@ -71,7 +45,7 @@ def check_the_cache(compile_to, docker_client, tmp_path, results):
         since = time.time()
         state = module.g(return_state=True, **params)
         assert state.is_completed(), state.message
-        return state.result(), created(docker_client, namespace, since)
+        return state.result(), created_steps(docker_client, namespace, since)
 
     first, made = run()
     assert made == ["a", "b", "c"]
@@ -103,7 +77,7 @@ def check_the_cache(compile_to, docker_client, tmp_path, results):
     time.sleep(1.2)
     since = time.time()
     assert short.short(return_state=True).is_completed()
-    assert created(docker_client, namespace, since) == ["s"]
+    assert created_steps(docker_client, namespace, since) == ["s"]
 
 
 def _result(store, key):
@@ -150,7 +124,7 @@ def test_each_element_of_a_mapped_step_is_cached_on_its_own(compile_to, prefect_
         since = time.time()
         state = module.m(return_state=True, **params)
         assert state.is_completed(), state.message
-        return state.result()["e"], created(docker_client, namespace, since)
+        return state.result()["e"], created_steps(docker_client, namespace, since)
 
     with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: str(tmp_path / "results")}):
         assert run() == ([{"n": 1}, {"n": 2}], ["e#0", "e#1"])
