@@ -11,7 +11,7 @@ Types of ports are written as canonical strings (`str`, `int`, `float`,
 and checks values against them.
 
 The classes are standard-library dataclasses, and pydantic validates them at
-the JSON boundary only (`Pipeline.from_json`, `rtc schema`), through a
+the JSON boundary only (`rtc.compiler.ir_check.load_ir_file`, `rtc schema`), through a
 `TypeAdapter` built on first use. The compiler has checked everything it
 builds, so validating each object again as it is built bought nothing, and
 building pydantic models cost every command that touches the IR ~0.1 s of
@@ -59,8 +59,8 @@ class Model:
     def model_copy(self, *, update: dict | None = None):
         return dataclasses.replace(self, **(update or {}))
 
-    def model_dump(self, *, mode: str = "python", exclude: set[str] | None = None) -> dict:
-        """Plain data (dicts, lists, strings, numbers); the IR holds only JSON-like values, so both modes agree."""
+    def model_dump(self, *, exclude: set[str] | None = None) -> dict:
+        """Plain data (dicts, lists, strings, numbers): the IR holds only JSON-like values."""
         data = to_plain(self)
         for key in exclude or ():
             data.pop(key, None)
@@ -479,10 +479,6 @@ class Pipeline(Model):
         if os.path.isabs(path):
             return path
         return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(self.source)), path))
-
-    @classmethod
-    def from_json(cls, text: str) -> "Pipeline":
-        return cls.model_validate_json(text)
 
 
 @functools.cache

@@ -92,7 +92,7 @@ def with_registered(pipeline: Pipeline, ref: str, version: int | None = None) ->
 
 
 def _comparable(codespec: Codespec) -> dict:
-    data = codespec.model_dump(mode="json")
+    data = codespec.model_dump()
     for key in ("span", "name", "version"):
         data.pop(key, None)
     return data
