@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -34,10 +35,20 @@ def _folder_option(parser) -> None:
     )
 
 
-def list_entries(args: argparse.Namespace) -> int:
+def _cache(args: argparse.Namespace):
+    """rtc run's cache, or the folder --dir names (which must be one: a mistyped path is not an empty cache)."""
     from rtc.step_cache import StepCache
 
-    cache = StepCache(args.dir)
+    if args.dir is not None and not Path(args.dir).is_dir():
+        from rtc.compiler.diagnostics import RtcError
+
+        raise RtcError(f"no cache folder at {args.dir}",
+                       hint="a worker's folder appears once a step with `cache` has run there")
+    return StepCache(args.dir)
+
+
+def list_entries(args: argparse.Namespace) -> int:
+    cache = _cache(args)
     entries = cache.entries()
     if args.format == "json":
         print(json.dumps({"folder": str(cache.folder), "entries": [
@@ -58,9 +69,7 @@ def list_entries(args: argparse.Namespace) -> int:
 
 
 def clear_entries(args: argparse.Namespace) -> int:
-    from rtc.step_cache import StepCache
-
-    cache = StepCache(args.dir)
+    cache = _cache(args)
     removed = cache.clear(args.pipeline)
     which = f" of pipeline {args.pipeline!r}" if args.pipeline else ""
     print(f"removed {removed} recorded step{'' if removed == 1 else 's'}{which} from {cache.folder}")

@@ -122,6 +122,17 @@ def test_help_does_not_import_heavy_libraries():
     assert result.stdout.split("\n")[:2] == ["[]", "True"]
 
 
+@pytest.mark.parametrize("command", ["ls", "clear"])
+def test_cache_dir_that_is_no_folder_is_one_message(tmp_path, command):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for path in (tmp_path / "missing", a_file):
+        result = rtc("cache", command, "--dir", str(path))
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"error: no cache folder at {path}\n") and "Traceback" not in result.stderr
+    assert a_file.read_text() == "x"
+
+
 def test_run_and_check_start_without_pydantic_and_without_generated_docstrings():
     """What `rtc check` and `rtc run` import builds no pydantic model, and every dataclass there has a docstring:
     without one, dataclass() computes one with inspect.signature, ~40 % of the classes' start-up."""
