@@ -40,7 +40,7 @@ def recipe_digest() -> str:
 def image_tag(namespace: str, env_name: str, build: BuildSpec) -> str:
     """`rtc/<namespace>-<env>:<12 hex>`, a valid lowercase Docker reference."""
     h = hashlib.sha256()
-    h.update(build.model_dump_json().encode())
+    h.update(build.to_compact_json().encode())
     h.update(recipe_digest().encode())
     repo = re.sub(r"[^a-z0-9]+", "-", f"{namespace}-{env_name}".lower()).strip("-") or "env"
     return f"rtc/{repo}:{h.hexdigest()[:12]}"

@@ -17,7 +17,7 @@ builds, so validating each object again as it is built bought nothing, and
 building pydantic models cost every command that touches the IR ~0.1 s of
 start-up (`rtc run` of a cached pipeline, a first `rtc check`) and 0.3 s per
 10,000 nodes (benchmarks/README.md). Treat instances as immutable: derive a
-changed copy with `model_copy(update=...)`.
+changed copy with `with_changes({field: value})`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def _doc(description: str | None = None, **kwargs):
 
 
 class Model:
-    """What every IR class shares: the part of pydantic's model API that rtc uses."""
+    """What every IR class shares: copies with changes, plain data, compact JSON, and
+    validation and a JSON Schema through pydantic (the model_* class methods)."""
 
     __slots__ = ()
     __pydantic_config__ = {"extra": "forbid"}  # read by pydantic when it validates IR JSON
@@ -56,17 +57,18 @@ class Model:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _field_names(type(self)))
         return f"{type(self).__name__}({shown})"
 
-    def model_copy(self, *, update: dict | None = None):
-        return dataclasses.replace(self, **(update or {}))
+    def with_changes(self, changes: dict):
+        """A copy with the fields named in `changes` set to their values (dataclasses.replace)."""
+        return dataclasses.replace(self, **changes)
 
-    def model_dump(self, *, exclude: set[str] | None = None) -> dict:
+    def to_plain_data(self, *, exclude: set[str] | None = None) -> dict:
         """Plain data (dicts, lists, strings, numbers): the IR holds only JSON-like values."""
         data = to_plain(self)
         for key in exclude or ():
             data.pop(key, None)
         return data
 
-    def model_dump_json(self) -> str:
+    def to_compact_json(self) -> str:
         """Compact JSON in field order (as pydantic writes it)."""
         import json
 

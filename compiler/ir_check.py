@@ -140,7 +140,7 @@ def ir_problems(p: ir.Pipeline, base_dir: Path) -> list[str]:
             need(tag_problem(f"{key}:{value}", f"tag {key!r}"), f"{at}.tags")
         if run.cluster is not None:
             need(tag_problem(f"cluster:{run.cluster}", "the cluster tag"), f"{at}.cluster")
-    need(value_limits.value_problem(p.model_dump(exclude={"source"})), "values")
+    need(value_limits.value_problem(p.to_plain_data(exclude={"source"})), "values")
     return out
 
 

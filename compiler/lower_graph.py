@@ -91,7 +91,7 @@ def lower_graph(
         step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults)
         if step is not None:
             if default_retry is not None and (node_retries or {}).get(step.node) is None:
-                step = step.model_copy(update={"retry": default_retry})
+                step = step.with_changes({"retry": default_retry})
             steps.append(step)
 
     # Cycles are looked for among all steps, broken ones included.

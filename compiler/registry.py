@@ -77,10 +77,10 @@ def with_registry(pipeline: Pipeline, registry: str | None) -> Pipeline:
     if registry is None:
         return pipeline
     envs = {
-        name: env if env.build is None else env.model_copy(update={"image": pushed_ref(env.image, registry)})
+        name: env if env.build is None else env.with_changes({"image": pushed_ref(env.image, registry)})
         for name, env in pipeline.environments.items()
     }
-    return pipeline.model_copy(update={"environments": envs})
+    return pipeline.with_changes({"environments": envs})
 
 
 def registry_of(ref: str) -> str | None:

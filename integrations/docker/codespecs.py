@@ -45,7 +45,7 @@ def create(codespec: Codespec, name: str | None = None) -> tuple[int, bool]:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     version = (latest[-1] if latest else 0) + 1
     while True:  # two creates at once: the second takes the next number
-        document = tyger_codespec(codespec.model_copy(update={"name": name, "version": version}))
+        document = tyger_codespec(codespec.with_changes({"name": name, "version": version}))
         try:
             fd = os.open(folder / f"{version}.yml", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -88,11 +88,11 @@ def with_registered(pipeline: Pipeline, ref: str, version: int | None = None) ->
     if name in pipeline.codespecs:
         return pipeline
     found = load(name, version).codespecs[name]
-    return pipeline.model_copy(update={"codespecs": {**pipeline.codespecs, name: found}})
+    return pipeline.with_changes({"codespecs": {**pipeline.codespecs, name: found}})
 
 
 def _comparable(codespec: Codespec) -> dict:
-    data = codespec.model_dump()
+    data = codespec.to_plain_data()
     for key in ("span", "name", "version"):
         data.pop(key, None)
     return data

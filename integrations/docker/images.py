@@ -141,8 +141,8 @@ def _registry_hint(ref: str) -> str:
 
 def with_absolute_copies(build, base_dir: Path):
     """The build spec with `copy` sources made absolute (the IR keeps them relative to the pipeline's folder)."""
-    copies = [c.model_copy(update={"host_path": str((base_dir / c.host_path).resolve())}) for c in build.copy_files]
-    return build.model_copy(update={"copy_files": copies})
+    copies = [c.with_changes({"host_path": str((base_dir / c.host_path).resolve())}) for c in build.copy_files]
+    return build.with_changes({"copy_files": copies})
 
 
 def _build(client, env: Environment, say: Progress, *, namespace: str, source: str, base_dir: Path) -> None:

@@ -399,7 +399,7 @@ def _worker(p: dict, worker: dict) -> dict:
 
 def _dump(model) -> dict:
     """An IR model (a codespec, a run) as JSON-shaped data without its source position."""
-    data = model.model_dump()
+    data = model.to_plain_data()
     data.pop("span", None)
     return data
 

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         progress = None if args.quiet else (lambda line, n=name: print(f"[{n}] {line}", file=sys.stderr, flush=True))
         if registries.registry_of(env.image) is not None and env.build is not None:
             # IR JSON compiled with --registry: build under the local tag, as from the source.
-            env = env.model_copy(update={"image": registries.local_tag(env.image)})
+            env = env.with_changes({"image": registries.local_tag(env.image)})
         if images.is_up_to_date(client, env):
             print(f"{name}: up to date ({env.image})", file=sys.stderr)
         else:

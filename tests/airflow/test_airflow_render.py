@@ -87,7 +87,7 @@ def test_environment_settings_reach_the_operator(tmp_path):
         expose=[Expose(container_port=8000), Expose(container_port=9000, host_port=9001, host_ip="0.0.0.0")],
         init=["echo init"], daemons=[["python3", "-m", "http.server"]], workdir="/app",
     )
-    text = only(render(base.model_copy(update={"environments": {**base.environments, "py": env}})))
+    text = only(render(base.with_changes({"environments": {**base.environments, "py": env}})))
     data = str((tmp_path / "data").resolve())
     assert f'"{data}"' in text and '("/abs", "/abs", False)' in text
     assert "port_bindings={8000: (\"127.0.0.1\", None), 9000: (\"0.0.0.0\", 9001)}" in text
@@ -99,16 +99,16 @@ def test_environment_settings_reach_the_operator(tmp_path):
 
 def test_scheduled_graph_with_a_required_param_is_an_error():
     base = etl_pipeline()
-    graph = base.graphs["etl"].model_copy(update={"params": [Param(name="day", type="str")]})
+    graph = base.graphs["etl"].with_changes({"params": [Param(name="day", type="str")]})
     with pytest.raises(RtcError, match="param day has no default"):
-        render(base.model_copy(update={"graphs": {"etl": graph}}))
+        render(base.with_changes({"graphs": {"etl": graph}}))
 
 
 def test_names_that_are_not_airflow_ids_are_errors():
     base = etl_pipeline()
-    graph = base.graphs["etl"].model_copy(update={"name": "bad name'"})
+    graph = base.graphs["etl"].with_changes({"name": "bad name'"})
     with pytest.raises(RtcError, match="cannot be an Airflow id"):
-        render(base.model_copy(update={"graphs": {"etl": graph}}))
+        render(base.with_changes({"graphs": {"etl": graph}}))
 
 
 def test_step_ids_that_clash_with_file_names_get_safe_variables():
@@ -118,16 +118,16 @@ def test_step_ids_that_clash_with_file_names_get_safe_variables():
 
     def rename(step):
         inputs = [
-            i.model_copy(update={"binding": i.binding.model_copy(update={"step": renamed[i.binding.step]})})
+            i.with_changes({"binding": i.binding.with_changes({"step": renamed[i.binding.step]})})
             if i.binding.kind == "output" else i
             for i in step.inputs
         ]
-        return step.model_copy(update={"id": renamed[step.id], "inputs": inputs,
+        return step.with_changes({"id": renamed[step.id], "inputs": inputs,
                                        "upstream": sorted(renamed[u] for u in step.upstream)})
 
-    graph = graph.model_copy(update={"steps": [rename(s) for s in graph.steps],
+    graph = graph.with_changes({"steps": [rename(s) for s in graph.steps],
                                      "order": [renamed[s] for s in graph.order]})
-    text = only(render(base.model_copy(update={"graphs": {"etl": graph}})))
+    text = only(render(base.with_changes({"graphs": {"etl": graph}})))
     # A call that does not fit on one line has one argument per line.
     step_call = r'^    {} = rtc_step\((\n        )?"{}",'
     assert re.search(step_call.format("step_0", "DAG"), text, re.M)
@@ -140,9 +140,9 @@ def test_step_ids_that_clash_with_file_names_get_safe_variables():
 def test_step_ids_that_are_builtins_do_not_shadow_them():
     base = etl_pipeline()
     graph = base.graphs["etl"]
-    steps = [s.model_copy(update={"id": "open"}) if s.id == "notify" else s for s in graph.steps]
-    graph = graph.model_copy(update={"steps": steps, "order": ["load", "clean", "report", "open"]})
-    text = only(render(base.model_copy(update={"graphs": {"etl": graph}})))
+    steps = [s.with_changes({"id": "open"}) if s.id == "notify" else s for s in graph.steps]
+    graph = graph.with_changes({"steps": steps, "order": ["load", "clean", "report", "open"]})
+    text = only(render(base.with_changes({"graphs": {"etl": graph}})))
     assert re.search(r'^    step_3 = rtc_step\("open", ', text, re.M)
 
 
@@ -162,10 +162,10 @@ def test_a_plain_chain_imports_only_the_step_runtime():
     base = etl_pipeline()
     graph = base.graphs["etl"]
     load = graph.steps[0]
-    load = load.model_copy(update={"inputs": []})
-    graph = graph.model_copy(update={"steps": [load], "order": ["load"], "params": [], "schedule": None})
-    no_retry = base.nodes["Load"].model_copy(update={"retry": base.nodes["Clean"].retry})
-    text = only(render(base.model_copy(update={"graphs": {"etl": graph}, "nodes": {**base.nodes, "Load": no_retry}})))
+    load = load.with_changes({"inputs": []})
+    graph = graph.with_changes({"steps": [load], "order": ["load"], "params": [], "schedule": None})
+    no_retry = base.nodes["Load"].with_changes({"retry": base.nodes["Clean"].retry})
+    text = only(render(base.with_changes({"graphs": {"etl": graph}, "nodes": {**base.nodes, "Load": no_retry}})))
     imports = "\n".join(line for line in text.splitlines() if line.startswith(("import ", "from ")))
     assert f"from {RUNTIME} import RtcNode, rtc_step  # noqa: E402" in imports
     for name in ("Variable", "Param", "BaseOperator", "Retry", "random", "RtcEach", "RtcWatcher"):

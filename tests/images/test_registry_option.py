@@ -60,7 +60,7 @@ def test_the_step_renames_built_images_only_and_keeps_the_content_hash(source):
     assert moved.environments["ready"].image == "busybox:latest"
     assert moved.environments["tools"].build == pipeline.environments["tools"].build
     # Everything else is the same IR.
-    assert moved.model_copy(update={"environments": pipeline.environments}) == pipeline
+    assert moved.with_changes({"environments": pipeline.environments}) == pipeline
     assert with_registry(pipeline, None) is pipeline
     # Applied again (IR JSON compiled with a registry), the name moves instead of growing.
     again = with_registry(moved, "reg.example.com/x").environments["tools"].image

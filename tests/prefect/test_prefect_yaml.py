@@ -76,8 +76,8 @@ def test_a_tag_holding_a_placeholder_is_left_out_of_prefect_yaml(tags, source):
 
 def test_names_with_braces_lose_them_on_prefect():
     p = pipeline()
-    graph = p.graphs["g"].model_copy(update={"name": "g{{x}}"})
-    files = emitter.render(p.model_copy(update={"graphs": {"g{{x}}": graph}}))
+    graph = p.graphs["g"].with_changes({"name": "g{{x}}"})
+    files = emitter.render(p.with_changes({"graphs": {"g{{x}}": graph}}))
     doc, after = templated(files["prefect.yaml"])
     assert after == doc | {"pull": after["pull"]} and doc["deployments"][0]["name"] == "g__x__"
 
