@@ -18,7 +18,7 @@ from __future__ import annotations
 
 __all__ = ["CompileError", "compile_file", "compile_modules", "fewer_collections"]
 
-# Loaded on first use, so that importing `rtc.compiler.diagnostics` (the CLI
+# Loaded on first use, so that importing `rtc.base.diagnostics` (the CLI
 # does, for every command) does not import pydantic and every pass.
 _LAZY = {"compile_file", "compile_modules", "fewer_collections"}
 
@@ -29,7 +29,7 @@ def __getattr__(name):
 
         return getattr(driver, name)
     if name == "CompileError":
-        from rtc.compiler.diagnostics import CompileError
+        from rtc.base.diagnostics import CompileError
 
         return CompileError
     raise AttributeError(f"module 'rtc.compiler' has no attribute {name!r}")

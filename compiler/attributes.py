@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from rtc.compiler import codes, values
 from rtc.compiler.context import Context
-from rtc.compiler.diagnostics import Span
+from rtc.base.diagnostics import Span
 from rtc.compiler.suggest import did_you_mean
 from rtc.dsl import ast
 

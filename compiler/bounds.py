@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from rtc.limits import MAX_NESTING
+from rtc.base.limits import MAX_NESTING
 
 MAX_DURATION_SECONDS = 366 * 24 * 3600  # a year: timeouts, retry delays (rtc.contract.MAX_RETRY_DELAY), re-queue delays
 MAX_RETRIES = 1000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from rtc.compiler.diagnostics import DiagnosticBag, Span
+from rtc.base.diagnostics import DiagnosticBag, Span
 from rtc.compiler.ir import SourceSpan
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rtc.compiler import codes, ir
 from rtc.compiler.context import Context
-from rtc.compiler.diagnostics import CompileError, Span
+from rtc.base.diagnostics import CompileError, Span
 from rtc.compiler.lower_env import lower_env
 from rtc.compiler.lower_graph import lower_graph
 from rtc.compiler.lower_node import lower_node

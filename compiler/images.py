@@ -9,6 +9,7 @@ to what would be built gives a new one. Targets only read `Environment.image`.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -16,18 +17,17 @@ from pathlib import Path
 from rtc.compiler.ir import BuildSpec
 
 
-# Files whose bytes end up in every built image (see integrations/docker).
-RECIPE_FILES = ("integrations/docker/templates/Dockerfile.j2", "rtc/__init__.py", "rtc/contract.py", "rtc/node.py",
+# Files whose bytes end up in every built image (see integrations/images).
+RECIPE_FILES = ("integrations/images/templates/Dockerfile.j2", "rtc/__init__.py", "rtc/contract.py", "rtc/node.py",
                 "rtc/exospherehost.py")
 
 
 @lru_cache(maxsize=1)
 def recipe_digest() -> str:
     """Hash of the Dockerfile template and the SDK sources, read once per process."""
-    import rtc
-    import rtc.integrations
-
-    roots = {"rtc": Path(rtc.__file__).parent, "integrations": Path(rtc.integrations.__file__).parent}
+    # Located, not imported: the compiler does not depend on the integrations (docs/architecture.md).
+    roots = {top: Path(importlib.util.find_spec(f"rtc.{top}" if top != "rtc" else "rtc").origin).parent
+             for top in ("rtc", "integrations")}
     h = hashlib.sha256()
     for rel in RECIPE_FILES:
         top, _, rest = rel.partition("/")

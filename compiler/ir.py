@@ -391,13 +391,13 @@ class Resources(Model):
     gpu: str | None = None
 
     def cores(self, which: Literal["request", "limit"]) -> float | None:
-        from rtc.compiler.quantities import cpu_cores
+        from rtc.base.quantities import cpu_cores
 
         text = self.cpu_request if which == "request" else self.cpu_limit
         return None if text is None else cpu_cores(text)
 
     def memory_bytes(self, which: Literal["request", "limit"]) -> int | None:
-        from rtc.compiler.quantities import memory_bytes
+        from rtc.base.quantities import memory_bytes
 
         text = self.memory_request if which == "request" else self.memory_limit
         return None if text is None else memory_bytes(text)

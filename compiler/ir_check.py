@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rtc.compiler import bounds as value_limits, ir
 from rtc.compiler.cron import cron_problem
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.types import TypeSyntaxError, parse_type
 from rtc.compiler.validate import (
     airflow_id_problem,
@@ -32,7 +32,7 @@ from rtc.compiler.validate import (
     tag_problem,
     tyger_name_problem,
 )
-from rtc.limits import MAX_SOURCE_BYTES, LimitError, read_regular_file
+from rtc.base.limits import MAX_SOURCE_BYTES, LimitError, read_regular_file
 
 MAX_SHOWN = 10
 
@@ -51,7 +51,7 @@ def load_ir_file(path: str) -> ir.Pipeline:
         raise RtcError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8")
-        from rtc.limits import loads_json
+        from rtc.base.limits import loads_json
 
         loads_json(text)  # bounded depth, no NaN/Infinity, before pydantic recurses over it
         pipeline = ir.Pipeline.model_validate_json(text)

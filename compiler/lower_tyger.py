@@ -14,8 +14,8 @@ from rtc.compiler import codes, ir
 from rtc.compiler.attributes import BlockView, read_block
 from rtc.compiler.context import Context
 from rtc.compiler.cron import canonical_schedule, cron_problem
-from rtc.compiler.diagnostics import Span
-from rtc.compiler.quantities import cpu_cores, memory_bytes
+from rtc.base.diagnostics import Span
+from rtc.base.quantities import cpu_cores, memory_bytes
 from rtc.compiler.resolve import Entry, SymbolTable
 from rtc.compiler.suggest import did_you_mean
 from rtc.compiler.bounds import count_problem

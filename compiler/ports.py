@@ -7,7 +7,7 @@ from typing import Any
 
 from rtc.compiler import codes, types, values
 from rtc.compiler.context import Context
-from rtc.compiler.diagnostics import Span
+from rtc.base.diagnostics import Span
 from rtc.contract import check_value
 from rtc.dsl import ast
 

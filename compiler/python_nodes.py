@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rtc.compiler import codes
 from rtc.compiler.context import Context
-from rtc.compiler.diagnostics import CompileError, Span
+from rtc.base.diagnostics import CompileError, Span
 from rtc.compiler.ports import TypedPort, typed_ports, unique_decls
 from rtc.compiler.resolve import Entry
 from rtc.compiler.types import parse_type

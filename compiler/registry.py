@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Pipeline
 
 ENV_VAR = "RTC_REGISTRY"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from rtc.compiler import codes
 from rtc.compiler.context import Context
-from rtc.compiler.diagnostics import Span
+from rtc.base.diagnostics import Span
 from rtc.compiler.suggest import did_you_mean
 from rtc.dsl import ast
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rtc.limits import MAX_NESTING
+from rtc.base.limits import MAX_NESTING
 
 SCALARS = ("str", "int", "float", "bool", "json")
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from rtc.compiler import codes
 from rtc.compiler.bounds import duration_problem
 from rtc.compiler.context import Context
-from rtc.compiler.quantities import parse_duration
+from rtc.base.quantities import parse_duration
 from rtc.dsl import ast
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rtc.compiler.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span, sorted_diagnostics
+from rtc.base.diagnostics import CompileError, Diagnostic, DiagnosticBag, Span, sorted_diagnostics
 from rtc.dsl import ast
 from rtc.dsl.limits import module_problems, rt_tree_needs_bounds_walk, text_nesting_problem, too_deep
-from rtc.limits import MAX_NESTING, LimitError, read_regular_file
+from rtc.base.limits import MAX_NESTING, LimitError, read_regular_file
 
 RT_SUFFIXES = (".rt",)
 YAML_SUFFIXES = (".yaml", ".yml")

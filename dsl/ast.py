@@ -7,7 +7,7 @@ Blocks are deliberately generic (a kind, a name and a list of items) so that
 an unknown or misplaced attribute is a compiler diagnostic with a position
 and a "did you mean", not a parse error.
 
-Every node carries `span` (rtc.compiler.diagnostics.Span).
+Every node carries `span` (rtc.base.diagnostics.Span).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Union
 # times as much. Nothing changes a node once built.
 _node = dataclass(slots=True, unsafe_hash=True)
 
-from rtc.compiler.diagnostics import Span
+from rtc.base.diagnostics import Span
 
 # ---------------------------------------------------------------- expressions
 

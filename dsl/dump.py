@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from rtc.compiler.diagnostics import Span
+from rtc.base.diagnostics import Span
 
 # Fields only foreign formats set (Exosphere templates); left out of dumps when unset.
 _OPTIONAL = ("unites", "origin", "alias")

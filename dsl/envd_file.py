@@ -31,7 +31,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import Indenter
 
-from rtc.compiler.diagnostics import CompileError, Diagnostic, Span
+from rtc.base.diagnostics import CompileError, Diagnostic, Span
 from rtc.dsl import ast
 
 SUFFIX = ".envd"

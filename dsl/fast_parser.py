@@ -32,8 +32,8 @@ from array import array
 from bisect import bisect_right
 from itertools import accumulate, islice, repeat
 
-from rtc.compiler.diagnostics import Span
-from rtc.compiler.quantities import parse_duration
+from rtc.base.diagnostics import Span
+from rtc.base.quantities import parse_duration
 from rtc.dsl import ast
 
 # sha256 of grammars/rtc.lark as this reader knows it (see the module docstring).

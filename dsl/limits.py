@@ -16,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from rtc.compiler.diagnostics import Diagnostic, Span
+from rtc.base.diagnostics import Diagnostic, Span
 from rtc.dsl import ast
 
-from rtc.limits import MAX_NESTING
+from rtc.base.limits import MAX_NESTING
 
 TOO_DEEP = "E010"
 BAD_TEXT = "E011"

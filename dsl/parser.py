@@ -17,8 +17,8 @@ from functools import lru_cache
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from rtc.compiler.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
-from rtc.compiler.quantities import parse_duration
+from rtc.base.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
+from rtc.base.quantities import parse_duration
 from rtc.dsl import ast
 from rtc.dsl.fast_parser import dedent_long_string as _dedent_long_string
 from rtc.dsl.fast_parser import try_parse

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast as pyast
 from dataclasses import dataclass
 
-from rtc.compiler.diagnostics import CompileError, Diagnostic, Span
+from rtc.base.diagnostics import CompileError, Diagnostic, Span
 from rtc.dsl import ast
 
 MODELS = ("inputs", "outputs", "secrets")

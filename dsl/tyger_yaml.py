@@ -8,7 +8,6 @@ listed here passes through unchanged for the compiler to judge.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -141,11 +140,11 @@ def registry_dir() -> Path:
 
     `<name>/<version>.yml` holds the codespec in Tyger's YAML (with its
     `name` and `version`), so a registered codespec is compiled as any
-    codespec file is. Reading `$RTC_HOME` here (and not through the run
-    store's module) keeps the front end free of the Docker integration.
+    codespec file is.
     """
-    home = os.environ.get("RTC_HOME") or os.path.join(Path.home(), ".rtc")
-    return Path(home).expanduser() / "codespecs"
+    from rtc.base.home import rtc_home
+
+    return rtc_home() / "codespecs"
 
 
 def registered_versions(name: str) -> list[int]:

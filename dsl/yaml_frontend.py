@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from rtc.compiler.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
+from rtc.base.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
 from rtc.dsl import ast, exosphere_yaml, tyger_yaml
 from rtc.dsl.yaml_nodes import BAD_YAML, YamlReader, describe, is_null, normalize_type
 

@@ -12,9 +12,9 @@ import re
 
 import yaml
 
-from rtc.compiler.diagnostics import Diagnostic, Span
+from rtc.base.diagnostics import Diagnostic, Span
 from rtc.dsl import ast
-from rtc.compiler.quantities import parse_duration
+from rtc.base.quantities import parse_duration
 from rtc.dsl.parser import DURATION_HINT
 
 BAD_YAML = "E005"

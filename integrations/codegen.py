@@ -24,7 +24,7 @@ import keyword
 import re
 from functools import lru_cache
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 
 LINE_WIDTH = 100
 

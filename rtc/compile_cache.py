@@ -41,11 +41,13 @@ VERSION = 1
 RUNNABLE_VERSION = 1
 # What the cached check result depends on among rtc's packages; a run's plain data also on the Docker integration's.
 _CHECK_PACKAGES = ("dsl", "compiler", "grammars")
-_EXEC_PACKAGES = (*_CHECK_PACKAGES, "integrations.docker")
+_EXEC_PACKAGES = (*_CHECK_PACKAGES, "integrations.tyger")
 
 
 def _home() -> Path:
-    return Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc").expanduser()
+    from rtc.base.home import rtc_home
+
+    return rtc_home()
 
 
 def cache_dir() -> Path:

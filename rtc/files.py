@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 
 MANIFEST = ".rtc-manifest.json"
 MANIFEST_VERSION = 2

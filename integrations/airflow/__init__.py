@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rtc import contract, step_cache
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Pipeline
 
 from .graph_context import graph_context

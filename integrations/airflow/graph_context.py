@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rtc import contract
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Graph, LiteralValue, Node, OutputRef, ParamRef, Pipeline, RetryPolicy, Step
 from rtc.compiler.types import parse_type
 

@@ -12,7 +12,7 @@ import builtins
 import keyword
 import re
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.integrations.codegen import file_stem  # noqa: F401 - the name targets import from here
 
 AIRFLOW_KEY = re.compile(r"^[\w.-]{1,250}$", re.ASCII)

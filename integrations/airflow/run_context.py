@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rtc import contract
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Pipeline, Run
 from rtc.integrations.codegen import located
 from rtc.integrations.graph_doc import run_doc

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 
 WORK_POOL_TYPE = "process"  # the flow process drives Docker itself; it needs no container of its own
 # How long to wait for the server's scheduler to create the first run of a new schedule. Its

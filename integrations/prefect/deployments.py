@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Graph, Pipeline
 from rtc.integrations.prefect.names import cron_of, prefect_name
 

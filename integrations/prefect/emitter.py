@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rtc import contract, step_cache
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Codespec, Environment, Graph, Pipeline, RetryPolicy, Run
 from rtc.compiler.types import parse_type
 from rtc.integrations import codegen

@@ -60,7 +60,7 @@ def secret_block_name(secret: str) -> str:
 def check_secret_blocks(secrets) -> None:
     """Two secrets (API_KEY, api_key) that would read one Secret block: refused, since the local runner and
     Airflow read them as two values, and the same source must mean the same on every target."""
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
 
     seen: dict[str, str] = {}
     for name in sorted(set(secrets)):

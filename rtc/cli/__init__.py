@@ -71,7 +71,7 @@ def _signals_interrupt() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
 
     argv = sys.argv[1:] if argv is None else argv
     _signals_interrupt()

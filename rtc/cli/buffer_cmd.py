@@ -36,10 +36,10 @@ def register(subparsers) -> None:
 
 def _create(args) -> int:
     from rtc.cli.tyger_run_cmd import _pairs
-    from rtc.integrations.docker import buffers
-    from rtc.integrations.docker.store import Store
+    from rtc.integrations.tyger import buffers
+    from rtc.integrations.tyger.store import Store
 
-    from rtc.integrations.docker.tyger_spec import parse_ttl
+    from rtc.integrations.tyger.spec import parse_ttl
 
     ttl = parse_ttl(args.ttl) if args.ttl else None
     print(buffers.create(Store(), _pairs(args.tag, "--tag"), ttl_seconds=ttl).id)
@@ -47,17 +47,17 @@ def _create(args) -> int:
 
 
 def _write(args) -> int:
-    from rtc.integrations.docker import buffers
-    from rtc.integrations.docker.store import Store
+    from rtc.integrations.tyger import buffers
+    from rtc.integrations.tyger.store import Store
 
     buffers.write(Store(), args.id, sys.stdin.buffer)
     return 0
 
 
 def _read(args) -> int:
-    from rtc.integrations.docker import buffers
-    from rtc.integrations.docker.store import Store
-    from rtc.integrations.docker.tyger_spec import parse_duration
+    from rtc.integrations.tyger import buffers
+    from rtc.integrations.tyger.store import Store
+    from rtc.integrations.tyger.spec import parse_duration
 
     timeout = parse_duration(args.timeout) if args.timeout else None
     buffers.read(Store(), args.id, sys.stdout.buffer, timeout=timeout)
@@ -66,9 +66,9 @@ def _read(args) -> int:
 
 def _show(args) -> int:
     from rtc.cli.tyger_run_cmd import print_json
-    from rtc.integrations.docker.store import Store, iso
+    from rtc.integrations.tyger.store import Store, iso
 
-    from rtc.integrations.docker import buffers
+    from rtc.integrations.tyger import buffers
 
     store = Store()
     record = buffers.get(store, args.id)

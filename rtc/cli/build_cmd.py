@@ -29,8 +29,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from rtc.cli.run_cmd import load_pipeline
     from rtc.compiler import registry as registries
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker import engine, images
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.engine import containers as engine
+    from rtc.integrations.images import build as images
 
     registry = registries.from_option(args.registry)
     if args.push and registry is None:

@@ -40,7 +40,7 @@ def _cache(args: argparse.Namespace):
     from rtc.step_cache import StepCache
 
     if args.dir is not None and not Path(args.dir).is_dir():
-        from rtc.compiler.diagnostics import RtcError
+        from rtc.base.diagnostics import RtcError
 
         raise RtcError(f"no cache folder at {args.dir}",
                        hint="a worker's folder appears once a step with `cache` has run there")

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         return watch(args.files)
 
     from rtc import compile_cache
-    from rtc.compiler.diagnostics import CompileError, RtcError
+    from rtc.base.diagnostics import CompileError, RtcError
 
     results, failed = [], False
     for file in args.files:
@@ -74,7 +74,7 @@ def _compile(file: str) -> dict:
 
 
 def _diagnostics(exc) -> list[dict]:
-    from rtc.compiler.diagnostics import CompileError
+    from rtc.base.diagnostics import CompileError
 
     if isinstance(exc, CompileError):
         return [d.to_json() for d in exc.diagnostics]

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 
-from rtc.compiler.diagnostics import Diagnostic, render_text
+from rtc.base.diagnostics import Diagnostic, render_text
 
 
 def _key(d: Diagnostic) -> tuple:

@@ -33,8 +33,8 @@ def register(subparsers) -> None:
 
 def _create(args) -> int:
     from rtc.compiler import compile_file
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker import codespecs
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.tyger import codespecs
 
     if args.positional_name and args.name and args.positional_name != args.name:
         raise RtcError(f"two names given: {args.positional_name!r} and --name {args.name!r}")
@@ -58,7 +58,7 @@ def _create(args) -> int:
 
 def _show(args) -> int:
     from rtc.cli.tyger_run_cmd import print_json
-    from rtc.integrations.docker import codespecs
+    from rtc.integrations.tyger import codespecs
 
     name, version = codespecs.parse_ref(args.name, args.version)
     print_json(codespecs.show(name, version))
@@ -67,8 +67,8 @@ def _show(args) -> int:
 
 def _list(args) -> int:
     from rtc.cli.tyger_run_cmd import print_json
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker import codespecs
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.tyger import codespecs
 
     if args.limit < 1:
         raise RtcError(f"--limit {args.limit}: give a number of codespecs, at least 1")

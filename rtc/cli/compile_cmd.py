@@ -52,7 +52,7 @@ def ir_file_output(out: Path, text: str) -> dict[Path, str]:
     """`-o FILE` for --target ir: a new file, or one that already holds rtc's IR (never anything else)."""
     import json
 
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
     from rtc.files import existing_text
 
     current = existing_text(out)
@@ -69,7 +69,7 @@ def ir_file_output(out: Path, text: str) -> dict[Path, str]:
 
 def run(args: argparse.Namespace) -> int:
     from rtc.compiler import compile_file
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
     from rtc.files import OutputPlan, apply_plan, plan_output
 
     pipeline = registry_option.apply(compile_file(args.file), args)

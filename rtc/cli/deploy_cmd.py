@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -55,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     pipeline = registry_option.apply(compile_file(args.file), args)
     work_pool = args.work_pool or deployments.DEFAULT_WORK_POOL
-    home = Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc")
+    from rtc.base.home import rtc_home
+
+    home = rtc_home()
     folder = Path(args.output) if args.output else home / "prefect" / pipeline.namespace
     files, specs = emitter.render_with_deployments(pipeline, work_pool)
     write_atomically({folder / rel: text for rel, text in files.items()})

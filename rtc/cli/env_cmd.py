@@ -42,7 +42,8 @@ def _pipeline(path: str):
 
 
 def _up(args) -> int:
-    from rtc.integrations.docker import engine, envd
+    from rtc.integrations.engine import containers as engine
+    from rtc.integrations.envd import environments as envd
 
     pipeline = _pipeline(args.file)
     envd.environment(pipeline, args.env)  # an unknown name fails before Docker is asked anything
@@ -57,7 +58,8 @@ def _up(args) -> int:
 
 
 def _run(args) -> int:
-    from rtc.integrations.docker import engine, envd
+    from rtc.integrations.engine import containers as engine
+    from rtc.integrations.envd import environments as envd
 
     pipeline = _pipeline(args.file)
     envd.check_command(pipeline, args.env, args.command)  # an unknown command starts nothing
@@ -73,7 +75,8 @@ def _run(args) -> int:
 
 
 def _down(args) -> int:
-    from rtc.integrations.docker import engine, envd
+    from rtc.integrations.engine import containers as engine
+    from rtc.integrations.envd import environments as envd
 
     pipeline = _pipeline(args.file)
     envd.environment(pipeline, args.env)
@@ -84,7 +87,8 @@ def _down(args) -> int:
 
 
 def _list(args) -> int:
-    from rtc.integrations.docker import engine, envd
+    from rtc.integrations.engine import containers as engine
+    from rtc.integrations.envd import environments as envd
 
     for e in envd.list_envs(engine.connect()):
         print(f"{e['env']}\t{e['status']}\t{' '.join(e['ports'])}")

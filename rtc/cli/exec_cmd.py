@@ -28,9 +28,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from rtc.cli.tyger_run_cmd import overrides_from
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker import tyger
-    from rtc.integrations.docker.store import SUCCEEDED
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.tyger import runs as tyger
+    from rtc.integrations.tyger.store import SUCCEEDED
 
     pipeline, run_name = _runnable(args)
     overrides = overrides_from(args)
@@ -69,7 +69,7 @@ def run(args) -> int:
 def _runnable(args) -> tuple[dict, str | None]:
     """The Tyger part of FILE as plain data (cached), with the registered codespecs `-c`/`--worker-codespec` name."""
     from rtc.cli.tyger_run_cmd import file_and_run, run_pipeline
-    from rtc.integrations.docker.tyger_spec import runnable
+    from rtc.integrations.tyger.spec import runnable
 
     path, run_name = file_and_run(args)
     if path is not None:
@@ -85,7 +85,7 @@ def _runnable(args) -> tuple[dict, str | None]:
 def _load(path: str) -> dict:
     """FILE's codespecs and runs: from the cache when FILE (its imports, the registry, rtc) is unchanged."""
     from rtc import compile_cache
-    from rtc.integrations.docker.tyger_spec import runnable
+    from rtc.integrations.tyger.spec import runnable
 
     plain = compile_cache.lookup_runnable(path)
     if plain is not None:

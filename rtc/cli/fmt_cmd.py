@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtc.compiler.diagnostics import CompileError
+    from rtc.base.diagnostics import CompileError
     from rtc.dsl import read_source
     from rtc.dsl.format import format_rt
 

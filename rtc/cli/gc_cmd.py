@@ -20,8 +20,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rtc.integrations.docker import engine, owners
-    from rtc.integrations.docker.store import Store
+    from rtc.integrations.engine import containers as engine
+    from rtc.integrations.tyger import abandoned as owners
+    from rtc.integrations.tyger.store import Store
 
     store = Store()
     result = owners.collect(store, engine.connect(), dry_run=args.dry_run)

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rtc.compiler import compile_file
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
     from rtc.compiler.diagram import render_dot, render_mermaid
     from rtc.compiler.suggest import did_you_mean
 

@@ -56,7 +56,7 @@ def load_pipeline(path: str):
     """A pipeline from a source file, or from its IR JSON (`rtc compile -t ir`)."""
     from pathlib import Path
 
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
 
     if not Path(path).is_file():
         raise RtcError(f"no such file: {path}")
@@ -71,7 +71,7 @@ def load_pipeline(path: str):
 
 def choose(pipeline, name: str | None, path: str) -> tuple[str, str]:
     """("graph" | "run", name) to run."""
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
 
     if name is not None:
         if name in pipeline.graphs:
@@ -104,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
 def run_file(args: argparse.Namespace) -> int:
     import threading
 
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker import runner
-    from rtc.integrations.docker.progress import Reporter
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.local import runner
+    from rtc.integrations.local.progress import Reporter
 
     pipeline = registry_option.apply(load_pipeline(args.file), args)
     kind, name = choose(pipeline, args.name, args.file)
@@ -115,8 +115,8 @@ def run_file(args: argparse.Namespace) -> int:
             raise RtcError("--param applies to graphs; a Tyger run takes its buffers from the file")
         return run_tyger(pipeline, name)
 
-    from rtc.integrations.docker.dotenv import environment_with_dotenv
-    from rtc.integrations.docker.params import split_assignments
+    from rtc.integrations.local.dotenv import environment_with_dotenv
+    from rtc.integrations.local.params import split_assignments
 
     given = split_assignments(args.param)
     environ = environment_with_dotenv(pipeline.source)  # secrets: the environment, else .env beside the file
@@ -127,8 +127,8 @@ def run_file(args: argparse.Namespace) -> int:
     reporter = Reporter(total=len(graph.steps))
     # Recorded in the run store with this process as its owner: if it is killed (SIGKILL
     # cannot be handled), the next rtc that opens the store removes what it left (owners.py).
-    from rtc.integrations.docker import owners
-    from rtc.integrations.docker.store import Store
+    from rtc.integrations.tyger import abandoned as owners
+    from rtc.integrations.tyger.store import Store
 
     store = Store()
     run_id = runner.new_run_id(name)
@@ -161,8 +161,9 @@ def run_tyger(pipeline, name: str) -> int:
     """A Tyger `run` of the file, here and now: its logs streamed with a `[run]` prefix, Ctrl-C cancels it."""
     import threading
 
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker import runner, tyger
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.local import runner
+    from rtc.integrations.tyger import runs as tyger
 
     cancel = threading.Event()
 

@@ -43,7 +43,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 def file_and_run(args) -> tuple[str | None, str | None]:
     """The file and run/codespec name given; no file is fine when `--codespec` names a registered codespec."""
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
 
     positional = list(args.target)
     path = args.file or (positional.pop(0) if positional else None)
@@ -60,7 +60,7 @@ def file_and_run(args) -> tuple[str | None, str | None]:
 
 def run_pipeline(args):
     """The pipeline `rtc exec`/`rtc run create` runs: FILE's, plus the registered codespecs the flags name."""
-    from rtc.integrations.docker import codespecs
+    from rtc.integrations.tyger import codespecs
 
     path, run_name = file_and_run(args)
     if path is None:
@@ -88,7 +88,7 @@ def load_pipeline(path: str):
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
     """`KEY=VALUE` options, each also `K1=V1,K2=V2` (as Tyger's string-to-string flags)."""
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
 
     out = {}
     for value in values:
@@ -101,7 +101,7 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 def overrides_from(args):
-    from rtc.integrations.docker.tyger_spec import Overrides, parse_duration, parse_ttl
+    from rtc.integrations.tyger.spec import Overrides, parse_duration, parse_ttl
 
     return Overrides(
         codespec=args.codespec,
@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Entry point used by `rtc run <sub-command> ...`; prints user errors, never a traceback."""
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
 
     args = build_parser().parse_args(argv)
     try:
@@ -179,9 +179,9 @@ def main(argv: list[str]) -> int:
 
 
 def _create(args) -> int:
-    from rtc.integrations.docker import tyger
-    from rtc.integrations.docker.store import Store
-    from rtc.integrations.docker.tyger_spec import build_spec, choose_run
+    from rtc.integrations.tyger import runs as tyger
+    from rtc.integrations.tyger.store import Store
+    from rtc.integrations.tyger.spec import build_spec, choose_run
 
     pipeline, run_name = run_pipeline(args)
     run = choose_run(pipeline, run_name, overrides_from(args))
@@ -193,16 +193,16 @@ def _create(args) -> int:
 
 
 def _show(args) -> int:
-    from rtc.integrations.docker.store import Store
-    from rtc.integrations.docker.tyger_spec import show_json
+    from rtc.integrations.tyger.store import Store
+    from rtc.integrations.tyger.spec import show_json
 
     print_json(show_json(Store().get_run(args.id)))
     return 0
 
 
 def _watch(args) -> int:
-    from rtc.integrations.docker.store import Store
-    from rtc.integrations.docker.tyger_spec import show_json, system_json
+    from rtc.integrations.tyger.store import Store
+    from rtc.integrations.tyger.spec import show_json, system_json
 
     store = Store()
     render = show_json if args.full_resource else system_json
@@ -219,9 +219,9 @@ def _watch(args) -> int:
 
 
 def _list(args) -> int:
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker.store import Store
-    from rtc.integrations.docker.tyger_spec import parse_since, show_json
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.tyger.store import Store
+    from rtc.integrations.tyger.spec import parse_since, show_json
 
     since = parse_since(args.since) if args.since else None
     limit = args.limit if args.limit is not None else DEFAULT_LIST_LIMIT
@@ -235,18 +235,18 @@ def _list(args) -> int:
 
 
 def _cancel(args) -> int:
-    from rtc.integrations.docker import tyger
-    from rtc.integrations.docker.store import Store
-    from rtc.integrations.docker.tyger_spec import show_json
+    from rtc.integrations.tyger import runs as tyger
+    from rtc.integrations.tyger.store import Store
+    from rtc.integrations.tyger.spec import show_json
 
     print_json(show_json(tyger.request_cancel(Store(), args.id)))
     return 0
 
 
 def _logs(args) -> int:
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker.store import Store, split_log_line
-    from rtc.integrations.docker.tyger_spec import parse_since
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.tyger.store import Store, split_log_line
+    from rtc.integrations.tyger.spec import parse_since
 
     store = Store()
     record = store.get_run(args.id)

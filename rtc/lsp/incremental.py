@@ -17,7 +17,7 @@ import dataclasses
 import re
 from functools import lru_cache
 
-from rtc.compiler.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
+from rtc.base.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
 from rtc.dsl import ast
 
 # Only what decides a cut: strings and comments (skipped whole), brackets, and the words

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from rtc.compiler.diagnostics import CompileError, Diagnostic, RtcError, Span
+from rtc.base.diagnostics import CompileError, Diagnostic, RtcError, Span
 from rtc.dsl import RT_SUFFIXES, YAML_SUFFIXES, ast
 
 _SKIPPED_FOLDERS = {"node_modules", "__pycache__", "site-packages", "dist", "build"}

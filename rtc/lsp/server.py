@@ -22,7 +22,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from rtc import __version__
-from rtc.compiler.diagnostics import CompileError, Diagnostic
+from rtc.base.diagnostics import CompileError, Diagnostic
 from rtc.lsp.complete import complete
 from rtc.lsp.features import Navigator
 from rtc.lsp.project import Project

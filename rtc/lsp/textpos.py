@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rtc.compiler.diagnostics import Span
+from rtc.base.diagnostics import Span
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 

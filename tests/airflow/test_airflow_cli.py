@@ -27,7 +27,7 @@ def _finished_state(output: str) -> str | None:
 
 def test_airflow_dags_test_runs_the_compiled_example_and_fails_without_its_secret(airflow_cli_env, tmp_path, docker_client):
     from rtc.compiler import compile_file
-    from rtc.integrations.docker.images import ensure_image
+    from rtc.integrations.images.build import ensure_image
 
     pipeline = compile_file(str(EXAMPLE))
     for env in pipeline.environments.values():

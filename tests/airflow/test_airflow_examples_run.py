@@ -14,7 +14,7 @@ EXAMPLES = sorted((REPO / "examples").glob("*/pipeline.rt"))
 def test_example_runs_in_airflow(example, airflow, airflow_home, docker_client):
     from rtc.compiler import compile_file
     from rtc.integrations.airflow import render
-    from rtc.integrations.docker.images import ensure_image
+    from rtc.integrations.images.build import ensure_image
 
     pipeline = compile_file(str(example))
     for env in pipeline.environments.values():

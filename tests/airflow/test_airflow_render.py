@@ -8,7 +8,7 @@ import re
 import pytest
 
 from rtc import contract
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Expose, Mount, Param
 from rtc.integrations.airflow import render, runtime_module
 from rtc.integrations.codegen import py_literal

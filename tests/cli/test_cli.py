@@ -139,7 +139,7 @@ def test_run_and_check_start_without_pydantic_and_without_generated_docstrings()
     code = (
         "import sys, dataclasses\n"
         "import rtc.cli.check_cmd, rtc.compiler.driver, rtc.dsl.fast_parser, rtc.compile_cache\n"
-        "import rtc.integrations.docker.runner, rtc.integrations.docker.tyger\n"
+        "import rtc.integrations.local.runner, rtc.integrations.tyger.runs\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'))\n"
         "print(sorted(f'{name}.{v.__name__}' for name, mod in list(sys.modules.items()) if name.startswith('rtc')"
         " for v in list(vars(mod).values()) if isinstance(v, type) and dataclasses.is_dataclass(v)"

@@ -109,7 +109,7 @@ def test_another_rtc_is_a_miss(tmp_path, monkeypatch):
 
 def test_the_stamp_covers_the_docker_integration_that_builds_the_plain_data():
     """tyger_spec.runnable turns the IR into what is cached: an edit there must change the stamp."""
-    from rtc.integrations.docker import tyger_spec
+    from rtc.integrations.tyger import spec as tyger_spec
 
     source = tyger_spec.__file__
     before = compile_cache.rtc_stamp(compile_cache._EXEC_PACKAGES)
@@ -125,7 +125,7 @@ def test_the_stamp_covers_the_docker_integration_that_builds_the_plain_data():
 
 
 def test_errors_are_never_remembered_and_a_damaged_entry_is_a_miss(tmp_path, monkeypatch):
-    from rtc.compiler.diagnostics import CompileError
+    from rtc.base.diagnostics import CompileError
 
     calls = compiles(monkeypatch)
     spec = tmp_path / "hello.yml"
@@ -144,8 +144,8 @@ def test_errors_are_never_remembered_and_a_damaged_entry_is_a_miss(tmp_path, mon
 
 def test_flags_apply_to_the_cached_data_every_time(tmp_path):
     """The entry holds the file's content only: -r, --timeout, -b are applied afresh (and checked) on each exec."""
-    from rtc.compiler.diagnostics import RtcError
-    from rtc.integrations.docker.tyger_spec import Overrides, build_spec, choose_run
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.tyger.spec import Overrides, build_spec, choose_run
 
     spec = tmp_path / "hello.yml"
     spec.write_text(CODESPEC.format(image="busybox").replace("command:", "maxReplicas: 2\ncommand:"))

@@ -88,7 +88,7 @@ def compile_relative(path: Path):
 def regen() -> None:
     import os
 
-    from rtc.compiler.diagnostics import CompileError
+    from rtc.base.diagnostics import CompileError
 
     os.chdir(REPO)
     written = set()

@@ -10,7 +10,7 @@ import pytest
 from compiler_cases import REPO, compile_relative, expectation, invalid_files
 
 from rtc.compiler import codes, compile_file
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 
 
 @pytest.mark.parametrize("case", invalid_files(), ids=lambda p: p.stem)

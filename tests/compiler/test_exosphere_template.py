@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rtc.compiler import compile_file
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.compiler.ir import RetryPolicy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "exosphere"

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from rtc.compiler import compile_file
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 
 NODES = '''
 import pathlib

@@ -17,7 +17,7 @@ import pytest
 from rtc import contract
 from rtc.compiler import compile_file
 from rtc.compiler.bounds import MAX_DURATION_SECONDS
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.compiler.ir import RetryPolicy
 from rtc.integrations import airflow, prefect
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 from rtc.compiler.ir import Run, WorkerSpec
-from rtc.integrations.docker import tyger
-from rtc.integrations.docker.store import Store
-from rtc.integrations.docker.tyger_spec import Overrides
+from rtc.integrations.tyger import runs as tyger
+from rtc.integrations.tyger.store import Store
+from rtc.integrations.tyger.spec import Overrides
 from tyger_support import busybox, leftovers, pipeline, rtc, wait_for
 
 SLEEP = busybox("sleeper", "echo up; sleep 60")

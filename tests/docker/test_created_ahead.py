@@ -1,4 +1,4 @@
-"""A fan-out's next containers are created while the running ones finish (integrations/docker/ahead.py).
+"""A fan-out's next containers are created while the running ones finish (integrations/local/ahead.py).
 
 What must hold whatever the timing: one container per element (never two, never
 none), outputs in element order, at most `workers` running at once, retries and
@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from rtc.integrations.docker.runner import format_failures, run_graph
+from rtc.integrations.local.runner import format_failures, run_graph
 from docker_pipelines import RetryPolicy, containers_created, lit, node, pipeline, sh, step
 
 ECHO = sh('printf \'{"i": %s}\' "$RTC_MAP_INDEX" > "$RTC_OUTPUTS_FILE"')

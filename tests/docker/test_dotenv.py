@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from rtc.compiler.diagnostics import RtcError
-from rtc.integrations.docker import dotenv
+from rtc.base.diagnostics import RtcError
+from rtc.integrations.local import dotenv
 from docker_pipelines import BUSYBOX
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rtc.integrations.docker import envd
+from rtc.integrations.envd import environments as envd
 from tyger_support import rtc, wait_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "envd"

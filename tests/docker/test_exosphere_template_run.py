@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rtc.compiler import compile_file
-from rtc.integrations.docker.runner import format_failures, run_graph
+from rtc.integrations.local.runner import format_failures, run_graph
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "exosphere"
 INPUTS = [{}, {"text": "a,bb,,ccc", "sep": ","}]

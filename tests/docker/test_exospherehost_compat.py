@@ -15,8 +15,8 @@ from docker_pipelines import PYTHON, Environment, lit, node, pipeline, step
 from rtc.compiler import compile_file
 from rtc.compiler.images import image_tag
 from rtc.compiler.ir import BuildSpec, FileCopy
-from rtc.integrations.docker.images import ensure_image
-from rtc.integrations.docker.runner import format_failures, run_graph
+from rtc.integrations.images.build import ensure_image
+from rtc.integrations.local.runner import format_failures, run_graph
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "exosphere"
 

@@ -7,8 +7,8 @@ import stat
 from hostile_io import HOSTILE, hostile_pipeline, non_root_image, secret_file
 
 from rtc import contract
-from rtc.integrations.docker import step_io
-from rtc.integrations.docker.runner import format_failures, run_graph
+from rtc.integrations.local import step_io
+from rtc.integrations.local.runner import format_failures, run_graph
 
 
 def test_hostile_io_files_are_refused_and_a_non_root_step_still_writes(tmp_path, namespace, docker_client, capsys):

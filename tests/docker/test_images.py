@@ -8,11 +8,11 @@ import sys
 import pytest
 
 from docker_pipelines import BUSYBOX, node, pipeline, step, write_ir
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.images import image_tag
 from rtc.compiler.ir import BuildSpec, Environment
-from rtc.integrations.docker import dockerfile
-from rtc.integrations.docker.images import ensure_image
+from rtc.integrations.images import dockerfile
+from rtc.integrations.images.build import ensure_image
 
 RTC = [sys.executable, "-m", "rtc"]
 

@@ -9,7 +9,7 @@ import pytest
 from docker_pipelines import PYTHON, Environment, lit, node, out, pipeline, step
 from rtc.compiler.images import image_tag
 from rtc.compiler.ir import BuildSpec, FileCopy
-from rtc.integrations.docker.runner import format_failures, run_graph
+from rtc.integrations.local.runner import format_failures, run_graph
 
 NODES = '''
 from pydantic import BaseModel

@@ -124,7 +124,7 @@ def test_rtc_run_of_a_tyger_run_says_where_its_buffers_are(docker_client):
 def test_live_progress_footer_on_a_terminal():
     import io
 
-    from rtc.integrations.docker.progress import Reporter
+    from rtc.integrations.local.progress import Reporter
 
     out, err = io.StringIO(), io.StringIO()
     r = Reporter(total=2, out=out, err=err, live=True)

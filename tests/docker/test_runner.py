@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from rtc.compiler.diagnostics import RtcError
-from rtc.integrations.docker.runner import format_failures, run_graph
+from rtc.base.diagnostics import RtcError
+from rtc.integrations.local.runner import format_failures, run_graph
 from docker_pipelines import containers_created, Mount, Param, RetryPolicy, Environment, BUSYBOX, lit, node, out, param, pipeline, sh, step
 
 WRITE = 'printf "%s" "$1" > "$RTC_OUTPUTS_FILE"'  # sh -c WRITE rtc '{"x": 1}'

@@ -13,8 +13,8 @@ import time
 
 from docker_pipelines import BUSYBOX, Environment, Mount, RetryPolicy, containers_created, lit, node, out, pipeline, sh, step
 from rtc import contract
-from rtc.integrations.docker.progress import Reporter
-from rtc.integrations.docker.runner import format_failures, run_graph
+from rtc.integrations.local.progress import Reporter
+from rtc.integrations.local.runner import format_failures, run_graph
 
 PRUNE = 'printf \'{"signal": "prune"}\' > "$RTC_SIGNAL_FILE"'
 COUNT_RUN = "echo run >> /state/runs"

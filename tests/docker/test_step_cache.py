@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from rtc.compiler import compile_file
-from rtc.integrations.docker.runner import format_failures, run_graph
+from rtc.integrations.local.runner import format_failures, run_graph
 from rtc.step_cache import StepCache
 from step_cache_cases import created_steps
 
@@ -149,7 +149,7 @@ def test_cli_no_cache_and_cache_ls_clear(tmp_path, namespace, docker_client):
 
 
 def test_cache_attribute_is_checked(tmp_path):
-    from rtc.compiler.diagnostics import CompileError
+    from rtc.base.diagnostics import CompileError
 
     bad = tmp_path / "bad.rt"
     bad.write_text('env e { image = "x" }\nnode N { env = e  command = ["true"]  cache = "soon" }\n', encoding="utf-8")

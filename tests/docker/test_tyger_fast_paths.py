@@ -16,7 +16,7 @@ import uuid
 
 from tyger_support import HELLO_YML, leftovers, rtc
 
-from rtc.integrations.docker import engine
+from rtc.integrations.engine import containers as engine
 
 HEAVY = ("pydantic", "yaml", "lark", "rtc.compiler.ir", "rtc.compiler.driver", "rtc.dsl.tyger_yaml")
 PROBE = (

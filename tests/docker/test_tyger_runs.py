@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Codespec, Resources, Run, WorkerSpec
-from rtc.integrations.docker import tyger
-from rtc.integrations.docker.store import Store
-from rtc.integrations.docker.tyger_spec import Overrides, build_spec, choose_run, parse_duration
+from rtc.integrations.tyger import runs as tyger
+from rtc.integrations.tyger.store import Store
+from rtc.integrations.tyger.spec import Overrides, build_spec, choose_run, parse_duration
 from tyger_support import HELLO_YML, busybox, leftovers, pipeline, rtc, rtc_json, wait_for
 
 TICKS = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo tick $i; sleep 1; done"

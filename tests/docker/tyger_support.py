@@ -54,7 +54,7 @@ def busybox(name: str, script: str, **fields) -> Codespec:
 
 def leftovers(docker_client) -> list[str]:
     """Names of containers (and networks) of this test's run store that still exist."""
-    from rtc.integrations.docker.store import Store
+    from rtc.integrations.tyger.store import Store
 
     label = f"rtc.store={Store().key}"
     names = [c.name for c in docker_client.containers.list(all=True, filters={"label": label})]

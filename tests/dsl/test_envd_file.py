@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rtc.compiler import compile_file
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.dsl.envd_file import parse_envd
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "envd"

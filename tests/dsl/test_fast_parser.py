@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.dsl import fast_parser, parse_text
 from rtc.dsl.limits import _first_bracket_deeper_than, text_nesting_problem
 from rtc.dsl.parser import _lark, parse_rt, parse_rt_with_lark

@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.dsl import ast
 from rtc.dsl.parser import parse_rt
 from rtc.dsl.yaml_frontend import parse_yaml

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.dsl import load_modules, parse_file
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.dsl import ast
 from rtc.dsl.dump import to_data
 from rtc.dsl.parser import parse_rt

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.dsl import load_modules, parse_file
 from rtc.dsl.dump import to_data
 from rtc.dsl.parser import parse_rt

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rt_sources import layouts, programs
 
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.dsl.dump import to_data
 from rtc.dsl.parser import parse_rt
 from rtc.lsp.incremental import IncrementalParser, pieces

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rt_sources import layouts, programs
 
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 from rtc.dsl.format import format_rt
 from rtc.lsp.complete import complete
 from rtc.lsp.features import Navigator

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import RTC, SOURCE
 from rtc.compiler import compile_file
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.registry import from_option, local_tag, parse, pushed_ref, registry_of, with_registry
 
 

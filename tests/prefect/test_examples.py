@@ -21,7 +21,7 @@ def test_example_runs_as_prefect_flows(source, tmp_path, prefect_server, docker_
     from prefect.flows import Flow
 
     from rtc.compiler import compile_file
-    from rtc.integrations.docker.images import ensure_image
+    from rtc.integrations.images.build import ensure_image
     from rtc.integrations.prefect import emitter
 
     pipeline = compile_file(str(source))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rtc_prefect_cases import BUSYBOX, graph_pipeline
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Node, Param, Port, Step
 from rtc.integrations.prefect import deployments, emitter, names
 

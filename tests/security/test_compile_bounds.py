@@ -7,7 +7,7 @@ import pytest
 
 from rtc.compiler import compile_file
 from rtc.compiler.bounds import MAX_DURATION_SECONDS
-from rtc.compiler.diagnostics import CompileError
+from rtc.base.diagnostics import CompileError
 
 BUSY = 'env e { image = "busybox" }\n'
 

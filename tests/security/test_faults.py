@@ -112,7 +112,7 @@ def test_sigkill_of_rtc_exec_is_reconciled(tmp_path, docker_client):
     spec.write_text('name: s\nimage: rtc-test/busybox:1\ncommand: ["sh", "-c", "echo up; sleep 300"]\n')
     proc = subprocess.Popen([*RTC, "exec", "-f", str(spec)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, start_new_session=True)
-    from rtc.integrations.docker.store import Store
+    from rtc.integrations.tyger.store import Store
 
     try:
         def mine():
@@ -158,7 +158,7 @@ def test_sighup_of_rtc_exec_cancels_and_cleans_up(tmp_path, docker_client):
     spec.write_text('name: s\nimage: rtc-test/busybox:1\ncommand: ["sh", "-c", "echo up; sleep 300"]\n')
     proc = subprocess.Popen([*RTC, "exec", "-f", str(spec)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
-    from rtc.integrations.docker.store import Store
+    from rtc.integrations.tyger.store import Store
 
     key = Store(home, reconcile=False).key
     try:

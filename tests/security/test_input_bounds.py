@@ -7,10 +7,10 @@ import os
 import pytest
 
 from rtc.compiler import compile_file
-from rtc.compiler.diagnostics import CompileError, RtcError
+from rtc.base.diagnostics import CompileError, RtcError
 from rtc.compiler.ir import Graph, Param
-from rtc.integrations.docker.params import parse_value, resolve
-from rtc.limits import MAX_NESTING, MAX_SOURCE_BYTES, LimitError, loads_json, read_regular_file
+from rtc.integrations.local.params import parse_value, resolve
+from rtc.base.limits import MAX_NESTING, MAX_SOURCE_BYTES, LimitError, loads_json, read_regular_file
 
 ENV_NODE = 'env e { image = "busybox" }\nnode N { env = e  inputs { x: json }  command = ["true"] }\n'
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rtc.compiler import compile_file
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir_check import ir_problems, load_ir_file
 
 REPO = Path(__file__).resolve().parents[2]

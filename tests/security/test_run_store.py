@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from rtc.compiler.diagnostics import RtcError
-from rtc.integrations.docker import buffers
-from rtc.integrations.docker.store import LogWriter, Store
+from rtc.base.diagnostics import RtcError
+from rtc.integrations.tyger import buffers
+from rtc.integrations.tyger.store import LogWriter, Store
 
 
 def mode(path) -> int:

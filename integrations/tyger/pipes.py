@@ -25,8 +25,8 @@ import threading
 from pathlib import Path
 
 from rtc import contract
-from rtc.integrations.docker import buffers as buffer_ops
-from rtc.integrations.docker.store import Store
+from rtc.integrations.tyger import buffers as buffer_ops
+from rtc.integrations.tyger.store import Store
 
 _CHUNK = 1 << 20
 

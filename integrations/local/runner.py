@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtc import contract, step_cache
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Graph, Node, Pipeline, Step
-from rtc.integrations.docker import engine, images, params as params_module, step_io
-from rtc.integrations.docker.ahead import CreatedAhead
-from rtc.integrations.docker.masking import SecretMask
-from rtc.integrations.docker.progress import Reporter
+from rtc.integrations.engine import containers as engine
+from rtc.integrations.images import build as images
+from rtc.integrations.local import params as params_module, step_io
+from rtc.integrations.local.ahead import CreatedAhead
+from rtc.integrations.local.masking import SecretMask
+from rtc.integrations.local.progress import Reporter
 
 DEFAULT_WORKERS = max(4, 2 * (os.cpu_count() or 1))
 TAIL_SHOWN = 15

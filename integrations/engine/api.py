@@ -336,7 +336,7 @@ def container_config(spec, auto_remove: bool = False) -> tuple[dict, str | None]
     """The engine's create body for an `engine.ContainerSpec` (what the SDK's `containers.create` sends)."""
     import os
 
-    from rtc.integrations.docker.owners import owned_labels
+    from rtc.integrations.engine.owners import owned_labels
 
     host: dict = {
         "Mounts": [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import BuildSpec
 from rtc.integrations import codegen
 
@@ -48,7 +48,7 @@ def script_json(script: str) -> str:
 
 @lru_cache(maxsize=1)
 def _template():
-    env = codegen.jinja_environment("rtc.integrations.docker")
+    env = codegen.jinja_environment("rtc.integrations.images")
     env.filters["docker_json"] = docker_json
     env.filters["script_json"] = script_json
     return env.get_template("Dockerfile.j2")

@@ -3,7 +3,7 @@
 `create_run` stores a run (Pending) and creates its missing buffers;
 `execute` takes a stored run to a terminal status; `execute_run` does both
 for a pipeline's run in this process (`rtc run FILE RUN`, `rtc exec`);
-`spawn_detached` starts `python -m rtc.integrations.docker.tyger RUN_ID`,
+`spawn_detached` starts `python -m rtc.integrations.tyger.runs RUN_ID`,
 a process that outlives the CLI (`rtc run create`).
 
 Tyger's semantics kept here:
@@ -30,12 +30,12 @@ import time
 from typing import BinaryIO, Callable
 
 from rtc import contract
-from rtc.compiler.diagnostics import RtcError
-from rtc.integrations.docker import buffers as buffer_ops
-from rtc.integrations.docker import engine
-from rtc.integrations.docker import home as home_files
-from rtc.integrations.docker.pipes import ReplicaPipes
-from rtc.integrations.docker.store import (
+from rtc.base.diagnostics import RtcError
+from rtc.integrations.tyger import buffers as buffer_ops
+from rtc.integrations.engine import containers as engine
+from rtc.base import home as home_files
+from rtc.integrations.tyger.pipes import ReplicaPipes
+from rtc.integrations.tyger.store import (
     CANCELED,
     CANCELING,
     FAILED,
@@ -46,7 +46,7 @@ from rtc.integrations.docker.store import (
     RunRecord,
     Store,
 )
-from rtc.integrations.docker.tyger_spec import (
+from rtc.integrations.tyger.spec import (
     Codespec,
     Overrides,
     parse_ttl,
@@ -107,7 +107,7 @@ def spawn_detached(store: Store, run_id: int) -> int:
     log = open(home_files.private_file(store.log_dir(run_id) / "executor.log"), "ab")
     env = {**os.environ, "RTC_HOME": str(store.home)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rtc.integrations.docker.tyger", str(run_id)],
+        [sys.executable, "-m", "rtc.integrations.tyger.runs", str(run_id)],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
@@ -561,7 +561,7 @@ def _alive(pid: int | None) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m rtc.integrations.docker.tyger RUN_ID`: execute one stored run (started by `rtc run create`)."""
+    """`python -m rtc.integrations.tyger.runs RUN_ID`: execute one stored run (started by `rtc run create`)."""
     import signal
 
     def interrupt(*_):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Graph
 from rtc.contract import check_value
 from rtc.dsl.limits import has_lone_surrogate
-from rtc.limits import loads_json
+from rtc.base.limits import loads_json
 
 _NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 

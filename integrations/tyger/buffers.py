@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 from rtc import contract
-from rtc.compiler.diagnostics import RtcError
-from rtc.integrations.docker.store import BufferRecord, Store
+from rtc.base.diagnostics import RtcError
+from rtc.integrations.tyger.store import BufferRecord, Store
 
 CONTAINER_DIR = contract.BUFFERS_DIR
 _CHUNK = 1 << 16

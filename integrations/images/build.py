@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment
 from rtc.compiler.registry import registry_of
-from rtc.integrations.docker import dockerfile
+from rtc.integrations.images import dockerfile
 
 Progress = Callable[[str], None]
 FAILURE_TAIL_LINES = 30
@@ -35,7 +35,7 @@ def host_ca_bundle() -> Path | None:
 
 
 def image_exists(client, ref: str) -> bool:
-    from rtc.integrations.docker.engine import as_engine
+    from rtc.integrations.engine.containers import as_engine
 
     if client is not None:
         return as_engine(client).image_exists(ref)  # one engine call, no docker SDK import
@@ -100,7 +100,7 @@ def push_hint(ref: str) -> str:
 
 
 def engine_address() -> str:
-    from rtc.integrations.docker.engine import engine_address as address
+    from rtc.integrations.engine.containers import engine_address as address
 
     return address()
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rtc.compiler import quantities
+from rtc.base import quantities
 from rtc.compiler.bounds import count_problem, duration_problem
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 
 # What `ir.Run` holds when a run is made around a codespec (`rtc exec -c NAME`): its defaults.
 _RUN_DEFAULTS = {
@@ -132,7 +132,7 @@ def parse_since(text: str) -> float:
     """`--since`: a date/time (ISO 8601) or a time ago (`1h`, `30m`, `2h45m`) -> epoch seconds."""
     import time
 
-    from rtc.integrations.docker.store import parse_time
+    from rtc.integrations.tyger.store import parse_time
 
     value = text.strip()
     if value and value[-1] in "smh" and value[0].isdigit():
@@ -287,7 +287,7 @@ def tyger_codespec(cs: Codespec) -> dict:
 
 def show_json(record) -> dict:
     """`rtc run show`: the run as Tyger prints it."""
-    from rtc.integrations.docker.store import iso
+    from rtc.integrations.tyger.store import iso
 
     spec = record.spec
     job = {k: v for k, v in spec["job"].items() if not (k == "bufferTtl" and v is None)}

@@ -13,11 +13,11 @@ import os
 
 import yaml
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Codespec, Pipeline
 from rtc.compiler.validate import tyger_name_problem
 from rtc.dsl.tyger_yaml import registered_file, registered_versions, registry_dir
-from rtc.integrations.docker.tyger_spec import tyger_codespec
+from rtc.integrations.tyger.spec import tyger_codespec
 
 
 def parse_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:

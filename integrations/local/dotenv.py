@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 
 FILE_NAME = ".env"
 MAX_BYTES = 1024 * 1024  # a secrets file, not a data file

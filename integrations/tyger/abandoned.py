@@ -1,17 +1,11 @@
-"""Who owns what rtc left running, and finishing what its owner abandoned.
+"""Finishing what a dead owner abandoned, and the graph runs of `rtc run FILE` in the run store.
 
-A run's containers, network and temporary io folder belong to the process
-that executes it. Ctrl-C, SIGTERM and SIGHUP let that process clean up;
-SIGKILL (or a crash of the machine's OOM killer) does not. So:
-
-- every container rtc creates carries `rtc.owner = <boot id>:<pid>:<start time>`
-  (`owner_label`), which says whether its owner still lives, on this
-  machine, without any store (a pid alone could have been reused);
 - `rtc run FILE` records its graph run in the run store (`begin_graph_run`,
   `end_graph_run`), and Tyger runs record their executor's pid already;
 - whenever the run store is opened, `reconcile` finds the runs whose owner
-  is gone, removes their containers (and network and io folder) and marks
-  them Failed (Canceled when a cancel was asked) with the reason;
+  is gone (`rtc.integrations.engine.owners`), removes their containers (and
+  network and io folder) and marks them Failed (Canceled when a cancel was
+  asked) with the reason;
 - `rtc gc` (`collect`) removes every container rtc labelled whose owner is
   gone, whatever store it came from, and the io folders of such runs.
 """
@@ -21,11 +15,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
-from rtc.integrations.docker.store import CANCELED, CANCELING, FAILED, PENDING, RUNNING, Store
+from rtc.integrations.engine.owners import LABEL_OWNER, owner_label, owner_state, pid_alive
+from rtc.integrations.tyger.store import CANCELED, CANCELING, FAILED, PENDING, RUNNING, Store
 
-LABEL_OWNER = "rtc.owner"
 # Graph runs of `rtc run FILE`: a table of their own (Tyger's `runs` hold Tyger specs).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS graph_runs (
@@ -41,64 +34,6 @@ CREATE TABLE IF NOT EXISTS graph_runs (
 """
 # A Tyger run created by `rtc run create` but whose executor never recorded its pid.
 UNSTARTED_GRACE_SECONDS = 300
-
-
-# ---------------------------------------------------------------- owners
-
-
-@lru_cache(maxsize=1)
-def _boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()[:8]
-    except OSError:
-        return "noboot"
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat); None when it is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] in ("Z", "X"):
-        return None
-    return fields[19]
-
-
-def owner_label(pid: int | None = None) -> str:
-    """`<boot id>:<pid>:<start time>` of this process (or `pid`)."""
-    pid = os.getpid() if pid is None else pid
-    return f"{_boot_id()}:{pid}:{_start_time(pid) or '?'}"
-
-
-def owned_labels(labels: dict[str, str]) -> dict[str, str]:
-    """`labels` plus `rtc.owner` of this process, for every container rtc creates.
-
-    Not for `rtc env up` environments (`rtc.env`): they outlive their process by design.
-    """
-    out = dict(labels)
-    if "rtc.env" not in out:
-        out[LABEL_OWNER] = owner_label()
-    return out
-
-
-def owner_state(label: str | None) -> str:
-    """"alive", "gone", or "unknown" (another machine's, or not an owner label)."""
-    try:
-        boot, pid, started = (label or "").split(":")
-        pid_number = int(pid)
-    except ValueError:
-        return "unknown"
-    if boot != _boot_id():
-        return "unknown"
-    now = _start_time(pid_number)
-    return "alive" if now is not None and now == started else "gone"
-
-
-def pid_alive(pid: int | None) -> bool:
-    return bool(pid) and _start_time(int(pid)) is not None
 
 
 # ---------------------------------------------------------------- graph runs in the store
@@ -162,7 +97,7 @@ class Abandoned:
 
 def abandoned_runs(store: Store) -> list[Abandoned]:
     """Runs not finished whose owner process is gone (cheap: no Docker call)."""
-    from rtc.integrations.docker.tyger import run_label
+    from rtc.integrations.tyger.runs import run_label
 
     _ensure_table(store)
     found: list[Abandoned] = []
@@ -199,7 +134,7 @@ def reconcile(store: Store, client=None) -> list[Abandoned]:
     removed_ok = True
     try:
         if client is None:
-            from rtc.integrations.docker import engine
+            from rtc.integrations.engine import containers as engine
 
             client = engine.connect()
         for run in runs:
@@ -217,7 +152,7 @@ def reconcile(store: Store, client=None) -> list[Abandoned]:
 
 
 def _finish_tyger(store: Store, run_id: int, run: Abandoned, leftovers: str) -> None:
-    from rtc.integrations.docker.tyger_spec import job_codespec
+    from rtc.integrations.tyger.spec import job_codespec
 
     if run.canceling:
         store.transition(run_id, CANCELED, frm=(CANCELING,), reason=f"canceled by request; its executor ({run.owner}) was gone; {leftovers}")
@@ -233,7 +168,7 @@ def _finish_tyger(store: Store, run_id: int, run: Abandoned, leftovers: str) -> 
 
 
 def _remove_run_resources(client, label: str) -> None:
-    from rtc.integrations.docker import engine
+    from rtc.integrations.engine import containers as engine
 
     engine.remove_labelled(client, **{"rtc.run": label})
     for network in client.networks.list(filters={"label": f"rtc.run={label}"}):
@@ -275,7 +210,7 @@ class Collected:
 
 def collect(store: Store, client, dry_run: bool = False) -> Collected:
     """Remove what rtc labelled and no live process owns: containers, Tyger networks, io folders."""
-    from rtc.integrations.docker import engine
+    from rtc.integrations.engine import containers as engine
 
     runs = [] if dry_run else reconcile(store, client)
     containers, runs_seen = [], set()

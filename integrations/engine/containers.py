@@ -16,8 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from rtc.compiler.diagnostics import RtcError
-from rtc.integrations.docker.engine_api import Engine, EngineError, NotFound, container_config
+from rtc.base.diagnostics import RtcError
+from rtc.integrations.engine.api import Engine, EngineError, NotFound, container_config
 
 LOG_TAIL_LINES = 40
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -105,7 +105,7 @@ def create_container(client, spec: ContainerSpec):
     import docker
     from docker.types import Mount
 
-    from rtc.integrations.docker.owners import owned_labels
+    from rtc.integrations.engine.owners import owned_labels
 
     labels = owned_labels(spec.labels)  # what `rtc gc` goes by
     kwargs = dict(

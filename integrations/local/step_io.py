@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 from rtc import contract
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Node
-from rtc.integrations.docker.engine import ContainerSpec
+from rtc.integrations.engine.containers import ContainerSpec
 
 
 class ContractError(Exception):

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Callable
 
 from rtc import contract
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Pipeline
-from rtc.integrations.docker import engine
+from rtc.integrations.engine import containers as engine
 
 LABEL_ENV = "rtc.env"
 DAEMON_LOG = "/var/log/rtc/daemon-{}.log"
@@ -115,7 +115,7 @@ def check_command(pipeline: Pipeline, env_name: str, name: str) -> None:
 
 def up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None] | None = None) -> list[Published]:
     """Start the environment; returns the ports as the engine bound them."""
-    from rtc.integrations.docker.images import ensure_image
+    from rtc.integrations.images.build import ensure_image
 
     env = environment(pipeline, env_name)
     old = find(client, pipeline, env_name)

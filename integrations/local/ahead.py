@@ -21,7 +21,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Callable
 
-from rtc.integrations.docker import engine
+from rtc.integrations.engine import containers as engine
 
 _CLAIMED = object()
 

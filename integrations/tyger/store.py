@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rtc.compiler.diagnostics import RtcError
-from rtc.integrations.docker import home as home_files
+from rtc.base.diagnostics import RtcError
+from rtc.base import home as home_files
+from rtc.base.home import rtc_home
 
 PENDING, RUNNING, FAILED, SUCCEEDED, CANCELING, CANCELED = (
     "Pending",
@@ -62,8 +63,6 @@ CREATE TABLE IF NOT EXISTS buffers (
 """
 
 
-def rtc_home() -> Path:
-    return Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc").expanduser()
 
 
 def iso(ts: float | None) -> str | None:
@@ -75,7 +74,7 @@ def iso(ts: float | None) -> str | None:
 
 def parse_time(text: str) -> float:
     """An RFC 3339 / ISO 8601 time (a missing zone means UTC) as epoch seconds."""
-    from rtc.compiler.diagnostics import RtcError
+    from rtc.base.diagnostics import RtcError
 
     value = text.strip()
     if value.endswith("Z"):
@@ -137,7 +136,7 @@ class Store:
             with self._connect() as db:
                 db.executescript(_SCHEMA)
         if reconcile:
-            from rtc.integrations.docker.owners import reconcile as finish_abandoned
+            from rtc.integrations.tyger.abandoned import reconcile as finish_abandoned
 
             finish_abandoned(self)  # runs whose process was killed: finished, their containers removed
 

@@ -14,10 +14,15 @@ import os
 import stat
 from pathlib import Path
 
-from rtc.compiler.diagnostics import RtcError
+from rtc.base.diagnostics import RtcError
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+
+def rtc_home() -> Path:
+    """Where rtc keeps its files on this machine: `$RTC_HOME`, default `~/.rtc` (the one place that reads it)."""
+    return Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc").expanduser()
 
 
 def prepare(home: Path, subfolders: tuple[str, ...] = ("buffers", "logs")) -> None:

@@ -1,0 +1,1 @@
+"""envd's runtime: long-lived environments (`rtc env up|down|run`) (see README.md)."""

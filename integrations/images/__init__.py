@@ -1,0 +1,1 @@
+"""Images from environments: a generated Dockerfile, built and cached by content (see README.md)."""
