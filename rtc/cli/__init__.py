@@ -86,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     except RtcError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # a package of an extra that is not installed: say which extra
+        from rtc.cli.extras import missing_extra_message
+
+        message = missing_extra_message(exc, args.command)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -48,6 +48,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rtc.cli.extras import require
+
+    require("prefect")  # before compiling and writing flows that could not be registered
     from rtc.compiler import compile_file
     from rtc.files import write_atomically
     from rtc.integrations.prefect import deploy, deployments, emitter
