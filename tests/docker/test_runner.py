@@ -53,7 +53,8 @@ def test_fan_out_runs_one_container_per_element_and_collects_in_order(tmp_path, 
         [
             node("Split", writes('{"rows": ["a", "b", "c", "d"]}'), outputs=[("rows", "list[str]")]),
             # Later elements finish first, yet results come back in element order.
-            node("Upper", sh('sleep 0.$((3 - RTC_MAP_INDEX)); v=$(echo "$RTC_INPUTS" | cut -d\'"\' -f4 | tr a-z A-Z); '
+            node("Upper", sh('sleep 0.$((3 - RTC_MAP_INDEX)); echo "element $RTC_MAP_INDEX"; '
+                             'v=$(echo "$RTC_INPUTS" | cut -d\'"\' -f4 | tr a-z A-Z); '
                              'printf \'{"up": "%s", "i": %s}\' "$v" "$RTC_MAP_INDEX" > "$RTC_OUTPUTS_FILE"'),
                  inputs=[("row", "str")], outputs=[("up", "str"), ("i", "int")]),
             node("Pairs", writes('[{"p": 1}, {"p": 2}]'), outputs=[("p", "int")], fanout=True),
@@ -73,7 +74,8 @@ def test_fan_out_runs_one_container_per_element_and_collects_in_order(tmp_path, 
     assert result.steps["pairs"].outputs == {"p": [1, 2]}
     printed = capsys.readouterr().out
     assert '[join] joined {"ups": ["A", "B", "C", "D"], "ps": [1, 2]}' in printed
-    assert "[upper#3]" not in printed or True  # mapped steps log with [step#i] (they print nothing here)
+    for i in range(4):  # a mapped step's lines carry its element's index
+        assert f"[upper#{i}] element {i}\n" in printed, printed
 
 
 def test_empty_fan_out_runs_nothing_and_yields_empty_lists(tmp_path, namespace, docker_client):
