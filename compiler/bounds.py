@@ -13,7 +13,7 @@ import math
 
 from rtc.base.limits import MAX_NESTING
 
-MAX_DURATION_SECONDS = 366 * 24 * 3600  # a year: timeouts, retry delays (rtc.contract.MAX_RETRY_DELAY), re-queue delays
+MAX_DURATION_SECONDS = 366 * 24 * 3600  # a year: timeouts, retry delays (rtc.runtime.contract.MAX_RETRY_DELAY), re-queue delays
 MAX_RETRIES = 1000
 MAX_COUNT = 1000  # workers, replicas, max_replicas
 

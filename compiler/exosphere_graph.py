@@ -25,7 +25,7 @@ import json
 from rtc.compiler import codes, ir
 from rtc.compiler.context import Context
 from rtc.compiler.order import topological_order
-from rtc.contract import check_value
+from rtc.runtime.contract import check_value
 from rtc.dsl import ast
 
 

@@ -18,7 +18,7 @@ from rtc.compiler.ir import BuildSpec
 
 
 # Files whose bytes end up in every built image (see integrations/images).
-RECIPE_FILES = ("integrations/images/templates/Dockerfile.j2", "rtc/__init__.py", "rtc/contract.py", "rtc/node.py",
+RECIPE_FILES = ("integrations/images/templates/Dockerfile.j2", "rtc/__init__.py", "rtc/runtime/__init__.py", "rtc/runtime/contract.py", "rtc/node.py",
                 "rtc/exospherehost.py")
 
 

@@ -220,7 +220,7 @@ class RetryPolicy(Model):
 
     Exosphere's strategy names map onto two fields: `EXPONENTIAL_FULL_JITTER`
     is strategy "exponential" with jitter "full". Every target computes the
-    delays with `rtc.contract.retry_delay` (see `as_contract`).
+    delays with `rtc.runtime.contract.retry_delay` (see `as_contract`).
     """
 
     max_retries: int = 0
@@ -231,17 +231,17 @@ class RetryPolicy(Model):
     max_delay_seconds: float | None = None
 
     def as_contract(self) -> dict:
-        """The policy as `rtc.contract.retry_delay` takes it, default values left out (also printed
+        """The policy as `rtc.runtime.contract.retry_delay` takes it, default values left out (also printed
         into generated files)."""
-        from rtc.contract import RETRY_DEFAULTS
+        from rtc.runtime.contract import RETRY_DEFAULTS
 
         full = {"strategy": self.strategy, "jitter": self.jitter, "delay": self.delay_seconds,
                 "exponent": self.exponent, "max_delay": self.max_delay_seconds}
         return {key: value for key, value in full.items() if value != RETRY_DEFAULTS[key]}  # the rest by default
 
     def delay_for(self, attempt: int, uniform=None) -> float:
-        """Delay before retry number `attempt` (1-based); `uniform` as in `rtc.contract.retry_delay`."""
-        from rtc.contract import retry_delay
+        """Delay before retry number `attempt` (1-based); `uniform` as in `rtc.runtime.contract.retry_delay`."""
+        from rtc.runtime.contract import retry_delay
 
         return retry_delay(self.as_contract(), attempt, uniform)
 
@@ -252,7 +252,7 @@ class RetryPolicy(Model):
 
 @_ir
 class CachePolicy(Model):
-    """`cache = true` / `cache = 1d`: reuse the outputs of the same work (rtc.step_cache has the key)."""
+    """`cache = true` / `cache = 1d`: reuse the outputs of the same work (rtc.runtime.cache has the key)."""
 
     max_age_seconds: float | None = _doc("How long a cached result stays usable; None: until `rtc cache clear`.", default=None)
 

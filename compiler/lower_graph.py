@@ -18,7 +18,7 @@ from rtc.compiler.suggest import did_you_mean
 from rtc.compiler.bounds import count_problem
 from rtc.compiler.validate import airflow_id_problem, python_name_problem, tag_problem
 from rtc.compiler.values import NotLiteral, describe, literal
-from rtc.contract import check_value
+from rtc.runtime.contract import check_value
 from rtc.dsl import ast
 
 TRIGGERS = ("all_success", "all_done")

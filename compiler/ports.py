@@ -8,7 +8,7 @@ from typing import Any
 from rtc.compiler import codes, types, values
 from rtc.compiler.context import Context
 from rtc.base.diagnostics import Span
-from rtc.contract import check_value
+from rtc.runtime.contract import check_value
 from rtc.dsl import ast
 
 NO_DEFAULT: Any = object()

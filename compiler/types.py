@@ -1,7 +1,7 @@
 """Port types: parsing, assignability, and the canonical spelling used in the IR.
 
 Grammar of a type: `str | int | float | bool | json | list[T] | dict[str, T]`.
-Checking a *value* against a type at run time is `rtc.contract.check_value`,
+Checking a *value* against a type at run time is `rtc.runtime.contract.check_value`,
 which is standard-library only so that generated files can carry it.
 """
 

@@ -2,7 +2,7 @@
 
 Importing `rtc` is cheap: the node SDK (`BaseNode`, `PruneSignal`,
 `ReQueueAfterSignal`) is loaded on first use, so that the CLI starts fast and
-the SDK works in images that carry only `rtc/__init__.py`, `rtc/contract.py`
+the SDK works in images that carry only `rtc/__init__.py`, `rtc/runtime/contract.py`
 and `rtc/node.py`.
 """
 

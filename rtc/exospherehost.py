@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import sys
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc import node as _node
 from rtc.node import PruneSignal
 

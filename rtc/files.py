@@ -71,9 +71,12 @@ def sha256(text: str) -> str:
 
 
 def is_plain_name(name) -> bool:
-    """A file name directly in the output folder: no folder part, no `..`, not the manifest itself."""
-    return (isinstance(name, str) and name not in ("", ".", "..", MANIFEST) and "/" not in name
-            and "\\" not in name and "\0" not in name and len(name) <= 255)
+    """A file name in the output folder, or in one folder of it (rtc's runtime package): no `..`, not the manifest."""
+    if not isinstance(name, str) or name.count("/") > 1:
+        return False
+    return name != MANIFEST and all(
+        part not in ("", ".", "..") and "\\" not in part and "\0" not in part and len(part) <= 255
+        for part in name.split("/"))
 
 
 def read_manifest(folder: Path) -> dict[str, dict[str, str | None]]:
@@ -242,5 +245,10 @@ def apply_plan(plan: OutputPlan, report=print) -> None:
     for path in plan.obsolete:
         path.unlink()
         report(f"removed {path} (no longer generated)")
+        if path.parent not in {p.parent for p in plan.writes}:
+            try:
+                path.parent.rmdir()  # an older runtime package's folder, once empty
+            except OSError:
+                pass
     for why in plan.kept:
         report(f"kept {why}")

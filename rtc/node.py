@@ -21,7 +21,7 @@ Returning a list of Outputs fans out: a JSON list is written. Raising
 `PruneSignal()` or `ReQueueAfterSignal(seconds)` in `execute` sends that
 signal instead (a JSON object in `RTC_SIGNAL_FILE`) and writes no outputs.
 
-This module runs inside images that carry only rtc/__init__.py, rtc/contract.py
+This module runs inside images that carry only rtc/__init__.py, rtc/runtime/contract.py
 and this file, so it imports nothing but the standard library and pydantic.
 docs/runtime.md is the reference for the contract.
 """
@@ -42,7 +42,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rtc import contract
+from rtc.runtime import contract
 
 EXIT_OK = 0
 EXIT_EXECUTE_FAILED = 1

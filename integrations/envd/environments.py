@@ -6,7 +6,7 @@ with its `environ`, mounts and exposed ports, runs its `init` commands once
 starts each `daemon` under a small supervisor that restarts it when it
 exits, with its output appended to `/var/log/rtc/daemon-N.log` in the
 container. A daemon's words are joined into one shell command line, as
-envd's supervisor gets them (`rtc.contract.daemon_command`), so envd's own
+envd's supervisor gets them (`rtc.runtime.contract.daemon_command`), so envd's own
 `[..., ">>serving.log", "2>&1"]` redirects. `run_command` runs a named
 `command` with `docker exec` (`ensure_up` first starts the environment when
 it is not up, as `envd run` does); `down` removes the container. The
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Pipeline
 from rtc.integrations.engine import containers as engine

@@ -18,7 +18,8 @@ from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import BuildSpec
 from rtc.integrations import codegen
 
-SDK_FILES = ("__init__.py", "contract.py", "node.py")
+# The node SDK as images carry it (rtc.node and the contract it follows), paths relative to the rtc package.
+SDK_FILES = ("__init__.py", "node.py", "runtime/__init__.py", "runtime/contract.py")
 # Exosphere's package name, so that `from exospherehost import BaseNode, Runtime` works unchanged.
 COMPAT_PACKAGES = {"exospherehost": "exospherehost.py"}
 SDK_DIR = "/opt/rtc"
@@ -121,6 +122,7 @@ def write_context(folder: Path, build: BuildSpec, dockerfile: str, ca_bundle: Pa
         sdk = folder / "rtc-sdk"
         sdk.mkdir()
         for name in SDK_FILES:
+            (sdk / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(Path(rtc.__file__).parent / name, sdk / name)
         for package, source in COMPAT_PACKAGES.items():
             (folder / "rtc-compat" / package).mkdir(parents=True)

@@ -6,7 +6,7 @@ import re
 
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Graph
-from rtc.contract import check_value
+from rtc.runtime.contract import check_value
 from rtc.dsl.limits import has_lone_surrogate
 from rtc.base.limits import loads_json
 

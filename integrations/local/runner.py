@@ -30,8 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rtc import contract, step_cache
+from rtc.runtime import cache as step_cache, contract, step as step_rules
+from rtc.runtime.step import ContractError
 from rtc.base.diagnostics import RtcError
+from rtc.base.home import steps_cache_dir
 from rtc.compiler.ir import Graph, Node, Pipeline, Step
 from rtc.integrations.engine import containers as engine
 from rtc.integrations.images import build as images
@@ -150,7 +152,7 @@ def run_graph(
         reporter=reporter,
         cancel=cancel or threading.Event(),
         environ=environ,
-        cache=step_cache.StepCache() if use_cache else None,
+        cache=step_cache.StepCache(steps_cache_dir()) if use_cache else None,
         mask=mask,
     )
     return run.execute()
@@ -173,7 +175,7 @@ class GraphRun:
         self.results: dict[str, StepResult] = {}
         self.images: dict[str, str] = {}
         self.work_dir: Path | None = None
-        # Steps of nodes with `cache` reuse recorded outputs (rtc.step_cache); None: --no-cache.
+        # Steps of nodes with `cache` reuse recorded outputs (rtc.runtime.cache); None: --no-cache.
         self.cache = cache
         self.image_digests: dict[str, str] = {}
         # The containers of a fan-out's next elements, created while the running ones finish (ahead.py).
@@ -355,7 +357,7 @@ class GraphRun:
                     # The signal wins over outputs (docs/runtime.md, Signals).
                     sent = step_io.read_signal(io_dir, f"step {label!r}")
                     outputs = None if sent else step_io.read_outputs(io_dir, node, f"step {label!r}")
-                except step_io.ContractError as exc:
+                except ContractError as exc:
                     result = UnitResult(label, False, message=str(exc), exit_code=0, log_tail=ran.log_tail)
                     break  # a contract violation is a bug in the step, not a transient failure
                 if sent and sent[0] == "prune":
@@ -383,7 +385,7 @@ class GraphRun:
                 message = f"exited with code {ran.exit_code}"
             result = UnitResult(label, False, message=message, exit_code=ran.exit_code, log_tail=ran.log_tail)
             if attempt < attempts:
-                delay = retry.delay_for(attempt)  # rtc.contract.retry_delay, jitter drawn
+                delay = retry.delay_for(attempt)  # rtc.runtime.contract.retry_delay, jitter drawn
                 self.reporter.status(f"{label} {message}; retry {attempt}/{retry.max_retries} in {delay:.1f}s")
                 if self.cancel.wait(delay):
                     return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
@@ -426,12 +428,12 @@ class GraphRun:
 
     def _cached(self, key: str, node: Node, label: str) -> UnitResult | None:
         """The recorded outputs of this work, re-checked against the declared types; None: run it."""
-        entry = self.cache.get(key)
+        entry = self.cache.get(key, max_age=node.cache.max_age_seconds)
         if entry is None:
             return None
         try:
-            outputs = step_io.check_outputs(entry.outputs, node, f"cached step {label!r}")
-        except step_io.ContractError as exc:
+            outputs = step_rules.check_result(entry.outputs, step_io.declared_outputs(node), node.fanout, f"cached step {label!r}")
+        except ContractError as exc:
             self.reporter.status(f"{label}: ignoring its cached outputs ({exc})")
             self.cache.discard(key)
             return None
@@ -459,11 +461,13 @@ class GraphRun:
             result = StepResult(step_id, "failed", message=message, exit_code=first.exit_code, log_tail=first.log_tail, label=first.label)
         elif canceled:
             result = StepResult(step_id, "canceled", message="the run was canceled")
-        elif units and all(u.pruned for u in units):
+        elif not mapped and units[0].pruned:
             result = StepResult(step_id, "pruned", message="it sent the prune signal")
+        elif mapped:  # pruned elements drop out; all pruned: empty lists, as after a fan-out over nothing
+            merged = step_rules.merge_elements([None if u.pruned else u.outputs for u in units], step_io.declared_outputs(node), node.fanout)
+            result = StepResult(step_id, "succeeded", outputs=merged)
         else:
-            kept = [u.outputs for u in units if not u.pruned]  # a pruned element adds no entry
-            result = StepResult(step_id, "succeeded", outputs=collect_outputs(node, kept, mapped))
+            result = StepResult(step_id, "succeeded", outputs=units[0].outputs)
         self.results[step_id] = result
         if mapped and result.status in ("succeeded", "pruned"):
             pruned = sum(u.pruned for u in units)
@@ -471,17 +475,6 @@ class GraphRun:
                 f"{step_id} {result.status} ({_count(len(units), 'element')}" + (f", {pruned} pruned)" if 0 < pruned < len(units) else ")")
             )
         self.reporter.step_done()
-
-
-def collect_outputs(node: Node, per_unit: list, mapped: bool) -> dict:
-    """What downstream steps see: one value per output, or lists for mapped and fanout steps."""
-    names = [p.name for p in node.outputs]
-    if not mapped and not node.fanout:
-        return dict(per_unit[0]) if per_unit else {}
-    rows: list[dict] = []
-    for outputs in per_unit:
-        rows.extend(outputs if node.fanout else [outputs])
-    return {name: [row[name] for row in rows] for name in names}
 
 
 def _describe(binding) -> str:

@@ -1,25 +1,20 @@
 """The container contract as the local runner applies it (docs/runtime.md).
 
-Builds the container of one step attempt (environment variables, mounts,
-ports, labels, argv) and reads back what the step wrote: its signal, if any,
-and its outputs, checked against the declared output types. No scheduling
-and no Docker calls here.
+Builds the container of one step attempt on this machine (mounts, ports,
+labels; the environment and the decoding of what the step wrote come from
+rtc.runtime.step, as under every target). No scheduling and no Docker calls here.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from rtc import contract
+from rtc.runtime import contract, step as step_rules
+from rtc.runtime.step import ContractError
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Node
 from rtc.integrations.engine.containers import ContainerSpec
-
-
-class ContractError(Exception):
-    """The step broke the contract (bad outputs or signal): it fails without retry."""
 
 
 def make_io_dir(path: Path) -> Path:
@@ -45,23 +40,9 @@ def container_spec(
     map_index: int | None,
 ) -> ContainerSpec:
     """The container of one attempt of one step (or one element of a mapped step)."""
-    inputs_json = json.dumps(inputs, ensure_ascii=False)
+    variables, inputs_json = step_rules.container_environment(
+        env.environ, inputs, step=step_id, run_id=run_id, map_index=map_index, secrets=secrets)
     (io_dir / "inputs.json").write_text(inputs_json, encoding="utf-8")
-    variables = dict(env.environ)
-    if len(inputs_json.encode()) <= contract.MAX_INPUTS_ENV:
-        variables[contract.ENV_INPUTS] = inputs_json
-    variables.update(
-        {
-            contract.ENV_INPUTS_FILE: contract.INPUTS_FILE,
-            contract.ENV_OUTPUTS_FILE: contract.OUTPUTS_FILE,
-            contract.ENV_SIGNAL_FILE: contract.SIGNAL_FILE,
-            contract.ENV_STEP: step_id,
-            contract.ENV_RUN_ID: run_id,
-        }
-    )
-    if map_index is not None:
-        variables[contract.ENV_MAP_INDEX] = str(map_index)
-    variables.update(secrets)
     mounts = [(str(host_path(m.host_path, base_dir)), m.container_path, m.read_only) for m in env.mounts]
     mounts.append((str(io_dir), contract.IO_DIR, False))
     # The io folder is not world-writable (contract.IO_DIR_MODE): whatever user the image runs as
@@ -95,67 +76,22 @@ def host_path(path: str, base_dir: Path) -> Path:
 
 def read_signal(io_dir: Path, where: str) -> tuple[str, float | None] | None:
     """("prune", None) or ("requeue", seconds) when the step wrote a signal file, else None."""
-    text = _read(io_dir, contract.SIGNAL_FILE, contract.MAX_SIGNAL_BYTES, where)
-    if text is None:
-        return None
-    try:
-        return contract.parse_signal(text)
-    except ValueError as exc:
-        raise ContractError(f"{where} wrote a bad signal file: {exc}") from None
+    return step_rules.decode_signal(_read(io_dir, contract.SIGNAL_FILE, contract.MAX_SIGNAL_BYTES, where), where)
 
 
 def _read(io_dir: Path, container_path: str, limit: int, where: str) -> str | None:
-    """A file the step wrote in its io folder, read safely (rtc.contract.read_io_file); None when absent."""
+    """A file the step wrote in its io folder, read safely (rtc.runtime.contract.read_io_file); None when absent."""
     try:
         return contract.read_io_file(io_dir, os.path.basename(container_path), limit)
     except contract.IoFileError as exc:
         raise ContractError(f"{where}: {exc}") from None
 
 
-def read_outputs(io_dir: Path, node: Node, where: str):
-    """The checked outputs of one container: a dict, or a list of dicts for a fanout node."""
-    declared = {p.name: p.type for p in node.outputs}
+def read_outputs(io_dir: Path, node: Node, where: str) -> dict:
+    """The checked result (columns) of one container (rtc.runtime.step.decode_outputs)."""
     text = _read(io_dir, contract.OUTPUTS_FILE, contract.MAX_OUTPUTS_BYTES, where)
-    if text is None:
-        if declared:
-            raise ContractError(f"{where} wrote no outputs (expected a JSON object in ${contract.ENV_OUTPUTS_FILE} with {', '.join(declared)})")
-        return [] if node.fanout else {}
-    if not text.strip() and not declared:
-        return [] if node.fanout else {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"{where} wrote outputs that are not valid JSON: {exc}") from None
-    if node.fanout:
-        if not isinstance(value, list):
-            raise ContractError(f"{where} is a fanout node and must write a JSON list of output objects, got {type(value).__name__}")
-        return [_check_object(item, declared, f"{where} (item {i})") for i, item in enumerate(value)]
-    if isinstance(value, list):
-        raise ContractError(f"{where} wrote a list, but node {node.name!r} is not a fanout node (declare `fanout = true`)")
-    return _check_object(value, declared, where)
+    return step_rules.decode_outputs(text, declared_outputs(node), node.fanout, where)
 
 
-def _check_object(value, declared: dict[str, str], where: str) -> dict:
-    if not isinstance(value, dict):
-        raise ContractError(f"{where} must write a JSON object of outputs, got {type(value).__name__}")
-    missing = [name for name in declared if name not in value]
-    if missing:
-        raise ContractError(f"{where} did not write output {', '.join(map(repr, missing))}")
-    extra = sorted(set(value) - set(declared))
-    if extra:
-        raise ContractError(f"{where} wrote undeclared output {', '.join(map(repr, extra))} (declared: {', '.join(declared) or 'none'})")
-    for name, type_text in declared.items():
-        problem = contract.check_value(value[name], type_text, f"output {name!r} of {where}")
-        if problem:
-            raise ContractError(problem)
-    return value
-
-
-def check_outputs(value, node: Node, where: str):
-    """Outputs already parsed (e.g. from the step cache), checked as `read_outputs` checks a fresh step's."""
-    declared = {p.name: p.type for p in node.outputs}
-    if node.fanout:
-        if not isinstance(value, list):
-            raise ContractError(f"{where}: a fanout node's outputs are a list, got {type(value).__name__}")
-        return [_check_object(item, declared, f"{where} (item {i})") for i, item in enumerate(value)]
-    return _check_object(value, declared, where)
+def declared_outputs(node: Node) -> dict[str, str]:
+    return {p.name: p.type for p in node.outputs}

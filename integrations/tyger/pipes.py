@@ -24,7 +24,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.integrations.tyger import buffers as buffer_ops
 from rtc.integrations.tyger.store import Store
 

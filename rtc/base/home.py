@@ -25,6 +25,11 @@ def rtc_home() -> Path:
     return Path(os.environ.get("RTC_HOME") or Path.home() / ".rtc").expanduser()
 
 
+def steps_cache_dir() -> Path:
+    """Where `rtc run` keeps the outputs of steps with `cache` (rtc.runtime.cache): `$RTC_HOME/cache/steps`."""
+    return rtc_home() / "cache" / "steps"
+
+
 def prepare(home: Path, subfolders: tuple[str, ...] = ("buffers", "logs")) -> None:
     """Create `home` (and its sub-folders) owner-only; tighten an existing, looser one."""
     try:

@@ -12,17 +12,13 @@ large, deep or strange, ends in unbounded memory, a hang or a RecursionError
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import stat
 
-MAX_NESTING = 64  # list/map levels in a value or a type; Python's parser stops at 200
+# JSON bounds live with the runtime, which reads what steps write; every other reader shares them.
+from rtc.runtime.jsonio import MAX_NESTING, LimitError, loads_json, nesting_depth  # noqa: F401
+
 MAX_SOURCE_BYTES = 16 * 1024 * 1024  # a pipeline file, an import, an IR JSON file
-
-
-class LimitError(ValueError):
-    """An input beyond a bound, or of a kind rtc does not read; the message says which."""
 
 
 def read_regular_file(path: str | os.PathLike, max_bytes: int = MAX_SOURCE_BYTES) -> bytes:
@@ -63,57 +59,3 @@ def _kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a file"
-
-
-def nesting_depth(value, limit: int = MAX_NESTING) -> int:
-    """How deeply lists and dicts nest in `value` (a scalar is 0); stops counting past `limit`. Iterative."""
-    deepest = 0
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (list, dict)):
-            depth += 1
-            deepest = max(deepest, depth)
-            if depth > limit:
-                return depth
-            stack.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def _no_constant(name: str):
-    raise LimitError(f"{name} is not a JSON number (JSON has no NaN or Infinity)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise LimitError(f"{text} is out of the range of a JSON number (a 64-bit float)")
-    return value
-
-
-def loads_json(text: str, limit: int = MAX_NESTING):
-    """`json.loads` that refuses NaN, Infinity, numbers that overflow a float and nesting deeper than `limit`.
-
-    Raises ValueError (json.JSONDecodeError or LimitError) with a message for the user.
-    """
-    try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-    except RecursionError:  # the C scanner recurses, but checks its depth: this is not a crash
-        raise LimitError(f"the JSON is nested more than {limit} levels deep") from None
-    if nesting_depth(value, limit) > limit:
-        raise LimitError(f"the JSON is nested more than {limit} levels deep")
-    return value
-
-
-def finite_problem(value, where: str) -> str | None:
-    """A message when `value` holds a float that is NaN or infinite (json.dumps would write invalid JSON)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return f"{where} holds {item!r}, which is not a JSON number"
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return None

@@ -1,4 +1,4 @@
-"""`rtc cache ls|clear`: the outputs that steps with `cache` recorded (rtc/step_cache.py)."""
+"""`rtc cache ls|clear`: the outputs that steps with `cache` recorded (rtc/runtime/cache.py)."""
 
 from __future__ import annotations
 
@@ -37,14 +37,16 @@ def _folder_option(parser) -> None:
 
 def _cache(args: argparse.Namespace):
     """rtc run's cache, or the folder --dir names (which must be one: a mistyped path is not an empty cache)."""
-    from rtc.step_cache import StepCache
+    from rtc.runtime.cache import StepCache
 
     if args.dir is not None and not Path(args.dir).is_dir():
         from rtc.base.diagnostics import RtcError
 
         raise RtcError(f"no cache folder at {args.dir}",
                        hint="a worker's folder appears once a step with `cache` has run there")
-    return StepCache(args.dir)
+    from rtc.base.home import steps_cache_dir
+
+    return StepCache(args.dir if args.dir is not None else steps_cache_dir())
 
 
 def list_entries(args: argparse.Namespace) -> int:

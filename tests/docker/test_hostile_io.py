@@ -6,7 +6,7 @@ import stat
 
 from hostile_io import HOSTILE, hostile_pipeline, non_root_image, secret_file
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.integrations.local import step_io
 from rtc.integrations.local.runner import format_failures, run_graph
 

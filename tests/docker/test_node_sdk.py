@@ -224,7 +224,8 @@ class Signals(BaseNode):
     ],
 )
 def test_sdk_signals_in_process(tmp_path, monkeypatch, what, code, signal):
-    from rtc import contract, node as sdk
+    from rtc import node as sdk
+    from rtc.runtime import contract
 
     (tmp_path / "sdk_signal_nodes.py").write_text(SIGNAL_MODULE, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))

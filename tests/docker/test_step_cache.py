@@ -18,7 +18,8 @@ from pathlib import Path
 
 from rtc.compiler import compile_file
 from rtc.integrations.local.runner import format_failures, run_graph
-from rtc.step_cache import StepCache
+from rtc.base.home import steps_cache_dir
+from rtc.runtime.cache import StepCache
 from step_cache_cases import created_steps
 
 RTC = [sys.executable, "-c", "import sys; from rtc.cli import main; sys.exit(main())"]
@@ -89,7 +90,7 @@ def test_a_recorded_output_of_the_wrong_type_is_not_used(tmp_path, namespace, do
     source.write_text(chain_source(namespace, steps=1), encoding="utf-8")
     pipeline = compile_file(str(source))
     assert run_graph(pipeline, "g", {"start": "1"}, client=docker_client).status == "succeeded"
-    cache = StepCache()
+    cache = StepCache(steps_cache_dir())
     (entry,) = cache.entries()
     path = cache.folder / f"{entry.key}.json"
     record = json.loads(path.read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tyger_cases import EXPANDED, expansion_pipeline
 from tyger_support import leftovers, rtc
 
-from rtc import contract
+from rtc.runtime import contract
 
 
 def test_exec_expands_command_args_and_env_as_kubernetes(tmp_path, docker_client):

@@ -1,13 +1,12 @@
-"""The container contract's shared constants and its run-time type check.
+"""The container contract: its names and limits, the run-time type check, and how io files are read.
 
-Standard library only, and `check_value` is self-contained: generated Airflow
-and Prefect files carry its source (see `check_value_source`) so that they
-need nothing of rtc installed. docs/runtime.md describes the contract.
+Standard library only: this module is part of the runtime package that
+generated DAGs and flows carry beside them, and of the node SDK baked into
+images. docs/runtime.md describes the contract.
 """
 
 from __future__ import annotations
 
-import inspect
 
 # Where a step finds its inputs and leaves its outputs inside the container.
 IO_DIR = "/rtc/io"
@@ -85,11 +84,6 @@ def check_value(value, type_text, where="value"):
         return None
 
     return check(value, parse(type_text), where)
-
-
-def check_value_source() -> str:
-    """The source of `check_value`, for generated files that must stand alone."""
-    return inspect.getsource(check_value)
 
 
 def daemon_command(words):
@@ -178,12 +172,6 @@ def retry_delay(policy, retry, uniform=None):
     if policy["max_delay"] is not None:
         base = min(base, float(policy["max_delay"]))
     return base
-
-
-def retry_delay_source() -> str:
-    """The source of `retry_delay`, its ceiling and defaults, for generated files that must stand alone."""
-    return (f"MAX_RETRY_DELAY = {MAX_RETRY_DELAY!r}\nRETRY_DEFAULTS = {RETRY_DEFAULTS!r}\n\n\n"
-            + inspect.getsource(retry_delay))
 
 
 class IoFileError(ValueError):
@@ -281,13 +269,6 @@ def read_io_archive(chunks, name, limit):
         return tar.extractfile(member).read().decode("utf-8", "replace")
 
 
-def io_source(archive: bool = False) -> str:
-    """The source of IoFileError and one reader (`read_io_file`, or `read_io_archive` when `archive`),
-    for generated runtimes that must stand alone."""
-    reader = read_io_archive if archive else read_io_file
-    return inspect.getsource(IoFileError) + "\n\n" + inspect.getsource(reader)
-
-
 def pipe_variable(buffer):
     """The variable naming a Tyger buffer's file: `input` -> INPUT_PIPE, `my-data` -> MY_DATA_PIPE."""
     return "".join(c if c.isascii() and c.isalnum() else "_" for c in buffer).upper() + "_PIPE"
@@ -346,11 +327,6 @@ def expand_container(command, args, env, system_env):
     )
 
 
-def expand_container_source() -> str:
-    """The source of `expand_container`, for generated files that must stand alone."""
-    return inspect.getsource(expand_container)
-
-
 def buffer_file(buffer):
     """Where a Tyger buffer is inside the container (every target): `my-data` -> /rtc/buffers/my_data."""
     return BUFFERS_DIR + "/" + pipe_variable(buffer)[: -len("_PIPE")].lower()
@@ -380,6 +356,3 @@ def parse_signal(text):
     )
 
 
-def parse_signal_source() -> str:
-    """The source of `parse_signal`, for generated files that must stand alone."""
-    return inspect.getsource(parse_signal)

@@ -19,32 +19,25 @@ pipeline finds every cached step. Entries are JSON files in
 atomically; `rtc cache ls|clear` shows and empties it. A hit is used only
 after its outputs pass the same type checks a fresh run's outputs pass.
 
-Standard library only: the key is the same computation under every target.
-`step_key`, `read_entry` and `write_entry` are printed into the Airflow and
-Prefect runtime modules (`key_source`, `store_source`), so a worker without rtc computes
-the same key and keeps entries in the same format.
+Standard library only: the key is the same computation under every target,
+and an Airflow worker keeps entries in the same format (this module is part
+of the runtime package shipped beside generated files).
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtc.contract import read_io_file
+from .contract import read_io_file
+from .jsonio import loads_json
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: results are columns ({output: [values]}) for fanout nodes too, under every target
 MAX_ENTRY_BYTES = 64 * 1024 * 1024 + 64 * 1024  # a step's outputs are at most 64 MiB (MAX_OUTPUTS_BYTES)
-
-
-def cache_dir(home: str | os.PathLike | None = None) -> Path:
-    """`$RTC_HOME/cache/steps` (default `~/.rtc/cache/steps`)."""
-    base = Path(home or os.environ.get("RTC_HOME") or Path.home() / ".rtc").expanduser()
-    return base / "cache" / "steps"
 
 
 def step_key(
@@ -82,14 +75,17 @@ def read_entry(folder, key):
     """The record of `key` in `folder` (a dict, expired or not), or None when absent or damaged.
 
     Read like a step's outputs file: only a regular file directly in the folder,
-    never through a symlink, at most MAX_ENTRY_BYTES. A damaged entry is a miss.
+    never through a symlink, at most MAX_ENTRY_BYTES, as bounded JSON. A folder
+    that is not this user's own (or that others may write) is not trusted: a
+    planted entry would be handed to the next step as its upstream's outputs.
+    A damaged entry is a miss.
     """
-    import json
-
+    if not private_folder(folder):
+        return None
     try:
         text = read_io_file(folder, key + ".json", MAX_ENTRY_BYTES)
-        record = None if text is None else json.loads(text)
-    except (OSError, ValueError):  # IoFileError is a ValueError
+        record = None if text is None else loads_json(text)
+    except (OSError, ValueError):  # IoFileError and LimitError are ValueErrors
         return None
     if not isinstance(record, dict) or record.get("key") != key or "outputs" not in record:
         return None
@@ -100,6 +96,18 @@ def read_entry(folder, key):
     except (KeyError, TypeError, ValueError):
         return None
     return record
+
+
+def private_folder(folder) -> bool:
+    """True when `folder` is a real folder (not a symlink) of the current user that no one else may write."""
+    import stat
+
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    mine = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return stat.S_ISDIR(st.st_mode) and mine and not stat.S_IMODE(st.st_mode) & 0o022
 
 
 def write_entry(folder, key, record):
@@ -133,18 +141,6 @@ def write_entry(folder, key, record):
         raise
 
 
-def key_source() -> str:
-    """`step_key` for a generated runtime (standard library only), so every target computes the same key."""
-    return f"KEY_VERSION = {KEY_VERSION!r}\n\n\n" + inspect.getsource(step_key)
-
-
-def store_source() -> str:
-    """`read_entry` and `write_entry` for a runtime that keeps entries in a folder as rtc does (Airflow).
-    They need `read_io_file` (rtc.contract.io_source) beside them."""
-    return (f"MAX_ENTRY_BYTES = {MAX_ENTRY_BYTES!r}\n\n\n" + inspect.getsource(read_entry) + "\n\n"
-            + inspect.getsource(write_entry))
-
-
 @dataclass
 class Entry:
     """One recorded step result: its key, outputs and age, and where it was recorded."""
@@ -158,29 +154,36 @@ class Entry:
     step: str = ""
     node: str = ""
 
-    def expired(self, now: float | None = None) -> bool:
-        return self.expires_at is not None and (now or time.time()) >= self.expires_at
+    def expired(self, now: float | None = None, max_age: float | None = None) -> bool:
+        """Past the expiry recorded with it, or older than `max_age` (the node's `cache` now, which may be shorter)."""
+        now = now or time.time()
+        if max_age is not None and now >= self.created_at + max_age:
+            return True
+        return self.expires_at is not None and now >= self.expires_at
 
 
 class StepCache:
-    """The cached outputs under `folder` (default: `cache_dir()`)."""
+    """The cached outputs under `folder` (`rtc run`'s: rtc.base.home.steps_cache_dir())."""
 
-    def __init__(self, folder: str | os.PathLike | None = None):
-        self.folder = Path(folder) if folder is not None else cache_dir()
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
 
     def _path(self, key: str) -> Path:
-        if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        if not _is_key(key):
             raise ValueError(f"not a cache key: {key!r}")
         return self.folder / f"{key}.json"
 
-    def get(self, key: str) -> Entry | None:
-        """The live entry for `key`; None when absent, expired (then removed) or unreadable."""
+    def get(self, key: str, max_age: float | None = None) -> Entry | None:
+        """The live entry for `key`; None when absent, expired (then removed) or unreadable.
+
+        `max_age` is the node's `cache` age today: an entry recorded under a longer one expires by it.
+        """
         self._path(key)  # checks the key
         record = read_entry(str(self.folder), key) if self.folder.is_dir() else None
         entry = None if record is None else _entry(record)
         if entry is None:
             return None
-        if entry.expired():
+        if entry.expired(max_age=max_age):
             self.discard(key)
             return None
         return entry
@@ -227,16 +230,20 @@ class StepCache:
         if not self.folder.is_dir():
             return 0
         for path in list(self.folder.glob("*.json")):
-            if pipeline is not None:
-                entry = _read(path)
-                if entry is None or entry.pipeline != pipeline:
-                    continue
+            # Only rtc's entries: a file named by a key that reads as an entry (never a package.json beside them).
+            entry = _read(path) if _is_key(path.name[: -len(".json")]) else None
+            if entry is None or (pipeline is not None and entry.pipeline != pipeline):
+                continue
             try:
                 path.unlink()
                 removed += 1
             except OSError:
                 pass
         return removed
+
+
+def _is_key(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
 def _read(path: Path) -> Entry | None:
