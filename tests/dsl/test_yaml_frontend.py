@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from rtc.base.diagnostics import CompileError
-from rtc.dsl import load_modules, parse_file
+from rtc.dsl import load_modules, parse_file, yaml_nodes
 from rtc.dsl.dump import to_data
 from rtc.dsl.parser import parse_rt
 from rtc.dsl.yaml_frontend import parse_yaml
@@ -191,12 +192,15 @@ def test_empty_yaml_is_an_empty_module():
 
 
 def test_alias_bomb_is_refused_not_expanded():
-    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    for i in range(1, 9):
-        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
-    source = "\n".join(lines) + "\nnodes: {N: {python: *a8}}\n"
+    # Each level repeats the one before ten times: the last expands to 10**depth values, past the budget.
+    depth = 1 + math.ceil(math.log10(yaml_nodes.MAX_NODES))
+    lines = ["  a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, depth):
+        lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    # Under an extension key (x-), which is allowed: the only thing wrong is the size.
+    source = "x-bomb:\n" + "\n".join(lines) + f"\nnodes: {{N: {{env: e, command: *a{depth - 1}}}}}\n"
     diag = first_error(source)
-    assert "too large" in diag.message or "unknown top-level key" in diag.message
+    assert diag.message == "the document is too large once its aliases are expanded", diag
 
 
 def test_merge_keys_and_extension_keys():
