@@ -37,12 +37,12 @@ from rtc.base.quantities import parse_duration
 from rtc.dsl import ast
 
 # sha256 of grammars/rtc.lark as this reader knows it (see the module docstring).
-GRAMMAR_SHA256 = "5e1e33598ff34a5afcda9ee522233a73acb2ce04e62d29d68b312336deb22c66"
+GRAMMAR_SHA256 = "f69d06938cea9fe8c2fad01671d22a8b98d895ba29736af05ac19bbad1e6c85f"
 
 # The grammar's terminals as Lark holds them (escapes already decoded: `\n` is a newline
 # character inside the pattern), checked against grammars/rtc.lark by the test.
 NAME = "[A-Za-z_][A-Za-z0-9_-]*"
-NUMBER = "-?[0-9][A-Za-z0-9_.\u00b5]*(?:[eE][+-][0-9]+)?"
+NUMBER = "-?[0-9](?:[eE][+-][0-9]|[A-Za-z0-9_.\u00b5])*"
 LONG_STRING = '"""(?:.|\n)*?"""'
 STRING = '"(?:[^"\\\\\n]|\\\\.)*"'
 COMMENT = "#[^\n]*"
@@ -70,6 +70,8 @@ _DEPTH_STEP = {"[": 1, "{": 1, "(": 1, "]": -1, "}": -1, ")": -1}
 
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+# Python's int() refuses longer decimal strings (sys.get_int_max_str_digits); such a word is E003.
+MAX_INT_DIGITS = 4300
 
 BLOCK_KINDS = frozenset(ast.BLOCK_KINDS)
 STATEMENT_KEYWORDS = frozenset({"mount", "copy", "expose", "daemon", "init", "command"})
@@ -400,7 +402,7 @@ class _Reader:
 
     def port(self, token: int) -> ast.Int:
         text = self.tokens[token]
-        if not _INT.fullmatch(text):
+        if not is_int(text):
             raise _GiveUp
         return ast.Int(int(text), self.span(token, token))
 
@@ -526,18 +528,31 @@ class _Reader:
             raise _GiveUp from None
 
     def number(self, token: int):
-        text, span = self.tokens[token], self.span(token, token)
-        if _INT.fullmatch(text):
-            return ast.Int(int(text), span)
-        if _FLOAT.fullmatch(text):
-            return ast.Float(float(text), span)
-        seconds = parse_duration(text)
-        if seconds is None:
+        node = number_node(self.tokens[token], self.span(token, token))
+        if node is None:
             raise _GiveUp
-        return ast.Duration(text, seconds, span)
+        return node
 
 
 _KEYWORD_STATEMENTS = {word: getattr(_Reader, f"stmt_{word}") for word in STATEMENT_KEYWORDS}
+
+
+def is_int(text: str) -> bool:
+    """`text` is a whole number that int() reads (both readers; a port must be one)."""
+    return _INT.fullmatch(text) is not None and len(text) - text.startswith("-") <= MAX_INT_DIGITS
+
+
+def number_node(text: str, span: Span):
+    """The node of a NUMBER word: Int, Float (`1.5`, `1e-3`, `2.5E+2`) or Duration; None when it is none of them.
+
+    Both readers classify numbers here (rtc.dsl.parser reports a None as E003).
+    """
+    if _INT.fullmatch(text):
+        return ast.Int(int(text), span) if len(text) - text.startswith("-") <= MAX_INT_DIGITS else None
+    if _FLOAT.fullmatch(text):
+        return ast.Float(float(text), span)
+    seconds = parse_duration(text)
+    return None if seconds is None else ast.Duration(text, seconds, span)
 
 
 def dedent_long_string(body: str) -> str:

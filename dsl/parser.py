@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from rtc.base.diagnostics import CompileError, Diagnostic, Span, sorted_diagnostics
-from rtc.base.quantities import parse_duration
 from rtc.dsl import ast
+from rtc.dsl.fast_parser import MAX_INT_DIGITS, is_int, number_node, try_parse
 from rtc.dsl.fast_parser import dedent_long_string as _dedent_long_string
-from rtc.dsl.fast_parser import try_parse
 
 # Diagnostic codes of the front ends (docs/language.md, "Syntax errors").
 UNEXPECTED_TOKEN = "E001"
@@ -33,7 +33,6 @@ PORT_BLOCK_KINDS = ("inputs", "outputs", "secrets", "params")
 TRIGGERS = ("all_success", "all_done")
 
 _INT = re.compile(r"-?[0-9]+")
-_FLOAT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 DURATION_HINT = "durations are written like 300s, 1.5h, 2h45m, 500ms or 1d"
 
@@ -47,11 +46,43 @@ _READABLE = {
 }
 
 
+# The comments the lexer skips, collected only while `concrete_tree` parses (for `rtc fmt`).
+_comments = threading.local()
+
+
+def _collect_comment(token: Token) -> None:
+    sink = getattr(_comments, "sink", None)
+    if sink is not None:
+        sink.append(token)
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
+    """The one Lark parser of `.rt` files in a process: this module's reference parser and `rtc fmt`'s.
+
+    Its tables are built from grammars/rtc.lark on first use (~0.07 s). Not
+    `cache=True`: Lark would load a pickle from the shared temporary folder,
+    where another local user can plant one. Nor a transformer applied during
+    the parse: `rtc fmt` needs the concrete tree, and Lark gives an inline
+    transformer no positions (benchmarks/README.md, "Issue 18: one grammar").
+    """
     return Lark.open_from_package(
-        "rtc.grammars", "rtc.lark", parser="lalr", propagate_positions=True, maybe_placeholders=True
+        "rtc.grammars", "rtc.lark", parser="lalr", propagate_positions=True, maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _collect_comment},
     )
+
+
+def concrete_tree(text: str) -> tuple[Tree, list[Token]]:
+    """Lark's parse tree of `text` (positions on every node) and the comments its lexer skipped.
+
+    Raises Lark's exceptions: callers check the text with `parse_rt` first.
+    """
+    _comments.sink = []
+    try:
+        tree = _lark().parse(text)
+        return tree, _comments.sink
+    finally:
+        _comments.sink = None
 
 
 def parse_rt(text: str, file: str) -> ast.Module:
@@ -412,8 +443,8 @@ class _AstBuilder(Transformer):
 
     def _port(self, token: Token) -> ast.Int:
         span = self._tspan(token)
-        if not _INT.fullmatch(token):
-            self._error(BAD_LITERAL, f"a port is a whole number, not {str(token)!r}", span)
+        if not is_int(token):
+            self._error(BAD_LITERAL, f"a port is a whole number, not {_shorten(repr(str(token)))}", span)
             return ast.Int(0, span)
         return ast.Int(int(token), span)
 
@@ -436,14 +467,13 @@ class _AstBuilder(Transformer):
 
     def _number(self, token: Token):
         text, span = str(token), self._tspan(token)
+        node = number_node(text, span)
+        if node is not None:
+            return node
         if _INT.fullmatch(text):
-            return ast.Int(int(text), span)
-        if _FLOAT.fullmatch(text):
-            return ast.Float(float(text), span)
-        seconds = parse_duration(text)
-        if seconds is not None:
-            return ast.Duration(text, seconds, span)
-        self._error(BAD_LITERAL, f"bad number or duration {text!r}", span, DURATION_HINT)
+            self._error(BAD_LITERAL, f"a whole number has at most {MAX_INT_DIGITS:,} digits", span)
+        else:
+            self._error(BAD_LITERAL, f"bad number or duration {_shorten(repr(text))}", span, DURATION_HINT)
         return ast.Int(0, span)
 
     def true(self, meta):

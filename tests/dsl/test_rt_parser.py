@@ -207,6 +207,12 @@ SYNTAX_ERRORS = [
     ("env e { x = 5x }", "E003", "bad number or duration '5x'", 1, 13),
     ("env e { x = 1.5.2 }", "E003", "bad number or duration", 1, 13),
     ("env e { expose 80.5 }", "E003", "a port is a whole number", 1, 16),
+    ("env e { x = 1e }", "E003", "bad number or duration '1e'", 1, 13),
+    ("env e { x = 1e-3e-4 }", "E003", "bad number or duration '1e-3e-4'", 1, 13),
+    ("env e { x = 1e-3s }", "E003", "bad number or duration '1e-3s'", 1, 13),
+    ("env e { x = 1e-x }", "E002", "unexpected character '-'", 1, 15),
+    ("env e { x = " + "9" * 5000 + " }", "E003", "a whole number has at most 4,300 digits", 1, 13),
+    ("env e { expose " + "9" * 5000 + " }", "E003", "a port is a whole number", 1, 16),
     ("graph g { a = F(1) }", "E004", "step arguments must be named", 1, 15),
     ("graph g { x = 1 after all_done }", "E004", "`after` only follows a step", 1, 17),
     ("env e { x = [each(a = 1)] }", "E004", "named argument 'a' is only allowed in a step", 1, 19),
@@ -222,6 +228,27 @@ def test_syntax_error_message_and_position(source, code, fragment, line, col):
     assert diag.code == code
     assert fragment in diag.message
     assert (diag.span.file, diag.span.line, diag.span.col) == ("t.rt", line, col)
+
+
+# Issue 21: floats in exponent notation, as users write them (and Python's repr of a float).
+EXPONENTS = [("1e-3", 0.001), ("1E3", 1000.0), ("2.5e+2", 250.0), ("-1.5E-7", -1.5e-07), ("1e+16", 1e16),
+             ("6.02e23", 6.02e23), ("1e5", 1e5), ("-2e-0", -2.0)]
+
+
+@pytest.mark.parametrize("word,value", EXPONENTS)
+def test_floats_in_exponent_notation(word, value):
+    from rtc.dsl.fast_parser import try_parse
+    from rtc.dsl.parser import parse_rt_with_lark
+
+    source = f"env e {{ x = {word}, y = [{word},{word}] }}\nnode n {{ params {{ p: float = {word} }} }}"
+    fast, lark = try_parse(source, "t.rt"), parse_rt_with_lark(source, "t.rt")
+    assert fast is not None, "the fast reader reads it without falling back to Lark"
+    assert fast == lark
+    x, y = fast.blocks[0].items
+    assert to_data([x])[0] == attr("x", {"_": "Float", "value": value})
+    assert [item.value for item in y.value.items] == [value, value]
+    assert (x.value.span.col, x.value.span.end_col) == (13, 13 + len(word))
+    assert fast.blocks[1].items[0].ports[0].default.value == value
 
 
 def test_several_literal_errors_are_reported_together():
