@@ -127,3 +127,27 @@ def file_stem(text: str) -> str:
 def located(span) -> str:
     """` (file:line:col)` for a message about a source item, or nothing when the IR has no span."""
     return f" ({span.file}:{span.line}:{span.col})" if span is not None else ""
+
+
+RUNTIME_PREFIX = "rtc_runtime_"
+
+
+@lru_cache(maxsize=1)
+def runtime_package() -> tuple[str, dict[str, str]]:
+    """(package name, {path: text}) of rtc's runtime package as generated files carry it beside them.
+
+    The files of `rtc.runtime`, unchanged: its modules import each other relatively, so the folder
+    works under any name. The name carries a hash of the files, so DAGs or flows compiled by two rtc
+    versions into one folder each import their own.
+    """
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    folder = Path(importlib.util.find_spec("rtc.runtime").origin).parent
+    texts = {path.name: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.py"))}
+    digest = hashlib.sha256()
+    for name, text in texts.items():
+        digest.update(f"{name}\0{len(text)}\0{text}".encode())
+    package = RUNTIME_PREFIX + digest.hexdigest()[:12]
+    return package, {f"{package}/{name}": text for name, text in texts.items()}

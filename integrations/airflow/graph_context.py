@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Graph, LiteralValue, Node, OutputRef, ParamRef, Pipeline, RetryPolicy, Step
 from rtc.compiler.types import parse_type
@@ -34,7 +34,7 @@ def port_bindings_of(env: Environment) -> dict:
 
 def retry_settings(policy: RetryPolicy) -> dict:
     """The policy as the runtime's RtcNode takes it: it sets Airflow's own fields (shown in its UI, and
-    its fallback) and RtcRetry, which computes rtc's exact delay with rtc.contract.retry_delay."""
+    its fallback) and RtcRetry, which computes rtc's exact delay with rtc.runtime.contract.retry_delay."""
     return {"retries": policy.max_retries, "retry_policy": policy.as_contract()}
 
 

@@ -13,6 +13,7 @@ import keyword
 import re
 
 from rtc.base.diagnostics import RtcError
+from rtc.integrations.codegen import RUNTIME_PREFIX
 from rtc.integrations.codegen import file_stem  # noqa: F401 - the name targets import from here
 
 AIRFLOW_KEY = re.compile(r"^[\w.-]{1,250}$", re.ASCII)
@@ -22,7 +23,6 @@ RESERVED = frozenset(
     """sys Path datetime timedelta timezone DAG Param Mount RtcNode RtcRetry RtcSecretsCheck SECRETS_CHECK_ID
     RtcWatcher RtcRunJob rtc_step rtc_mapped_step dag secrets_check job""".split()
 ) | frozenset(dir(builtins))  # a step named `open` or `dict` must not shadow what the file's code calls
-RUNTIME_PREFIX = "rtc_airflow_"  # the runtime module beside the DAG files: rtc_airflow_<hash>.py
 
 
 def airflow_id(text: str, what: str) -> str:
@@ -43,7 +43,7 @@ class VariableNames:
     def take(self, preferred: str, fallback: str) -> str:
         name = preferred.replace("-", "_")
         if (not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED or name in self.used
-                or name.startswith(RUNTIME_PREFIX)):
+                or name.startswith(RUNTIME_PREFIX)):  # the runtime package beside the DAG files
             name = fallback
             n = 1
             while name in self.used or name in RESERVED:

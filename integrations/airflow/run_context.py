@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Pipeline, Run
 from rtc.integrations.codegen import located

@@ -152,7 +152,7 @@ def decode_signal(text, where):
                 raise ContractError(f"{where}: a re-queue delay of {delay:g} s is longer than a year, the longest rtc accepts")
             return REQUEUE, float(delay)
     raise ContractError(
-        f'{where} wrote a bad signal file: it holds {{"signal": "prune"}} or {{"signal": "requeue", "delay_seconds": N}}, '
+        f'{where} wrote a bad signal file: a signal file holds {{"signal": "prune"}} or {{"signal": "requeue", "delay_seconds": N}}, '
         f"not {text.strip()[:80]!r}"
     )
 

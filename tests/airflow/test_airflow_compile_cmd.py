@@ -73,6 +73,7 @@ def test_every_example_compiles_and_imports_in_airflow(example, airflow, airflow
     folder = airflow_home / "dags" / f"example-{example.parent.name}-{example.name}"
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     bag = airflow.dagbag(folder)
     assert bag["errors"] == {}

@@ -12,6 +12,7 @@ from rtc.integrations.airflow import render
 def write(folder, files):
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     return folder
 

@@ -23,6 +23,7 @@ def test_example_runs_in_airflow(example, airflow, airflow_home, docker_client):
     folder = airflow_home / "dags" / f"run-example-{example.parent.name}"
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     secrets = {s: f"value-of-{s}" for node in pipeline.nodes.values() for s in node.secrets}
     dag_ids = [f"{pipeline.namespace}.{g}" for g in pipeline.graphs]

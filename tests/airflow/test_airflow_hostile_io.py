@@ -16,6 +16,7 @@ def test_hostile_io_files_are_refused_and_a_non_root_step_still_writes(airflow, 
     folder = airflow_home / "dags" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     for name, text in render(hostile_pipeline(namespace, str(tmp_path / "p.rt"), host_file)).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     result = airflow.dags_test(folder, f"{namespace}.g")
     tasks, log = result["tasks"], result["log"]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Expose, Mount, Param
 from rtc.integrations.airflow import render, runtime_module
@@ -17,7 +17,7 @@ from airflow_pipelines import etl_pipeline, tyger_pipeline
 
 RUNTIME = runtime_module()[0]
 
-# `hashlib`: rtc.step_cache.step_key (inlined in the runtime) names the work of a cached step.
+# `hashlib`: rtc.runtime.cache.step_key (inlined in the runtime) names the work of a cached step.
 ALLOWED_IMPORTS = {"hashlib", "json", "os", "random", "shutil", "tempfile", "time", "datetime", "pathlib", "sys",
                    "airflow", "docker", "stat", RUNTIME}
 

@@ -14,6 +14,7 @@ def dags_folder(airflow_home, tmp_path):
     folder = airflow_home / "dags" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     for name, text in render(signals_pipeline(str(tmp_path / "state"))).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     return folder
 

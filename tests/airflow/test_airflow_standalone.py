@@ -55,6 +55,7 @@ def test_dags_import_and_run_with_rtc_absent(airflow_home, docker_client):
     folder.mkdir(parents=True)
     for pipeline in (two_steps(namespace), tyger_pipeline()):
         for name, text in render(pipeline).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(text, encoding="utf-8")
     bag, log = probe_without_rtc(airflow_home, "dagbag", str(folder))
     assert bag["errors"] == {}, bag

@@ -1,4 +1,4 @@
-"""Steps with `cache` under Airflow (`airflow dags test`, real engine): the task computes rtc.step_cache's key
+"""Steps with `cache` under Airflow (`airflow dags test`, real engine): the task computes rtc.runtime.cache's key
 and keeps the outputs in RTC_CACHE_DIR on the worker, returning the recorded XCom without a container;
 `rtc cache ls|clear --dir` lists and clears that folder.
 
@@ -41,6 +41,7 @@ def test_cached_steps_start_no_container_and_rerun_what_changed(airflow, airflow
     folder = airflow_home / "dags" / namespace
     folder.mkdir(parents=True)
     for name, text in render(compile_file(str(source))).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     cache = tmp_path / "shared" / "rtc-cache"
     monkeypatch.setenv("RTC_CACHE_DIR", str(cache))  # the probe's Airflow process inherits it
@@ -107,24 +108,34 @@ def test_cached_steps_start_no_container_and_rerun_what_changed(airflow, airflow
 
 
 def test_the_runtime_computes_rtc_run_s_key_and_keeps_entries_as_rtc_run_does(tmp_path):
-    """The runtime module carries rtc.step_cache's step_key, read_entry and write_entry: same key, same entries."""
-    import ast
+    """DAG files carry rtc.runtime itself (its files, unchanged): same key, same entries as `rtc run`."""
+    import importlib
+    import sys
+    from pathlib import Path
 
-    from rtc import step_cache
+    from rtc.runtime import cache as step_cache
 
     source = tmp_path / "p.rt"
     source.write_text(cache_source("keyt"), encoding="utf-8")
     files = render(compile_file(str(source)))
-    [text] = [t for name, t in files.items() if name.startswith("rtc_airflow_")]
-    assert step_cache.key_source() in text and step_cache.store_source() in text
+    shipped = {name.split("/", 1)[1]: t for name, t in files.items() if name.startswith("rtc_runtime_")}
+    package = Path(step_cache.__file__).parent
+    assert shipped == {p.name: p.read_text(encoding="utf-8") for p in package.glob("*.py")}
     assert 'cache={"max_age": 1.0},' in files["keyt__short.py"]
     assert 'cache={"max_age": None},' in files["keyt__g.py"]
-    tree = ast.parse(text)  # the runtime imports Airflow, which this process must not: take the functions only
-    names = {"step_key", "read_entry", "write_entry", "read_io_file", "IoFileError"}
-    wanted = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in names
-              or isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") in ("KEY_VERSION", "MAX_ENTRY_BYTES")]
-    namespace = {"hashlib": __import__("hashlib"), "json": __import__("json")}
-    exec(compile(ast.Module(body=wanted, type_ignores=[]), "runtime", "exec"), namespace)
+    # The shipped copy, imported under its own name as a worker imports it (its cache module needs no Airflow).
+    out = tmp_path / "dags"
+    for name, text in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text, encoding="utf-8")
+    [folder_name] = {name.split("/", 1)[0] for name in files if name.startswith("rtc_runtime_")}
+    sys.path.insert(0, str(out))
+    try:
+        worker_cache = importlib.import_module(folder_name + ".cache")
+    finally:
+        sys.path.remove(str(out))
+    assert Path(worker_cache.__file__).parent == out / folder_name
+    namespace = {name: getattr(worker_cache, name) for name in ("step_key", "write_entry", "read_entry")}
     args = dict(image_digest="sha256:1", argv=["sh", "-c", "x"], inputs={"n": 1, "s": "é"}, environ={"A": "1"},
                 secrets={"K": "v"}, workdir="/w", mounts=[("/h", "/c", True)], outputs={"n": "int"},
                 map_index=None, fanout=False)

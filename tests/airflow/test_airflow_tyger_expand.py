@@ -13,6 +13,7 @@ def test_airflow_run_expands_like_rtc_exec(airflow, airflow_home, docker_client)
     folder = airflow_home / "dags" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     for name, text in render(expansion_pipeline()).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     result = airflow.dags_test(folder, "expandt.run.expand", conf={"input": "data"})
     assert result["state"] == "success", result

@@ -98,6 +98,7 @@ def test_a_fan_out_graph_runs_end_to_end_on_the_floor(floor_airflow, docker_clie
     folder = home / "dags" / uuid.uuid4().hex
     folder.mkdir()
     for name, text in render(_airflow_pipelines().etl_pipeline()).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
     result = probe(floor_airflow, "test", str(folder), "Demo.etl", json.dumps({"prefix": "p"}),
                    json.dumps({"API_KEY": "s3cret"}))

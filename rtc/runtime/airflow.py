@@ -1,11 +1,14 @@
-# rtc's Airflow runtime: the code every rtc DAG file in this folder imports. {{ header }}.
-#
-# The DAG files add this folder to sys.path and import it by name; .airflowignore keeps Airflow
-# from parsing it as a DAG file. Its name carries a hash of its text, so DAGs compiled by two rtc
-# versions each import their own. It needs only apache-airflow, apache-airflow-providers-docker
-# and the standard library: Airflow workers need no rtc installed. See rtc's docs/airflow.md.
-import hashlib
-import json
+"""rtc's Airflow adapter: the operators every rtc DAG file uses, over rtc's runtime.
+
+Compiled DAG files add their folder to sys.path and import this package by its
+folder name (`rtc_runtime_<hash>.airflow`); .airflowignore keeps Airflow from
+parsing the package as DAG files. Needs only apache-airflow,
+apache-airflow-providers-docker and the standard library: Airflow workers need
+no rtc installed. What a step does (inputs, environment, outputs, signals, the
+cache key) is rtc.runtime.step's and rtc.runtime.cache's, as under every
+target; this module maps it onto DockerOperator, XCom and Airflow's task
+states. See rtc's docs/airflow.md.
+"""
 import os
 import shutil
 import tempfile
@@ -14,7 +17,7 @@ from datetime import timedelta
 
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import BaseOperator, Variable
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from docker.errors import DockerException
 from docker.types import Mount
 
@@ -23,29 +26,19 @@ try:
 except ImportError:  # Airflow before 3.3: no retry policies; DAGs fall back on Airflow's own back-off
     RetryDecision = RetryPolicy = None
 
-# The container contract (see rtc's docs/runtime.md).
-IO_DIR = {{ contract.IO_DIR | py }}
-INPUTS_FILE = {{ contract.INPUTS_FILE | py }}
-MAX_INPUTS_ENV = {{ contract.MAX_INPUTS_ENV | py }}  # larger inputs travel only in INPUTS_FILE
-OUTPUTS_FILE = {{ contract.OUTPUTS_FILE | py }}
-SIGNAL_FILE = {{ contract.SIGNAL_FILE | py }}  # a step may prune itself or ask to run again
-MAX_REQUEUES = {{ contract.MAX_REQUEUES | py }}
-MAX_OUTPUTS_BYTES = {{ contract.MAX_OUTPUTS_BYTES | py }}
-MAX_SIGNAL_BYTES = {{ contract.MAX_SIGNAL_BYTES | py }}
-IO_DIR_MODE = {{ contract.IO_DIR_MODE | py }}  # owner and group only; the container gets the group
-BUFFERS_DIR = {{ contract.BUFFERS_DIR | py }}  # Tyger runs: buffer files
+from .cache import read_entry, step_key, write_entry
+from .contract import (
+    BUFFERS_DIR, IO_DIR, IO_DIR_MODE, LABEL_PIPELINE, LABEL_RUN, LABEL_STEP, MAX_OUTPUTS_BYTES, MAX_REQUEUES,
+    MAX_SIGNAL_BYTES, OUTPUTS_FILE, RETRY_DEFAULTS, SIGNAL_FILE, IoFileError, buffer_file, expand_container,
+    read_io_file, retry_delay,
+)
+from .step import PRUNE, ContractError, binding_value, check_result, container_environment
+from .step import decode_outputs, decode_signal, fan_out_elements, merge_elements
+
 # Each node's contract settings by (DAG id, node name); steps keep only the name (plain data, also
 # for mapped steps), and several DAGs parsed in one process keep their own nodes.
 RTC_NODES = {}
 
-
-{{ check_value_source }}
-
-{{ parse_signal_source }}
-
-{{ io_source }}
-
-{{ cache_source }}
 
 def rtc_cache_dir():
     """Where steps with `cache` keep their outputs on this worker: RTC_CACHE_DIR, else Airflow's
@@ -98,7 +91,7 @@ class RtcNode:
     ):
         self.name = name
         self.cache = cache  # None, or {"max_age": seconds or None}: reuse the outputs of the same work
-        self.bind_mounts = [(source, target, ro) for target, source, ro in mounts]  # as rtc.step_cache keys them
+        self.bind_mounts = [(source, target, ro) for target, source, ro in mounts]  # as rtc.runtime.cache keys them
         self.operator = {
             "mount_tmp_dir": False, "auto_remove": "force", "image": image, "command": command,
             "environment": environment or {}, "retries": retries, **operator,
@@ -134,25 +127,18 @@ def rtc_resolve(binding, upstream, params, item):
 
     An output of an upstream step that did not succeed (a join `after all_done`) is None.
     """
-    kind = binding[0]
-    if kind == "literal":
-        return binding[1]
-    if kind == "param":
-        return params[binding[1]]
-    if kind == "each":
+    if binding[0] == "each":
         return item[binding[1]]
+    if binding[0] != "output":
+        return binding_value(binding, params, {})
     _, step, output, *shape = binding  # shape: "single" (left out), "mapped" or "mapped-fanout"
     value = upstream[step]
-    if value is None:
-        return None
-    if not shape:
-        return value[output]
-    # A mapped upstream: one result per map index, in map-index order (indexed, so that
-    # the lazy sequence is not read past its end). An empty fan-out ran nothing: [].
-    values = [value[i][output] if value[i] is not None else None for i in range(len(value))]
-    if shape == ["mapped-fanout"]:
-        return [element for part in values for element in part]
-    return values
+    if value is None or not shape:
+        return binding_value(binding[:3], params, {step: value})
+    # A mapped upstream: one result per map index, in map-index order (indexed, so that the lazy
+    # sequence is not read past its end); a pruned (skipped) element has none and drops out.
+    results = [value[i] for i in range(len(value))]
+    return merge_elements(results, [output], shape == ["mapped-fanout"])[output]
 
 
 def rtc_secret_values(names):
@@ -172,7 +158,7 @@ def rtc_secret_values(names):
     return values
 
 
-SECRETS_CHECK_ID = {{ secrets_check_id | py }}
+SECRETS_CHECK_ID = "rtc.check_secrets"  # a dot: no step id (an identifier) can clash with it
 
 
 class RtcSecretsCheck(BaseOperator):
@@ -195,8 +181,6 @@ class RtcSecretsCheck(BaseOperator):
             )
         return True
 
-
-{{ retry_delay_source }}
 
 class RtcRetry(RetryPolicy or object):
     """rtc's retry delays (Exosphere's strategies, see retry_delay), computed by the worker at each failure."""
@@ -243,16 +227,14 @@ class RtcEach(BaseOperator):
 
     def execute(self, context):
         rtc_skip_below_pruned(self, context)
-        lists = {}
-        for name, binding in self.rtc_sources.items():
-            value = rtc_resolve(binding, self.rtc_upstream, context["params"], None)
-            if not isinstance(value, list):
-                raise AirflowFailException(f"{self.task_id}: each({name}) needs a list, got {type(value).__name__}")
-            lists[name] = value
-        lengths = {name: len(value) for name, value in lists.items()}
-        if len(set(lengths.values())) > 1:
-            raise AirflowFailException(f"{self.task_id}: the lists of each() differ in length: {lengths}")
-        return [dict(zip(lists, values)) for values in zip(*lists.values())]
+        sources = {
+            name: ("each", ("literal", rtc_resolve(binding, self.rtc_upstream, context["params"], None)))
+            for name, binding in self.rtc_sources.items()
+        }
+        try:
+            return fan_out_elements(sources, context["params"], {}, f"step {self.task_id[: -len('.each')]!r}")
+        except ContractError as exc:
+            raise AirflowFailException(str(exc)) from None
 
 
 class RtcWatcher(BaseOperator):
@@ -321,13 +303,12 @@ class RtcStep(DockerOperator):
                 os.makedirs(mount["Source"], exist_ok=True)
         # A re-queue runs the container again with the same inputs (not a retry: try_number stays).
         for requeues in range(MAX_REQUEUES + 1):
-            produced, signal = self.rtc_run_once(context, inputs, node)
+            outputs, signal = self.rtc_run_once(context, inputs, node)
             if signal is None:
-                outputs = self.rtc_checked(produced, node)
                 if node.cache is not None:
-                    self.rtc_remember(key or self.rtc_cache_key(context, inputs, node), produced, node, context)
+                    self.rtc_remember(key or self.rtc_cache_key(context, inputs, node), outputs, node, context)
                 return outputs
-            if signal[0] == "prune":
+            if signal[0] == PRUNE:
                 raise AirflowSkipException(f"step {self.task_id!r} pruned itself")
             if requeues == MAX_REQUEUES:
                 break
@@ -336,7 +317,7 @@ class RtcStep(DockerOperator):
         raise AirflowFailException(f"step {self.task_id!r} re-queued more than {MAX_REQUEUES} times")
 
     def rtc_cache_key(self, context, inputs, node):
-        """rtc.step_cache's key of this work (image digest, argv, inputs, environment); None without the image."""
+        """rtc.runtime.cache's key of this work (image digest, argv, inputs, environment); None without the image."""
         try:
             digest = self.cli.inspect_image(self.image)["Id"]
         except DockerException:
@@ -358,16 +339,20 @@ class RtcStep(DockerOperator):
         if record.get("expires_at") is not None and time.time() >= float(record["expires_at"]):
             self.log.info("step %r: its cached outputs expired; running it", self.task_id)
             return None
+        max_age = node.cache.get("max_age")  # today's: an entry recorded under a longer one expires by it
+        if max_age is not None and time.time() >= float(record["created_at"]) + max_age:
+            self.log.info("step %r: its cached outputs are older than its cache age; running it", self.task_id)
+            return None
         try:
-            outputs = self.rtc_checked(record["outputs"], node)
-        except AirflowException as exc:  # a damaged or edited entry: run the step, and record afresh
+            outputs = check_result(record["outputs"], node.outputs, node.fanout, f"cached step {self.task_id!r}")
+        except ContractError as exc:  # a damaged or edited entry: run the step, and record afresh
             self.log.warning("step %r: ignoring its cached outputs (%s); running it", self.task_id, exc)
             return None
         age = time.time() - float(record["created_at"])
         self.log.info("step %r cached: outputs recorded %.0fs ago in %s; no container started", self.task_id, age, folder)
         return outputs
 
-    def rtc_remember(self, key, produced, node, context):
+    def rtc_remember(self, key, outputs, node, context):
         """Record the outputs file's content under `key`; a cache that cannot be written costs the reuse only."""
         if key is None:
             return
@@ -375,7 +360,7 @@ class RtcStep(DockerOperator):
         max_age = node.cache.get("max_age")
         map_index = context["ti"].map_index
         record = {
-            "key": key, "outputs": produced, "created_at": now, "expires_at": None if max_age is None else now + max_age,
+            "key": key, "outputs": outputs, "created_at": now, "expires_at": None if max_age is None else now + max_age,
             "pipeline": rtc_namespace(self.dag_id), "graph": self.dag_id, "node": node.name,
             "step": self.task_id if map_index is None or map_index < 0 else f"{self.task_id}#{map_index}",
         }
@@ -391,24 +376,21 @@ class RtcStep(DockerOperator):
         mapped = map_index is not None and map_index >= 0
         private, io_dir = rtc_private_folder(self.host_tmp_dir, "io")
         try:
-            inputs_text = json.dumps(inputs)
+            try:
+                environment, inputs_text = container_environment(
+                    node.operator["environment"], inputs, step=self.task_id, run_id=run_id,
+                    map_index=map_index if mapped else None, secrets=self._private_environment,
+                )
+            except ContractError as exc:
+                raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
             with open(os.path.join(io_dir, "inputs.json"), "x", encoding="utf-8") as f:
                 f.write(inputs_text)
-            self.environment = {
-                **self.environment,
-                **({"RTC_INPUTS": inputs_text} if len(inputs_text.encode()) <= MAX_INPUTS_ENV else {}),
-                "RTC_INPUTS_FILE": INPUTS_FILE,
-                "RTC_OUTPUTS_FILE": OUTPUTS_FILE,
-                "RTC_SIGNAL_FILE": SIGNAL_FILE,
-                "RTC_STEP": self.task_id,
-                "RTC_RUN_ID": run_id,
-            }
-            if mapped:
-                self.environment["RTC_MAP_INDEX"] = str(map_index)
+            # Secrets stay in DockerOperator's private environment (masked, never rendered).
+            self.environment = {k: v for k, v in environment.items() if k not in self._private_environment}
             self.mounts = [m for m in self.mounts if m.get("Target") != IO_DIR]
             self.mounts.append(Mount(IO_DIR, io_dir, type="bind"))
             step_label = f"{self.task_id}#{map_index}" if mapped else self.task_id
-            self.labels = {"rtc.run": run_id, "rtc.step": step_label, "rtc.pipeline": rtc_namespace(self.dag_id)}
+            self.labels = {LABEL_RUN: run_id, LABEL_STEP: step_label, LABEL_PIPELINE: rtc_namespace(self.dag_id)}
             rtc_add_group(self, os.stat(io_dir).st_gid)
             try:
                 super().execute(context)
@@ -423,52 +405,19 @@ class RtcStep(DockerOperator):
                     "through a registry: rtc build FILE --push --registry REGISTRY, and compile with the same --registry"
                 ) from None
             # Only regular files the step wrote in its own io folder are read (never a symlink, FIFO or folder).
+            where = f"step {self.task_id!r}" + (f" element {map_index}" if mapped else "")
             try:
-                text = read_io_file(io_dir, os.path.basename(SIGNAL_FILE), MAX_SIGNAL_BYTES)
-                if text is not None:  # the signal wins over any outputs written too
-                    return None, parse_signal(text)
+                signal = decode_signal(read_io_file(io_dir, os.path.basename(SIGNAL_FILE), MAX_SIGNAL_BYTES), where)
+                if signal is not None:  # the signal wins over any outputs written too
+                    return None, signal
                 text = read_io_file(io_dir, os.path.basename(OUTPUTS_FILE), MAX_OUTPUTS_BYTES)
-            except ValueError as exc:
-                raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
-            try:
-                produced = None if text is None else json.loads(text)
-            except ValueError as exc:
-                raise AirflowFailException(f"step {self.task_id!r}: outputs are not valid JSON: {exc}") from None
+                return decode_outputs(text, node.outputs, node.fanout, where), None
+            except IoFileError as exc:
+                raise AirflowFailException(f"{where}: {exc}") from None
+            except ContractError as exc:  # a broken contract is a bug, not a transient failure: no retries
+                raise AirflowFailException(str(exc)) from None
         finally:
             shutil.rmtree(private, ignore_errors=True)
-        return produced, None
-
-    def rtc_checked(self, produced, node):
-        """The outputs as one JSON object; a fanout node's list becomes one list per output.
-
-        A broken contract is a bug, not a transient failure: it fails the task without retries.
-        """
-        if not node.outputs and produced is None:
-            return {}
-        if produced is None:
-            raise AirflowException(f"step {self.task_id!r} wrote no outputs")
-        if node.fanout:
-            if not isinstance(produced, list):
-                raise AirflowFailException(f"fanout step {self.task_id!r} must write a JSON list of output objects")
-            objects = produced
-        else:
-            objects = [produced]
-        for i, obj in enumerate(objects):
-            where = f"step {self.task_id!r}" + (f" item {i}" if node.fanout else "")
-            if not isinstance(obj, dict):
-                raise AirflowFailException(f"{where}: outputs must be a JSON object, got {type(obj).__name__}")
-            unknown = sorted(set(obj) - set(node.outputs))
-            if unknown:
-                raise AirflowFailException(f"{where}: {unknown[0]!r} is not a declared output")
-            for name, type_text in node.outputs.items():
-                if name not in obj:
-                    raise AirflowFailException(f"{where}: missing output {name!r}")
-                problem = check_value(obj[name], type_text, f"output {name!r} of {where}")
-                if problem:
-                    raise AirflowFailException(problem)
-        if node.fanout:
-            return {name: [obj[name] for obj in objects] for name in node.outputs}
-        return {name: produced[name] for name in node.outputs}
 
 
 class RtcMappedStep(RtcStep):
@@ -536,34 +485,26 @@ class RtcRunJob(DockerOperator):
         try:
             system = {}  # what the runner adds to the codespec's env (as under `rtc exec`)
             for name, variable in [*self.rtc_inputs.items(), *self.rtc_outputs.items()]:
-                path = os.path.join(folder, buffer_file(variable))
+                path = os.path.join(folder, os.path.basename(buffer_file(name)))
                 with open(path, "x", encoding="utf-8") as f:
                     if name in self.rtc_inputs:
                         f.write(str(context["params"][name]))
                 os.chmod(path, 0o660)  # the container writes it through the folder's group
-                system[variable] = BUFFERS_DIR + "/" + buffer_file(variable)
+                system[variable] = buffer_file(name)
             system["RTC_RUN_ID"] = run_id
             system["RTC_REPLICA_INDEX"] = system["REPLICA_INDEX"] = str(self.rtc_replica)
             self.command, _, self.environment = expand_container(self.command, (), self.environment, system)
             self.mounts = [m for m in self.mounts if m.get("Target") != BUFFERS_DIR]
             self.mounts.append(Mount(BUFFERS_DIR, folder, type="bind"))
-            self.labels = {"rtc.run": run_id, "rtc.step": self.task_id, "rtc.pipeline": self.rtc_pipeline}
+            self.labels = {LABEL_RUN: run_id, LABEL_STEP: self.task_id, LABEL_PIPELINE: self.rtc_pipeline}
             rtc_add_group(self, os.stat(folder).st_gid)
             super().execute(context)
             outputs = {}
             for name, variable in self.rtc_outputs.items():
                 try:
-                    outputs[name] = read_io_file(folder, buffer_file(variable), MAX_OUTPUTS_BYTES) or ""
+                    outputs[name] = read_io_file(folder, os.path.basename(buffer_file(name)), MAX_OUTPUTS_BYTES) or ""
                 except ValueError as exc:
                     raise AirflowFailException(f"output buffer {name!r}: {exc}") from None
         finally:
             shutil.rmtree(private, ignore_errors=True)
         return outputs
-
-
-def buffer_file(variable):
-    """INPUT_PIPE -> input: a buffer's file under BUFFERS_DIR, as rtc.contract.buffer_file names it."""
-    return variable[: -len("_PIPE")].lower()
-
-
-{{ expand_container_source | trim }}
