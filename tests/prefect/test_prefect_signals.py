@@ -108,22 +108,3 @@ def test_a_malformed_signal_breaks_the_contract(compile_to, prefect_server, dock
     assert state.is_failed()
     assert "a signal file holds" in state.message, state.message
     assert (state_dir / "runs").read_text().splitlines() == ["run"]  # a broken contract is not retried
-
-
-def test_an_output_named_like_a_marker_is_just_an_output(compile_to, prefect_server, docker_client):
-    """The runtime's prune marker has a tuple key, which no outputs object (JSON) can hold: the step
-    below runs, as under the local runner and Airflow."""
-    from rtc.compiler.ir import Node, OutputRef, Port, Step, StepInput
-    from rtc_prefect_cases import graph_pipeline
-
-    nodes = [Node(name="Src", env="bb", outputs=[Port(name="__rtc_pruned__", type="str")],
-                  command=["sh", "-c", 'echo \'{"__rtc_pruned__": "self"}\' > "$RTC_OUTPUTS_FILE"']),
-             Node(name="Use", env="bb", inputs=[Port(name="v", type="str")], outputs=[Port(name="got", type="json")],
-                  command=["sh", "-c", 'echo "{\\"got\\": $RTC_INPUTS}" > "$RTC_OUTPUTS_FILE"'])]
-    steps = [Step(id="src", node="Src"),
-             Step(id="use", node="Use", upstream=["src"],
-                  inputs=[StepInput(name="v", binding=OutputRef(step="src", output="__rtc_pruned__"), type="str")])]
-    module = load_module(flow_file(compile_to(graph_pipeline("MarkerT", nodes, steps)), "g"))
-    state = module.g(return_state=True)
-    assert state.is_completed(), state.message
-    assert state.result() == {"src": {"__rtc_pruned__": "self"}, "use": {"got": {"v": "self"}}}
