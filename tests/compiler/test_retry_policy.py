@@ -210,9 +210,23 @@ def test_every_target_computes_the_same_delays(tmp_path):
             # Prefect waits its listed delay, then run_step sleeps the rest (attempt n + 1 is run_count n + 1).
             in_prefect = prefect_delays[min(n, len(prefect_delays)) - 1] + pf["retry_rest"](pf_specs[step_id], n + 1)
             assert local == in_airflow == pytest.approx(in_prefect, abs=1e-9), (step_id, n)
-    random.seed(3)
-    assert steps["exp"].retry_policy(pipeline.nodes["Exp"]).delay_for(2) != steps["exp"].retry_policy(
-        pipeline.nodes["Exp"]).delay_for(2)  # jitter is drawn at each failure
+
+
+def test_jitter_is_drawn_at_each_failure(tmp_path, monkeypatch):
+    """Each delay makes a new draw (here the smallest possible value, then the largest), none is reused."""
+    pipeline = compile_text(tmp_path, CROSS_TARGET_RT)
+    [step] = [s for s in pipeline.graphs["g"].steps if s.id == "exp"]
+    policy = step.retry_policy(pipeline.nodes["Exp"])
+    draws = []
+
+    def uniform(a, b):
+        draws.append((a, b))
+        return b if len(draws) % 2 == 0 else a
+
+    monkeypatch.setattr(random, "uniform", uniform)
+    first, second = policy.delay_for(2), policy.delay_for(2)
+    low, high = policy.delay_range(2)
+    assert len(draws) == 2 and (first, second) == (low, high) and low < high, (draws, first, second)
 
 
 def test_the_contracts_retry_defaults_are_the_irs():
