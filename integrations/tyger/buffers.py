@@ -11,6 +11,16 @@ named pipe fed from (or drained into) the file by the runner (`pipes.py`).
 Lifetimes: a buffer may expire (`rtc buffer create --ttl`, a run's
 `bufferTtl`); an ephemeral one (`_` as a run's buffer argument) lives as long
 as its run. `remove_expired` deletes both kinds once their time is up.
+`rtc exec`'s own standard input and output buffers expire after
+`EXEC_BUFFER_TTL_SECONDS` (one hour) unless the run gives a `bufferTtl`.
+
+A writer that dies (SIGKILL of `rtc buffer write` or `rtc exec`) cannot
+complete its buffer. Each writer records its owner label
+(`rtc.integrations.engine.owners`) when it starts and holds an exclusive
+`flock` on the file while it writes; once that owner is provably gone and
+the lock is free, the buffer is marked failed (`fail_abandoned`: by the run
+store's reconcile, by `rtc gc`, and by a follower that waits on it), so its
+readers end with an error instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import time
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.base.diagnostics import RtcError
 from rtc.integrations.tyger.store import BufferRecord, Store
 
@@ -32,6 +42,8 @@ CONTAINER_DIR = contract.BUFFERS_DIR
 _CHUNK = 1 << 16
 _FOLLOW_CHUNK = 1 << 20
 FOLLOW_POLL_SECONDS = 0.02  # how soon a follower sees new bytes
+WRITER_CHECK_SECONDS = 1.0  # how often a waiting follower checks that the writer still lives
+EXEC_BUFFER_TTL_SECONDS = 3600.0  # `rtc exec`'s stdin/stdout buffers, unless the run gives a bufferTtl
 
 
 def new_buffer_id() -> str:
@@ -89,6 +101,7 @@ def write(store: Store, buffer_id: str, source: BinaryIO) -> int:
                            hint="buffers are write-once; create a new one") from None
         if get(store, buffer_id).sealed_at is not None:  # completed while we waited for the lock
             raise RtcError(f"buffer {buffer_id} has already been written", hint="buffers are write-once; create a new one")
+        _record_writer(store, buffer_id)
         while chunk := read(_CHUNK):
             out.write(chunk)
             written += len(chunk)
@@ -128,6 +141,7 @@ def follow(store: Store, buffer_id: str, sink, *, stop=None, timeout: float | No
     deadline = None if timeout is None else time.monotonic() + timeout
     put = sink if callable(sink) else sink.write
     copied = 0
+    next_writer_check = time.monotonic() + WRITER_CHECK_SECONDS
     with open(store.buffer_path(buffer_id), "rb", buffering=0) as src:
         while True:
             seen = _seals_here[0]
@@ -137,8 +151,18 @@ def follow(store: Store, buffer_id: str, sink, *, stop=None, timeout: float | No
                 copied += len(chunk)
                 if not callable(sink):
                     sink.flush()
-            if done or (stop is not None and stop.is_set()):
+            if done:
+                failed = failure(store, buffer_id)
+                if failed is not None:
+                    raise RtcError(f"buffer {buffer_id} is incomplete: {failed}",
+                                   hint="what was written before has been copied; write the data again into a new buffer")
                 return copied
+            if stop is not None and stop.is_set():
+                return copied
+            if time.monotonic() >= next_writer_check:  # a writer killed with SIGKILL never completes it
+                next_writer_check = time.monotonic() + WRITER_CHECK_SECONDS
+                fail_abandoned(store, only=buffer_id)
+                continue
             if deadline is not None and time.monotonic() >= deadline:
                 raise RtcError(f"buffer {buffer_id} was not completed within {timeout:g}s")
             with _sealed:
@@ -158,6 +182,90 @@ def _complete(store: Store, buffer_id: str) -> bool:
         return store.get_buffer(buffer_id).sealed_at is not None
     except RtcError:
         return True
+
+
+# ---------------------------------------------------------------- writers that died
+
+_WRITERS = """
+CREATE TABLE IF NOT EXISTS buffer_writers (
+    id      TEXT PRIMARY KEY,
+    owner   TEXT NOT NULL,
+    failed  TEXT
+);
+"""
+
+
+@contextmanager
+def _writers_db(store: Store):
+    with store._connect() as db:
+        if not getattr(store, "_buffer_writers_ready", False):
+            db.executescript(_WRITERS)
+            store._buffer_writers_ready = True
+        yield db
+
+
+def _record_writer(store: Store, buffer_id: str) -> None:
+    from rtc.integrations.engine.owners import owner_label
+
+    with _writers_db(store) as db:
+        db.execute("INSERT OR REPLACE INTO buffer_writers (id, owner, failed) VALUES (?, ?, NULL)", (buffer_id, owner_label()))
+
+
+def failure(store: Store, buffer_id: str) -> str | None:
+    """Why the buffer is incomplete for good (its writer died), or None."""
+    with _writers_db(store) as db:
+        row = db.execute("SELECT failed FROM buffer_writers WHERE id = ?", (buffer_id,)).fetchone()
+    return None if row is None else row["failed"]
+
+
+def mark_failed(store: Store, buffer_id: str, reason: str) -> None:
+    """The buffer will never be complete: readers copy what is there, then end with `reason`."""
+    from rtc.integrations.engine.owners import owner_label
+
+    with _writers_db(store) as db:
+        db.execute("INSERT INTO buffer_writers (id, owner, failed) VALUES (?, ?, ?) "
+                   "ON CONFLICT(id) DO UPDATE SET failed = excluded.failed WHERE failed IS NULL",
+                   (buffer_id, owner_label(), reason))
+    seal(store, buffer_id)
+
+
+def _lock_free(path) -> bool:
+    """No process (in any PID namespace of this kernel) holds the writer's lock on the buffer file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # releases our shared lock too
+
+
+def fail_abandoned(store: Store, only: str | None = None) -> list[str]:
+    """Mark failed every incomplete buffer whose writer is provably gone and whose lock is free; returns their ids."""
+    from rtc.integrations.engine.owners import owner_pid, owner_state
+
+    query = ("SELECT w.id, w.owner FROM buffer_writers w JOIN buffers b ON b.id = w.id "
+             "WHERE w.failed IS NULL AND b.sealed_at IS NULL")
+    params: tuple = ()
+    if only is not None:
+        query += " AND w.id = ?"
+        params = (only,)
+    with _writers_db(store) as db:
+        rows = db.execute(query, params).fetchall()
+    failed = []
+    for row in rows:
+        if owner_state(row["owner"]) == "gone" and _lock_free(store.buffer_path(row["id"])):
+            mark_failed(store, row["id"], f"its writer ({owner_pid(row['owner'])}) ended before completing it")
+            failed.append(row["id"])
+    return failed
+
+
+def fail_if_writer_gone(store: Store, buffer_id: str) -> bool:
+    return bool(fail_abandoned(store, only=buffer_id))
 
 
 # ---------------------------------------------------------------- lifetimes
@@ -201,6 +309,9 @@ def remove_expired(store: Store) -> list[str]:
         for buffer_id in gone:
             db.execute("DELETE FROM buffers WHERE id = ?", (buffer_id,))
             db.execute("DELETE FROM buffer_lifetimes WHERE id = ?", (buffer_id,))
+    if gone:
+        with _writers_db(store) as db:
+            db.executemany("DELETE FROM buffer_writers WHERE id = ?", [(b,) for b in gone])
     for buffer_id in gone:
         try:
             os.unlink(store.buffer_path(buffer_id))  # a reader that has it open still gets all of it

@@ -29,7 +29,7 @@ import threading
 import time
 from typing import BinaryIO, Callable
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.base.diagnostics import RtcError
 from rtc.integrations.tyger import buffers as buffer_ops
 from rtc.integrations.engine import containers as engine
@@ -71,7 +71,7 @@ def run_label(store: Store, run_id: int) -> str:
 # ---------------------------------------------------------------- creating
 
 
-def create_run(store: Store, spec: dict) -> RunRecord:
+def create_run(store: Store, spec: dict, default_ttl_seconds: float | None = None) -> RunRecord:
     """Store `spec` as a Pending run, creating the buffers it does not name (tagged with the run's tags).
 
     `_` as a buffer argument is an ephemeral buffer: created here, removed
@@ -87,7 +87,7 @@ def create_run(store: Store, spec: dict) -> RunRecord:
         if parameter in cs.outputs and record.sealed_at is not None:
             raise RtcError(f"buffer {buffer_id} (output {parameter!r}) is already written; an output needs a fresh buffer")
     ttl = spec["job"].get("bufferTtl")
-    ttl_seconds = None if ttl is None else parse_ttl(ttl)
+    ttl_seconds = default_ttl_seconds if ttl is None else parse_ttl(ttl)
     tags = spec["job"]["tags"]
     filled, ephemeral = dict(given), []
     for parameter in [*cs.inputs, *cs.outputs]:
@@ -159,23 +159,68 @@ def execute_run(
     unmapped_outputs = [p for p in cs.outputs if p not in given]
     if exec_io:
         _check_exec_streams(cs, unmapped_inputs, unmapped_outputs)
-    record = create_run(store, spec)
+    # exec's own stdin/stdout buffers are collected after EXEC_BUFFER_TTL_SECONDS (unless the run gives bufferTtl)
+    record = create_run(store, spec, default_ttl_seconds=buffer_ops.EXEC_BUFFER_TTL_SECONDS if exec_io else None)
     ids = record.spec["job"]["buffers"]
-    streams: list[threading.Thread] = []
+    streams: list[tuple[threading.Thread, str]] = []
     for parameter in unmapped_inputs:
         if exec_io and stdin is not None:
-            streams.append(_stream(f"rtc-stdin-{parameter}", buffer_ops.write, store, ids[parameter], stdin))
+            streams.append((_stream(f"rtc-stdin-{parameter}", buffer_ops.write, store, ids[parameter], _RawReader(stdin)),
+                            ids[parameter]))
         else:
             buffer_ops.seal(store, ids[parameter])
     output = None
     if exec_io and stdout is not None and unmapped_outputs:
-        output = _stream("rtc-stdout", buffer_ops.follow, store, ids[unmapped_outputs[0]], stdout)
+        output = _stream("rtc-stdout", buffer_ops.follow, store, ids[unmapped_outputs[0]], _raw_writer(stdout))
     if on_status is not None:
         on_status(record)
     record = execute(store, record.id, on_line=on_line, on_status=on_status, cancel=cancel)
     if output is not None:
         output.join()  # the run's outputs are complete: the follower has copied everything
+    for thread, buffer_id in streams:
+        if thread.is_alive():  # the job stopped reading early and stdin is still open: fine, the run is over
+            buffer_ops.mark_failed(store, buffer_id, "the run ended before standard input did (not all of it was written)")
     return record
+
+
+class _RawReader:
+    """Standard input read with os.read on its descriptor, never through its BufferedReader.
+
+    The copying thread may still wait in a read when the run is over and the command
+    returns; had it held the BufferedReader's lock, the interpreter would abort at exit
+    (`Fatal Python error: _enter_buffered_busy`, exit 134). A thread blocked in os.read
+    holds no Python lock, and exit does not wait for it.
+    """
+
+    def __init__(self, source: BinaryIO):
+        self.source = source
+        try:
+            self.fd = source.fileno()
+        except (AttributeError, OSError, ValueError):
+            self.fd = None
+
+    def read1(self, size: int = -1) -> bytes:
+        if self.fd is None:
+            return self.source.read(size)
+        return os.read(self.fd, size if size > 0 else 1 << 16)
+
+    read = read1
+
+
+def _raw_writer(sink: BinaryIO):
+    """Write to `sink`'s descriptor directly (see _RawReader: no BufferedWriter lock held at exit)."""
+    try:
+        fd = sink.fileno()
+        sink.flush()
+    except (AttributeError, OSError, ValueError):
+        return sink
+
+    def put(chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view):]
+
+    return put
 
 
 EPHEMERAL = "_"
@@ -530,7 +575,7 @@ def request_cancel(store: Store, run_id: int) -> RunRecord:
         return record
     store.transition(run_id, CANCELING, frm=(PENDING, RUNNING))
     record = store.get_run(run_id)
-    if record.status == CANCELING and not _alive(record.pid):
+    if record.status == CANCELING and _executor_gone(record):
         try:
             engine.remove_labelled(engine.connect(), **{"rtc.run": run_label(store, run_id)})
         finally:
@@ -541,20 +586,13 @@ def request_cancel(store: Store, run_id: int) -> RunRecord:
     return store.get_run(run_id)
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+def _executor_gone(record: RunRecord) -> bool:
+    """Proven gone: never started, or its owner label says so (a pid of another PID namespace proves nothing)."""
+    from rtc.integrations.engine.owners import owner_state
+
+    if record.pid is None:
         return True
-    try:  # a zombie (exited, not yet reaped) is not executing anything
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+    return owner_state(record.owner) == "gone"
 
 
 # ---------------------------------------------------------------- the detached executor

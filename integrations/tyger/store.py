@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at    REAL,
     finished_at   REAL,
     exit_code     INTEGER,
-    pid           INTEGER
+    pid           INTEGER,
+    owner         TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
 CREATE TABLE IF NOT EXISTS buffers (
@@ -101,6 +102,7 @@ class RunRecord:
     finished_at: float | None
     exit_code: int | None
     pid: int | None
+    owner: str | None = None  # rtc.integrations.engine.owners.owner_label of the executor
 
     @property
     def terminal(self) -> bool:
@@ -135,6 +137,13 @@ class Store:
                 raise self._unusable("it is not a regular file")
             with self._connect() as db:
                 db.executescript(_SCHEMA)
+                columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+                if "owner" not in columns:  # a store of an older rtc: its runs' owners are unknown (never reconciled)
+                    try:
+                        db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+                    except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                        if "duplicate column" not in str(exc):
+                            raise
         if reconcile:
             from rtc.integrations.tyger.abandoned import reconcile as finish_abandoned
 
@@ -224,8 +233,11 @@ class Store:
             return cur.rowcount == 1
 
     def set_pid(self, run_id: int, pid: int) -> None:
+        """Record the process executing the run, with its owner label (which PID namespace the pid is in)."""
+        from rtc.integrations.engine.owners import owner_label
+
         with self._connect() as db:
-            db.execute("UPDATE runs SET pid = ? WHERE id = ?", (pid, run_id))
+            db.execute("UPDATE runs SET pid = ?, owner = ? WHERE id = ?", (pid, owner_label(pid), run_id))
 
     def log_dir(self, run_id: int) -> Path:
         return self.home / "logs" / str(run_id)
@@ -333,6 +345,7 @@ def _run_record(row: sqlite3.Row) -> RunRecord:
         finished_at=row["finished_at"],
         exit_code=row["exit_code"],
         pid=row["pid"],
+        owner=row["owner"] if "owner" in row.keys() else None,
     )
 
 
