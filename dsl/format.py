@@ -18,8 +18,9 @@ The layout is the one the README's examples use:
 
 Comments, strings (including `\"\"\"` strings, byte for byte), numbers as
 written, and the order of everything are kept. The formatter works on Lark's
-concrete tree (not `rtc.dsl.ast`, which drops comments and spelling), with
-its own parser instance whose lexer hands over the comments it skips. A file
+concrete tree (not `rtc.dsl.ast`, which drops comments and spelling), from the
+same parser instance as `rtc.dsl.parser`, whose lexer hands over the comments
+it skips (`rtc.dsl.parser.concrete_tree`). A file
 that does not parse cleanly is refused with the parser's own diagnostics, so
 formatting never changes what a file means.
 """
@@ -27,10 +28,8 @@ formatting never changes what a file means.
 from __future__ import annotations
 
 import re
-import threading
-from functools import lru_cache
 
-from lark import Lark, Token, Tree
+from lark import Token, Tree
 
 LINE_WIDTH = 100
 INDENT = "  "
@@ -39,37 +38,14 @@ _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _PORT_KINDS = ("port_decl", "bare_port")
 _ASSIGN_KINDS = ("assign", "command_attr")
 
-_collected = threading.local()
-
-
-def _collect_comment(token: Token) -> None:
-    _collected.comments.append(token)
-
-
-@lru_cache(maxsize=1)
-def _lark() -> Lark:
-    return Lark.open_from_package(
-        "rtc.grammars",
-        "rtc.lark",
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _collect_comment},
-    )
-
 
 def format_rt(text: str, file: str = "<text>") -> str:
     """The canonical layout of `text`; raise `CompileError` when it does not parse."""
-    from rtc.dsl.parser import parse_rt
+    from rtc.dsl.parser import concrete_tree, parse_rt
 
     text = text.replace("\r\n", "\n")
     parse_rt(text, file)  # the real front end's verdict, with its diagnostics
-    _collected.comments = []
-    try:
-        tree = _lark().parse(text)
-        comments = list(_collected.comments)
-    finally:
-        _collected.comments = []
+    tree, comments = concrete_tree(text)
     return _Formatter(text, comments).module(tree)
 
 
