@@ -347,10 +347,6 @@ class Step(Model):
         """The retry policy this step runs with."""
         return node.retry if self.retry is None else self.retry
 
-    def output_type(self, declared: str, node: Node) -> str:
-        """Type seen downstream for an output declared with type `declared`."""
-        return f"list[{declared}]" if (self.mapped or node.fanout) else declared
-
 
 @_ir
 class Param(Model):

@@ -8,7 +8,6 @@ once, and nowhere else. The codes are documented in docs/diagnostics.md.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -162,7 +161,3 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | Non
     if errors > 1:
         chunks.append(f"{errors} errors")
     return "\n".join(chunks)
-
-
-def render_json(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps([d.to_json() for d in diagnostics], indent=2)
