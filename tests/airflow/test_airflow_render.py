@@ -10,20 +10,20 @@ import pytest
 from rtc.runtime import contract
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Expose, Mount, Param
-from rtc.integrations.airflow import render, runtime_module
-from rtc.integrations.codegen import py_literal
+from rtc.integrations.airflow import render
+from rtc.integrations.codegen import py_literal, runtime_package
 
 from airflow_pipelines import etl_pipeline, tyger_pipeline
 
-RUNTIME = runtime_module()[0]
+RUNTIME, RUNTIME_FILES = runtime_package()
 
-# `hashlib`: rtc.runtime.cache.step_key (inlined in the runtime) names the work of a cached step.
-ALLOWED_IMPORTS = {"hashlib", "json", "os", "random", "shutil", "tempfile", "time", "datetime", "pathlib", "sys",
-                   "airflow", "docker", "stat", RUNTIME}
+# `hashlib`: rtc.runtime.cache.step_key names the work of a cached step; `math`: rtc.runtime.jsonio's bounds.
+ALLOWED_IMPORTS = {"__future__", "dataclasses", "math", "io", "tarfile", "hashlib", "json", "os", "random", "shutil", "tempfile", "time",
+                   "datetime", "pathlib", "sys", "airflow", "docker", "stat", RUNTIME}
 
 
 def dag_files(files: dict[str, str]) -> dict[str, str]:
-    return {name: text for name, text in files.items() if name != RUNTIME + ".py" and name != ".airflowignore"}
+    return {name: text for name, text in files.items() if name not in RUNTIME_FILES and name != ".airflowignore"}
 
 
 def only(files: dict[str, str]) -> str:
@@ -34,9 +34,10 @@ def only(files: dict[str, str]) -> str:
 
 
 def test_one_file_per_graph_and_per_run_named_after_namespace_and_the_runtime_beside_them():
-    assert sorted(render(etl_pipeline())) == [".airflowignore", "Demo__etl.py", RUNTIME + ".py"]
-    assert sorted(render(tyger_pipeline())) == [".airflowignore", "Demo__run__greet.py", RUNTIME + ".py"]
-    assert RUNTIME.startswith("rtc_airflow_") and render(etl_pipeline())[".airflowignore"].endswith("rtc_airflow_*.py\n")
+    assert sorted(render(etl_pipeline())) == sorted([".airflowignore", "Demo__etl.py", *RUNTIME_FILES])
+    assert sorted(render(tyger_pipeline())) == sorted([".airflowignore", "Demo__run__greet.py", *RUNTIME_FILES])
+    assert {name.split("/")[0] for name in RUNTIME_FILES} == {RUNTIME}
+    assert RUNTIME.startswith("rtc_runtime_") and render(etl_pipeline())[".airflowignore"].endswith("\nrtc_runtime_*\n")
 
 
 def test_header_names_the_source_and_says_generated():
@@ -52,23 +53,28 @@ def test_same_pipeline_same_bytes():
 
 def test_imports_only_airflow_docker_and_the_standard_library():
     files = {**render(etl_pipeline()), **render(tyger_pipeline())}
-    for text in [text for name, text in files.items() if name.endswith(".py")]:
+    # The runtime package's Prefect adapter is there for flows compiled into the same package; DAGs never import it.
+    for text in [text for name, text in files.items() if name.endswith(".py") and not name.endswith("/prefect.py")]:
         tree = ast.parse(text)
         roots = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 roots |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom):
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:  # relative: within the runtime package
                 roots.add(node.module.split(".")[0])
         assert roots <= ALLOWED_IMPORTS, roots
 
 
-def test_the_runtime_module_carries_check_value_from_the_contract():
-    assert contract.check_value_source() in render(etl_pipeline())[RUNTIME + ".py"]
+def test_the_runtime_package_is_rtc_runtime_itself():
+    from pathlib import Path
+
+    shipped = {name.split("/")[1]: text for name, text in render(etl_pipeline()).items() if name in RUNTIME_FILES}
+    assert shipped == {p.name: p.read_text(encoding="utf-8") for p in Path(contract.__file__).parent.glob("*.py")}
 
 
 def test_formatted_four_space_indents_no_trailing_space():
-    for text in [*render(etl_pipeline()).values(), *render(tyger_pipeline()).values()]:
+    # The DAG files rtc writes (the runtime package beside them is rtc's own source, linted as code).
+    for text in [*dag_files(render(etl_pipeline())).values(), *dag_files(render(tyger_pipeline())).values()]:
         assert text.endswith("\n") and not text.endswith("\n\n")
         assert "\t" not in text
         assert "\n\n\n\n" not in text
@@ -150,10 +156,10 @@ def test_a_dag_file_holds_only_what_the_pipeline_says():
     files = {**render(etl_pipeline()), **render(tyger_pipeline())}
     for text in dag_files(files).values():
         assert "class " not in text and "\ndef " not in text  # no runtime code in a DAG file
-        assert f"from {RUNTIME} import " in text
-    runtime = files[RUNTIME + ".py"]
+        assert f"from {RUNTIME}.airflow import " in text
+    runtime = files[RUNTIME + "/airflow.py"]
     for name in ("class RtcStep", "class RtcEach", "class RtcMappedStep", "class RtcSecretsCheck", "class RtcRetry",
-                 "class RtcWatcher", "class RtcRunJob", "def check_value", "def read_io_file"):
+                 "class RtcWatcher", "class RtcRunJob"):
         assert name in runtime, name
     assert len(dag_files(render(etl_pipeline()))["Demo__etl.py"].splitlines()) < 120
 
@@ -167,7 +173,7 @@ def test_a_plain_chain_imports_only_the_step_runtime():
     no_retry = base.nodes["Load"].with_changes({"retry": base.nodes["Clean"].retry})
     text = only(render(base.with_changes({"graphs": {"etl": graph}, "nodes": {**base.nodes, "Load": no_retry}})))
     imports = "\n".join(line for line in text.splitlines() if line.startswith(("import ", "from ")))
-    assert f"from {RUNTIME} import RtcNode, rtc_step  # noqa: E402" in imports
+    assert f"from {RUNTIME}.airflow import RtcNode, rtc_step  # noqa: E402" in imports
     for name in ("Variable", "Param", "BaseOperator", "Retry", "random", "RtcEach", "RtcWatcher"):
         assert name not in imports, name
 

@@ -56,12 +56,17 @@ def golden_target_files(example: Path, target: str) -> dict[Path, str]:
     """What `rtc compile EXAMPLE --target TARGET` writes, normalised, keyed by golden path."""
     import importlib
 
+    from rtc.integrations.codegen import runtime_package
+
     pipeline = compile_relative(example)
     rendered = importlib.import_module(f"rtc.integrations.{target}").render(pipeline)
     folder = golden_path(example).parent / target
+    # rtc's runtime package (rtc/runtime/ itself, shipped beside the files) is left out, and named
+    # `rtc_runtime_<hash>`: a change to rtc's own code is not a change to what a pipeline compiles to.
+    package, shipped = runtime_package()
     return {
-        folder / rel: _ANY_TAG.sub(r"\1:<tag>", text).replace(str(REPO), "<repo>")
-        for rel, text in sorted(rendered.items())
+        folder / rel: _ANY_TAG.sub(r"\1:<tag>", text).replace(str(REPO), "<repo>").replace(package, "rtc_runtime_<hash>")
+        for rel, text in sorted(rendered.items()) if rel not in shipped
     }
 
 
@@ -87,6 +92,7 @@ def compile_relative(path: Path):
 
 def regen() -> None:
     import os
+    import shutil
 
     from rtc.base.diagnostics import CompileError
 
@@ -104,7 +110,7 @@ def regen() -> None:
             files = golden_target_files(example, name)
             folder = golden_path(example).parent / name
             for stale in set(folder.glob("*")) - set(files) if folder.is_dir() else ():
-                stale.unlink()  # e.g. a runtime module whose content hash changed
+                shutil.rmtree(stale) if stale.is_dir() else stale.unlink()  # e.g. an older rtc's runtime
                 print(f"removed {stale.relative_to(REPO)}")
             for path, text in files.items():
                 path.parent.mkdir(parents=True, exist_ok=True)

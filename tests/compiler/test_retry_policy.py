@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from rtc import contract
+from rtc.runtime import contract
 from rtc.compiler import compile_file
 from rtc.compiler.bounds import MAX_DURATION_SECONDS
 from rtc.base.diagnostics import CompileError
@@ -177,10 +177,11 @@ def _prefect_specs(text: str) -> dict:
     raise AssertionError("no STEPS in the flow module")
 
 
-def _split(files: dict, prefix: str) -> tuple[str, str]:
-    """(the runtime module's text, the one other Python file's text) of a rendered folder."""
-    [runtime] = [text for name, text in files.items() if name.startswith(prefix)]
-    [module] = [text for name, text in files.items() if name.endswith(".py") and not name.startswith(prefix)]
+def _split(files: dict, adapter: str) -> tuple[str, str]:
+    """(the shipped runtime package's contract and `adapter` module, the one generated Python file) of a rendered folder."""
+    runtime = "\n".join(text for name, text in sorted(files.items())
+                        if name.startswith("rtc_runtime_") and name.endswith(("/contract.py", f"/{adapter}.py")))
+    [module] = [text for name, text in files.items() if name.endswith(".py") and not name.startswith("rtc_runtime_")]
     return runtime, module
 
 
@@ -188,10 +189,10 @@ def test_every_target_computes_the_same_delays(tmp_path):
     pipeline = compile_text(tmp_path, CROSS_TARGET_RT)
     steps = {s.id: s for s in pipeline.graphs["g"].steps}
     # The functions come from the runtime modules beside the DAGs and flows, the policies from those files.
-    af_runtime, af_dag = _split(airflow.render(pipeline), "rtc_airflow_")
+    af_runtime, af_dag = _split(airflow.render(pipeline), "airflow")
     af = _functions(af_runtime, {"retry_delay"})
     af_policies = _airflow_policies(af_dag)
-    pf_runtime, pf_flow = _split(prefect.render(pipeline), "rtc_prefect_")
+    pf_runtime, pf_flow = _split(prefect.render(pipeline), "prefect")
     pf = _functions(pf_runtime, {"retry_delay", "retry_rest", "prefect_delays"})
     pf_specs = _prefect_specs(pf_flow)
 
@@ -231,7 +232,7 @@ def test_jitter_is_drawn_at_each_failure(tmp_path, monkeypatch):
 
 def test_the_contracts_retry_defaults_are_the_irs():
     from rtc.compiler.ir import RetryPolicy
-    from rtc.contract import RETRY_DEFAULTS
+    from rtc.runtime.contract import RETRY_DEFAULTS
 
     default = RetryPolicy()
     assert default.as_contract() == {}  # generated files write only what differs

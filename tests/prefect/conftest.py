@@ -92,6 +92,7 @@ def compile_to(tmp_path):
         out = tmp_path / "flows"
         out.mkdir(exist_ok=True)
         for rel, text in render(pipeline).items():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (out / rel).write_text(text, encoding="utf-8")
         return out
 

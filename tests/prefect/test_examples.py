@@ -34,6 +34,7 @@ def test_example_runs_as_prefect_flows(source, tmp_path, prefect_server, docker_
     out.mkdir()
     files = emitter.render(pipeline)
     for rel, text in files.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_text(text, encoding="utf-8")
     ran = 0
     for rel, (kind, name) in emitter.module_files(pipeline).items():

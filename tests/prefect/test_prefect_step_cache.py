@@ -1,5 +1,5 @@
 """Steps with `cache` under Prefect (a real server, real flow runs, the real engine): the tasks use Prefect's
-own cache (`cache_key_fn` = rtc.step_cache's key, `cache_expiration` from the duration), so the outputs live in
+own cache (`cache_key_fn` = rtc.runtime.cache's key, `cache_expiration` from the duration), so the outputs live in
 Prefect's result storage, and a hit runs no task function and starts no container.
 
 What is checked: an unchanged re-run starts no container and returns the same outputs; a changed input re-runs
@@ -88,22 +88,25 @@ def _result(store, key):
 
 
 def test_the_runtime_computes_rtc_run_s_key(compile_to, tmp_path):
-    """The runtime module carries rtc.step_cache.step_key's source: the same arguments give the same key."""
-    import ast
+    """The runtime module carries rtc.runtime.cache.step_key's source: the same arguments give the same key."""
+    import importlib
+    import sys
+    from pathlib import Path
 
-    from rtc import step_cache
+    from rtc.runtime import cache as step_cache
 
     source = tmp_path / "p.rt"
     source.write_text(cache_source("keyt"), encoding="utf-8")
     folder = compile_to(compile_file(str(source)))
-    [runtime] = folder.glob("rtc_prefect_*.py")
-    assert step_cache.key_source() in runtime.read_text()
+    [package] = folder.glob("rtc_runtime_*")
+    assert (package / "cache.py").read_text() == Path(step_cache.__file__).read_text()  # the same module, shipped
     assert '"cache": {"max_age": 1.0}' in flow_file(folder, "short").read_text()
-    tree = ast.parse(runtime.read_text())
-    wanted = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "step_key"
-              or isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "KEY_VERSION"]
-    namespace = {"hashlib": __import__("hashlib"), "json": __import__("json")}
-    exec(compile(ast.Module(body=wanted, type_ignores=[]), str(runtime), "exec"), namespace)
+    sys.path.insert(0, str(folder))
+    try:
+        shipped = importlib.import_module(package.name + ".cache")  # as the flow imports it, under its own name
+    finally:
+        sys.path.remove(str(folder))
+    namespace = {"step_key": shipped.step_key}
     args = dict(image_digest="sha256:1", argv=["sh", "-c", "x"], inputs={"n": 1, "s": "é"}, environ={"A": "1"},
                 secrets={"K": "v"}, workdir="/w", mounts=[("/h", "/c", True)], outputs={"n": "int"},
                 map_index=2, fanout=True)

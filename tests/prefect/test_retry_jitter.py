@@ -27,8 +27,8 @@ def test_linear_equal_jitter_delays_fall_in_exosphere_ranges(compile_to, prefect
     pipeline = graph_pipeline("JitterT", [node], [Step(id="flaky", node="Flaky", retry=policy)], envs=(env,))
     folder = compile_to(pipeline)
     module = load_module(flow_file(folder, "g"))
-    [runtime_file] = folder.glob("rtc_prefect_*.py")
-    runtime = sys.modules[runtime_file.stem]  # imported by the flow module
+    [package] = folder.glob("rtc_runtime_*")
+    runtime = sys.modules[package.name + ".prefect"]  # imported by the flow module
     task = runtime._task_of({**runtime._SPEC_DEFAULTS, **module.STEPS["flaky"], "step": "flaky"})
     assert (task.retries, task.retry_delay_seconds) == (2, [1.0, 2.0])  # the smallest delay of each retry
     assert module.g() == {"flaky": {"n": 3}}

@@ -13,8 +13,8 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
-    sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_prefect_998e51f1c319 import run_graph  # noqa: E402
+    sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
+from rtc_runtime_<hash>.prefect import run_graph  # noqa: E402
 
 NAMESPACE = "etl_demo"
 # Secret names and the steps that need them; values are read from Secret blocks at run time.

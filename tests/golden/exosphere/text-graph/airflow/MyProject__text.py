@@ -8,8 +8,8 @@ from pathlib import Path
 from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
-    sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_airflow_436df2918176 import (  # noqa: E402
+    sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
+from rtc_runtime_<hash>.airflow import (  # noqa: E402
     RtcNode, RtcSecretsCheck, SECRETS_CHECK_ID, RtcWatcher, rtc_step, rtc_mapped_step,
 )
 

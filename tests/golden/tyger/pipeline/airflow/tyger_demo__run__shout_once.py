@@ -11,8 +11,8 @@ from pathlib import Path
 from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
-    sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_airflow_436df2918176 import RtcRunJob  # noqa: E402
+    sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
+from rtc_runtime_<hash>.airflow import RtcRunJob  # noqa: E402
 
 
 with DAG(

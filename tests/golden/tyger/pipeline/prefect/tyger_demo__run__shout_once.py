@@ -14,8 +14,8 @@ from prefect import flow, task, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
-    sys.path.append(str(Path(__file__).parent))  # rtc's runtime module is beside this file
-from rtc_prefect_998e51f1c319 import run_job  # noqa: E402
+    sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
+from rtc_runtime_<hash>.prefect import run_job  # noqa: E402
 
 # ---------------------------------------------------------------- the job
 

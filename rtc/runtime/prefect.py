@@ -1,9 +1,11 @@
-"""The run-time half of every generated Prefect flow: one container per step, under the contract.
+"""rtc's Prefect adapter: the tasks and flow helpers every rtc flow module uses, over rtc's runtime.
 
-Generated modules must stand alone (prefect, docker and the standard library
-only), so the emitter copies the source below the EMBED marker into each
-module, next to `rtc.contract.check_value`. Keeping it here as a real module
-means it is read, linted and tested as code, not as template text.
+Compiled flow modules add their folder to sys.path and import this package by
+its folder name (`rtc_runtime_<hash>.prefect`). Needs only prefect, docker and
+the standard library: Prefect workers need no rtc installed. What a step does
+(inputs, environment, outputs, signals, the cache key) is rtc.runtime.step's
+and rtc.runtime.cache's, as under every target; this module maps it onto
+Prefect tasks, futures and states.
 
 Why inputs and outputs travel through `put_archive` / `get_archive` instead of
 a bind-mounted folder: the flow process may itself run in a container (a
@@ -32,26 +34,19 @@ from prefect.blocks.system import Secret
 from prefect.runtime import flow_run, task_run
 from prefect.transactions import get_transaction
 
-from rtc.contract import IoFileError, check_value, expand_container, parse_signal, read_io_archive, retry_delay
-from rtc.step_cache import step_key  # printed into the runtime module with the contract's functions
+from .cache import step_key
+from .contract import (
+    BUFFERS_DIR, INPUTS_FILE, IO_DIR, MAX_OUTPUTS_BYTES, MAX_REQUEUES, MAX_SIGNAL_BYTES, OUTPUTS_FILE, SIGNAL_FILE,
+    IoFileError, buffer_file, expand_container, pipe_variable, read_io_archive, retry_delay,
+)
+from .step import (
+    PRUNE, ContractError, PermanentError, bind_inputs as bind_step_inputs, check_result, container_environment,
+    decode_outputs, decode_signal, merge_elements,
+)
 
-# ---- EMBED: everything below is copied into generated flow modules ----
-
-_IO_DIR = "/rtc/io"
-MAX_INPUTS_ENV = 64 * 1024  # rtc.contract.MAX_INPUTS_ENV: larger inputs travel only in the inputs file
-MAX_OUTPUTS_BYTES = 64 * 1024 * 1024  # rtc.contract.MAX_OUTPUTS_BYTES
-MAX_SIGNAL_BYTES = 64 * 1024  # rtc.contract.MAX_SIGNAL_BYTES
 _POLL_SECONDS = 0.2
 _IO_GROUP = 4242  # the group that owns /rtc/io inside the container, given to the step's process
 _LOG_TAIL = 20
-
-
-class PermanentError(RuntimeError):
-    """A failure that another attempt cannot mend (a missing image, a broken contract)."""
-
-
-class ContractError(PermanentError):
-    """A step broke the container contract (outputs file, types): a bug, never a transient failure."""
 
 
 def retry_unless_permanent(task, task_run, state):
@@ -59,7 +54,7 @@ def retry_unless_permanent(task, task_run, state):
 
     Prefect hands the exception the task raised as `state.data`.
     """
-    return not isinstance(state.data, PermanentError)
+    return not isinstance(state.data, (PermanentError, ContractError))
 
 
 def secret_block_name(secret):
@@ -120,7 +115,7 @@ _GO_MODE_TYPE = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 <
 def _read_file(container, path, limit):
     """Text of `path` inside a (stopped) container, or None when it does not exist.
 
-    Only a regular file of at most `limit` bytes (rtc.contract.read_io_archive); else a ContractError.
+    Only a regular file of at most `limit` bytes (rtc.runtime.contract.read_io_archive); else a ContractError.
     """
     try:
         chunks, stat = container.get_archive(path)
@@ -258,9 +253,6 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
         _remove(container)
 
 
-# ---- EMBED graphs: copied into graph modules only ----
-
-MAX_REQUEUES = 100  # rtc.contract.MAX_REQUEUES: re-queues per step (per element of a mapped step)
 # What a pruned step's task returns instead of outputs: {_PRUNED: "self"} when the step sent
 # the prune signal, "upstream" when a step above it was pruned ("no element": the stand-in
 # task of an empty map, which like a pruned element adds nothing). Its key is a tuple, which
@@ -300,7 +292,7 @@ def retry_rest(spec, run_count):
 
     Prefect waits the smallest delay of each retry (`prefect_delays`, the
     last one reused after the list ends); the step's delay is drawn here with
-    rtc.contract.retry_delay, the same function as under every target.
+    rtc.runtime.contract.retry_delay, the same function as under every target.
     """
     retry = spec.get("retry")
     if not retry or not run_count or run_count < 2:
@@ -323,61 +315,6 @@ def prefect_delays(retry):
     return delays[:MAX_PREFECT_DELAYS]
 
 
-def _decode_signal(spec, text):
-    """("prune", None), ("requeue", seconds), or None when the step sent no signal."""
-    if text is None:
-        return None
-    try:
-        return parse_signal(text)
-    except ValueError as exc:
-        raise ContractError(f"step {spec['step']!r}: {exc}") from None
-
-
-def _decode_outputs(spec, text):
-    """The step's outputs file, decoded and checked against the declared output types."""
-    declared = spec["outputs"]
-    if text is None:
-        if declared:
-            raise ContractError(f"step {spec['step']!r} wrote no outputs file (RTC_OUTPUTS_FILE)")
-        return [] if spec["fanout"] else {}
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ContractError(f"step {spec['step']!r}: outputs file is not JSON: {exc}") from None
-    objects = data if spec["fanout"] else [data]
-    if spec["fanout"] and not isinstance(data, list):
-        raise ContractError(f"step {spec['step']!r} fans out: its outputs file must hold a JSON list of objects")
-    for i, obj in enumerate(objects):
-        where = f"step {spec['step']!r} output" + (f"[{i}]" if spec["fanout"] else "")
-        if not isinstance(obj, dict):
-            raise ContractError(f"{where} should be a JSON object, got {type(obj).__name__}")
-        extra = sorted(set(obj) - set(declared))
-        if extra:
-            raise ContractError(f"{where} has undeclared output(s): {', '.join(map(repr, extra))}")
-        for name, type_text in declared.items():
-            if name not in obj:
-                raise ContractError(f"{where} is missing {name!r}")
-            problem = check_value(obj[name], type_text, f"{where} {name!r}")
-            if problem:
-                raise ContractError(problem)
-    if spec["fanout"]:
-        return {name: [obj[name] for obj in objects] for name in declared}
-    return {name: data[name] for name in declared}
-
-
-def _merge_mapped(results, fanout_of):
-    """Outputs of a mapped step, from one dict per element to one list per output."""
-    merged = {name: [] for name in fanout_of}  # an empty map still hands on every output, as []
-    for item in results:
-        for name, value in (item or {}).items():
-            merged.setdefault(name, [])
-            if fanout_of.get(name):
-                merged[name].extend(value)
-            else:
-                merged[name].append(value)
-    return merged
-
-
 def _outputs_of(spec, step, result):
     """What a finished upstream step hands on: {output: value}; None when it failed or was pruned (all_done joins).
 
@@ -386,7 +323,9 @@ def _outputs_of(spec, step, result):
     if isinstance(result, list):
         if any(isinstance(r, BaseException) for r in result) or _step_pruned(result):
             return None
-        return _merge_mapped([r for r in result if not _is_pruned(r)], spec["upstream_fanout"].get(step, {}))
+        fanout_of = spec["upstream_fanout"].get(step, {})  # output -> whether the upstream node fans out
+        kept = [None if _is_pruned(r) else r for r in result]
+        return {name: merge_elements(kept, [name], fanout)[name] for name, fanout in fanout_of.items()}
     if isinstance(result, BaseException) or result is None or _is_pruned(result):
         return None
     return result
@@ -454,19 +393,11 @@ def each_items(spec, params, futures):
 
 
 def bind_inputs(spec, params, upstream, item):
-    """The step's inputs: literals, params, upstream outputs and the mapped element, type-checked."""
-    inputs = {}
-    for name, binding in spec["bindings"].items():
-        if binding[0] == "each":
-            value = item[name]
-        else:
-            value = _source_value(spec, binding, params, upstream.__getitem__)
-        if value is not None or not spec["all_done"]:
-            problem = check_value(value, spec["inputs"][name], f"step {spec['step']!r} input {name!r}")
-            if problem:
-                raise ContractError(problem)
-        inputs[name] = value
-    return inputs
+    """The step's inputs (rtc.runtime.step.bind_inputs) from its futures' results and the mapped element."""
+    bindings = {name: ("each", tuple(b[1:])) if b[0] == "each" else tuple(b) for name, b in spec["bindings"].items()}
+    results = {step: _outputs_of(spec, step, result) for step, result in upstream.items()}
+    return bind_step_inputs(bindings, spec["inputs"], params, results, item, where=f"step {spec['step']!r}",
+                            all_done=spec["all_done"])
 
 
 def run_step(spec, params, upstream, item=None, map_index=None):
@@ -490,33 +421,24 @@ def run_step(spec, params, upstream, item=None, map_index=None):
         logger.info("retry back-off: waiting %.3g s more (jitter)", rest)
         _sleep(rest)
     inputs = bind_inputs(spec, params, upstream, item)
-    env = dict(spec["environ"])
-    env.update(load_secrets(spec["secrets"]))
-    encoded = json.dumps(inputs, ensure_ascii=False, sort_keys=True)
-    if len(encoded.encode()) <= MAX_INPUTS_ENV:
-        env["RTC_INPUTS"] = encoded
-    env.update({
-        "RTC_INPUTS_FILE": _IO_DIR + "/inputs.json",
-        "RTC_OUTPUTS_FILE": _IO_DIR + "/outputs.json",
-        "RTC_SIGNAL_FILE": _IO_DIR + "/signal.json",
-        "RTC_STEP": spec["step"],
-        "RTC_RUN_ID": str(flow_run.get_id() or "local"),
-    })
-    if map_index is not None:
-        env["RTC_MAP_INDEX"] = str(map_index)
+    env, encoded = container_environment(
+        spec["environ"], inputs, step=spec["step"], run_id=str(flow_run.get_id() or "local"),
+        map_index=map_index, secrets=load_secrets(spec["secrets"]),
+    )
+    where = f"step {spec['step']!r}" + ("" if map_index is None else f" element {map_index}")
     for requeues in range(MAX_REQUEUES + 1):
         got = run_container(
             spec, env,
-            files={_IO_DIR + "/inputs.json": encoded.encode("utf-8")},
-            dirs=["/rtc", _IO_DIR],
-            read_back={_IO_DIR + "/outputs.json": MAX_OUTPUTS_BYTES, _IO_DIR + "/signal.json": MAX_SIGNAL_BYTES},
+            files={INPUTS_FILE: encoded.encode("utf-8")},
+            dirs=["/rtc", IO_DIR],
+            read_back={OUTPUTS_FILE: MAX_OUTPUTS_BYTES, SIGNAL_FILE: MAX_SIGNAL_BYTES},
             name_suffix="" if map_index is None else f"#{map_index}",
         )
-        signal = _decode_signal(spec, got[_IO_DIR + "/signal.json"])  # a signal wins over outputs
+        signal = decode_signal(got[SIGNAL_FILE], where)  # a signal wins over outputs
         if signal is None:
-            return _decode_outputs(spec, got[_IO_DIR + "/outputs.json"])
+            return decode_outputs(got[OUTPUTS_FILE], spec["outputs"], spec["fanout"], where)
         kind, delay = signal
-        if kind == "prune":
+        if kind == PRUNE:
             logger.info("pruned: the step sent the prune signal; the steps below it do not run")
             _do_not_cache()
             return {_PRUNED: "self"}
@@ -532,9 +454,9 @@ def run_step(spec, params, upstream, item=None, map_index=None):
 
 
 def step_cache_key(context, parameters):
-    """Prefect's `cache_key_fn` of a step with `cache`: rtc.step_cache's key of the work, or None (not cached).
+    """Prefect's `cache_key_fn` of a step with `cache`: rtc.runtime.cache's key of the work, or None (not cached).
 
-    The key is `step_key` (rtc.step_cache, printed above): the image's digest on this worker's engine,
+    The key is `step_key` (rtc.runtime.cache, printed above): the image's digest on this worker's engine,
     the argv, the inputs, the environment, the secrets' values (hashed) and the declared outputs, as under
     `rtc run` and Airflow. Prefect keeps the outputs in its result storage under that key and, on a hit,
     returns them without calling the task: no container starts. Before the key is handed over, a
@@ -575,28 +497,13 @@ def _recorded_key(context, key, spec):
     except Exception:  # noqa: BLE001 - an unreadable record: Prefect treats it as absent and runs the task
         return key
     try:
-        check_recorded(spec, value)
+        check_result(value, spec["outputs"], spec["fanout"], f"cached step {spec['step']!r}")
     except ContractError as exc:
         get_run_logger().warning("ignoring the cached outputs of step %r (%s); running it", spec["step"], exc)
         bad = hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()
         return hashlib.sha256(f"{key}:{bad}".encode()).hexdigest()
     get_run_logger().info("step %r cached: outputs recorded by an earlier run; no container started", spec["step"])
     return key
-
-
-def check_recorded(spec, value):
-    """A recorded result of a step must be what `_decode_outputs` returns for its declared outputs."""
-    declared = spec["outputs"]
-    if not isinstance(value, dict) or set(value) != set(declared):
-        raise ContractError(f"step {spec['step']!r}: the record is not an object of its outputs {sorted(declared)}")
-    if spec["fanout"]:
-        lists = [value[name] for name in declared]
-        if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) > 1:
-            raise ContractError(f"step {spec['step']!r}: the record's outputs are not lists of one length")
-        produced = [dict(zip(declared, values)) for values in zip(*lists)]
-    else:
-        produced = value
-    _decode_outputs(spec, json.dumps(produced))
 
 
 def _do_not_cache():
@@ -686,25 +593,12 @@ def run_graph(namespace, steps, secrets, params):
     return finish(futures)
 
 
-# ---- EMBED runs: copied into Tyger run modules only ----
-
-_BUFFER_DIR = "/rtc/buffers"
 _WORKER_READY_SECONDS = 60.0
 
 
 def tyger_env_name(name):
     """Tyger's variable stem for a buffer or endpoint: upper case, other than letters and digits as `_`."""
     return "".join(c if c.isascii() and c.isalnum() else "_" for c in name.upper())
-
-
-def buffer_env_name(buffer):
-    """Tyger's variable for a buffer: `input` -> INPUT_PIPE, `my-data` -> MY_DATA_PIPE."""
-    return tyger_env_name(buffer) + "_PIPE"
-
-
-def buffer_file(buffer):
-    """Where a buffer is inside the container, as rtc.contract.buffer_file says: `my-data` -> /rtc/buffers/my_data."""
-    return f"{_BUFFER_DIR}/{tyger_env_name(buffer).lower()}"
 
 
 def _replica_env(replica):
@@ -819,14 +713,14 @@ def run_job(spec, buffers, replica, workers=None):
     files = {}
     for name in spec["inputs"]:
         files[buffer_file(name)] = buffers.get(name, "").encode("utf-8")
-        system[buffer_env_name(name)] = buffer_file(name)
+        system[pipe_variable(name)] = buffer_file(name)
     for name in spec["outputs"]:
         files[buffer_file(name)] = b""
-        system[buffer_env_name(name)] = buffer_file(name)
+        system[pipe_variable(name)] = buffer_file(name)
     system.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
     entrypoint, argv, env = expand_container(spec["entrypoint"], spec["argv"], spec["environ"], system)
     got = run_container(
-        {**spec, "entrypoint": entrypoint, "argv": argv}, env, files=files, dirs=["/rtc", _BUFFER_DIR],
+        {**spec, "entrypoint": entrypoint, "argv": argv}, env, files=files, dirs=["/rtc", BUFFERS_DIR],
         read_back={buffer_file(name): MAX_OUTPUTS_BYTES for name in spec["outputs"]},
         name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
     )
