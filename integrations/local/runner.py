@@ -368,7 +368,7 @@ class GraphRun:
                         message = f"asked to be re-queued again after {contract.MAX_REQUEUES} re-queues (the limit)"
                         result = UnitResult(label, False, message=message, exit_code=0, log_tail=ran.log_tail)
                         break
-                    delay = sent[1]  # bounded by contract.parse_signal
+                    delay = sent[1]  # bounded by rtc.runtime.step.decode_signal
                     requeues += 1
                     self.reporter.status(f"{label} re-queued, runs again in {delay:g}s ({requeues}/{contract.MAX_REQUEUES})")
                     if self.cancel.wait(delay):

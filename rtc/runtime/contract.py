@@ -330,29 +330,3 @@ def expand_container(command, args, env, system_env):
 def buffer_file(buffer):
     """Where a Tyger buffer is inside the container (every target): `my-data` -> /rtc/buffers/my_data."""
     return BUFFERS_DIR + "/" + pipe_variable(buffer)[: -len("_PIPE")].lower()
-
-
-def parse_signal(text):
-    """("prune", None) or ("requeue", seconds) for the content of a signal file; ValueError when malformed."""
-    import json
-
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"the signal file is not JSON: {exc}") from None
-    if value == {"signal": "prune"}:
-        return "prune", None
-    if isinstance(value, dict) and value.get("signal") == "requeue" and set(value) == {"signal", "delay_seconds"}:
-        delay = value["delay_seconds"]
-        if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 0:
-            # At most a year, rtc's longest duration (rtc.compiler.bounds); NaN fails the test too.
-            # A wait of 1e300 s (or inf, from 1e999) would overflow sleep() or never end.
-            if not delay <= 31_622_400:  # 366 days
-                raise ValueError(f"a re-queue delay of {delay:g} s is longer than a year, the longest rtc accepts")
-            return "requeue", float(delay)
-    raise ValueError(
-        'a signal file holds {"signal": "prune"} or {"signal": "requeue", "delay_seconds": N}, '
-        f"not {text.strip()[:80]!r}"
-    )
-
-

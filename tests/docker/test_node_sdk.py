@@ -225,7 +225,7 @@ class Signals(BaseNode):
 )
 def test_sdk_signals_in_process(tmp_path, monkeypatch, what, code, signal):
     from rtc import node as sdk
-    from rtc.runtime import contract
+    from rtc.runtime import step
 
     (tmp_path / "sdk_signal_nodes.py").write_text(SIGNAL_MODULE, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -236,7 +236,7 @@ def test_sdk_signals_in_process(tmp_path, monkeypatch, what, code, signal):
         assert not signal_file.exists()
     else:
         assert signal_file.read_text() == signal
-        contract.parse_signal(signal_file.read_text())  # what the runners accept
+        step.decode_signal(signal_file.read_text(), "step")  # what the runners accept
         assert not outputs.exists()  # a signal writes no outputs
 
 
