@@ -72,13 +72,16 @@ def _show(args) -> int:
 
     store = Store()
     record = buffers.get(store, args.id)
+    failed = buffers.failure(store, record.id)
     shown = {
         "id": record.id,
         "createdAt": iso(record.created_at),
         "tags": record.tags,
-        "complete": record.sealed_at is not None,
+        "complete": record.sealed_at is not None and failed is None,
         "size": store.buffer_path(record.id).stat().st_size,
     }
+    if failed is not None:
+        shown["failed"] = failed
     expires = buffers.expires_at(store, record.id)
     if expires is not None:
         shown["expiresAt"] = iso(expires)
