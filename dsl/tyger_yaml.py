@@ -81,7 +81,7 @@ def _job(reader: YamlReader, node: yaml.Node, run: str, inline_name: str, module
     return items
 
 
-_TIME_SPAN = re.compile(r"(\d+)\.(\d\d):(\d\d)(?::(\d\d))?")
+_TIME_SPAN = re.compile(r"([0-9]{1,6})\.([0-9][0-9]):([0-9][0-9])(?::([0-9][0-9]))?")  # ASCII digits only
 
 
 def _time_span(reader: YamlReader, node: yaml.Node) -> ast.Expr:
@@ -149,10 +149,17 @@ def registry_dir() -> Path:
 
 def registered_versions(name: str) -> list[int]:
     """The versions of registered codespec `name`, oldest first (none when it is not registered)."""
+    if not isinstance(name, str) or "/" in name or "\0" in name or name in ("", ".", "..") or len(name.encode("utf-8", "replace")) > 200:
+        return []  # not a name the registry can hold (a name too long for a file name is simply not registered)
     folder = registry_dir() / name
-    if "/" in name or name in ("", ".", "..") or not folder.is_dir():
+    try:
+        if not folder.is_dir():
+            return []
+        stems = [p.stem for p in folder.glob("*.yml")]
+    except OSError:
         return []
-    return sorted(int(p.stem) for p in folder.glob("*.yml") if p.stem.isdigit())
+    # versions are ASCII digits only: "²" is not a number, "١" is not 1
+    return sorted(int(s) for s in stems if s.isascii() and s.isdigit() and len(s) <= 18)
 
 
 def registered_file(name: str, version: int | None = None) -> Path | None:
@@ -185,7 +192,7 @@ def _registered_codespecs(items: list[ast.Item], file: str) -> list[ast.Import]:
         name, version = (value.parts[0] if isinstance(value, ast.Ref) and len(value.parts) == 1 else None), None
         if isinstance(value, ast.Str):
             name, _, tail = value.value.partition("/versions/")
-            version = int(tail) if tail.isdigit() else None
+            version = int(tail) if tail.isascii() and tail.isdigit() and len(tail) <= 18 else None
         if not name:
             continue
         # a version that is not registered: the latest, so the compiler says which versions there are (E509)

@@ -16,6 +16,11 @@ contents, what a compile may write and delete:
 
 A manifest that is not one rtc wrote (bad JSON, paths outside the folder,
 duplicate entries, bad hashes) is an error: nothing is written or deleted.
+
+Compiles into one folder at once take turns (`output_lock`: an exclusive
+`flock` on the folder itself, held from reading the manifest and merged files
+to writing them; no lock file is left in the folder), so none loses another's
+namespace or deployments.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import hashlib
 import os
 import stat
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -33,6 +40,7 @@ from rtc.base.diagnostics import RtcError
 MANIFEST = ".rtc-manifest.json"
 MANIFEST_VERSION = 2
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+LOCK_WAIT_SECONDS = 300.0
 
 # file name -> merge(current text on disk, this compile's text, names this key owns) -> merged text.
 # A merge function with `merges_any_file = True` only ever adds to a file (.airflowignore): it may
@@ -64,6 +72,61 @@ def write_atomically(files: dict[Path, str]) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+@contextmanager
+def output_lock(folder: Path, create: bool = True, wait: float = LOCK_WAIT_SECONDS):
+    """Hold the output folder's lock (creating the folder when `create`); one compile at a time writes there.
+
+    The lock is an exclusive `flock` on the folder's own descriptor (every rtc takes it the
+    same way). A path that is not a folder is left to `plan_output` to report.
+    """
+    import fcntl
+
+    try:
+        if create and not os.path.lexists(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if folder.is_dir() else None
+    except OSError as exc:
+        raise RtcError(f"-o {_shown(folder)}: {exc.strerror or exc}",
+                       hint="name a folder you can write (each name at most 255 bytes)") from None
+    if fd is None:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RtcError(f"{_shown(folder)}: another rtc has been writing there for {wait:g}s",
+                                   hint="wait for it to finish") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def output_path(text: str, option: str = "-o") -> Path:
+    """`-o`/`--dir` as a Path, or one clear error when the file system could not hold it (a name over 255 bytes, NUL)."""
+    shown = _shown(Path(text)) if "\0" not in text else repr(text[:60])
+    if not text or "\0" in text:
+        raise RtcError(f"{option} {shown}: not a path")
+    try:
+        encoded = os.fsencode(text)
+    except UnicodeError:
+        raise RtcError(f"{option} {shown}: not a path this system can encode") from None
+    if len(encoded) >= 4096 or any(len(part) > 255 for part in encoded.split(b"/")):
+        raise RtcError(f"{option} {shown}: the path is too long (each name at most 255 bytes, the path under 4096)",
+                       hint="choose a shorter path")
+    return Path(text)
+
+
+def _shown(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 120 else text[:60] + "..." + text[-40:]
 
 
 def sha256(text: str) -> str:

@@ -19,13 +19,17 @@ from rtc.compiler.validate import tyger_name_problem
 from rtc.dsl.tyger_yaml import registered_file, registered_versions, registry_dir
 from rtc.integrations.tyger.spec import tyger_codespec
 
+MAX_NAME = 200  # bytes of a folder name in the registry (the file system's bound is 255)
+
 
 def parse_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:
     """`hello` or `hello/versions/2` (and a `--version`) -> (name, version or None for the latest)."""
     name, sep, tail = ref.partition("/versions/")
+    if len(name) > MAX_NAME:
+        raise RtcError(f"codespec name {name[:40]!r}... is {len(name)} characters long; at most {MAX_NAME}")
     if sep:
-        if not tail.isdigit():
-            raise RtcError(f"bad codespec reference {ref!r}", hint="write NAME or NAME/versions/N")
+        if not (tail.isascii() and tail.isdigit() and len(tail) <= 18 and int(tail) > 0):  # "²", "١" are not versions
+            raise RtcError(f"bad codespec reference {ref[:200]!r}", hint="write NAME or NAME/versions/N (N a positive number in ASCII digits)")
         if version is not None and version != int(tail):
             raise RtcError(f"codespec {ref!r} and --version {version} disagree")
         version = int(tail)
@@ -35,14 +39,20 @@ def parse_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:
 def create(codespec: Codespec, name: str | None = None) -> tuple[int, bool]:
     """Register `codespec` (as `name`); returns (its version, whether that version is new)."""
     name = name or codespec.name
+    if len(name) > MAX_NAME:
+        raise RtcError(f"codespec name {name[:40]!r}... is {len(name)} characters long; at most {MAX_NAME}",
+                       hint="a registered codespec is a folder named after it")
     problem = tyger_name_problem(name, "codespec name")
     if problem:
         raise RtcError(problem)
     latest = registered_versions(name)
     if latest and _comparable(load(name).codespecs[name]) == _comparable(codespec):
         return latest[-1], False
-    folder = registry_dir() / name
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from rtc.base import home as home_files
+
+    home_files.prepare(home_files.rtc_home())  # the home and its folders owner-only (docs/security.md)
+    home_files.private_dir(registry_dir())  # 0700 itself, not only the codespec's folder (mkdir's parents were 0755)
+    folder = home_files.private_dir(registry_dir() / name)
     version = (latest[-1] if latest else 0) + 1
     while True:  # two creates at once: the second takes the next number
         document = tyger_codespec(codespec.with_changes({"name": name, "version": version}))

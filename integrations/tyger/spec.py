@@ -89,36 +89,59 @@ class Codespec:
 
 
 
+MAX_CLI_SECONDS = 366 * 24 * 3600  # a year, rtc's longest duration (rtc.compiler.bounds.MAX_DURATION_SECONDS)
+
+
 def parse_duration(text: str) -> float:
-    """`300s`, `1.5h`, `2h45m` (Go's forms, as Tyger's --timeout) or plain seconds -> seconds."""
-    value = text.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    seconds = quantities.parse_duration(value)
+    """`300s`, `1.5h`, `2h45m` (Go's forms, as Tyger's --timeout) or plain seconds -> seconds.
+
+    ASCII digits only (`١` is not 1), finite, at most a year: `inf`, `nan`, `1e999` are messages.
+    """
+    import math
+    import re
+
+    value = text.strip() if isinstance(text, str) else ""
+    if re.fullmatch(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", value, flags=re.ASCII):
+        seconds = float(value)
+    else:
+        seconds = quantities.parse_duration(value) if len(value) <= 100 else None
     if seconds is None:
-        raise RtcError(f"bad duration {text!r}", hint='use forms like "300s", "1.5h" or "2h45m"')
+        raise RtcError(f"bad duration {_clip(text)!r}", hint='use forms like "300s", "1.5h" or "2h45m"')
+    if not math.isfinite(seconds) or seconds > MAX_CLI_SECONDS:
+        raise RtcError(f"duration {_clip(text)!r} is longer than a year ({MAX_CLI_SECONDS}s), the longest rtc accepts")
     return seconds
 
 
 def parse_ttl(text: str) -> float:
-    """A buffer lifetime: Tyger's `D.HH:MM[:SS]` (`0.01:30` = 90 minutes) or a duration (`1h`, `30m`) -> seconds."""
+    """A buffer lifetime: Tyger's `D.HH:MM[:SS]` (`0.01:30` = 90 minutes) or a duration (`1h`, `30m`) -> seconds.
+
+    More than 0 and at most a year (a TTL of `inf` made `buffer show` fail for good; `0` removes it at once).
+    """
     import re
 
-    match = re.fullmatch(r"(\d+)\.(\d\d):(\d\d)(?::(\d\d))?", text.strip())
+    match = re.fullmatch(r"([0-9]{1,6})\.([0-9][0-9]):([0-9][0-9])(?::([0-9][0-9]))?", text.strip(), flags=re.ASCII)
     if match:
         days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
         if hours > 23 or minutes > 59 or seconds > 59:
-            raise RtcError(f"bad buffer TTL {text!r}: hours go to 23, minutes and seconds to 59")
-        return days * 86400 + hours * 3600 + minutes * 60 + seconds
-    try:
-        seconds = parse_duration(text)
-    except RtcError:
-        raise RtcError(f"bad buffer TTL {text!r}", hint='use Tyger\'s "D.HH:MM" (e.g. "1.00:00" for a day) or "1h", "30m"') from None
-    if seconds < 0:
-        raise RtcError(f"bad buffer TTL {text!r}: it cannot be negative")
-    return seconds
+            raise RtcError(f"bad buffer TTL {_clip(text)!r}: hours go to 23, minutes and seconds to 59")
+        total = float(days * 86400 + hours * 3600 + minutes * 60 + seconds)
+    else:
+        try:
+            total = parse_duration(text)
+        except RtcError as exc:
+            if "longer than a year" in str(exc):
+                raise RtcError(f"buffer TTL {_clip(text)!r} is longer than a year ({MAX_CLI_SECONDS}s), the longest rtc accepts") from None
+            raise RtcError(f"bad buffer TTL {_clip(text)!r}", hint='use Tyger\'s "D.HH:MM" (e.g. "1.00:00" for a day) or "1h", "30m"') from None
+    if total <= 0:
+        raise RtcError(f"bad buffer TTL {_clip(text)!r}: it must be longer than 0 (a buffer that expires at once holds nothing)")
+    if total > MAX_CLI_SECONDS:
+        raise RtcError(f"buffer TTL {_clip(text)!r} is longer than a year ({MAX_CLI_SECONDS}s), the longest rtc accepts")
+    return total
+
+
+def _clip(text) -> str:
+    text = str(text)
+    return text if len(text) <= 60 else text[:40] + "..."
 
 
 def format_ttl(seconds: float) -> str:
@@ -350,10 +373,9 @@ def docker_resources(cs: Codespec) -> dict:
 def _codespec(p: dict, ref: str, version: int | None, kind: str) -> dict:
     name, _, tail = ref.partition("/versions/")
     if tail:
-        try:
-            version = int(tail)
-        except ValueError:
-            raise RtcError(f"bad codespec reference {ref!r}", hint="write NAME or NAME/versions/N") from None
+        if not (tail.isascii() and tail.isdigit() and len(tail) <= 18):  # "²" and "١" are not versions
+            raise RtcError(f"bad codespec reference {_clip(ref)!r}", hint="write NAME or NAME/versions/N")
+        version = int(tail)
     cs = p["codespecs"].get(name)
     if cs is None:
         raise RtcError(f"codespec {name!r} not found in {p['source']}", hint=_known(p))

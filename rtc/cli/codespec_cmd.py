@@ -10,6 +10,15 @@ own. Runs then name it: `rtc exec --codespec NAME[/versions/N]`, or
 from __future__ import annotations
 
 
+def _version(text: str) -> int:
+    """A version: a positive number in ASCII digits (int() would take "١" as 1)."""
+    import argparse
+
+    if not (text.isascii() and text.isdigit() and len(text) <= 18 and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a version (a positive number, ASCII digits)")
+    return int(text)
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("codespec", help="register, show and list Tyger codespecs in the run store")
     sub = p.add_subparsers(dest="codespec_command", metavar="COMMAND", required=True)
@@ -22,7 +31,7 @@ def register(subparsers) -> None:
 
     s = sub.add_parser("show", help="a registered codespec as JSON (its latest version by default)")
     s.add_argument("name", help="NAME or NAME/versions/N")
-    s.add_argument("--version", type=int, help="the version to show")
+    s.add_argument("--version", type=_version, help="the version to show")
     s.set_defaults(func=_show)
 
     ls = sub.add_parser("list", help="the latest version of each registered codespec, by name")

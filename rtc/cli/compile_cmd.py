@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from pathlib import Path
@@ -70,7 +71,7 @@ def ir_file_output(out: Path, text: str) -> dict[Path, str]:
 def run(args: argparse.Namespace) -> int:
     from rtc.compiler import compile_file
     from rtc.base.diagnostics import RtcError
-    from rtc.files import OutputPlan, apply_plan, plan_output
+    from rtc.files import output_lock, output_path
 
     pipeline = registry_option.apply(compile_file(args.file), args)
     rendered = render_target(pipeline, args.target)
@@ -81,7 +82,18 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("".join(rendered.values()))
         return 0
 
-    out = Path(args.output)
+    out = output_path(args.output)
+    if args.target == "ir" and (out.suffix == ".json" or (len(rendered) == 1 and not out.is_dir())):
+        lock = contextlib.nullcontext()
+    else:
+        lock = output_lock(out, create=not args.check)  # ten compiles into one folder at once: one at a time
+    with lock:
+        return _write(args, out, pipeline, rendered)
+
+
+def _write(args, out: Path, pipeline, rendered: dict[str, str]) -> int:
+    from rtc.files import OutputPlan, apply_plan, plan_output
+
     if args.target == "ir" and (out.suffix == ".json" or (len(rendered) == 1 and not out.is_dir())):
         plan = OutputPlan(writes=ir_file_output(out, next(iter(rendered.values()))))
     else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from rtc.cli import registry_option
 
@@ -39,12 +38,21 @@ def register(subparsers) -> None:
     p.add_argument("--target", "-t", choices=["prefect"], default="prefect")
     p.add_argument("--work-pool", default=None,
                    help="Prefect work pool (created as a process pool when missing); default: rtc-process")
-    p.add_argument("--schedule-wait", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--schedule-wait", type=_seconds, default=None, metavar="SECONDS",
                    help="how long to wait for the server to create each schedule's first run (default 30)")
     p.add_argument("-o", "--output", default=None,
                    help="folder for the flow modules the deployments run; default: $RTC_HOME/prefect/NAMESPACE")
     registry_option.add(p)
     p.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    """A finite number of seconds, 0 to a day (float() takes "nan", "inf" and "١")."""
+    import re
+
+    if not re.fullmatch(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", text, flags=re.ASCII) or float(text) > 86400:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds from 0 to 86400")
+    return float(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from rtc.base.home import rtc_home
 
     home = rtc_home()
-    folder = Path(args.output) if args.output else home / "prefect" / pipeline.namespace
+    from rtc.files import output_path
+
+    folder = output_path(args.output) if args.output else home / "prefect" / pipeline.namespace
     files, specs = emitter.render_with_deployments(pipeline, work_pool)
     write_atomically({folder / rel: text for rel, text in files.items()})
     print(f"wrote {len(files)} file(s) to {folder}", file=sys.stderr)

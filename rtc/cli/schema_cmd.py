@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -40,9 +39,17 @@ def yaml_source_schema_text() -> str:
 def run(args: argparse.Namespace) -> int:
     text = yaml_source_schema_text() if getattr(args, "format", "ir") == "yaml-source" else schema_text()
     if args.output:
-        from rtc.files import write_atomically
+        from rtc.base.diagnostics import RtcError
+        from rtc.files import output_path, write_atomically
 
-        write_atomically({Path(args.output): text})
+        out = output_path(args.output)
+        shown = args.output if len(args.output) <= 120 else args.output[:60] + "..." + args.output[-40:]
+        if out.is_dir():
+            raise RtcError(f"-o {shown}: is a folder; rtc schema writes one file", hint="name a file, e.g. -o schema.json")
+        try:
+            write_atomically({out: text})
+        except OSError as exc:
+            raise RtcError(f"-o {shown}: {exc.strerror or exc}", hint="name a file you can write (each name at most 255 bytes)") from None
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
