@@ -18,6 +18,16 @@ from rtc.lsp.project import Project
 from rtc.lsp.textpos import NAME, Range, block_end, lines_of, position_of, word_range
 
 RENAMABLE = ("env", "node", "graph", "codespec", "run", "step", "param", "input", "output")
+# Words of the grammar (grammars/rtc.lark) and the literals: never a name a rename may give.
+KEYWORDS = frozenset({"after", "as", "codespec", "command", "copy", "daemon", "env", "expose", "graph", "import",
+                      "init", "mount", "namespace", "node", "null", "on", "readonly", "run", "service", "true", "false"})
+RESERVED_STEP_NAMES = ("params",)
+# Kinds whose names share one namespace: a step and a param may share a name (`params.x` vs `x.y`).
+_NAMESPACES = ({"input", "output"},)
+
+
+def _same_namespace(a: str, b: str) -> bool:
+    return a == b or any(a in group and b in group for group in _NAMESPACES)
 
 
 class Navigator:
@@ -38,6 +48,12 @@ class Navigator:
         built = index.build(module, text)
         self._indexes[path] = (module, text, built)
         return built
+
+    def forget_unused(self) -> None:
+        """Drop the indexes of files the project no longer keeps (closed, imported by nothing open)."""
+        keep = self.project.needed()
+        for file in [f for f in self._indexes if f not in keep]:
+            del self._indexes[file]
 
     def scope(self, path: str) -> list[FileIndex]:
         """`path`'s index, then those of the files it imports."""
@@ -89,10 +105,27 @@ class Navigator:
 
     def rename(self, path: str, line: int, character: int, new_name: str) -> dict[str, list[Range]]:
         """file -> ranges to replace with `new_name`; raises ValueError for a name rtc cannot take."""
-        if not NAME.fullmatch(new_name):
-            raise ValueError(f"{new_name!r} is not a name: use letters, digits, '_' and '-', starting with a letter or '_'")
+        if not isinstance(new_name, str) or len(new_name) > 255 or not NAME.fullmatch(new_name):
+            raise ValueError(f"{str(new_name)[:60]!r} is not a name: use letters, digits, '_' and '-', starting with a letter or '_'")
+        if new_name in KEYWORDS:
+            raise ValueError(f"{new_name!r} is a keyword of the language; choose another name")
         if self.prepare_rename(path, line, character) is None:
             return {}
+        definition = self.definition(path, line, character)
+        occ = definition or self.at(path, line, character)
+        if occ is not None:
+            key = occ.key
+            if key.name == new_name:
+                return {}
+            if key.kind == "step" and new_name in RESERVED_STEP_NAMES:
+                raise ValueError(f"{new_name!r} is reserved for a graph's params; choose another step name")
+            for found in self.scope(path):
+                for other in found.occurrences:
+                    if (other.is_definition and other.key.name == new_name and other.key.scope == key.scope
+                            and _same_namespace(other.key.kind, key.kind)):
+                        raise ValueError(f"{new_name!r} is already the name of a {other.key.kind}"
+                                         + (f" in {key.scope}" if key.scope else "")
+                                         + f" ({os.path.basename(other.file)}:{other.range.line + 1}); choose another name")
         edits: dict[str, list[Range]] = {}
         for occ in self.references(path, line, character):
             edits.setdefault(occ.file, []).append(occ.range)

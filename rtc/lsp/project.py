@@ -55,8 +55,29 @@ class Project:
         self.open[path] = text
 
     def close(self, path: str) -> None:
+        """The editor closed `path`: its text and every cache no open file still needs are dropped.
+
+        (A server that kept them grew by the size of each document opened: 8 open/close
+        cycles of a 50 MB file took it from 150 to 868 MB.)
+        """
         self.open.pop(path, None)
         self._imports_of_checked.pop(path, None)
+        self.forget_unused()
+
+    def needed(self) -> set[str]:
+        """Open files and the files their last checks read."""
+        keep = set(self.open)
+        for main in self.open:
+            keep |= self._imports_of_checked.get(main, set())
+        return keep
+
+    def forget_unused(self) -> None:
+        keep = self.needed()
+        for cache in (self._parses, self._good, self._disk, self._incremental):
+            for file in [f for f in cache if f not in keep]:
+                del cache[file]
+        for main in [m for m in self._imports_of_checked if m not in self.open]:
+            del self._imports_of_checked[main]
 
     def text(self, path: str) -> str | None:
         """The editor's text of `path`, else the disk's; None when it cannot be read."""
