@@ -5,6 +5,9 @@ child process keeps the test process (and other test areas) free of it.
 
     probe.py dagbag FOLDER                       -> JSON: import errors and each DAG's shape
     probe.py test FOLDER DAG_ID CONF VARIABLES   -> JSON: task instance states and XComs
+    probe.py test-many JOBS                      -> JSON: a list of `test` results, one per job of the JSON
+                                                    list JOBS ([folder, dag id, variables, runs]); one process
+                                                    (Airflow's import and start-up) for all of them
 """
 
 from __future__ import annotations
@@ -97,10 +100,21 @@ def run_test(folder: str, dag_id: str, conf: dict, variables: dict) -> dict:
     return out
 
 
+def run_many(jobs: list) -> list:
+    results = []
+    for folder, dag_id, variables, runs in jobs:
+        for _ in range(runs):
+            result = run_test(folder, dag_id, {}, variables)
+        results.append(result)
+    return results
+
+
 def main() -> None:
     command = sys.argv[1]
     if command == "dagbag":
         result = dagbag(sys.argv[2])
+    elif command == "test-many":
+        result = run_many(json.loads(sys.argv[2]))
     else:
         result = run_test(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5]))
     print("RTC-PROBE " + json.dumps(result, default=str))

@@ -52,7 +52,8 @@ class Probe:
         for line in proc.stdout.splitlines():
             if line.startswith("RTC-PROBE "):
                 result = json.loads(line[len("RTC-PROBE "):])
-                result["log"] = proc.stdout + proc.stderr
+                for one in result if isinstance(result, list) else [result]:
+                    one["log"] = proc.stdout + proc.stderr
                 return result
         raise AssertionError(f"probe {args[:3]} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
 
@@ -61,6 +62,10 @@ class Probe:
 
     def dags_test(self, folder: Path, dag_id: str, conf: dict | None = None, variables: dict | None = None) -> dict:
         return self("test", str(folder), dag_id, json.dumps(conf or {}), json.dumps(variables or {}))
+
+    def dags_test_many(self, jobs: list[tuple[Path, str, dict, int]], timeout: float = 1800) -> list[dict]:
+        """`dags_test` of each (folder, DAG id, variables, runs) job, in one process; the last run's result of each."""
+        return self("test-many", json.dumps([[str(f), d, v, n] for f, d, v, n in jobs]), timeout=timeout)
 
 
 @pytest.fixture(scope="session")
