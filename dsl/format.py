@@ -40,13 +40,28 @@ _ASSIGN_KINDS = ("assign", "command_attr")
 
 
 def format_rt(text: str, file: str = "<text>") -> str:
-    """The canonical layout of `text`; raise `CompileError` when it does not parse."""
+    """The canonical layout of `text`; raise `CompileError` when it does not parse.
+
+    A file whose lines end in CRLF keeps CRLF (so a multi-line string keeps its `\r\n`),
+    and the result must mean what `text` means (the same syntax tree, spans aside):
+    otherwise `RtcError`, and the caller leaves the file as it is.
+    """
+    from rtc.dsl.dump import to_data
     from rtc.dsl.parser import concrete_tree, parse_rt
 
-    text = text.replace("\r\n", "\n")
-    parse_rt(text, file)  # the real front end's verdict, with its diagnostics
-    tree, comments = concrete_tree(text)
-    return _Formatter(text, comments).module(tree)
+    meaning = to_data(parse_rt(text, file).blocks)  # the real front end's verdict, with its diagnostics
+    crlf = "\r\n" in text
+    body = text.replace("\r\n", "\n")
+    tree, comments = concrete_tree(body)
+    formatted = _Formatter(body, comments).module(tree)
+    if crlf:
+        formatted = formatted.replace("\n", "\r\n")
+    if formatted != text and to_data(parse_rt(formatted, file).blocks) != meaning:
+        from rtc.base.diagnostics import RtcError
+
+        raise RtcError(f"{file}: formatting would change what the file means (mixed line ends inside a string?); "
+                       "it is left as it is", hint="use one kind of line end throughout the file")
+    return formatted
 
 
 # ---------------------------------------------------------------- positions

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -26,7 +25,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtc.base.diagnostics import CompileError
+    from rtc.base.diagnostics import CompileError, RtcError
     from rtc.dsl import read_source
     from rtc.dsl.format import format_rt
 
@@ -36,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(format_rt(text, "<stdin>"))
         except CompileError as exc:
             print(exc.render({"<stdin>": text}), file=sys.stderr)
+            return 1
+        except RtcError as exc:
+            print(exc.render(), file=sys.stderr)
             return 1
         return 0
 
@@ -53,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
             print(exc.render({file: text} if text is not None else None), file=sys.stderr)
             failed = True
             continue
+        except RtcError as exc:
+            print(exc.render(), file=sys.stderr)
+            failed = True
+            continue
         if formatted == text:
             continue
         changed = True
@@ -61,13 +67,48 @@ def run(args: argparse.Namespace) -> int:
         elif args.diff:
             sys.stdout.write(_diff(file, text, formatted))
         else:
-            from rtc.files import write_atomically
-
-            write_atomically({Path(file): formatted})
+            try:
+                _rewrite(file, formatted)
+            except OSError as exc:
+                print(f"error: {file}: {exc.strerror or exc}; left as it was", file=sys.stderr)
+                failed = True
+                continue
             print(f"formatted {file}", file=sys.stderr)
     if failed:
         return 2
     return 1 if changed and (args.check or args.diff) else 0
+
+
+def _rewrite(file: str, text: str) -> None:
+    """Replace the file's content atomically, as the file it is: the same mode (a 0600 file stays
+    0600) and owner, and through a symlink to its target (the link stays a link)."""
+    import stat
+    import tempfile
+
+    target = os.path.realpath(file)
+    info = os.stat(target)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(0, "not a regular file")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target))
+    try:
+        os.fchmod(fd, stat.S_IMODE(info.st_mode))
+        if os.geteuid() == 0 or info.st_uid == os.geteuid():
+            try:
+                os.fchown(fd, info.st_uid, info.st_gid)
+            except PermissionError:
+                pass  # the group may not be ours: the mode still is the file's
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            fd = -1
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        if fd != -1:
+            os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _expand(paths: list[str]) -> list[str]:

@@ -24,7 +24,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from rtc import __version__
-from rtc.base.diagnostics import CompileError, Diagnostic
+from rtc.base.diagnostics import Diagnostic, RtcError
 from rtc.lsp.complete import complete
 from rtc.lsp.features import Navigator
 from rtc.lsp.project import Project
@@ -424,8 +424,8 @@ def formatting(ls: RtcLanguageServer, params: types.DocumentFormattingParams):
     text = ls.project.text(path) or ""
     try:
         formatted = format_rt(text, path)
-    except CompileError:
-        return None  # the diagnostics already say why
+    except RtcError:
+        return None  # a CompileError: the diagnostics already say why; else formatting would change the meaning
     if formatted == text:
         return []
     lines = lines_of(text)
