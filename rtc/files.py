@@ -134,8 +134,9 @@ def sha256(text: str) -> str:
 
 
 def is_plain_name(name) -> bool:
-    """A file name in the output folder, or in one folder of it (rtc's runtime package): no `..`, not the manifest."""
-    if not isinstance(name, str) or name.count("/") > 1:
+    """A file name directly in the output folder, or in rtc's runtime package beside the generated files
+    (`rtc_runtime_<hash>/<module>`: no other folder); no `..`, not the manifest itself."""
+    if not isinstance(name, str) or name.count("/") > 1 or ("/" in name and not name.startswith("rtc_runtime_")):
         return False
     return name != MANIFEST and all(
         part not in ("", ".", "..") and "\\" not in part and "\0" not in part and len(part) <= 255

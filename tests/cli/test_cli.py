@@ -186,8 +186,8 @@ def test_recompiling_removes_files_of_a_renamed_graph_and_check_reports_them(tmp
 
     done = rtc("compile", str(source), "--target", "airflow", "-o", str(out))
     assert done.returncode == 0 and "removed" in done.stderr
-    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("rtc_airflow_"))
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("rtc_runtime_"))
     assert names == [".airflowignore", ".rtc-manifest.json", "M__new.py", "someone_elses_dag.py"]
-    assert len(list(out.glob("rtc_airflow_*.py"))) == 1  # the runtime module, beside the DAGs
+    assert len(list(out.glob("rtc_runtime_*"))) == 1  # the runtime package, beside the DAGs
     again = rtc("compile", str(source), "--target", "airflow", "-o", str(out), "--check")
     assert again.returncode == 0, again.stderr

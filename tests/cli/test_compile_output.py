@@ -155,7 +155,7 @@ def test_two_namespaces_share_one_prefect_yaml_and_neither_loses_its_deployments
     assert entrypoints() == ["one__h.py:h", "two__g.py:g"]
     assert not (out / "one__g.py").exists() and (out / "two__g.py").exists()
     # One runtime module, shared by both namespaces.
-    assert len(list(out.glob("rtc_prefect_*.py"))) == 1
+    assert len(list(out.glob("rtc_runtime_*"))) == 1
 
 
 def test_airflowignore_of_the_user_keeps_its_lines_and_gains_rtcs(tmp_path):
@@ -165,7 +165,7 @@ def test_airflowignore_of_the_user_keeps_its_lines_and_gains_rtcs(tmp_path):
     result = compile_(source(tmp_path), out)
     assert result.returncode == 0, result.stderr
     lines = (out / ".airflowignore").read_text().splitlines()
-    assert lines[0] == "scratch/" and "rtc_airflow_*.py" in lines
+    assert lines[0] == "scratch/" and "rtc_runtime_*" in lines
     # Recompiling (and the user adding lines) changes nothing of theirs.
     (out / ".airflowignore").write_text((out / ".airflowignore").read_text() + "more/\n")
     assert compile_(source(tmp_path), out).returncode == 0

@@ -31,7 +31,7 @@ def test_a_broken_contract_fails_without_retrying(compile_to, prefect_server, do
     assert (state_dir / "wrongtype").read_text().splitlines() == ["run"]
     assert (state_dir / "extrakey").read_text().splitlines() == ["run"]
     assert "output 'n' should be int" in state.message or "should be int" in state.message, state.message
-    assert "undeclared output(s): 'x'" in state.message, state.message
+    assert "undeclared output 'x'" in state.message, state.message
     assert labelled(docker_client, "ContractT") == []
 
 

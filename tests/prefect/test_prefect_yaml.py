@@ -91,7 +91,7 @@ def test_secrets_that_would_share_one_secret_block_are_refused():
 
 
 def test_the_emitters_block_name_is_the_runtimes():
-    from rtc.integrations.prefect import runtime
+    from rtc.runtime import prefect as runtime
 
     for name in ("API_KEY", "db_password", "X"):
         assert names.secret_block_name(name) == runtime.secret_block_name(name)
