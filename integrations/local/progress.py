@@ -57,6 +57,10 @@ class Reporter:
         took = f" in {time.monotonic() - began:.1f}s" if began is not None else ""
         self.status(f"{label} {outcome}{took}{': ' + detail if detail else ''}")
 
+    def retrying(self, label: str, attempt: int, text: str) -> None:
+        """Attempt `attempt` of `label` failed and another follows (history.RecordingReporter counts them)."""
+        self.status(text)
+
     def step_done(self) -> None:
         with self.lock:
             self.done += 1

@@ -386,7 +386,7 @@ class GraphRun:
             result = UnitResult(label, False, message=message, exit_code=ran.exit_code, log_tail=ran.log_tail)
             if attempt < attempts:
                 delay = retry.delay_for(attempt)  # rtc.runtime.contract.retry_delay, jitter drawn
-                self.reporter.status(f"{label} {message}; retry {attempt}/{retry.max_retries} in {delay:.1f}s")
+                self.reporter.retrying(label, attempt, f"{label} {message}; retry {attempt}/{retry.max_retries} in {delay:.1f}s")
                 if self.cancel.wait(delay):
                     return UnitResult(label, False, message="canceled", canceled=True, log_tail=ran.log_tail)
             attempt += 1

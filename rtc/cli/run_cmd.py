@@ -1,6 +1,6 @@
 """`rtc run FILE [GRAPH|RUN] [--param k=v]...`: run a graph (or a Tyger run) locally in Docker.
 
-`rtc run create|show|watch|list|cancel|logs ...` are Tyger's run commands
+`rtc run create|show|watch|list|cancel|logs|exec ...` are Tyger's run commands
 (rtc/cli/tyger_run_cmd.py); they are recognised by their first word and
 handed over before any parsing here.
 """
@@ -12,17 +12,17 @@ import sys
 
 from rtc.cli import registry_option
 
-TYGER_SUBCOMMANDS = ("create", "show", "watch", "list", "cancel", "logs")
+TYGER_SUBCOMMANDS = ("create", "show", "watch", "list", "cancel", "logs", "exec")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "run",
-        help="run a graph or a Tyger run locally in Docker (also: rtc run create|show|watch|list|cancel|logs)",
+        help="run a graph or a Tyger run locally in Docker (also: rtc run create|show|watch|list|cancel|logs|exec)",
         usage="rtc run FILE [GRAPH|RUN] [--param NAME=VALUE]... [--workers N] [--no-cache] [--registry HOST[:PORT][/PREFIX]]\n"
-        "       rtc run create|show|watch|list|cancel|logs ...",
+        "       rtc run create|show|watch|list|cancel|logs|exec ...",
         description="Run a graph (or a Tyger run) of FILE locally in Docker. "
-        "Tyger's run commands: rtc run create|show|watch|list|cancel|logs ... (see `rtc run create --help`).",
+        "Tyger's run commands: rtc run create|show|watch|list|cancel|logs|exec ... (see `rtc run create --help`).",
     )
     add_options(p)
     p.add_argument("file", help="pipeline file (.rt or .yaml), or its IR as .json; or a Tyger run command")
@@ -102,11 +102,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_file(args: argparse.Namespace) -> int:
+    import json
     import threading
+    from pathlib import Path
 
     from rtc.base.diagnostics import RtcError
     from rtc.integrations.local import runner
-    from rtc.integrations.local.progress import Reporter
 
     pipeline = registry_option.apply(load_pipeline(args.file), args)
     kind, name = choose(pipeline, args.name, args.file)
@@ -124,15 +125,19 @@ def run_file(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise RtcError("--workers must be at least 1")
     cancel = threading.Event()
-    reporter = Reporter(total=len(graph.steps))
     # Recorded in the run store with this process as its owner: if it is killed (SIGKILL
     # cannot be handled), the next rtc that opens the store removes what it left (owners.py).
+    # Its steps, outputs and log lines are recorded too (`rtc run list|show|logs`; history.py).
+    from rtc.integrations.local import history
     from rtc.integrations.tyger import abandoned as owners
     from rtc.integrations.tyger.store import Store
 
     store = Store()
     run_id = runner.new_run_id(name)
+    reporter = history.RecordingReporter(store, run_id, total=len(graph.steps))
     owners.begin_graph_run(store, run_id, name, pipeline.namespace)
+    history.record_details(store, run_id, str(Path(pipeline.source).resolve()) if pipeline.source else args.file, given)
+    result = None
     status, reason = "Failed", "rtc stopped with an error before the run ended"
     try:
         with runner.interrupts_cancel(cancel, reporter):
@@ -140,21 +145,33 @@ def run_file(args: argparse.Namespace) -> int:
                 pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel, run_id=run_id,
                 use_cache=not args.no_cache, environ=environ,
             )
+        reporter.record_result(result)
         status, reason = {"succeeded": ("Succeeded", None), "canceled": ("Canceled", "interrupted")}.get(
             result.status, ("Failed", "a step failed"))
     except KeyboardInterrupt:
         status, reason = "Canceled", "interrupted"
         raise
+    except RtcError as exc:  # before any step ran (missing secret, image build ...): the record says why
+        reason = reporter.mask(str(exc))[:2000]
+        raise
     finally:
         owners.end_graph_run(store, run_id, status, reason)
+        reporter.log.close()
     if result.status == "succeeded":
         n = len(result.steps)
-        print(f"rtc: run {result.run_id} succeeded ({n} step{'' if n == 1 else 's'})", file=sys.stderr)
+        for step_id in history.last_steps(graph):  # what the run made, without `rtc run show`
+            outputs = result.steps[step_id].outputs if step_id in result.steps else None
+            if outputs:
+                text = reporter.mask(json.dumps(outputs, sort_keys=True, default=str))
+                print(f"rtc: {step_id}: {text if len(text) <= 2000 else text[:2000] + ' ... (rtc run show ' + run_id + ')'}", file=sys.stderr)
+        print(f"rtc: run {result.run_id} succeeded ({n} step{'' if n == 1 else 's'}); "
+              f"`rtc run show {run_id}` shows its steps, `rtc run logs {run_id}` their output", file=sys.stderr)
         return 0
     if cancel.is_set() and not result.failures():
         print(f"rtc: run {result.run_id} canceled; its containers are removed", file=sys.stderr)
         return 130
-    raise RtcError(f"run {result.run_id} of graph {name!r} failed\n" + runner.format_failures(result))
+    raise RtcError(f"run {result.run_id} of graph {name!r} failed\n" + runner.format_failures(result),
+                   hint=f"`rtc run show {run_id}` shows every step, `rtc run logs {run_id} STEP` a step's output")
 
 
 def run_tyger(pipeline, name: str) -> int:

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-SUBCOMMANDS = ("create", "show", "watch", "list", "cancel", "logs")
+SUBCOMMANDS = ("create", "show", "watch", "list", "cancel", "logs", "exec")
 DEFAULT_LIST_LIMIT = 1000
 
 
@@ -136,7 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     p.set_defaults(handler=_create)
 
-    p = sub.add_parser("show", help="a run's status and definition as JSON")
+    p = sub.add_parser("exec", help="Tyger's `run exec`: the same as `rtc exec` (see `rtc exec --help`)")
+    add_run_options(p)
+    p.add_argument("--logs", action="store_true", help="stream the run's logs to standard error")
+    p.set_defaults(handler=_exec)
+
+    p = sub.add_parser("show", help="a run's status and definition as JSON (a graph run: its steps and outputs)")
     p.add_argument("id")
     p.set_defaults(handler=_show)
 
@@ -145,8 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-resource", action="store_true", help="print the whole run, not only its system fields")
     p.set_defaults(handler=_watch)
 
-    p = sub.add_parser("list", help="runs, newest first")
+    p = sub.add_parser("list", help="runs, newest first: Tyger runs and the graph runs of `rtc run FILE`")
     p.add_argument("--since", help="only runs created at or after this date/time (ISO 8601), or this long ago (1h, 30m)")
+    p.add_argument("--kind", choices=("tyger", "graph"), help="only Tyger runs, or only graph runs")
+    p.add_argument("--graph", help="only runs of this graph (implies --kind graph)")
+    p.add_argument("--status", help="only runs with this status (Running, Succeeded, Failed, Canceled, ...)")
     p.add_argument("--limit", type=int, help=f"at most this many runs (default {DEFAULT_LIST_LIMIT}, with a warning when cut)")
     p.set_defaults(handler=_list)
 
@@ -154,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.set_defaults(handler=_cancel)
 
-    p = sub.add_parser("logs", help="the merged output of a run's containers")
+    p = sub.add_parser("logs", help="the merged output of a run's containers (a graph run: of its steps, or of STEP)")
     p.add_argument("id")
+    p.add_argument("step", nargs="?", help="a graph run's step: only its lines (a fanned-out step's elements too)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
     p.add_argument("-s", "--since", help="only lines written at or after this date/time, or this long ago (1h, 30m)")
     p.add_argument("--tail", type=int, help="only the last N lines")
@@ -192,11 +201,29 @@ def _create(args) -> int:
     return 0
 
 
+def _exec(args) -> int:
+    from rtc.cli import exec_cmd
+
+    return int(exec_cmd.run(args) or 0)
+
+
+def _graph_run(store, run_id: str) -> bool:
+    from rtc.integrations.local import history
+
+    return history.is_graph_run(store, run_id)
+
+
 def _show(args) -> int:
     from rtc.integrations.tyger.store import Store
     from rtc.integrations.tyger.spec import show_json
 
-    print_json(show_json(Store().get_run(args.id)))
+    store = Store()
+    if _graph_run(store, args.id):
+        from rtc.integrations.local import history
+
+        print_json(history.show_json(store, args.id))
+        return 0
+    print_json(show_json(store.get_run(args.id)))
     return 0
 
 
@@ -222,13 +249,30 @@ def _list(args) -> int:
     from rtc.base.diagnostics import RtcError
     from rtc.integrations.tyger.store import Store
     from rtc.integrations.tyger.spec import parse_since, show_json
+    from rtc.integrations.tyger.store import parse_time
 
     since = parse_since(args.since) if args.since else None
     limit = args.limit if args.limit is not None else DEFAULT_LIST_LIMIT
     if limit < 1:
         raise RtcError(f"--limit {limit}: give a number of runs, at least 1")
-    records, more = Store().list_runs(since=since, limit=limit)
-    print_json([show_json(r) for r in records])
+    from rtc.integrations.local import history
+
+    store = Store()
+    kind = "graph" if args.graph else args.kind
+    rows: list[tuple[float, dict]] = []
+    more = False
+    if kind in (None, "tyger") and not args.graph:
+        records, more_tyger = store.list_runs(since=since, limit=limit)
+        records = [r for r in records if args.status is None or r.status == args.status]
+        rows += [(r.created_at, show_json(r)) for r in records]
+        more = more or more_tyger
+    if kind in (None, "graph"):
+        graph_runs, more_graph = history.list_json(store, since, limit, graph=args.graph, status=args.status)
+        rows += [(parse_time(g["createdAt"]), g) for g in graph_runs]
+        more = more or more_graph
+    rows.sort(key=lambda row: row[0], reverse=True)  # newest first, both kinds together
+    more = more or len(rows) > limit
+    print_json([row for _, row in rows[:limit]])
     if more and args.limit is None:
         print(f"warning: the output was truncated to {limit} runs; use --limit to see more", file=sys.stderr)
     return 0
@@ -239,7 +283,13 @@ def _cancel(args) -> int:
     from rtc.integrations.tyger.store import Store
     from rtc.integrations.tyger.spec import show_json
 
-    print_json(show_json(tyger.request_cancel(Store(), args.id)))
+    from rtc.base.diagnostics import RtcError
+
+    store = Store()
+    if _graph_run(store, args.id):
+        raise RtcError(f"run {args.id} is a graph run of `rtc run FILE`; it is canceled with Ctrl-C in its terminal "
+                       "(or SIGTERM to its rtc process)", hint=f"`rtc run show {args.id}` shows its steps")
+    print_json(show_json(tyger.request_cancel(store, args.id)))
     return 0
 
 
@@ -249,8 +299,12 @@ def _logs(args) -> int:
     from rtc.integrations.tyger.spec import parse_since
 
     store = Store()
-    record = store.get_run(args.id)
     since = parse_since(args.since) if args.since else None
+    if _graph_run(store, args.id):
+        return _graph_logs(store, args, since)
+    if args.step is not None:
+        raise RtcError(f"run {args.id} is a Tyger run: it has no steps (STEP applies to graph runs of `rtc run FILE`)")
+    record = store.get_run(args.id)
     path = store.log_path(record.id)
 
     def emit(line: str) -> None:
@@ -287,6 +341,45 @@ def _logs(args) -> int:
         if done:
             return 0
         time.sleep(0.2)
+
+
+def _graph_logs(store, args, since) -> int:
+    """`rtc run logs ID [STEP]` of a graph run: its steps' lines, `[label] text`, as `rtc run` printed them."""
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.local import history
+
+    if args.step is not None and args.step not in history.steps_known(store, args.id):
+        known = history.steps_known(store, args.id)
+        raise RtcError(f"run {args.id} has no step {args.step!r} that ran",
+                       hint=f"steps that ran: {', '.join(known) or '(none)'}")
+    if args.tail is not None and args.tail < 0:
+        raise RtcError(f"--tail {args.tail}: give a number of lines, 0 or more")
+    seen = 0
+
+    def pick(entries):
+        out = [(line, text) for line, (stamp, text) in entries if since is None or (stamp is not None and stamp >= since)]
+        return out
+
+    entries = pick(history.log_lines(store, args.id, args.step))
+    if args.tail is not None:
+        entries = entries[-args.tail:] if args.tail > 0 else []
+    for line, text in entries:
+        sys.stdout.write((line.rstrip("\n") if args.timestamps else text) + "\n")
+    sys.stdout.flush()
+    if not args.follow:
+        return 0
+    seen = sum(1 for _ in history.log_lines(store, args.id, None))
+    while True:
+        done = history.show_json(store, args.id)["status"] in ("Succeeded", "Failed", "Canceled")
+        lines = list(history.log_lines(store, args.id, None))
+        for line, (stamp, text) in lines[seen:]:
+            if args.step is None or history._line_of(line, args.step):
+                sys.stdout.write((line.rstrip("\n") if args.timestamps else text) + "\n")
+        seen = len(lines)
+        sys.stdout.flush()
+        if done:
+            return 0
+        time.sleep(0.3)
 
 
 if __name__ == "__main__":
