@@ -41,7 +41,7 @@ def _create(args) -> int:
 
     from rtc.integrations.tyger.spec import parse_ttl
 
-    ttl = parse_ttl(args.ttl) if args.ttl else None
+    ttl = parse_ttl(args.ttl) if args.ttl is not None else None  # "--ttl=" is a message, not "no TTL"
     print(buffers.create(Store(), _pairs(args.tag, "--tag"), ttl_seconds=ttl).id)
     return 0
 
@@ -59,7 +59,7 @@ def _read(args) -> int:
     from rtc.integrations.tyger.store import Store
     from rtc.integrations.tyger.spec import parse_duration
 
-    timeout = parse_duration(args.timeout) if args.timeout else None
+    timeout = parse_duration(args.timeout) if args.timeout is not None else None
     buffers.read(Store(), args.id, sys.stdout.buffer, timeout=timeout)
     return 0
 

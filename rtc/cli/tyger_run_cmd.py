@@ -108,9 +108,9 @@ def overrides_from(args):
         codespec_version=args.codespec_version,
         buffers=_pairs(args.buffer, "--buffer"),
         replicas=args.replicas,
-        timeout_seconds=parse_duration(args.timeout) if args.timeout else None,
+        timeout_seconds=parse_duration(args.timeout) if args.timeout is not None else None,  # "" is a message
         tags=_pairs(args.tag, "--tag"),
-        buffer_ttl_seconds=parse_ttl(args.buffer_ttl) if args.buffer_ttl else None,
+        buffer_ttl_seconds=parse_ttl(args.buffer_ttl) if args.buffer_ttl is not None else None,
         cluster=args.cluster,
         node_pool=args.node_pool,
         worker_codespec=args.worker_codespec,

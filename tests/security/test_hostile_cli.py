@@ -92,6 +92,19 @@ FRONT_END_FILES: dict[str, tuple[str, object]] = {
     "rt-long-run-tag": ("p.rt", 'codespec c { image = "busybox" command = ["true"] }\nrun r { codespec = c tags = { k = "' + "v" * 100 + '" } }\n'),
     "rt-replicas-huge": ("p.rt", 'codespec c { image = "busybox" command = ["true"] }\nrun r { codespec = c replicas = 9223372036854775808 }\n'),
     "rt-bad-image": ("p.rt", 'env e { image = "UPPER/../x::" }\n'),
+    "rt-superscript-number": ("p.rt", 'env e { image = "busybox" }\nnode N { env = e command = ["true"] retries = ² }\n'),
+    "rt-arabic-digits": ("p.rt", 'env e { image = "busybox" }\nnode N { env = e command = ["true"] retries = ١ }\n'),
+    "rt-5000-digits": ("p.rt", 'env e { image = "busybox" }\nnode N { env = e command = ["true"] retries = ' + "9" * 5000 + " }\n"),
+    "rt-long-non-ascii-name": ("p.rt", "env " + "é" * 300 + ' { image = "busybox" }\n'),
+    # envd's build.envd (issue 21, class 5)
+    "envd-5000-digits": ("build.envd", "def build():\n    runtime.expose(envd_port=" + "9" * 5000 + ")\n"),
+    "envd-deep-list": ("build.envd", "def build():\n    install.apt_packages(name=" + "[" * 3000 + "]" * 3000 + ")\n"),
+    "envd-deep-dict": ("build.envd", "def build():\n    runtime.environ(env=" + '{"a": ' * 3000 + "1" + "}" * 3000 + ")\n"),
+    "envd-deep-unclosed": ("build.envd", "def build():\n    install.apt_packages(name=" + "[" * 200_000 + "\n"),
+    "envd-port-superscript": ("build.envd", 'def build():\n    runtime.expose(envd_port="²")\n'),
+    "envd-port-arabic": ("build.envd", "def build():\n    runtime.expose(envd_port=١)\n"),
+    "envd-float-inf": ("build.envd", "def build():\n    runtime.expose(envd_port=1e999)\n"),
+    "envd-garbage": ("build.envd", bytes(range(256)) * 40),
     # rtc YAML
     "yaml-alias-bomb": ("p.yaml", "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))),
     "yaml-deep-flow": ("p.yaml", "envs: " + "[" * 50_000 + "]" * 50_000 + "\n"),
@@ -184,6 +197,26 @@ OTHER_CASES = {
     "cache-clear-bad-option": ["cache", "clear", "--older-than-nope"],
     "codespec-show-traversal": ["codespec", "show", "../../etc/passwd"],
     "lsp-bad-option": ["lsp", "--nope"],
+    # issue 21, class 6: names, numbers and durations in every notation, paths too long
+    "codespec-create-long-name": ["codespec", "create", "-f", "FILE:long-codespec"],
+    "codespec-show-long-name": ["codespec", "show", "c" * 300],
+    "codespec-show-superscript": ["codespec", "show", "c/versions/²"],
+    "codespec-show-arabic": ["codespec", "show", "c/versions/١"],
+    "codespec-version-arabic": ["codespec", "show", "c", "--version", "١"],
+    "buffer-create-ttl-inf": ["buffer", "create", "--ttl", "inf"],
+    "buffer-create-ttl-nan": ["buffer", "create", "--ttl", "nan"],
+    "buffer-create-ttl-zero": ["buffer", "create", "--ttl", "0"],
+    "buffer-create-ttl-timespan-zero": ["buffer", "create", "--ttl", "0.00:00"],
+    "buffer-create-ttl-arabic": ["buffer", "create", "--ttl", "١h"],
+    "exec-buffer-ttl-nan": ["exec", "-f", "FILE:tyger-ok", "--buffer-ttl", "nan"],
+    "exec-buffer-ttl-zero": ["exec", "-f", "FILE:tyger-ok", "--buffer-ttl", "0"],
+    "run-create-buffer-ttl-inf": ["run", "create", "-f", "FILE:tyger-ok", "--buffer-ttl", "inf"],
+    "exec-timeout-nan": ["exec", "-f", "FILE:tyger-ok", "--timeout", "nan"],
+    "schema-o-folder": ["schema", "-o", "."],
+    "schema-o-too-long": ["schema", "-o", "x" * 300],
+    "compile-o-too-long": ["compile", "FILE:params", "-t", "airflow", "-o", "d" * 300],
+    "compile-o-too-long-ir": ["compile", "FILE:params", "-t", "ir", "-o", "d" * 300 + ".json"],
+    "deploy-schedule-wait-nan": ["deploy", "FILE:params", "--target", "prefect", "--schedule-wait", "nan"],
     "no-such-command": ["no-such-command"],
 }
 TYGER_OK = "name: ok\nimage: busybox\ncommand: [sh, -c, 'cat $INPUT_PIPE']\nbuffers: {inputs: [input]}\n"
@@ -301,7 +334,8 @@ def test_hostile_param(sandbox, case):
 @pytest.mark.parametrize("case", sorted(OTHER_CASES))
 def test_hostile_arguments(sandbox, case):
     work, env = sandbox
-    files = {"FILE:tyger-ok": make_file(work, "ok.yml", TYGER_OK), "FILE:params": make_file(work, "params.rt", PARAM_FILE)}
+    files = {"FILE:tyger-ok": make_file(work, "ok.yml", TYGER_OK), "FILE:params": make_file(work, "params.rt", PARAM_FILE),
+             "FILE:long-codespec": make_file(work, "long.yml", f"name: {'c' * 300}\nimage: busybox\ncommand: [\"true\"]\n")}
     args = [str(files[a]) if a in files else a for a in OTHER_CASES[case]]
     assert_refused(run_limited(args, work, env), args)
 
@@ -333,3 +367,165 @@ def test_the_table_covers_every_listed_command():
     missing = sorted(set(_listed_commands()) - covered)
     # Every command also gets test_every_command_refuses_hostile_files; this asks for cases of its own arguments.
     assert not missing, f"commands `rtc --help` lists without a case in FILE_COMMANDS or OTHER_CASES: {missing}"
+
+
+# ---------------------------------------------------------------- properties (issue 21)
+#
+# Generated hostile inputs, run as a user would (same limits as the table): numbers in every
+# notation, long and non-ASCII names, `inf`/`nan`/`0` durations, deep nesting in every reader.
+# A refusal is a message and a non-zero exit; nothing ever ends in a traceback. Each example is a
+# subprocess (~0.1 s: start-up is kept small), so the counts are moderate and the values concentrated on
+# the edges (hypothesis's shrinking still names the smallest failing input).
+
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PROPERTY = settings(max_examples=25, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+OTHER_DIGITS = "²³¹١٢٣۴५๓０１𝟘"
+numbers = st.one_of(
+    st.sampled_from(["inf", "-inf", "nan", "NaN", "1e999", "-1e999", "0", "-0", "0.0", "1e-3", "1E3", "0x10", "0o7",
+                     "0b1", "1_000", "+5", ".5", "5.", "²", "١", "١٢", "٣h", "9" * 5000, "1" + "0" * 400, "-1",
+                     "18446744073709551616", "9223372036854775808", "1e308", "4.9e-324"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(10**60), max_value=10**60).map(str),
+    st.text(alphabet="0123456789" + OTHER_DIGITS + ".eE+-_x", min_size=1, max_size=30),
+)
+durations = st.one_of(
+    numbers,
+    st.tuples(numbers, st.sampled_from(["", "s", "m", "h", "d", "ms", "ns", "µs"])).map("".join),
+    st.tuples(st.integers(0, 10**7), st.integers(0, 99), st.integers(0, 99)).map(lambda t: f"{t[0]}.{t[1]:02d}:{t[2]:02d}"),
+    st.sampled_from(["0s", "0.00:00", "0.00:00:00", "366.00:00:01", "99999999.23:59", "1h1h", "h", "", " ", "1.24:00"]),
+)
+names = st.one_of(
+    st.sampled_from(["c" * 300, "é" * 200, "𝒞" * 100, "a/../b", "..", ".", "-", "a" * 256, "nul\u0000x", "CON", "x y",
+                     "\u202eevil", "true", "null"]),
+    st.text(min_size=1, max_size=400).filter(lambda t: "\x00" not in t),
+)
+nesting = st.tuples(st.integers(min_value=65, max_value=5000), st.booleans())
+
+
+def _property_sandbox(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("prop")
+    work = tmp / "work"
+    work.mkdir()
+    env = {**os.environ, "RTC_HOME": str(tmp / "home"), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    return work, env
+
+
+def assert_no_traceback(outcome: Outcome, args: list[str]) -> None:
+    shown = f"rtc {' '.join(map(repr, args))[:300]}\nexit {outcome.code}\nstderr: {outcome.stderr[-2000:]}"
+    assert "Traceback" not in outcome.stderr and "Fatal Python error" not in outcome.stderr, shown
+    assert outcome.code in (0, 1, 2), shown
+    if outcome.code != 0:
+        assert "error" in outcome.stderr.lower() or "usage:" in outcome.stderr, "a refusal says why: " + shown
+    assert outcome.peak_rss < PEAK_RSS, shown
+
+
+@given(ttl=durations)
+@example(ttl="inf")
+@example(ttl="nan")
+@example(ttl="0")
+@example(ttl="١h")
+@PROPERTY
+def test_any_buffer_ttl_is_a_lifetime_or_a_message(tmp_path_factory, ttl):
+    work, env = _property_sandbox(tmp_path_factory)
+    args = ["buffer", "create", f"--ttl={ttl}"]
+    outcome = run_limited(args, work, env)
+    assert_no_traceback(outcome, args)
+    if outcome.code == 0:  # accepted: a real lifetime that `buffer show` can print (inf made it fail for good)
+        shown = run_limited(["buffer", "show", outcome.stdout.strip()], work, env)
+        assert shown.code == 0 and '"expiresAt"' in shown.stdout, shown.stderr
+        expires = json.loads(shown.stdout)
+        from rtc.integrations.tyger.store import parse_time
+
+        life = parse_time(expires["expiresAt"]) - parse_time(expires["createdAt"])
+        assert 0 < life <= 366 * 86400
+    for bad in ("inf", "nan", "0", "١", "²"):
+        if ttl.strip() in (bad, bad + "s", bad + "h"):
+            assert outcome.code != 0, ttl
+
+
+@given(duration=durations, command=st.sampled_from(["exec-timeout", "exec-buffer-ttl", "read-timeout", "create-timeout"]))
+@PROPERTY
+def test_any_duration_option_is_a_duration_or_a_message(tmp_path_factory, duration, command):
+    work, env = _property_sandbox(tmp_path_factory)
+    spec = make_file(work, "ok.yml", "name: ok\nimage: rtc-no-such-image/x:1\ncommand: [\"true\"]\n")
+    args = {
+        "exec-timeout": ["exec", "-f", str(spec), f"--timeout={duration}"],
+        "exec-buffer-ttl": ["exec", "-f", str(spec), f"--buffer-ttl={duration}"],
+        "read-timeout": ["buffer", "read", "nope", f"--timeout={duration}"],
+        "create-timeout": ["run", "create", "-f", str(spec), f"--timeout={duration}"],
+    }[command]
+    outcome = run_limited(args, work, env)
+    assert_no_traceback(outcome, args)
+    if duration.strip() in ("inf", "nan", "-1", "1e999", "١", "²"):
+        assert outcome.code != 0
+
+
+@given(name=names, command=st.sampled_from(["codespec-show", "codespec-create", "codespec-version", "exec-codespec"]))
+@PROPERTY
+def test_any_codespec_name_is_found_or_a_message(tmp_path_factory, name, command):
+    work, env = _property_sandbox(tmp_path_factory)
+    spec = work / "c.yml"
+    spec.write_text(json.dumps({"name": name, "image": "busybox", "command": ["true"]}), encoding="utf-8",
+                    errors="surrogatepass")
+    args = {
+        "codespec-show": ["codespec", "show", name],
+        "codespec-create": ["codespec", "create", "-f", str(spec)],
+        "codespec-version": ["codespec", "show", f"ok/versions/{name}"],
+        "exec-codespec": ["exec", "--codespec", name],
+    }[command]
+    outcome = run_limited(args, work, env)
+    assert_no_traceback(outcome, args)
+    if command != "codespec-create" or len(name) > 200 or not name.isascii():
+        assert outcome.code != 0, args
+
+
+@given(number=numbers, reader=st.sampled_from(["rt-retries", "rt-port", "envd-port", "yaml-replicas", "ir-replicas",
+                                                "tyger-replicas"]))
+@PROPERTY
+def test_numbers_in_every_notation_in_every_reader(tmp_path_factory, number, reader):
+    work, env = _property_sandbox(tmp_path_factory)
+    name, text, command = {
+        "rt-retries": ("p.rt", f'env e {{ image = "busybox" }}\nnode N {{ env = e command = ["true"] retries = {number} }}\n', "check"),
+        "rt-port": ("p.rt", f'env e {{ image = "busybox" expose {number} -> 0 }}\n', "check"),
+        "envd-port": ("e/build.envd", f"def build():\n    base(image=\"busybox\")\n    runtime.expose(envd_port={number})\n", "check"),
+        "yaml-replicas": ("p.yaml", f"namespace: n\ncodespecs:\n  c: {{image: busybox, command: ['true']}}\nruns:\n  r: {{codespec: c, replicas: {number}}}\n", "check"),
+        "ir-replicas": ("p.json", _ir(raw=_ir().replace('"codespec": "c"', f'"codespec": "c", "replicas": {number}')), "check"),
+        "tyger-replicas": ("r.yml", f"job:\n  codespec: {{image: busybox, command: ['true']}}\n  replicas: {number}\n", "check"),
+    }[reader]
+    path = work / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    args = [command, str(path)]
+    outcome = run_limited(args, work, env)
+    assert_no_traceback(outcome, args)
+    if not number.isascii() or number.strip().lower() in ("inf", "-inf", "nan", "1e999") or len(number) > 100:
+        assert outcome.code != 0, args
+
+
+@given(depth=nesting, reader=st.sampled_from(["rt", "yaml", "envd", "ir", "tyger", "param"]))
+@PROPERTY
+def test_deep_nesting_in_every_reader_is_a_diagnostic(tmp_path_factory, depth, reader):
+    work, env = _property_sandbox(tmp_path_factory)
+    levels, dicts = depth
+    value = ('{"k": ' * levels + "1" + "}" * levels) if dicts else ("[" * levels + "]" * levels)
+    rt_value = ("{ k = " * levels + "1" + " }" * levels) if dicts else value
+    name, text = {
+        "rt": ("p.rt", 'env e { image = "busybox" }\nnode N { env = e inputs { x: json } command = ["true"] }\n'
+                       f"graph g {{ a = N(x = {rt_value}) }}\n"),
+        "yaml": ("p.yaml", f"namespace: n\nenvs:\n  e: {{image: busybox, environ: {{A: {json.dumps(value)}}}}}\nx: {value}\n"),
+        "envd": ("e/build.envd", f"def build():\n    runtime.environ(env={{\"A\": {value}}})\n"),
+        "ir": ("p.json", _ir(raw=_ir().replace('"value": 1', f'"value": {value}'))),
+        "tyger": ("r.yml", f"job:\n  codespec: {{image: busybox, command: ['true']}}\n  tags: {value}\n"),
+        "param": ("p.rt", PARAM_FILE),
+    }[reader]
+    path = work / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    args = ["run", str(path), "--param", f"j={value}"] if reader == "param" else \
+        ["run" if reader == "ir" else "check", str(path)]
+    outcome = run_limited(args, work, env)
+    assert_no_traceback(outcome, args)
+    assert outcome.code != 0, args
