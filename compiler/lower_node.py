@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rtc.compiler import codes, ir
+from rtc.compiler import codes, ir, types
+from rtc.runtime.step import CONTRACT_VARIABLES
 from rtc.compiler.attributes import read_block
 from rtc.compiler.context import Context
 from rtc.compiler.python_nodes import ports_of, read_node_class
@@ -39,10 +40,17 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
     secrets = []
     for decl in secret_decls:
         problem = env_var_problem(decl.name)
+        if problem is None and decl.name in CONTRACT_VARIABLES:
+            problem = f"{decl.name!r} is a variable of rtc's container contract (docs/runtime.md); name the secret otherwise"
         if problem:
             ctx.error(codes.BAD_ENV_VAR, f"secret {problem}", decl.span)
         else:
             secrets.append(decl.name)
+    fanout = bool(view.get("fanout", derived.fanout if derived is not None and not view.has("fanout") else False))
+    if fanout and any(types.is_artifact_type(p.type) for p in outputs):
+        first = next(p for p in outputs if types.is_artifact_type(p.type))
+        ctx.error(codes.CONFLICTING_ATTRIBUTES, f"{label} fans out (`fanout = true`) and has the file/dir output {first.name!r}: "
+                  "a fanout node's outputs are JSON values only", first.span)
 
     retry = read_policy(ctx, view, label)
     if env_name is None or view.get("python") is None and view.get("command") is None:
@@ -56,7 +64,7 @@ def lower_node(ctx: Context, entry: Entry, symbols: SymbolTable) -> tuple[ir.Nod
         secrets=secrets,
         command=command if python is None else None,
         python=python,
-        fanout=bool(view.get("fanout", derived.fanout if derived is not None and not view.has("fanout") else False)),
+        fanout=fanout,
         retry=retry or ir.RetryPolicy(),
         timeout_seconds=view.get("timeout"),
         cache=_cache_policy(view.get("cache")),

@@ -1,6 +1,8 @@
 """Port types: parsing, assignability, and the canonical spelling used in the IR.
 
-Grammar of a type: `str | int | float | bool | json | list[T] | dict[str, T]`.
+Grammar of a type: `str | int | float | bool | json | file | dir | list[T] | dict[str, T]`.
+`file` and `dir` are artifacts (rtc.runtime.artifacts): between steps their value is a
+reference to bytes in the artifact store, inside the container a path.
 Checking a *value* against a type at run time is `rtc.runtime.contract.check_value`,
 which is standard-library only so that generated files can carry it.
 """
@@ -11,7 +13,8 @@ from functools import lru_cache
 
 from rtc.base.limits import MAX_NESTING
 
-SCALARS = ("str", "int", "float", "bool", "json")
+SCALARS = ("str", "int", "float", "bool", "json", "file", "dir")
+ARTIFACTS = ("file", "dir")
 
 
 class TypeSyntaxError(ValueError):
@@ -47,7 +50,7 @@ def _parse(text: str):
         return ("dict", inner), rest[1:]
     name = text.split("[")[0].split("]")[0].split(",")[0]
     raise TypeSyntaxError(
-        f"unknown type {name!r}; expected one of str, int, float, bool, json, list[T], dict[str, T]"
+        f"unknown type {name!r}; expected one of str, int, float, bool, json, file, dir, list[T], dict[str, T]"
     )
 
 
@@ -77,8 +80,23 @@ def is_assignable(source: str, target: str) -> bool:
 
 
 def _assignable(src, dst) -> bool:
+    if src[0] in ARTIFACTS or dst[0] in ARTIFACTS:  # bytes in the store, never a JSON value: only file to file
+        return src == dst
     if dst == ("json",) or src == ("json",):
-        return True
+        return _no_artifact(src) and _no_artifact(dst)
+    return _assignable_values(src, dst)
+
+
+def _no_artifact(tree) -> bool:
+    return tree[0] not in ARTIFACTS and (tree[0] not in ("list", "dict") or _no_artifact(tree[1]))
+
+
+def is_artifact_type(text: str) -> bool:
+    """True when a value of this type holds artifacts (file, dir, or lists and maps of them)."""
+    return not _no_artifact(parse_type(text))
+
+
+def _assignable_values(src, dst) -> bool:
     if src == ("int",) and dst == ("float",):
         return True
     if src[0] != dst[0]:

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtc.runtime import cache as step_cache, contract, step as step_rules
+from rtc.runtime.artifacts import ArtifactError, LocalStore
 from rtc.runtime.step import ContractError
 from rtc.base.diagnostics import RtcError
-from rtc.base.home import steps_cache_dir
+from rtc.base.home import rtc_home, steps_cache_dir
 from rtc.compiler.ir import Graph, Node, Pipeline, Step
 from rtc.integrations.engine import containers as engine
 from rtc.integrations.images import build as images
@@ -154,12 +155,23 @@ def run_graph(
         environ=environ,
         cache=step_cache.StepCache(steps_cache_dir()) if use_cache else None,
         mask=mask,
+        store=artifact_store(environ),
     )
     return run.execute()
 
 
+def artifact_store(environ) -> LocalStore:
+    """Where `file` and `dir` outputs are kept: RTC_STORE (a folder, or file:///folder), else $RTC_HOME/artifacts."""
+    url = environ.get("RTC_STORE") or str(rtc_home() / "artifacts")
+    if "://" in url and not url.startswith("file://"):
+        raise RtcError(f"RTC_STORE={url!r}: rtc run keeps artifacts in a folder (a path or file:///path)",
+                       hint="object stores (s3://) are not supported yet")
+    return LocalStore(url[len("file://"):] if url.startswith("file://") else url)
+
+
 class GraphRun:
-    def __init__(self, *, client, pipeline, graph, params, run_id, workers, reporter, cancel, environ, cache=None, mask=None):
+    def __init__(self, *, client, pipeline, graph, params, run_id, workers, reporter, cancel, environ, cache=None, mask=None,
+                 store=None):
         self.client = client
         self.pipeline = pipeline
         self.graph = graph
@@ -170,6 +182,7 @@ class GraphRun:
         self.cancel = cancel
         self.environ = environ
         self.mask = mask or SecretMask()
+        self.store = store  # the artifact store of `file` / `dir` outputs (rtc.runtime.artifacts)
         self.steps = {s.id: s for s in graph.steps}
         self.base_dir = Path(pipeline.source).resolve().parent
         self.results: dict[str, StepResult] = {}
@@ -356,7 +369,7 @@ class GraphRun:
                 try:
                     # The signal wins over outputs (docs/runtime.md, Signals).
                     sent = step_io.read_signal(io_dir, f"step {label!r}")
-                    outputs = None if sent else step_io.read_outputs(io_dir, node, f"step {label!r}")
+                    outputs = None if sent else self._outputs(io_dir, node, label)
                 except ContractError as exc:
                     result = UnitResult(label, False, message=str(exc), exit_code=0, log_tail=ran.log_tail)
                     break  # a contract violation is a bug in the step, not a transient failure
@@ -398,13 +411,40 @@ class GraphRun:
         node = self.pipeline.nodes[step.node]
         env = self.pipeline.environments[node.env]
         io_dir = step_io.make_io_dir(self.work_dir / f"{label}.{runs}")
+        in_dir = self._place_artifacts(inputs, node, self.work_dir / f"{label}.{runs}.in")
         spec = step_io.container_spec(
             image=self.images[node.env], node=node, env=env, base_dir=self.base_dir, io_dir=io_dir,
             inputs=inputs, step_label=label, step_id=step.id, run_id=self.run_id,
             namespace=self.pipeline.namespace, secrets={name: self.environ[name] for name in node.secrets},
-            map_index=index,
+            map_index=index, in_dir=in_dir,
         )
         return io_dir, spec
+
+    def _place_artifacts(self, inputs: dict, node: Node, folder: Path) -> Path | None:
+        """The bytes of the unit's artifact inputs, in a folder mounted read-only at /rtc/in; None without any."""
+        _, placed = step_rules.place_artifact_inputs(inputs, {p.name: p.type for p in node.inputs})
+        if not placed:
+            return None
+        folder.mkdir(mode=0o755)
+        for reference, rel in placed:
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.store.get(reference, folder / rel)
+            except ArtifactError as exc:
+                raise RtcError(f"input {rel.split('/')[0]!r}: {exc}") from None
+        return folder
+
+    def _outputs(self, io_dir: Path, node: Node, label: str) -> dict:
+        """The unit's checked result: its outputs file's JSON outputs, and its artifact outputs stored."""
+        where = f"step {label!r}"
+        outputs = step_io.read_outputs(io_dir, node, where)
+        types = {p.name: p.type for p in node.outputs}
+        if step_rules.artifact_ports(types):
+            stored = step_rules.store_artifact_outputs(self.store, io_dir / "out", types, where)
+            for port, ref in stored.items():
+                self.reporter.status(f"{label}: {port} stored, sha256:{ref['sha256'][:12]} ({ref['size']} bytes) in {self.store.url}")
+            outputs.update(stored)
+        return outputs
 
     # ---------------------------------------------------------------- the step cache
 

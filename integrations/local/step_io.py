@@ -38,13 +38,27 @@ def container_spec(
     namespace: str,
     secrets: dict[str, str],
     map_index: int | None,
+    in_dir: Path | None = None,
 ) -> ContainerSpec:
-    """The container of one attempt of one step (or one element of a mapped step)."""
+    """The container of one attempt of one step (or one element of a mapped step).
+
+    `in_dir`: the unit's artifact inputs on this host (mounted read-only at /rtc/in), or None.
+    """
+    input_types = {p.name: p.type for p in node.inputs}
+    output_types = {p.name: p.type for p in node.outputs}
+    shown, _ = step_rules.place_artifact_inputs(inputs, input_types)
     variables, inputs_json = step_rules.container_environment(
-        env.environ, inputs, step=step_id, run_id=run_id, map_index=map_index, secrets=secrets)
+        env.environ, shown, step=step_id, run_id=run_id, map_index=map_index, secrets=secrets,
+        artifacts=step_rules.artifact_environment(input_types, output_types))
     (io_dir / "inputs.json").write_text(inputs_json, encoding="utf-8")
+    if step_rules.artifact_ports(output_types):
+        out = io_dir / "out"  # where the step leaves its artifact outputs, writable as the io folder is
+        out.mkdir()
+        out.chmod(contract.IO_DIR_MODE)
     mounts = [(str(host_path(m.host_path, base_dir)), m.container_path, m.read_only) for m in env.mounts]
     mounts.append((str(io_dir), contract.IO_DIR, False))
+    if in_dir is not None:
+        mounts.append((str(in_dir), contract.ARTIFACTS_IN_DIR, True))
     # The io folder is not world-writable (contract.IO_DIR_MODE): whatever user the image runs as
     # writes there through the folder's group, given to the container as a supplementary group.
     group = os.stat(io_dir).st_gid
@@ -90,7 +104,7 @@ def _read(io_dir: Path, container_path: str, limit: int, where: str) -> str | No
 def read_outputs(io_dir: Path, node: Node, where: str) -> dict:
     """The checked result (columns) of one container (rtc.runtime.step.decode_outputs)."""
     text = _read(io_dir, contract.OUTPUTS_FILE, contract.MAX_OUTPUTS_BYTES, where)
-    return step_rules.decode_outputs(text, declared_outputs(node), node.fanout, where)
+    return step_rules.decode_outputs(text, step_rules.json_ports(declared_outputs(node)), node.fanout, where)
 
 
 def declared_outputs(node: Node) -> dict[str, str]:

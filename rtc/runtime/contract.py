@@ -10,6 +10,9 @@ from __future__ import annotations
 
 # Where a step finds its inputs and leaves its outputs inside the container.
 IO_DIR = "/rtc/io"
+# Artifacts (`file` / `dir` ports): inputs read-only under ARTIFACTS_IN_DIR, outputs left under ARTIFACTS_OUT_DIR.
+ARTIFACTS_IN_DIR = "/rtc/in"
+ARTIFACTS_OUT_DIR = IO_DIR + "/out"
 INPUTS_FILE = IO_DIR + "/inputs.json"
 OUTPUTS_FILE = IO_DIR + "/outputs.json"
 ENV_INPUTS = "RTC_INPUTS"  # JSON object of all inputs, also given as a file
@@ -61,6 +64,11 @@ def check_value(value, type_text, where="value"):
             ok = isinstance(v, int) and not isinstance(v, bool)
         elif kind == "float":
             ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        elif kind in ("file", "dir"):  # a reference into the artifact store (rtc.runtime.artifacts)
+            ok = (isinstance(v, dict) and v.get("artifact") == kind and set(v) == {"artifact", "sha256", "size", "uri"}
+                  and isinstance(v["sha256"], str) and isinstance(v["size"], int))
+            if not ok:
+                return f"{path} should be a reference to a stored {kind}, got {type(v).__name__} {v!r:.60}"
         elif kind == "list":
             if not isinstance(v, list):
                 return f"{path} should be a list, got {type(v).__name__} {v!r:.60}"
@@ -267,6 +275,11 @@ def read_io_archive(chunks, name, limit):
                 "pass large data through a mount or a buffer)"
             )
         return tar.extractfile(member).read().decode("utf-8", "replace")
+
+
+def path_variable(port):
+    """The variable naming an artifact port's path in the container: `model` -> MODEL_PATH, `my-data` -> MY_DATA_PATH."""
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in port).upper() + "_PATH"
 
 
 def pipe_variable(buffer):

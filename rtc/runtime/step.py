@@ -38,6 +38,8 @@ from .contract import (
     SIGNAL_FILE,
     check_value,
 )
+from .artifacts import ArtifactError
+from .contract import ARTIFACTS_IN_DIR, ARTIFACTS_OUT_DIR, path_variable
 from .jsonio import loads_json
 
 # Variables the contract sets in every step's container; neither `environ` nor a secret may take these names.
@@ -110,7 +112,7 @@ def bind_inputs(bindings, types, params, upstream, element=None, *, where, all_d
     return inputs
 
 
-def container_environment(environ, inputs, *, step, run_id, map_index=None, secrets=None):
+def container_environment(environ, inputs, *, step, run_id, map_index=None, secrets=None, artifacts=None):
     """(environment, inputs JSON) of one container of a step: `environ`, the secrets, then the contract's variables.
 
     The inputs travel as RTC_INPUTS when small enough (Linux caps one variable at 128 KiB) and always
@@ -124,11 +126,70 @@ def container_environment(environ, inputs, *, step, run_id, map_index=None, secr
     env = {**environ, **secrets}
     if len(inputs_json.encode("utf-8", "surrogatepass")) <= MAX_INPUTS_ENV:
         env[ENV_INPUTS] = inputs_json
+    env.update(artifacts or {})
     env.update({ENV_INPUTS_FILE: INPUTS_FILE, ENV_OUTPUTS_FILE: OUTPUTS_FILE, ENV_SIGNAL_FILE: SIGNAL_FILE,
                 ENV_STEP: step, ENV_RUN_ID: run_id})
     if map_index is not None:
         env[ENV_MAP_INDEX] = str(map_index)
     return env, inputs_json
+
+
+# ---------------------------------------------------------------- artifacts (`file` / `dir` ports)
+
+
+def artifact_ports(types):
+    """{port: "file" | "dir" | "list[file]" | "list[dir]"} of the ports whose values are artifacts."""
+    return {name: t.replace(" ", "") for name, t in types.items()
+            if t.replace(" ", "") in ("file", "dir", "list[file]", "list[dir]")}
+
+
+def json_ports(types):
+    """The ports whose values travel as JSON (the outputs file, RTC_INPUTS): every port but artifacts."""
+    kinds = artifact_ports(types)
+    return {name: t for name, t in types.items() if name not in kinds}
+
+
+def place_artifact_inputs(inputs, types):
+    """(inputs as the container sees them, [(reference, path under ARTIFACTS_IN_DIR)]) for a step's bound inputs.
+
+    An artifact input's value is its path in the container (`/rtc/in/<port>`; a list: `/rtc/in/<port>/<i>`);
+    the adapter puts each reference's bytes at its path before the container starts. A null input
+    (a join `after all_done` below a failed step) stays null.
+    """
+    shown, placed = dict(inputs), []
+    for name, kind in artifact_ports(types).items():
+        value = inputs.get(name)
+        if value is None:
+            continue
+        if kind.startswith("list["):
+            shown[name] = [f"{ARTIFACTS_IN_DIR}/{name}/{i}" for i in range(len(value))]
+            placed += [(ref, f"{name}/{i}") for i, ref in enumerate(value)]
+        else:
+            shown[name] = f"{ARTIFACTS_IN_DIR}/{name}"
+            placed.append((value, name))
+    return shown, placed
+
+
+def artifact_environment(input_types, output_types):
+    """`<PORT>_PATH` for every artifact port: where an input is, where an output is to be left."""
+    env = {path_variable(name): f"{ARTIFACTS_IN_DIR}/{name}" for name in artifact_ports(input_types)}
+    env.update({path_variable(name): f"{ARTIFACTS_OUT_DIR}/{name}" for name in artifact_ports(output_types)})
+    return env
+
+
+def store_artifact_outputs(store, out_dir, output_types, where):
+    """{port: reference} of what the step left at each artifact output's path (`out_dir` on this host), stored."""
+    import os
+
+    refs = {}
+    for name, kind in artifact_ports(output_types).items():
+        path = os.path.join(out_dir, name)
+        try:
+            refs[name] = store.put_dir(path, f"output {name!r} of {where}") if kind == "dir" else \
+                store.put_file(path, f"output {name!r} of {where}")
+        except ArtifactError as exc:
+            raise ContractError(str(exc)) from None
+    return refs
 
 
 # ---------------------------------------------------------------- what the step wrote

@@ -1,0 +1,229 @@
+"""Files and folders between steps: a content-addressed store, and the references that travel instead of bytes.
+
+A `file` or `dir` port's value between steps is a small reference,
+`{"artifact": "file"|"dir", "sha256": HEX, "size": BYTES, "uri": ...}`; the
+bytes live once in a store under their SHA-256, immutable. A folder is stored
+as its files plus a manifest (sorted `[path, sha256, size]` rows, JSON), and
+its reference names the manifest's digest. What a step leaves at an output
+port's path is taken only as regular files and folders: a symlink, FIFO,
+socket or device anywhere fails the step, as an outputs file would; so does
+anything over the store's size and entry caps.
+
+`LocalStore` keeps blobs in a folder (`$RTC_HOME/artifacts` by default, or
+`RTC_STORE=/path`), standard library only. Bytes are streamed in 1 MiB chunks,
+never held whole; a blob appears under its digest only once complete
+(written to a temporary name, then renamed), so a reader never sees half.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tempfile
+
+CHUNK = 1 << 20
+MAX_ARTIFACT_BYTES = 64 * 1024 ** 3  # one file or one folder's total
+MAX_DIR_ENTRIES = 100_000  # files and folders in one `dir` output
+ARTIFACT_TYPES = ("file", "dir")
+
+
+class ArtifactError(ValueError):
+    """What a step left at an artifact port cannot be stored (kind, size, entries), or a reference is bad."""
+
+
+def is_reference(value, kind=None) -> bool:
+    """True for a reference of an artifact (of `kind`, when given)."""
+    return (isinstance(value, dict) and set(value) == {"artifact", "sha256", "size", "uri"}
+            and value["artifact"] in ARTIFACT_TYPES and (kind is None or value["artifact"] == kind)
+            and isinstance(value["sha256"], str) and len(value["sha256"]) == 64
+            and all(c in "0123456789abcdef" for c in value["sha256"])
+            and isinstance(value["size"], int) and not isinstance(value["size"], bool) and value["size"] >= 0)
+
+
+class LocalStore:
+    """Blobs in a folder: `<root>/sha256/<2 hex>/<64 hex>`, owner-only."""
+
+    def __init__(self, root):
+        self.root = os.path.abspath(os.fspath(root))
+
+    @property
+    def url(self) -> str:
+        return "file://" + self.root
+
+    def _blob(self, digest: str) -> str:
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ArtifactError(f"{digest!r} is not a SHA-256")
+        return os.path.join(self.root, "sha256", digest[:2], digest)
+
+    def has(self, digest: str) -> bool:
+        return os.path.isfile(self._blob(digest))
+
+    # ---------------------------------------------------------------- writing
+
+    def put_file(self, path, where="artifact") -> dict:
+        """Store the regular file at `path` (never followed through a symlink); its reference."""
+        digest, size = self._put_stream(_open_regular(path, where), where)
+        return self._reference("file", digest, size)
+
+    def put_dir(self, path, where="artifact") -> dict:
+        """Store a folder of regular files and folders: every file, then its manifest; the folder's reference."""
+        rows, total = [], 0
+        for rel, full in _walk(path, where):
+            digest, size = self._put_stream(_open_regular(full, f"{where}: {rel}"), f"{where}: {rel}")
+            total += size
+            if total > MAX_ARTIFACT_BYTES:
+                raise ArtifactError(f"{where} holds more than {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
+            rows.append([rel, digest, size])
+        manifest = json.dumps({"files": rows}, separators=(",", ":"), sort_keys=True).encode()
+        digest = hashlib.sha256(manifest).hexdigest()
+        self._write_blob(digest, [manifest])
+        return self._reference("dir", digest, total)
+
+    def _reference(self, kind, digest, size) -> dict:
+        return {"artifact": kind, "sha256": digest, "size": size, "uri": f"{self.url}/sha256/{digest}"}
+
+    def _put_stream(self, f, where):
+        """Hash and store what `f` yields; (digest, size). The file is closed."""
+        os.makedirs(os.path.join(self.root, "sha256"), mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.join(self.root, "sha256"), prefix=".in-")
+        h, size = hashlib.sha256(), 0
+        try:
+            with f, os.fdopen(fd, "wb") as out:
+                while True:
+                    chunk = f.read(CHUNK)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > MAX_ARTIFACT_BYTES:
+                        raise ArtifactError(f"{where} is over {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
+                    h.update(chunk)
+                    out.write(chunk)
+            digest = h.hexdigest()
+            target = self._blob(digest)
+            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+            os.replace(tmp, target)  # the same bytes under the same name: replacing is harmless
+            return digest, size
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def _write_blob(self, digest, chunks):
+        target = self._blob(digest)
+        if os.path.isfile(target):
+            return
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".in-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    # ---------------------------------------------------------------- reading
+
+    def get(self, reference, dest) -> None:
+        """Write the artifact `reference` names to the new path `dest` (a file, or a folder), checking every digest."""
+        if not is_reference(reference):
+            raise ArtifactError(f"not an artifact reference: {json.dumps(reference)[:120]}")
+        if reference["artifact"] == "file":
+            self._copy_blob(reference["sha256"], dest)
+            return
+        manifest = json.loads(self._read_blob(reference["sha256"]))
+        os.mkdir(dest, 0o755)
+        for rel, digest, _size in manifest["files"]:
+            parts = rel.split("/")
+            if any(p in ("", ".", "..") for p in parts):
+                raise ArtifactError(f"the manifest of {reference['sha256']} names {rel!r}, which is no path in a folder")
+            target = os.path.join(dest, *parts)
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            self._copy_blob(digest, target)
+
+    def _read_blob(self, digest) -> bytes:
+        with open(self._blob(digest), "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ArtifactError(f"the store's blob {digest} does not hold what its name says")
+        return data
+
+    def _copy_blob(self, digest, dest):
+        try:
+            src = open(self._blob(digest), "rb")
+        except FileNotFoundError:
+            raise ArtifactError(f"artifact {digest} is not in the store at {self.root}") from None
+        h = hashlib.sha256()
+        with src, open(dest, "xb") as out:
+            while True:
+                chunk = src.read(CHUNK)
+                if not chunk:
+                    break
+                h.update(chunk)
+                out.write(chunk)
+        if h.hexdigest() != digest:
+            _unlink(dest)
+            raise ArtifactError(f"the store's blob {digest} does not hold what its name says")
+        os.chmod(dest, 0o644)
+
+
+def _open_regular(path, where):
+    """A regular file opened for reading, never through a symlink; an ArtifactError for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ArtifactError(f"{where}: the step left nothing at its path") from None
+    except OSError as exc:
+        raise ArtifactError(f"{where} is {_kind_of(path)}: rtc stores only regular files and folders") from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ArtifactError(f"{where} is {_kind_of(path)}: rtc stores only regular files and folders")
+    return os.fdopen(fd, "rb")
+
+
+def _walk(root, where):
+    """(relative path, full path) of every regular file under the folder `root`, sorted; nothing else allowed."""
+    st = os.lstat(root) if os.path.lexists(root) else None
+    if st is None:
+        raise ArtifactError(f"{where}: the step left nothing at its path")
+    if not stat.S_ISDIR(st.st_mode):
+        raise ArtifactError(f"{where} is {_kind_of(root)}, not a folder")
+    out, entries, stack = [], 0, [("", root)]
+    while stack:
+        rel, folder = stack.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                entries += 1
+                if entries > MAX_DIR_ENTRIES:
+                    raise ArtifactError(f"{where} holds more than {MAX_DIR_ENTRIES} entries, rtc's limit for one folder")
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((path, entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    out.append((path, entry.path))
+                else:
+                    raise ArtifactError(f"{where}: {path} is {_kind_of(entry.path)}: rtc stores only regular files and folders")
+    return sorted(out)
+
+
+def _kind_of(path) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return "missing"
+    for test, name in ((stat.S_ISLNK, "a symlink"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISREG, "a file")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
