@@ -348,12 +348,12 @@ class GraphRun:
             if self.cancel.is_set():
                 return UnitResult(label, False, message="canceled", canceled=True)
             runs += 1  # every run (attempt or re-queue) gets a fresh /rtc/io
-            ready = self.ahead.take(label) if runs == 1 and index is not None and self.ahead is not None else None
-            if ready is not None:
-                io_dir, spec, created = ready
-            else:
-                (io_dir, spec), created = self._prepare(step, inputs, index, label, runs), None
             try:
+                ready = self.ahead.take(label) if runs == 1 and index is not None and self.ahead is not None else None
+                if ready is not None:
+                    io_dir, spec, created = ready
+                else:
+                    (io_dir, spec), created = self._prepare(step, inputs, index, label, runs), None
                 ran = engine.run_container(
                     self.client, spec,
                     on_line=lambda line: self.reporter.line(label, line),
