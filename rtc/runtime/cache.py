@@ -191,7 +191,9 @@ class StepCache:
     def put(self, key: str, outputs, *, max_age: float | None, pipeline: str = "", graph: str = "", step: str = "", node: str = "") -> None:
         """Record `outputs` under `key` (atomically: a reader sees the old entry or the new one)."""
         self._path(key)  # checks the key
-        self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # `$RTC_HOME` and `cache/` owner-only when rtc makes them (mkdir's parents would get the umask's mode).
+        self.folder.parent.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.folder.parent.mkdir(exist_ok=True, mode=0o700)
         now = time.time()
         record = {
             "key": key,
