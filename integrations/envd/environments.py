@@ -16,6 +16,7 @@ without taking the environment down.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import sys
@@ -30,8 +31,14 @@ from rtc.compiler.ir import Environment, Pipeline
 from rtc.integrations.engine import containers as engine
 
 LABEL_ENV = "rtc.env"
+LABEL_WORKDIR = "rtc.env.workdir"  # where `run` runs commands: the project folder, or the env's workdir
 DAEMON_LOG = "/var/log/rtc/daemon-{}.log"
 INIT_OUTPUT_TAIL = 20
+# envd mounts the folder holding build.envd at /home/envd/<folder name> and works there.
+PROJECT_ROOT = "/home/envd"
+# `up` watches the daemons this long: one that exits meanwhile is reported (it would crash-loop unseen).
+DAEMON_WATCH_SECONDS = 3.0
+DAEMON_EXITED = "rtc: daemon exited with code"
 
 # PID 1 of the environment: wait forever, stop at once on `docker stop`.
 _IDLE = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"
@@ -98,12 +105,13 @@ def find(client, pipeline: Pipeline, env_name: str):
     return None
 
 
-def ensure_up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None] | None = None) -> list[Published] | None:
+def ensure_up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None] | None = None,
+              project: bool = True) -> list[Published] | None:
     """Start the environment unless it is up (as `envd run` does); the ports when it was started, else None."""
     container = find(client, pipeline, env_name)
     if container is not None and container.status == "running":
         return None
-    return up(client, pipeline, env_name, progress)
+    return up(client, pipeline, env_name, progress, project=project)
 
 
 def check_command(pipeline: Pipeline, env_name: str, name: str) -> None:
@@ -113,8 +121,43 @@ def check_command(pipeline: Pipeline, env_name: str, name: str) -> None:
         raise RtcError(f"environment {env_name!r} has no command {name!r}", hint=f"its commands: {known}")
 
 
-def up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None] | None = None) -> list[Published]:
-    """Start the environment; returns the ports as the engine bound them."""
+def project_folder(pipeline: Pipeline, env: Environment) -> Path:
+    """The folder of the file that defines the environment (a build.envd's folder, as envd takes it)."""
+    source = pipeline.host_path(env.span.file) if env.span is not None and env.span.file else pipeline.source
+    return Path(source).resolve().parent
+
+
+def project_path(pipeline: Pipeline, env: Environment) -> str:
+    """Where the project folder is mounted: /home/envd/<its name>, as envd does."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", project_folder(pipeline, env).name).strip("-.") or "project"
+    return f"{PROJECT_ROOT}/{name}"
+
+
+def host_mount_path(pipeline: Pipeline, path: str) -> Path:
+    """A mount's host path: `~` and `~user` are home folders (as envd expands them), relative is beside the file."""
+    if path.startswith("~"):
+        expanded = os.path.expanduser(path)
+        if expanded.startswith("~"):
+            raise RtcError(f"mount {path!r}: no such user's home folder", hint="write the folder's absolute path")
+        return Path(expanded)
+    return Path(pipeline.host_path(path))
+
+
+@dataclass(frozen=True)
+class DaemonExit:
+    index: int
+    command: str
+    log_tail: list[str]
+
+
+def up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None] | None = None,
+       project: bool = True, watch_seconds: float = DAEMON_WATCH_SECONDS) -> list[Published]:
+    """Start the environment; returns the ports as the engine bound them.
+
+    With `project` (the default, as envd), the folder holding the file is mounted at
+    /home/envd/<name> and commands, init and daemons run there unless the env sets `workdir`.
+    A daemon that exits within `watch_seconds` raises DaemonsExited (the environment stays up).
+    """
     from rtc.integrations.images.build import ensure_image
 
     env = environment(pipeline, env_name)
@@ -130,11 +173,18 @@ def up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None
     base_dir = Path(pipeline.source).resolve().parent
     image = ensure_image(client, env, base_dir, progress, namespace=pipeline.namespace, source=pipeline.source)
     mounts = []
+    workdir = env.workdir
+    if project:
+        mounts.append((str(project_folder(pipeline, env)), project_path(pipeline, env), False))
+        workdir = workdir or project_path(pipeline, env)
     for m in env.mounts:
-        host = Path(pipeline.host_path(m.host_path))
+        host = host_mount_path(pipeline, m.host_path)
         if not host.exists():
             host.mkdir(parents=True)  # as the runner does: a missing host folder is created
         mounts.append((str(host), m.container_path, m.read_only))
+    labels = {LABEL_ENV: env_key(pipeline, env_name), "rtc.pipeline": pipeline.namespace, "rtc.step": f"env:{env_name}"}
+    if workdir:
+        labels[LABEL_WORKDIR] = workdir
     spec = engine.ContainerSpec(
         image=image,
         argv=[],
@@ -142,25 +192,89 @@ def up(client, pipeline: Pipeline, env_name: str, progress: Callable[[str], None
         env=dict(env.environ),
         mounts=mounts,
         ports=[(e.container_port, e.host_ip, e.host_port) for e in env.expose],
-        labels={LABEL_ENV: env_key(pipeline, env_name), "rtc.pipeline": pipeline.namespace, "rtc.step": f"env:{env_name}"},
-        workdir=env.workdir,
+        labels=labels,
+        workdir=workdir,
         name=container_name(pipeline, env_name),
     )
     container = engine.start_container(client, spec)
     try:
         for command in env.init:
-            _run_init(container, command, env.workdir)
+            _run_init(container, command, workdir)
         for i, daemon in enumerate(env.daemons):
             line = contract.daemon_command(daemon)
-            container.exec_run(["sh", "-c", _SUPERVISE, "rtc-daemon", DAEMON_LOG.format(i), "sh", "-c", line], detach=True)
+            container.exec_run(["sh", "-c", _SUPERVISE, "rtc-daemon", DAEMON_LOG.format(i), "sh", "-c", line],
+                               detach=True, workdir=workdir)
         bound = engine.published_ports(container)
     except BaseException:
         engine.remove_labelled(client, **{LABEL_ENV: env_key(pipeline, env_name)})
         raise
-    return [
+    published = [
         Published(e.service, e.container_port, *bound.get(e.container_port, (e.host_ip, e.host_port)))
         for e in env.expose
     ]
+    if env.daemons and watch_seconds > 0:
+        exited = watch_daemons(container, env, watch_seconds)
+        if exited:
+            raise DaemonsExited(env_key(pipeline, env_name), exited, published)
+    return published
+
+
+class DaemonsExited(RtcError):
+    """Daemons that exited right after `up` started them; the environment is up (they are being restarted)."""
+
+    def __init__(self, key: str, exited: list[DaemonExit], published: list[Published]):
+        self.published = published
+        lines = []
+        for d in exited:
+            lines.append(f"daemon {d.index} ({d.command!r}) exited within {DAEMON_WATCH_SECONDS:g}s of its start; "
+                         "it is restarted with growing pauses")
+            lines += [f"    | {line}" for line in d.log_tail]
+        super().__init__(
+            f"environment {key} is up, but " + ("a daemon keeps exiting" if len(exited) == 1 else f"{len(exited)} daemons keep exiting")
+            + "\n" + "\n".join(lines),
+            hint="`rtc env logs FILE ENV` shows daemon output; a daemon that redirects its output (>>x.log) "
+                 "writes it in the project folder; `rtc env down FILE ENV` stops it",
+        )
+
+
+def watch_daemons(container, env: Environment, seconds: float) -> list[DaemonExit]:
+    """Daemons whose supervisor saw them exit within `seconds` (polled; stops at the first exit)."""
+    deadline = time.monotonic() + seconds
+    logs = [DAEMON_LOG.format(i) for i in range(len(env.daemons))]
+    script = f'for f in "$@"; do if grep -q "{DAEMON_EXITED}" "$f" 2>/dev/null; then echo "$f"; fi; done'
+    exited: list[str] = []
+    while True:
+        found = container.exec_run(["sh", "-c", script, "rtc-watch", *logs])
+        exited = found.output.decode("utf-8", "replace").split()
+        if exited or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    out = []
+    for path in exited:
+        index = logs.index(path) if path in logs else 0
+        tail = container.exec_run(["tail", "-n", str(INIT_OUTPUT_TAIL), path]).output.decode("utf-8", "replace").splitlines()
+        out.append(DaemonExit(index, contract.daemon_command(env.daemons[index]), tail))
+    return out
+
+
+def daemon_logs(client, pipeline: Pipeline, env_name: str, index: int | None = None) -> list[tuple[int, str, str]]:
+    """(index, command, log text) of the environment's daemons (`rtc env logs`)."""
+    env = environment(pipeline, env_name)
+    container = find(client, pipeline, env_name)
+    if container is None or container.status != "running":
+        raise RtcError(f"environment {env_key(pipeline, env_name)} is not up",
+                       hint=f"start it with `rtc env up {pipeline.source} {env_name}`")
+    if not env.daemons:
+        raise RtcError(f"environment {env_name!r} has no daemons", hint="`runtime.daemon(commands=[...])` starts some")
+    if index is not None and not 0 <= index < len(env.daemons):
+        raise RtcError(f"environment {env_name!r} has no daemon {index}", hint=f"its daemons: 0 to {len(env.daemons) - 1}")
+    out = []
+    for i, daemon in enumerate(env.daemons):
+        if index is not None and i != index:
+            continue
+        text = container.exec_run(["sh", "-c", 'cat "$1" 2>/dev/null', "rtc-logs", DAEMON_LOG.format(i)]).output
+        out.append((i, contract.daemon_command(daemon), text.decode("utf-8", "replace")))
+    return out
 
 
 def _run_init(container, command: str, workdir: str | None) -> None:
@@ -187,8 +301,9 @@ def run_command(client, pipeline: Pipeline, env_name: str, name: str, out=None, 
     # The command's processes are marked by a unique variable, so that Ctrl-C here can
     # find and stop them there: the engine has no call to stop an exec.
     token = secrets.token_hex(8)
+    workdir = (container.labels or {}).get(LABEL_WORKDIR) or env.workdir  # the project folder unless up said otherwise
     exec_id = api.exec_create(
-        container.id, ["sh", "-c", env.commands[name]], workdir=env.workdir, environment={"RTC_COMMAND_ID": token}
+        container.id, ["sh", "-c", env.commands[name]], workdir=workdir, environment={"RTC_COMMAND_ID": token}
     )["Id"]
     try:
         for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):

@@ -52,7 +52,9 @@ env web {
         assert b"GET /index.html" in container.exec_run(["cat", "/var/log/rtc/daemon-0.log"]).output
 
         ran = rtc("env", "run", path, "web", "--command", "hello")
-        assert (ran.returncode, ran.stdout, ran.stderr) == (3, b"hi from /\n", b"oops\n")
+        # Commands run in the project folder, mounted at /home/envd/<its name> as envd does (issue 20, item 1).
+        where = f"/home/envd/{tmp_path.name}".encode()
+        assert (ran.returncode, ran.stdout, ran.stderr) == (3, b"hi from " + where + b"\n", b"oops\n")
         unknown = rtc("env", "run", path, "web", "--command", "nope")
         assert unknown.returncode == 1 and "its commands: hello" in unknown.stderr.decode()
         again = rtc("env", "up", path, "web")
@@ -93,7 +95,8 @@ env flaky {
 }
 """)
     try:
-        assert rtc("env", "up", path, "flaky").returncode == 0
+        up = rtc("env", "up", path, "flaky")  # up reports the daemon that exits at once, and leaves it restarting
+        assert up.returncode == 1 and "a daemon keeps exiting" in up.stderr.decode(), up.stderr
         (container,) = _containers(docker_client, ns)
 
         def restarts():
