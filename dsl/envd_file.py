@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 
 from rtc.base.diagnostics import CompileError, Diagnostic, Span
@@ -49,12 +50,30 @@ MAX_NUMBER_CHARS = 40  # a port, a version: nobody writes longer numbers
 # Docker's default PATH: `extra_path` goes in front of it (envd appends to the image's PATH).
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SKIPPED = ("shell", "git_config")
+MAX_CALLS = 100_000  # calls of build() after helpers are inlined (doubling helpers could otherwise explode)
+# What rtc refuses, with why: one message per function (docs/language.md, "build.envd").
+_NO_CONDA = "rtc builds environments with the base image's apt and pip, without conda"
+REFUSED = {
+    "include": "include() of remote files is not supported: rtc reads one build.envd and never fetches code",
+    "install.conda_packages": f"install.conda_packages() is not supported: {_NO_CONDA} (install.python_packages(name=[...]) installs with pip)",
+    "install.conda": f"install.conda() is not supported: {_NO_CONDA}",
+    "config.conda_channel": f"config.conda_channel() is not supported: {_NO_CONDA}",
+    "install.julia": "install.julia() is not supported: rtc has no Julia environments (use an image with Julia: base(image=...))",
+    "install.julia_packages": "install.julia_packages() is not supported: rtc has no Julia environments",
+    "install.r_lang": "install.r_lang() is not supported: rtc has no R environments (use an image with R: base(image=...))",
+    "install.r_packages": "install.r_packages() is not supported: rtc has no R environments",
+    "install.cuda": "install.cuda() is not supported: local runs have no GPU support (Docker here runs no GPU containers)",
+    "config.gpu": "config.gpu() is not supported: local runs have no GPU support",
+}
 # function -> (parameter names in order, for positional arguments)
 FUNCTIONS = {
-    "base": ("image", "dev"),
+    "base": ("image", "dev", "os", "language"),
+    "install.python": ("version",),
+    "config.jupyter": ("token", "port"),
+    "config.entrypoint": ("args",),
     "install.python_packages": ("name", "requirements", "local_wheels"),
     "install.apt_packages": ("name",),
-    "io.copy": ("host_path", "envd_path"),
+    "io.copy": ("host_path", "envd_path", "source", "target"),
     "runtime.command": ("commands",),
     "runtime.expose": ("envd_port", "host_port", "service", "listen_addr"),
     "runtime.daemon": ("commands",),
@@ -63,6 +82,12 @@ FUNCTIONS = {
     "runtime.init": ("commands",),
 }
 TAB_LEN = 8
+# envd's default base image (base() and base(dev=True) without image=).
+DEFAULT_IMAGE = "ubuntu:22.04"
+# install.python(): the distribution's Python 3 and pip, and `python` as its name (envd's environments have it).
+PYTHON_APT = ("python3", "python3-pip", "python-is-python3")
+JUPYTER_PORT = 8888
+MAX_REQUIREMENTS_BYTES = 1 << 20
 _HINT = ("rtc reads build.envd without running it: calls such as "
          "install.python_packages(name=[...]) with literal values, no variables, loops or conditions")
 
@@ -79,6 +104,7 @@ class FuncDef:
     name: str
     calls: list[Call] = field(default_factory=list)
     span: Span | None = None
+    params: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- tokens
@@ -90,6 +116,7 @@ _TOKEN = re.compile(r"""
   | (?P<cont>\\[\t \f]*\r?\n)
   | (?P<comment>\#[^\n]*)
   | (?P<nl>\r?\n)
+  | (?P<string3>"{3}(?:[^"\\]|\\.|"(?!"{2}))*"{3}|'{3}(?:[^'\\]|\\.|'(?!'{2}))*'{3})
   | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
   | (?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
@@ -128,6 +155,8 @@ def _tokens(text: str, file: str):
         kind = m.lastgroup
         value = m.group()
         end = m.end()
+        if kind == "string" and value in ('""', "''") and text.startswith(value[0] * 3, pos):
+            raise CompileError(Diagnostic(SYNTAX, "a triple-quoted string is not closed", Span(file, line, col, line, col + 3), _HINT))
         if kind == "ws" or kind == "comment":
             pos = end
             continue
@@ -164,6 +193,17 @@ def _tokens(text: str, file: str):
             tok_kind = "PUNCT"
         elif kind == "name":
             tok_kind = "KEYWORD" if value in _KEYWORDS else "NAME"
+        elif kind == "string3":  # may span lines: its end moves the line count on
+            tok_kind = "STRING"
+            breaks = value.count("\n")
+            if breaks:
+                start_line = line
+                line += breaks
+                line_start = pos + value.rfind("\n") + 1
+                out.append(_Tok(tok_kind, value, start_line, col, line, end - line_start + 1))
+                pos = end
+                yield from out.flush()
+                continue
         else:
             tok_kind = kind.upper()
         out.append(_Tok(tok_kind, value, line, col, line, col + len(value)))
@@ -243,21 +283,58 @@ class _Reader:
             if self.is_("NEWLINE"):
                 self.take()
                 continue
+            if self.is_("STRING"):  # the module's docstring (or any string statement): nothing to do
+                self.docstring()
+                continue
+            if self.is_("NAME"):  # `envdlib = include("https://...")`, or a call outside any function
+                raise self.top_level()
             funcs.append(self.funcdef())
         return funcs
+
+    def docstring(self) -> None:
+        while self.is_("STRING"):
+            self.take()
+        self.expect("NEWLINE")
+
+    def top_level(self) -> CompileError:
+        first = self.take()
+        if self.is_("PUNCT", "="):
+            self.take()
+            if self.is_("NAME", "include"):
+                call = self.call()
+                return CompileError(Diagnostic(
+                    BAD_STATEMENT, REFUSED["include"], call.span,
+                    "copy the functions you need into this file: helper functions defined here are read"))
+            return CompileError(Diagnostic(BAD_STATEMENT, f"a variable ({first.text} = ...) outside a function is not read by rtc",
+                                           Span(self.file, first.line, first.col), _HINT))
+        return CompileError(Diagnostic(BAD_STATEMENT, "a statement outside a function: envd runs `build()`; put it there",
+                                       Span(self.file, first.line, first.col), _HINT))
 
     def funcdef(self) -> FuncDef:
         self.expect("KEYWORD", "def")
         name = self.expect("NAME")
-        for p in ("(", ")", ":"):
+        self.expect("PUNCT", "(")
+        params = []
+        while not self.is_("PUNCT", ")"):  # kept to say, if it is called, that parameters are not read
+            params.append(self.expect("NAME").text)
+            if self.is_("PUNCT", "="):
+                self.take()
+                self.value(1)
+            if not self.is_("PUNCT", ")"):
+                self.expect("PUNCT", ",")
+        for p in (")", ":"):
             self.expect("PUNCT", p)
         self.expect("NEWLINE")
         self.expect("INDENT")
-        func = FuncDef(name.text, [], Span(self.file, name.line, name.col))
+        func = FuncDef(name.text, [], Span(self.file, name.line, name.col), params)
         statements = 0
         while not self.is_("DEDENT"):
             if self.is_("NEWLINE"):
                 self.take()
+                continue
+            if self.is_("STRING"):  # a docstring
+                self.docstring()
+                statements += 1
                 continue
             if self.is_("KEYWORD", "pass"):
                 self.take()
@@ -354,7 +431,8 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0"
 
 
 def _unquote(token: _Tok, file: str) -> str:
-    body = token.text[1:-1]
+    quotes = 3 if token.text[:3] in ('"""', "'''") and len(token.text) >= 6 else 1
+    body = token.text[quotes:-quotes]
     if "\\" not in body:
         return body
     out, i = [], 0
@@ -375,16 +453,50 @@ def _unquote(token: _Tok, file: str) -> str:
 
 def parse_envd(text: str, file: str, env_name: str | None = None) -> ast.Module:
     """One `env` block from a build.envd; raises CompileError with positions."""
-    funcs = _Reader(_tokens(text, file), file).module()
-    build = next((f for f in funcs if f.name == "build"), None)
+    funcs = {f.name: f for f in _Reader(_tokens(text, file), file).module()}  # a later def wins, as in Starlark
+    build = funcs.get("build")
     if build is None:
         raise CompileError(Diagnostic(BAD_STATEMENT, "an envd file needs `def build():`", Span(file, 1, 1),
                                       "envd runs the `build` function; rtc reads its calls"))
     name = env_name or os.path.basename(os.path.dirname(os.path.abspath(file))) or "env"
-    items = _Items(file).read(build.calls)
+    items = _Items(file).read(_expand(build, funcs, file))
     module = ast.Module(file=file)
     module.blocks.append(ast.Block("env", name, items, build.span, build.span, origin="envd"))
     return module
+
+
+def _expand(build: FuncDef, funcs: dict[str, FuncDef], file: str) -> list[Call]:
+    """build()'s calls with the file's own helper functions inlined, in order (no recursion; at most MAX_CALLS)."""
+    out: list[Call] = []
+    # Inlining a helper twice doubles its calls: bounded by the file's own size, or MAX_CALLS if larger.
+    limit = max(MAX_CALLS, sum(len(f.calls) for f in funcs.values()))
+    # (function, next call index); the chain of active helpers is the stack itself.
+    stack: list[tuple[FuncDef, int]] = [(build, 0)]
+    active = {build.name}
+    while stack:
+        func, i = stack.pop()
+        if i >= len(func.calls):
+            active.discard(func.name)
+            continue
+        stack.append((func, i + 1))
+        call = func.calls[i]
+        helper = funcs.get(call.name)
+        if helper is None:
+            out.append(call)
+            if len(out) > limit:
+                raise CompileError(Diagnostic(BAD_STATEMENT, f"build() makes more than {limit:,} calls once its helpers are inlined",
+                                              call.span, "rtc reads envd files of ordinary size"))
+            continue
+        if call.args or helper.params:
+            raise CompileError(Diagnostic(BAD_STATEMENT, f"{call.name}() takes arguments; rtc inlines only helper functions "
+                                          "without parameters", call.span, "write the values inside the helper"))
+        if helper.name in active:
+            chain = " -> ".join([f.name for f, _ in stack] + [helper.name])
+            raise CompileError(Diagnostic(BAD_STATEMENT, f"{call.name}() calls itself ({chain})", call.span,
+                                          "envd's Starlark does not allow recursion either"))
+        active.add(helper.name)
+        stack.append((helper, 0))
+    return out
 
 
 class _Items:
@@ -402,8 +514,12 @@ class _Items:
         lists: dict[str, tuple[list, Span]] = {}  # pip / apt: calls add up
         environ: list[ast.MapEntry] = []
         environ_span = None
+        based = False
         for call in calls:
             if call.name in SKIPPED:
+                continue
+            if call.name in REFUSED:
+                self.error(REFUSED[call.name], call.span)
                 continue
             if call.name not in FUNCTIONS:
                 self.error(f"{call.name}() is not supported by rtc", call.span,
@@ -413,22 +529,29 @@ class _Items:
             if args is None:
                 continue
             if call.name == "base":
-                if "image" in args:
-                    items.append(ast.Attr("base", self._str(args["image"], "image"), call.span))
-                else:
-                    self.error("base() needs image=", call.span, 'rtc builds FROM an image: base(image="python:3.11-slim")')
+                based = True
+                items.append(ast.Attr("base", self._base(args, call, lists), call.span))
+            elif call.name == "install.python":
+                self._add(lists, "apt", [ast.Str(p, call.span) for p in PYTHON_APT], call.span)
             elif call.name in ("install.python_packages", "install.apt_packages"):
                 key = "pip" if call.name == "install.python_packages" else "apt"
-                if "requirements" in args or "local_wheels" in args:
-                    self.error(f"{call.name}(requirements=/local_wheels=) is not supported", call.span,
-                               "list the packages with name=[...]")
-                names = self._list(args.get("name"), "name", call.span)
-                if key not in lists:
-                    lists[key] = ([], call.span)
-                lists[key][0].extend(names)  # in place: 100k calls stay linear
+                if "local_wheels" in args:
+                    self.error(f"{call.name}(local_wheels=) is not supported", call.span,
+                               "list the packages with name=[...], or copy the wheels with io.copy() and install them in runtime.init()")
+                names = self._list(args.get("name"), "name", call.span) if "name" in args else []
+                if "requirements" in args:
+                    names = names + self._requirements(args["requirements"], call.span)
+                self._add(lists, key, names, call.span)
+            elif call.name == "config.jupyter":
+                items += self._jupyter(args, call, lists)
+            elif call.name == "config.entrypoint":
+                words = self._list(args.get("args"), "args", call.span)
+                if words:  # exec form: each word stays one word in the daemon's shell line
+                    quoted = [ast.Str(shlex.quote(w.value), w.span) for w in words]
+                    items.append(ast.DaemonStmt(ast.ListExpr(quoted, call.span), call.span))
             elif call.name in ("io.copy", "runtime.mount"):
-                host = self._str(args.get("host_path"), "host_path", call.span)
-                target = self._str(args.get("envd_path"), "envd_path", call.span)
+                host = self._str(args.get("host_path", args.get("source")), "host_path", call.span)
+                target = self._str(args.get("envd_path", args.get("target")), "envd_path", call.span)
                 if host is not None and target is not None:
                     items.append(ast.CopyStmt(host, target, call.span) if call.name == "io.copy"
                                  else ast.MountStmt(host, target, False, call.span))
@@ -463,6 +586,9 @@ class _Items:
                     items.append(ast.InitStmt(commands, call.span))
                 else:
                     self.error("runtime.init() takes commands=[...]", call.span)
+        if not based and calls:  # envd builds on its default image when build() names none
+            first = calls[0].span
+            items.insert(0, ast.Attr("base", ast.Str(DEFAULT_IMAGE, first), first))
         for key, (values, span) in lists.items():
             items.append(ast.Attr(key, ast.ListExpr(values, span), span))
         if environ:
@@ -470,6 +596,74 @@ class _Items:
         if self.problems:
             raise CompileError(self.problems)
         return items
+
+    @staticmethod
+    def _add(lists: dict, key: str, names: list, span: Span) -> None:
+        if key not in lists:
+            lists[key] = ([], span)
+        lists[key][0].extend(names)  # in place: 100k calls stay linear
+
+    def _base(self, args: dict, call: Call, lists: dict):
+        """base(image=..., dev=...): envd's default image when none is named; envd v0's os=/language= too."""
+        image = args.get("image")
+        if image is not None and not isinstance(image, ast.Null):
+            return self._str(image, "image") or ast.Str(DEFAULT_IMAGE, call.span)
+        os_name = args.get("os")
+        text = DEFAULT_IMAGE
+        if isinstance(os_name, ast.Str):
+            m = re.fullmatch(r"([a-z]+)[:-]?([0-9][0-9.]*)", os_name.value)
+            if m is None:
+                self.error(f"base(os={os_name.value!r}): expected a name and version such as \"ubuntu22.04\"", os_name.span)
+            else:
+                text = f"{m.group(1)}:{m.group(2)}"
+        language = args.get("language")
+        if isinstance(language, ast.Str) and language.value.startswith("python"):
+            self._add(lists, "apt", [ast.Str(p, call.span) for p in PYTHON_APT], call.span)
+        elif isinstance(language, ast.Str):
+            self.error(f"base(language={language.value!r}) is not supported: rtc installs Python only "
+                       "(R and Julia environments are not supported)", language.span)
+        return ast.Str(text, call.span)
+
+    def _requirements(self, value, span: Span) -> list:
+        """The package lines of a requirements file beside the build.envd (read now: they join `pip`)."""
+        path_value = self._str(value, "requirements", span)
+        if path_value is None:
+            return []
+        path = os.path.join(os.path.dirname(os.path.abspath(self.file)), path_value.value)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_REQUIREMENTS_BYTES + 1)
+        except OSError as exc:
+            self.error(f"requirements file {path_value.value!r}: {exc.strerror or exc}", path_value.span)
+            return []
+        if len(data) > MAX_REQUIREMENTS_BYTES:
+            self.error(f"requirements file {path_value.value!r} is over {MAX_REQUIREMENTS_BYTES:,} bytes", path_value.span)
+            return []
+        names = []
+        for number, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+            line = re.sub(r"(^|\s)#.*", "", raw).strip()
+            if not line:
+                continue
+            if line.startswith("-"):
+                self.error(f"{path_value.value}:{number}: pip options such as {line.split()[0]} are not read by rtc; "
+                           "list the packages one a line", path_value.span)
+                continue
+            names.append(ast.Str(line, path_value.span))
+        return names
+
+    def _jupyter(self, args: dict, call: Call, lists: dict) -> list:
+        """config.jupyter(token=, port=): JupyterLab installed, run as a daemon in the project folder, its port published."""
+        token = args.get("token")
+        token_text = token.value if isinstance(token, ast.Str) else ""
+        if token is not None and not isinstance(token, (ast.Str, ast.Null)):
+            self.error("`token` must be a string", token.span)
+        port = self._port(args.get("port"), "port", call.span) or ast.Int(JUPYTER_PORT, call.span)
+        self._add(lists, "pip", [ast.Str("jupyterlab", call.span)], call.span)
+        words = ["python3", "-m", "jupyterlab", "--ip=0.0.0.0", f"--port={port.value}", "--no-browser", "--allow-root",
+                 "--ServerApp.token=" + shlex.quote(token_text)]
+        argv = ast.ListExpr([ast.Str(w, call.span) for w in words], call.span)
+        return [ast.DaemonStmt(argv, call.span),
+                ast.ExposeStmt(port, ast.Int(0, call.span), None, ast.Str("jupyter", call.span), call.span)]
 
     def _bind(self, call: Call) -> dict | None:
         params = FUNCTIONS[call.name]
