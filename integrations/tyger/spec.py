@@ -314,7 +314,7 @@ def show_json(record) -> dict:
 
     spec = record.spec
     job = {k: v for k, v in spec["job"].items() if not (k == "bufferTtl" and v is None)}
-    job["codespec"] = tyger_codespec(job_codespec(spec))
+    job["codespec"] = _shown_codespec(job_codespec(spec))
     out = {
         "id": record.id,
         "status": record.status,
@@ -326,11 +326,47 @@ def show_json(record) -> dict:
     }
     if spec.get("worker"):
         worker = dict(spec["worker"])
-        worker["codespec"] = tyger_codespec(worker_codespec(spec))
+        worker["codespec"] = _shown_codespec(worker_codespec(spec))
         out["worker"] = worker
     out["cluster"] = spec.get("cluster")
-    out["timeoutSeconds"] = spec.get("timeoutSeconds")
+    out["timeoutSeconds"] = _whole(spec.get("timeoutSeconds"))
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _whole(seconds):
+    """Seconds as Tyger prints them: an integer when whole (600, not 600.0)."""
+    return int(seconds) if isinstance(seconds, float) and seconds.is_integer() else seconds
+
+
+def _shown_codespec(cs: Codespec):
+    """A registered codespec by reference (`hello/versions/1`), as Tyger shows it; an inline one whole.
+
+    It is registered when the registry holds that name and version with the same body (a codespec
+    from a file has version 1 too, and may differ from a registered `hello`).
+    """
+    body = tyger_codespec(cs)
+    if _registered_body(cs.name, cs.version) == body:
+        return f"{cs.name}/versions/{cs.version}"
+    return body
+
+
+_REGISTERED: dict = {}
+
+
+def _registered_body(name, version):
+    from rtc.dsl.tyger_yaml import registered_file
+
+    if not isinstance(name, str) or not isinstance(version, int) or registered_file(name, version) is None:
+        return None
+    key = (name, version)
+    if key not in _REGISTERED:  # `rtc run list` shows many runs of few codespecs: each compiled once
+        from rtc.integrations.tyger import codespecs
+
+        try:
+            _REGISTERED[key] = codespecs.show(name, version)
+        except Exception:  # noqa: BLE001 - a damaged registry file: show the body
+            _REGISTERED[key] = None
+    return _REGISTERED[key]
 
 
 def system_json(record) -> dict:

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rtc.cli.tyger_run_cmd import overrides_from
+    from rtc.cli.tyger_run_cmd import failure_hint, overrides_from
     from rtc.base.diagnostics import RtcError
     from rtc.integrations.tyger import runs as tyger
     from rtc.integrations.tyger.store import SUCCEEDED
@@ -61,7 +61,7 @@ def run(args) -> int:
     if record.status != SUCCEEDED:
         raise RtcError(
             f"run {record.id} {record.status}" + (f": {record.status_reason}" if record.status_reason else ""),
-            hint=f"`rtc run logs {record.id}` shows what its containers printed",
+            hint=failure_hint(record),
         )
     return 0
 

@@ -180,6 +180,7 @@ def run_tyger(pipeline, name: str) -> int:
 
     from rtc.base.diagnostics import RtcError
     from rtc.integrations.local import runner
+    from rtc.cli.tyger_run_cmd import failure_hint
     from rtc.integrations.tyger import runs as tyger
 
     cancel = threading.Event()
@@ -202,5 +203,5 @@ def run_tyger(pipeline, name: str) -> int:
         return 130
     raise RtcError(
         f"run {record.id} {record.status}" + (f": {record.status_reason}" if record.status_reason else ""),
-        hint=f"`rtc run logs {record.id}` shows what its containers printed",
+        hint=failure_hint(record),
     )

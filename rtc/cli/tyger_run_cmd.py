@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 
@@ -118,6 +119,14 @@ def overrides_from(args):
         worker_replicas=args.worker_replicas,
         worker_node_pool=args.worker_node_pool,
     )
+
+
+def failure_hint(record) -> str:
+    """What to do about a run that did not succeed: for an image that is not here, how to get it (its logs are empty)."""
+    m = re.match(r"image '(.+)' of codespec .* is not on this machine", record.status_reason or "")
+    if m:
+        return f"`docker pull {m.group(1)}` (or `docker tag` a local image with that name), then run it again"
+    return f"`rtc run logs {record.id}` shows what its containers printed"
 
 
 def print_json(value, compact: bool = False) -> None:

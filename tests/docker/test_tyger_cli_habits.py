@@ -64,7 +64,7 @@ def test_worker_flags_and_replica_prefixes(tmp_path, docker_client):
     assert "[worker-0] serving" in err and "[worker-1] serving" in rtc("run", "logs", "1").stdout.decode()
     shown = rtc_json("run", "show", "1")
     assert shown["worker"]["replicas"] == 2 and shown["worker"]["nodePool"] == "cpunp"
-    assert shown["worker"]["codespec"]["name"] == "server"
+    assert shown["worker"]["codespec"] == "server/versions/1"
     bad = rtc("exec", "-f", str(tmp_path / "client.yml"), "--worker-replicas", "2")
     assert bad.returncode == 1 and "--worker-codespec" in bad.stderr.decode()
     assert leftovers(docker_client) == []

@@ -52,7 +52,7 @@ def test_run_specs_name_registered_codespecs(tmp_path, docker_client):
     assert done.returncode == 0, done.stderr.decode()
     run_id = done.stdout.decode().strip()
     shown = json.loads(rtc("run", "show", run_id).stdout)
-    assert shown["job"]["codespec"]["version"] == 1
+    assert shown["job"]["codespec"] == "greeter/versions/1"  # registered: by reference, as Tyger shows it
     assert rtc("buffer", "write", shown["job"]["buffers"]["input"], input=b"Bo\n").returncode == 0
     done = rtc("buffer", "read", shown["job"]["buffers"]["output"], "--timeout", "60s", timeout=90)
     assert done.stdout == b"Hello Bo\n", done.stderr.decode()

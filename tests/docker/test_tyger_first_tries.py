@@ -1,0 +1,57 @@
+"""Issue 20, item 8: what a Tyger user tries first — `rtc run exec`, a run spec naming an unregistered codespec,
+`rtc run show` of a registered codespec (by reference, whole seconds), and an image that is not here."""
+
+from __future__ import annotations
+
+import json
+
+from tyger_support import leftovers, rtc
+
+HELLO = ("name: hello\nimage: rtc-test/busybox:1\nbuffers:\n  inputs: [input]\n  outputs: [output]\n"
+         'command: [sh, -c, "echo Hello $(cat $INPUT_PIPE) > $OUTPUT_PIPE"]\n')
+
+
+def test_run_exec_is_rtc_exec(tmp_path, docker_client):
+    (tmp_path / "hello.yml").write_text(HELLO)
+    done = rtc("run", "exec", "-f", str(tmp_path / "hello.yml"), input=b"Paul\n")
+    assert (done.returncode, done.stdout) == (0, b"Hello Paul\n"), done.stderr.decode()
+    assert rtc("codespec", "create", "-f", str(tmp_path / "hello.yml")).returncode == 0
+    done = rtc("run", "exec", "--codespec", "hello", "--logs", input=b"Ada\n")
+    assert (done.returncode, done.stdout) == (0, b"Hello Ada\n"), done.stderr.decode()
+    assert leftovers(docker_client) == []
+
+
+def test_a_registered_codespec_is_shown_by_reference_with_whole_seconds(tmp_path, docker_client):
+    (tmp_path / "hello.yml").write_text(HELLO)
+    assert rtc("codespec", "create", "-f", str(tmp_path / "hello.yml")).returncode == 0
+    (tmp_path / "run.yml").write_text("job:\n  codespec: hello\n  buffers: {input: _, output: _}\ntimeoutSeconds: 600\n")
+    created = rtc("run", "create", "-f", str(tmp_path / "run.yml"))
+    assert created.returncode == 0, created.stderr.decode()
+    shown = json.loads(rtc("run", "show", created.stdout.decode().strip()).stdout)
+    assert shown["job"]["codespec"] == "hello/versions/1"
+    assert shown["timeoutSeconds"] == 600 and "600.0" not in rtc("run", "show", str(shown["id"])).stdout.decode()
+    rtc("run", "cancel", str(shown["id"]))
+    # A codespec from a file (not the registered body) is shown whole.
+    (tmp_path / "other.yml").write_text(HELLO.replace("Hello", "Hi").replace("name: hello", "name: other"))
+    created = rtc("run", "create", "-f", str(tmp_path / "other.yml"), "-b", "input=_,output=_", "--timeout", "90s")
+    shown = json.loads(rtc("run", "show", created.stdout.decode().strip()).stdout)
+    assert shown["job"]["codespec"]["name"] == "other" and shown["timeoutSeconds"] == 90
+    rtc("run", "cancel", str(shown["id"]))
+
+
+def test_an_unregistered_codespec_says_how_to_register_it(tmp_path):
+    (tmp_path / "run.yml").write_text("job:\n  codespec: nothere\n")
+    done = rtc("run", "create", "-f", str(tmp_path / "run.yml"))
+    err = done.stderr.decode()
+    assert done.returncode == 1 and "run.yml:2:13: error[E305]: codespec `nothere` is not registered" in err
+    assert "rtc codespec create -f nothere.yml" in err and "Traceback" not in err
+
+
+def test_a_missing_image_keeps_its_docker_pull_hint(tmp_path, docker_client):
+    (tmp_path / "noimg.yml").write_text('name: noimg\nimage: nosuch/image:9\ncommand: [sh, -c, "echo"]\n')
+    for command in (("exec",), ("run", "exec")):
+        done = rtc(*command, "-f", str(tmp_path / "noimg.yml"))
+        err = done.stderr.decode()
+        assert done.returncode == 1 and "is not on this machine" in err
+        assert "hint: `docker pull nosuch/image:9`" in err and "rtc run logs" not in err
+    assert leftovers(docker_client) == []
