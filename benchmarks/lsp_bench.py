@@ -13,9 +13,16 @@ server's own check after the same edit in this process (`Project.check`:
 unchanged blocks not re-parsed, no JSON-RPC, no debounce).
 
 The server's debounce (`RTC_LSP_DEBOUNCE_MS`, default 30 ms) is part of the
-measured latency; `--debounce-ms 0` shows the work alone.
+measured latency; `--debounce-ms 0` shows the work alone. Goals (issue 21):
+a median of at most 50 ms at 1,000 lines and 150 ms at 5,000.
+
+Memory (`--cycles N`, default 100): one server opens, checks and closes N
+documents (each a different file of `--cycle-lines` lines) one after the
+other; its RSS (/proc/PID/status) after the first cycle and after the last.
+Goal: back within 50 MB of the start.
 
     .venv/bin/python benchmarks/lsp_bench.py [--lines 100 1000 5000] [--changes 30] [--debounce-ms 30]
+                                             [--cycles 100] [--cycle-lines 5000]
 """
 
 from __future__ import annotations
@@ -101,6 +108,50 @@ async def lsp_latencies(folder: Path, text: str, edit, changes: int, debounce_ms
     return latencies
 
 
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def memory_cycles(folder: Path, text: str, cycles: int) -> tuple[float, float, float, float]:
+    """(RSS after the first cycle, after the last, the highest seen, seconds per cycle) over open/check/close cycles."""
+    client = LanguageClient("rtc-bench", "1")
+    published: asyncio.Queue = asyncio.Queue()
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(params: types.PublishDiagnosticsParams):
+        published.put_nowait(params)
+
+    await client.start_io(sys.executable, "-m", "rtc", "lsp", env=dict(os.environ, RTC_LSP_DEBOUNCE_MS="0"))
+    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=folder.as_uri()))
+    client.initialized(types.InitializedParams())
+    pid = client._server.pid
+    start = highest = 0.0
+    began = time.perf_counter()
+    for i in range(cycles + 1):
+        uri = (folder / f"doc{i}.rt").as_uri()
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="rt", version=1, text=text)))
+        while (await published.get()).uri != uri:
+            pass
+        highest = max(highest, rss_mb(pid))
+        client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+        while (await published.get()).uri != uri:
+            pass
+        if i == 0:
+            start = rss_mb(pid)
+            began = time.perf_counter()
+    end = rss_mb(pid)
+    per_cycle = (time.perf_counter() - began) / max(cycles, 1)
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return start, end, highest, per_cycle
+
+
 def check_process(path: Path, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
@@ -146,6 +197,8 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5, help="runs of the full checks")
     parser.add_argument("--debounce-ms", type=int, default=30)
+    parser.add_argument("--cycles", type=int, default=100, help="open/close cycles for the memory figure (0: skip)")
+    parser.add_argument("--cycle-lines", type=int, default=5000, help="lines of each document opened and closed")
     args = parser.parse_args()
     print(f"debounce {args.debounce_ms} ms; {args.changes} changes per size; {args.runs} full checks\n")
     print(
@@ -170,6 +223,13 @@ def main() -> None:
                     f"{process * 1000:>14.1f}ms {in_process * 1000:>11.1f}ms {process / median:>11.1f}x",
                     flush=True,
                 )
+    if args.cycles:
+        with tempfile.TemporaryDirectory() as tmp:
+            text = generate(args.cycle_lines)
+            start, end, highest, per_cycle = asyncio.run(memory_cycles(Path(tmp), text, args.cycles))
+            print(f"\nmemory: {args.cycles} open/check/close cycles of {text.count(chr(10))}-line documents "
+                  f"({len(text) / 1e6:.2f} MB each, {per_cycle * 1000:.0f} ms per cycle): RSS {start:.0f} MB after the "
+                  f"first, {end:.0f} MB after the last ({end - start:+.0f} MB; goal: within 50 MB), highest {highest:.0f} MB")
 
 if __name__ == "__main__":
     main()
