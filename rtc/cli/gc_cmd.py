@@ -28,7 +28,7 @@ def run(args) -> int:
     from rtc.integrations.engine.owners import owner_pid
     from rtc.integrations.tyger.store import Store
 
-    store = Store()
+    store = Store(reconcile=False)  # collect() reconciles, so that what it finishes is reported
     result = owners.collect(store, engine.connect(), dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for name in result.containers:

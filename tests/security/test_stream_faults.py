@@ -134,6 +134,7 @@ def test_sigkill_of_exec_fails_its_input_and_gc_removes_the_pipes(tmp_path, dock
     assert os.listdir(home / "pipes"), "SIGKILL left the pipes folder (as it would)"
     done = rtc("gc")
     assert done.returncode == 0, done.stderr
+    assert b"finished tyger run 1" in done.stdout and f"pid {proc.pid}".encode() in done.stdout, done
     assert os.listdir(home / "pipes") == [], "gc removed the pipes folder"
     run = show("run", "show", "1")
     assert run["status"] == "Failed", run
