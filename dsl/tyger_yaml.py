@@ -129,7 +129,7 @@ def read_run_file(reader: YamlReader, root: yaml.Node, stem: str, module: ast.Mo
     span = type(span)(span.file, span.line, span.col, span.line, span.col + 3)
     items = read_run(reader, root, stem, module)
     module.blocks.insert(0, ast.Block("run", stem, items, span, span))
-    module.imports += _registered_codespecs(items, reader.file, {b.name for b in module.blocks if b.kind == "codespec"})
+    module.imports += _registered_codespecs(items, reader.file)
 
 
 # ---------------------------------------------------------------- the codespec registry
@@ -170,7 +170,7 @@ def registered_file(name: str, version: int | None = None) -> Path | None:
     return registry_dir() / name / f"{versions[-1] if version is None else version}.yml"
 
 
-def _registered_codespecs(items: list[ast.Item], file: str, local: set[str] = frozenset()) -> list[ast.Import]:
+def _registered_codespecs(items: list[ast.Item], file: str) -> list[ast.Import]:
     """`codespec: hello` (or `hello/versions/2`) in a run-spec file: the registered codespec, else `hello.yml` beside it.
 
     Tyger looks the name up among codespecs created earlier with
@@ -205,12 +205,4 @@ def _registered_codespecs(items: list[ast.Item], file: str, local: set[str] = fr
             if candidate != here and candidate.is_file():
                 imports.append(ast.Import(candidate.name, value.span))
                 break
-        else:
-            if name not in local:  # Tyger: "codespec not found"; say how to register it
-                from rtc.base.diagnostics import CompileError, Diagnostic
-
-                raise CompileError(Diagnostic(
-                    "E305", f"codespec `{name}` is not registered, and there is no {name}.yml beside this file", value.span,
-                    f"register it once with `rtc codespec create -f {name}.yml` (its codespec file), as `tyger codespec create` "
-                    "does; `rtc codespec list` shows those registered"))
     return imports

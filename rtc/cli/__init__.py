@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except RtcError as exc:
-        print(exc.render(), file=sys.stderr)
+        from rtc.cli.tyger_run_cmd import explain_unregistered
+
+        print(explain_unregistered(exc).render(), file=sys.stderr)
         return exc.exit_code
     except ModuleNotFoundError as exc:  # a package of an extra that is not installed: say which extra
         from rtc.cli.extras import missing_extra_message

@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 summary = _compile(file)
             except (CompileError, RtcError) as exc:
+                from rtc.cli.tyger_run_cmd import explain_unregistered
+
+                explain_unregistered(exc)
                 failed = True
                 results.append({"file": file, "ok": False, "diagnostics": _diagnostics(exc)})
                 if args.format == "text":

@@ -121,6 +121,28 @@ def overrides_from(args):
     )
 
 
+def explain_unregistered(exc):
+    """E305 (unknown codespec) in a Tyger run-spec file: say how to register it, as Tyger users do it."""
+    import dataclasses
+
+    from rtc.base.diagnostics import CompileError
+
+    if not isinstance(exc, CompileError):
+        return exc
+    out = []
+    for d in exc.diagnostics:
+        m = re.search(r"codespec `([^`]+)`", d.message) if d.code == "E305" else None
+        if m and d.span is not None and d.span.file.endswith((".yml", ".yaml")):
+            name = m.group(1)
+            hint = (f"a registered codespec? register it once with `rtc codespec create -f {name}.yml` (as `tyger codespec "
+                    f"create`), or put {name}.yml beside this file; `rtc codespec list` shows those registered")
+            d = dataclasses.replace(d, message=f"{d.message}: not registered, and no {name}.yml beside this file",
+                                    hint=hint if not d.hint else f"{d.hint}; {hint}")
+        out.append(d)
+    exc.diagnostics = out
+    return exc
+
+
 def failure_hint(record) -> str:
     """What to do about a run that did not succeed: for an image that is not here, how to get it (its logs are empty)."""
     m = re.match(r"image '(.+)' of codespec .* is not on this machine", record.status_reason or "")
@@ -190,7 +212,7 @@ def main(argv: list[str]) -> int:
     try:
         return int(args.handler(args) or 0)
     except RtcError as exc:
-        print(exc.render(), file=sys.stderr)
+        print(explain_unregistered(exc).render(), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         return 1

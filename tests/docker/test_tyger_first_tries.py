@@ -43,7 +43,7 @@ def test_an_unregistered_codespec_says_how_to_register_it(tmp_path):
     (tmp_path / "run.yml").write_text("job:\n  codespec: nothere\n")
     done = rtc("run", "create", "-f", str(tmp_path / "run.yml"))
     err = done.stderr.decode()
-    assert done.returncode == 1 and "run.yml:2:13: error[E305]: codespec `nothere` is not registered" in err
+    assert done.returncode == 1 and "run.yml:2:13: error[E305]: unknown codespec `nothere`: not registered" in err
     assert "rtc codespec create -f nothere.yml" in err and "Traceback" not in err
 
 
