@@ -129,3 +129,72 @@ def test_several_environments_need_a_name(tmp_path):
     empty.mkdir()
     none = rtc("env", "run", "--command", "x", cwd=empty)
     assert none.returncode == 1 and "no build.envd" in none.stderr
+
+
+# Issue 20, item 2: envd's build language as its users write it (written from envd's documentation).
+USERS_BUILD = '''\
+# syntax=v1
+"""A team's environment: envd's default base, Python, a helper, a requirements file, an entrypoint."""
+
+
+def tools():
+    """Shell tools, shared by every environment of the team."""
+    install.apt_packages(name=["jq"])
+
+
+def python_deps():
+    install.python_packages(requirements="requirements.txt")
+
+
+def build():
+    \'\'\'Built on envd's default image (ubuntu:22.04).\'\'\'
+    base(dev=True)
+    install.python()
+    tools()
+    python_deps()
+    shell("zsh")
+    config.entrypoint(["python3", "-m", "http.server", "8000"])
+    runtime.expose(envd_port=8000, host_port=0, service="web")
+    runtime.command(commands={
+        "versions": """python -c 'import tabulate; print("tabulate", tabulate.__version__)'; echo '{"a": 1}' | jq -c .a""",
+    })
+'''
+
+
+def test_a_build_envd_as_users_write_it_comes_up(tmp_path, docker_client):
+    import re
+    import urllib.request
+
+    docker_client.images.get("rtc-test/python:1").tag("ubuntu", "22.04")  # envd's default image; no registry here
+    folder = project(tmp_path, USERS_BUILD, **{"requirements.txt": "# pinned\ntabulate==0.9.0  # tables\n",
+                                                "index.html": "from the project\n"})
+    try:
+        up = rtc("env", "up", cwd=folder, timeout=900)
+        assert up.returncode == 0, up.stderr
+        port = re.fullmatch(r"web: 127\.0\.0\.1:(\d+) -> 8000\n", up.stdout).group(1)
+
+        def fetch():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2).read()
+            except OSError:
+                return None
+
+        # The entrypoint serves the project folder: it runs there, as every command does.
+        assert wait_for(fetch, what="the entrypoint to serve") == b"from the project\n"
+        ran = rtc("env", "run", "--command", "versions", cwd=folder)
+        assert (ran.returncode, ran.stdout) == (0, "tabulate 0.9.0\n1\n"), ran.stderr
+    finally:
+        rtc("env", "down", cwd=folder)
+    assert env_containers(docker_client, folder) == []
+
+
+def test_what_rtc_cannot_build_is_refused_naming_the_function(tmp_path):
+    folder = project(tmp_path, 'def build():\n    base(image="ubuntu:22.04")\n    install.conda_packages(name=["numpy"])\n'
+                               '    install.r_lang()\n')
+    done = rtc("env", "up", cwd=folder)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "build.envd:3:5: error[E004]: install.conda_packages() is not supported: rtc builds environments" in done.stderr
+    assert "build.envd:4:5: error[E004]: install.r_lang() is not supported: rtc has no R environments" in done.stderr
+    remote = project(tmp_path, 'envdlib = include("https://github.com/example/envdlib")\n\ndef build():\n    base()\n')
+    done = rtc("check", "build.envd", cwd=remote)
+    assert done.returncode == 1 and "build.envd:1:11: error[E004]: include() of remote files is not supported" in done.stderr

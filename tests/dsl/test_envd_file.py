@@ -136,3 +136,88 @@ def test_yaml_takes_envds_keyword_names_and_types(tmp_path):
     from rtc.dsl.dump import to_data
 
     assert to_data(parse_file(yaml_env).blocks) == to_data(parse_file(rt_env).blocks)
+
+
+# Issue 20, item 2: envd's core as its users write it (files written from envd's documentation).
+
+
+def env_of(tmp_path, text: str, **files):
+    folder = tmp_path / "proj"
+    folder.mkdir(exist_ok=True)
+    for name, body in files.items():
+        (folder / name).write_text(body)
+    (folder / "src").mkdir(exist_ok=True)
+    (folder / "build.envd").write_text(textwrap.dedent(text))
+    return compile_file(str(folder / "build.envd")).environments["proj"]
+
+
+def test_base_defaults_python_and_helpers(tmp_path):
+    env = env_of(tmp_path, '''
+        """Module docstring."""
+        def deps():
+            """Helper docstring."""
+            install.python_packages(name=["numpy"])
+            more()
+        def more():
+            install.apt_packages(name=["curl"])
+        def build():
+            base(dev=True)
+            install.python()
+            deps()
+            deps()
+    ''')
+    assert env.build.base == "ubuntu:22.04"
+    assert env.build.apt == ["python3", "python3-pip", "python-is-python3", "curl", "curl"]
+    assert env.build.pip == ["numpy", "numpy"]
+    assert env_of(tmp_path, "def build():\n    runtime.command(commands={'a': 'b'})\n").build.base == "ubuntu:22.04"
+    v0 = env_of(tmp_path, 'def build():\n    base(os="ubuntu20.04", language="python3")\n')
+    assert v0.build.base == "ubuntu:20.04" and "python3-pip" in v0.build.apt
+
+
+def test_requirements_jupyter_entrypoint_and_triple_quotes(tmp_path):
+    env = env_of(tmp_path, """
+        def build():
+            base(image="python:3.11-slim")
+            install.python_packages(name=["a"], requirements="requirements.txt")
+            config.jupyter(token="tok")
+            config.entrypoint(["python", "serve.py", "--name", "two words"])
+            io.copy(source="./src", target="/app")
+            runtime.command(commands={"long": '''echo "one"
+        echo 'two' '''})
+    """, **{"requirements.txt": "# comment\nb==1.0\n\nc>=2  # why\n"})
+    assert env.build.pip == ["a", "b==1.0", "c>=2", "jupyterlab"]
+    assert env.daemons[0][:3] == ["python3", "-m", "jupyterlab"] and "--ServerApp.token=tok" in env.daemons[0]
+    assert env.daemons[1] == ["python", "serve.py", "--name", "'two words'"]  # one word in the daemon's shell line
+    assert [(e.container_port, e.host_port, e.service) for e in env.expose] == [(8888, 0, "jupyter")]
+    assert [(c.host_path, c.container_path) for c in env.build.copy_files] == [("src", "/app")]
+    assert env.commands["long"] == "echo \"one\"\necho 'two' "
+
+
+@pytest.mark.parametrize("text,line,col,message", [
+    ("def build():\n    install.conda_packages(name=['x'])\n", 2, 5, "install.conda_packages() is not supported: rtc builds"),
+    ("def build():\n    install.julia()\n", 2, 5, "install.julia() is not supported: rtc has no Julia"),
+    ("def build():\n    install.r_packages(name=['x'])\n", 2, 5, "install.r_packages() is not supported"),
+    ("def build():\n    install.cuda(version='11.6')\n", 2, 5, "install.cuda() is not supported: local runs have no GPU"),
+    ("lib = include('https://github.com/a/b')\ndef build():\n    pass\n", 1, 7, "include() of remote files is not supported"),
+    ("def build():\n    a()\ndef a():\n    build()\n", 4, 5, "build() calls itself (build -> a -> build)"),
+    ("def build():\n    h(1)\ndef h(x):\n    pass\n", 2, 5, "h() takes arguments"),
+    ("def build():\n    x = '''never closed\n", 2, 9, "a triple-quoted string is not closed"),
+    ("def build():\n    '''never closed\n", 2, 5, "a triple-quoted string is not closed"),
+    ("def build():\n    install.python_packages(requirements='nope.txt')\n", 2, 42, "requirements file 'nope.txt'"),
+])
+def test_what_rtc_refuses_says_which_function_and_why(tmp_path, text, line, col, message):
+    path = tmp_path / "build.envd"
+    path.write_text(text)
+    with pytest.raises(CompileError) as err:
+        parse_envd(text, str(path))
+    found = [(d.span.line, d.span.col, d.message) for d in err.value.diagnostics]
+    assert any(line == at and col == c and message in m for at, c, m in found), found
+
+
+def test_doubling_helpers_are_bounded(tmp_path):
+    lines = ["def f0():\n    base(image='a')\n"]
+    lines += [f"def f{i}():\n    f{i - 1}()\n    f{i - 1}()\n" for i in range(1, 25)]
+    text = "".join(lines) + "def build():\n    f24()\n"
+    with pytest.raises(CompileError) as err:
+        parse_envd(text, "build.envd")
+    assert "more than 100,000 calls once its helpers are inlined" in err.value.diagnostics[0].message
