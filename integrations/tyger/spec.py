@@ -378,6 +378,9 @@ def system_json(record) -> dict:
 # ---------------------------------------------------------------- resources
 
 
+MAX_CPU_SHARES = 262144
+
+
 def docker_resources(cs: Codespec) -> dict:
     """Codespec resources as Docker options: limits are hard limits, requests become shares/reservations.
 
@@ -395,7 +398,9 @@ def docker_resources(cs: Codespec) -> dict:
     if r.cpu_limit:
         out["nano_cpus"] = int(r.cores("limit") * 1e9)
     if r.cpu_request:
-        out["cpu_shares"] = max(2, int(r.cores("request") * 1024))
+        # A weight between 2 and Docker's maximum (262144 = 256 cores): a bigger request weighs as much as 256 cores
+        # (the engine would refuse it: "the maximum allowed cpu-shares is 262144").
+        out["cpu_shares"] = min(MAX_CPU_SHARES, max(2, int(r.cores("request") * 1024)))
     if r.memory_limit:
         out["mem_limit"] = r.memory_bytes("limit")
     if r.memory_request:

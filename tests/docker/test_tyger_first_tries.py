@@ -55,3 +55,13 @@ def test_a_missing_image_keeps_its_docker_pull_hint(tmp_path, docker_client):
         assert done.returncode == 1 and "is not on this machine" in err
         assert "hint: `docker pull nosuch/image:9`" in err and "rtc run logs" not in err
     assert leftovers(docker_client) == []
+
+
+def test_a_cpu_request_over_the_engines_share_limit_runs(tmp_path, docker_client):
+    """Issue 20, item 7: 257 cores and up weighed as Docker's largest share, not the engine's raw error."""
+    (tmp_path / "big.yml").write_text('name: big\nimage: rtc-test/busybox:1\ncommand: [sh, -c, "echo ran"]\n'
+                                      'resources: {requests: {cpu: "300"}}\n')
+    done = rtc("exec", "-f", str(tmp_path / "big.yml"), "--logs")
+    assert done.returncode == 0, done.stderr.decode()
+    assert "ran" in done.stderr.decode() and "cpu-shares" not in done.stderr.decode()
+    assert leftovers(docker_client) == []
