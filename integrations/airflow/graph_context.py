@@ -13,6 +13,7 @@ from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Graph, LiteralValue, Node, OutputRef, ParamRef, Pipeline, RetryPolicy, Step
 from rtc.compiler.types import parse_type
 
+from rtc.integrations.codegen import py_literal
 from rtc.integrations.graph_doc import graph_doc
 
 from .naming import VariableNames, airflow_id
@@ -55,20 +56,26 @@ def param_context(graph: Graph) -> list[dict]:
     return out
 
 
-def binding_of(step_input, steps: dict[str, Step], nodes: dict[str, Node]) -> tuple:
-    """The run-time table entry for one input (see rtc_resolve in the generated file)."""
+def binding_src(step_input, var_of: dict[str, str]) -> str:
+    """One input as the DAG file writes it: the upstream task's XComArg of the output it reads
+    (`extract.output["rows"]`, a visible data edge), or `("param", name)` / `("literal", value)`."""
     b = step_input.binding
     if isinstance(b, LiteralValue):
-        return ("literal", b.value)
+        return py_literal(("literal", b.value))
     if isinstance(b, ParamRef):
-        return ("param", b.param)
+        return py_literal(("param", b.param))
     if isinstance(b, OutputRef):
-        upstream = steps[b.step]
-        fanout = nodes[upstream.node].fanout
-        if not upstream.mapped:
-            return ("output", b.step, b.output)  # a single upstream: the runtime's default shape
-        return ("output", b.step, b.output, "mapped-fanout" if fanout else "mapped")
+        return f"{var_of[b.step]}.output[{py_literal(b.output)}]"
     raise RtcError(f"internal error: unknown binding {b!r}")
+
+
+def dict_src(items: dict[str, str], indent: int, width: int = 96) -> str:
+    """`{key: expression, ...}` on one line when it fits from column `indent`, else one item per line."""
+    flat = "{" + ", ".join(f"{py_literal(k)}: {v}" for k, v in items.items()) + "}"
+    if indent + len(flat) <= width or not items:
+        return flat
+    pad = " " * (indent + 4)
+    return "{\n" + "".join(f"{pad}{py_literal(k)}: {v},\n" for k, v in items.items()) + " " * indent + "}"
 
 
 def node_context(node: Node, pipeline: Pipeline, var: str, retry: RetryPolicy) -> dict:
@@ -106,26 +113,27 @@ def step_context(step: Step, index: int, pipeline: Pipeline, steps: dict[str, St
     var = names.take(step.id, f"step_{index}")
     var_of[step.id] = var
 
-    inputs: dict[str, tuple] = {}
-    each: dict[str, tuple] = {}
+    inputs: dict[str, str] = {}
+    each: dict[str, str] = {}
     for i in step.inputs:
-        entry = binding_of(i, steps, pipeline.nodes)
         if i.each:
-            each[i.name] = entry
-            inputs[i.name] = ("each", i.name)
+            each[i.name] = binding_src(i, var_of)
+            inputs[i.name] = py_literal(("each", i.name))
         else:
-            inputs[i.name] = entry
+            inputs[i.name] = binding_src(i, var_of)
 
     # Data edges come from the inputs that read outputs; only ordering without data needs `>>`.
-    data_steps = {e[1] for e in [*inputs.values(), *each.values()] if e[0] == "output"}
-    each_steps = [e[1] for e in each.values() if e[0] == "output"]
+    reads = [i for i in step.inputs if isinstance(i.binding, OutputRef)]
+    data_steps = {i.binding.step for i in reads}
+    each_steps = [i.binding.step for i in reads if i.each]
     return {
         "var": var,
         "task_id": task_id,
         "node_var": node_var,
         "trigger_rule": trigger_rule_of(step, step.upstream, steps),
-        "inputs": inputs,
-        "each": each or None,
+        "inputs": dict_src(inputs, 0) if inputs else None,
+        "inputs_block": dict_src(inputs, 8),
+        "each": dict_src(each, 8) if each else None,
         "each_trigger_rule": "none_failed" if any(steps[u].mapped for u in each_steps) else "all_success",
         "after_vars": [var_of[u] for u in step.upstream if u not in data_steps],
         "first": not step.upstream,

@@ -21,10 +21,12 @@ from rtc.integrations.codegen import file_stem, located, runtime_package
 from rtc.integrations.graph_doc import graph_doc, run_doc
 from rtc.integrations.prefect import deployments
 from rtc.runtime import contract
+from rtc.runtime.step import smallest_retry_delays
 from rtc.integrations.prefect.names import check_secret_blocks, prefect_name, py_identifier, secret_block_name
 
-# What a flow or run module imports from rtc's runtime package (rtc.runtime.prefect); generated names never shadow them.
-RUNTIME_NAMES = frozenset({"run_graph", "run_job", "start_workers", "stop_workers"})
+# What a run module imports from rtc's runtime package (rtc.runtime.prefect); generated names never shadow them.
+RUNTIME_NAMES = frozenset({"run_job", "start_workers", "stop_workers"})
+MAX_PREFECT_DELAYS = 50  # Prefect refuses more retry delays per task (rtc.runtime.prefect's)
 
 
 def _render(template: str, path: str, **context) -> str:
@@ -92,80 +94,161 @@ def header(pipeline: Pipeline, what: str) -> dict:
 # ---------------------------------------------------------------- graphs (Exosphere)
 
 
-def _binding(step_input) -> list:
-    """A step input's source as data: ["literal", v], ["param", p], ["output", step, out]; each() prefixes "each"."""
-    b = step_input.binding
-    if b.kind == "literal":
-        source = ["literal", b.value]
-    elif b.kind == "param":
-        source = ["param", b.param]
+# What a graph module imports by name; generated names never take these.
+MODULE_NAMES = {"Any", "Path", "sys", "ThreadPoolTaskRunner", "flow", "task", "unmapped", "timedelta", "SECRETS",
+                "Node", "after", "each", "finish", "load_secrets", "output", "retry_unless_permanent", "step"}
+LINE = 110
+
+
+def _call(head: str, args: list[str], indent: int = 4) -> str:
+    """`head(arg, ...)` on one line when it fits, else the arguments packed into lines under it
+    (an argument that spans lines on its own gets its own), as a formatter would."""
+    flat = f"{head}({', '.join(args)})"
+    if indent + len(flat) <= LINE or not args:
+        return flat
+    pad = " " * (indent + 4)
+    lines, current = [], ""
+    for arg in args:
+        if "\n" in arg or (current and len(pad) + len(current) + 2 + len(arg) + 1 > LINE):
+            if current:
+                lines.append(current + ",")
+            current = ""
+        if "\n" in arg:
+            lines.append(arg + ",")
+        else:
+            current = f"{current}, {arg}" if current else arg
+    if current:
+        lines.append(current + ",")
+    return f"{head}(\n" + "".join(f"{pad}{line}\n" for line in lines) + " " * indent + ")"
+
+
+def _node_args(pipeline: Pipeline, node, retry: dict | None) -> list[str]:
+    """The arguments of a module's `Node(...)`: the container and the declared ports (what differs from defaults)."""
+    env = pipeline.environments[node.env]
+    settings = container_settings(env, pipeline.source)
+    fields = {
+        "image": settings["image"],
+        "argv": contract.step_argv(node.argv(), env.init, env.daemons),
+        "environ": settings["environ"],
+        "volumes": settings["volumes"],
+        "ports": settings["ports"],
+        "workdir": settings["workdir"],
+        "timeout": node.timeout_seconds,
+        "secrets": sorted(node.secrets),
+        "inputs": {i.name: i.type for i in node.inputs},
+        "outputs": {o.name: o.type for o in node.outputs},
+        "fanout": node.fanout,
+        "retry": retry,
+        "cache": None if node.cache is None else {"max_age": node.cache.max_age_seconds},
+    }
+    args = [codegen.py_literal(node.name), "NAMESPACE"]
+    for key, value in fields.items():
+        if value is None or value is False or value == {} or value == []:
+            continue
+        args.append(f"{key}={codegen.py_literal(value, 4)}")
+    return args
+
+
+def _task_options(node, retry: dict | None, const: str) -> list[str]:
+    """Prefect's options of a node's task: its name, retries and delays, cache."""
+    options = [f"name={codegen.py_literal(node.name)}"]
+    if retry:
+        delays = smallest_retry_delays(retry["policy"], retry["retries"], MAX_PREFECT_DELAYS)
+        options += [f"retries={retry['retries']}",
+                    f"retry_delay_seconds={codegen.py_literal(delays[0] if len(delays) == 1 else delays)}",
+                    "retry_condition_fn=retry_unless_permanent"]
+    if node.cache is None:
+        options.append("persist_result=False")
     else:
-        source = ["output", b.step, b.output]
-    return ["each", *source] if step_input.each else source
+        options += [f"cache_key_fn={const}.cache_key", "persist_result=True"]
+        if node.cache.max_age_seconds is not None:
+            options.append(f"cache_expiration=timedelta(seconds={codegen.py_literal(node.cache.max_age_seconds)})")
+    return options
 
 
 def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
-    taken = {"Any", "Path", "sys", "ThreadPoolTaskRunner", "exponential_backoff", "flow", "task", "unmapped", "allow_failure",
-             "docker", "io", "json", "queue", "tarfile", "threading", "time", "Secret", "flow_run",
-             "get_run_logger", "STEPS", "SECRETS", "TAGS", "PIPELINE", "params", "futures"}
-    taken |= set(dir(builtins)) | RUNTIME_NAMES
+    taken = set(dir(builtins)) | MODULE_NAMES | {"NAMESPACE"}
     flow_fn = py_identifier(graph.name, taken)
     tags = tags_for(pipeline, graph.tags)
     steps_by_id = {s.id: s for s in graph.steps}
     pipeline_name = f"{pipeline.namespace}.{graph.name}"
 
-    # Parameters are locals of the flow function, whose body only calls `run_graph`.
-    param_taken = {"run_graph", "STEPS", "SECRETS", "NAMESPACE"}
-    params = []
-    for p in sorted(graph.params, key=lambda p: not p.required):  # required first: Python's rule for defaults
-        params.append({
-            "name": p.name,
-            "py": py_identifier(p.name, param_taken),
-            "annotation": annotation(p.type),
-            "required": p.required,
-            "default": p.default,
-        })
-
-    specs, all_secrets = {}, {}
+    # One task (and Node) per node and retry policy: the steps of a node share them.
+    tasks, task_of_step, all_secrets = {}, {}, {}
     for step_id in graph.order:
         step = steps_by_id[step_id]
         node = pipeline.nodes[step.node]
-        env = pipeline.environments[node.env]
-        settings = container_settings(env, pipeline.source)
         for secret in node.secrets:
             all_secrets.setdefault(secret, []).append(step.id)
-        upstream_fanout = {}
+        retry = retry_settings(step.retry_policy(node))
+        key = (node.name, codegen.py_literal(retry))
+        if key not in tasks:
+            const = py_identifier(node.name, taken, prefix="NODE_")
+            fn = py_identifier(node.name, taken)
+            local = {const}
+            params = [(i.name, py_identifier(i.name, local), annotation(i.type)) for i in node.inputs]
+            tasks[key] = {
+                "const": const, "fn": fn,
+                "node": _call(f"{const} = Node", _node_args(pipeline, node, retry), 0),
+                "options": _task_options(node, retry, const),
+                "decorator": _call("@task", _task_options(node, retry, const), 0),
+                "params": [f"{py}: {ann}" for _, py, ann in params],
+                "call": "{" + ", ".join(f"{codegen.py_literal(name)}: {py}" for name, py, _ in params) + "}",
+                "uses_any": any("Any" in ann for _, _, ann in params),
+            }
+        task_of_step[step_id] = tasks[key]
+
+    # The flow's parameters and one future per step: locals of the flow function.
+    params = []
+    for p in sorted(graph.params, key=lambda p: not p.required):  # required first: Python's rule for defaults
+        params.append({"name": p.name, "py": py_identifier(p.name, taken), "annotation": annotation(p.type),
+                       "required": p.required, "default": p.default})
+    param_py = {p["name"]: p["py"] for p in params}
+    var = {}
+    calls = []
+    uses = {"Node", "step", "finish"}
+    for step_id in graph.order:
+        step = steps_by_id[step_id]
+        data = set()
+        args = []
         for si in step.inputs:
-            if si.binding.kind == "output":
-                up = steps_by_id[si.binding.step]
-                up_node = pipeline.nodes[up.node]
-                upstream_fanout[up.id] = {o.name: up_node.fanout for o in up_node.outputs} if up.mapped else {}
-        spec = {
-            "image": settings["image"],
-            "argv": contract.step_argv(node.argv(), env.init, env.daemons),
-            "environ": settings["environ"],
-            "volumes": settings["volumes"],
-            "ports": settings["ports"],
-            "workdir": settings["workdir"],
-            "timeout": node.timeout_seconds,
-            "secrets": sorted(node.secrets),
-            "inputs": {si.name: si.type for si in step.inputs},
-            "outputs": {o.name: o.type for o in node.outputs},
-            "fanout": node.fanout,
-            "bindings": {si.name: _binding(si) for si in step.inputs},
-            "upstream": sorted(step.upstream),
-            "upstream_fanout": upstream_fanout if any(upstream_fanout.values()) else {},
-            "all_done": step.trigger == "all_done",
-            "mapped": step.mapped,
-            "retry": retry_settings(step.retry_policy(node)),
-            "cache": None if node.cache is None else {"max_age": node.cache.max_age_seconds},
-        }
-        # Only what differs from the runtime's defaults (its _SPEC_DEFAULTS): the file says what the step is.
-        specs[step.id] = {k: v for k, v in spec.items() if v is not None and v is not False and v != {} and v != []}
+            b = si.binding
+            if b.kind == "literal":
+                value = codegen.py_literal(b.value)
+            elif b.kind == "param":
+                value = param_py[b.param]
+            else:
+                data.add(b.step)
+                value = f"{var[b.step]}, {codegen.py_literal(b.output)}"
+            if si.each:
+                stand_in = ", stand_in=True" if b.kind != "output" and step.upstream else ""
+                value = f"each({value}{stand_in})"
+                uses.add("each")
+            elif b.kind == "output":
+                value = f"output({value})"
+                uses.add("output")
+            if step.mapped and not si.each:
+                value = f"unmapped({value})"
+            args.append(f"{py_identifier(si.name, set(MODULE_NAMES))}={value}")
+        after = [var[u] for u in sorted(step.upstream) if u not in data]
+        if after:
+            args.append(f"wait_for=after({', '.join(after)})")
+            uses.add("after")
+        name_arg = codegen.py_literal(step.id) + (", all_done=True" if step.trigger == "all_done" else "")
+        task = task_of_step[step_id]
+        head = f"{task['fn']}.with_options(task_run_name=step({name_arg})).{'map' if step.mapped else 'submit'}"
+        var[step_id] = py_identifier(step_id, taken)
+        calls.append(_call(f"{var[step_id]} = {head}", args))
+    if all_secrets:
+        uses.add("load_secrets")
+    if any("retry_condition_fn=retry_unless_permanent" in t["options"] for t in tasks.values()):
+        uses.add("retry_unless_permanent")
+    results = "{" + ", ".join(f"{codegen.py_literal(s)}: {var[s]}" for s in graph.order) + "}"
     return {
         **header(pipeline, f"graph {codegen.py_literal(graph.name)}"),
         "module_path": module_path,
         "runtime": runtime_package()[0],
+        "runtime_names": sorted(uses),
         "pipeline_name": pipeline_name,
         "namespace_value": pipeline.namespace,
         "flow_name": prefect_name(pipeline_name),
@@ -175,8 +258,16 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
         "tags": tags,
         "secrets": dict(sorted(all_secrets.items())),
         "params": params,
-        "specs": specs,
-        "uses_any": any("Any" in p["annotation"] for p in params),
+        "tasks": list(tasks.values()),
+        "calls": calls,
+        "results": _call("return finish", ["{" + ", ".join(f"{codegen.py_literal(s)}: {var[s]}" for s in graph.order) + "}"])
+        if len(results) + 18 <= LINE else _call("return finish({", [f"{codegen.py_literal(s)}: {var[s]}" for s in graph.order])[:-1].replace("finish({(", "finish({") + "})",
+        "signature": _call(f"def {flow_fn}", [
+            f"{p['py']}: {p['annotation']}" + ("" if p["required"] else f" = {codegen.py_literal(p['default'], 4)}")
+            for p in params]) + " -> dict:",
+        "uses_any": any("Any" in p["annotation"] for p in params) or any(t["uses_any"] for t in tasks.values()),
+        "uses_unmapped": any("unmapped(" in c for c in calls),
+        "uses_timedelta": any("timedelta(" in o for t in tasks.values() for o in t["options"]),
     }
 
 

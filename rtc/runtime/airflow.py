@@ -33,6 +33,8 @@ from .contract import (
     read_io_file, retry_delay,
 )
 from .step import PRUNE, ContractError, binding_value, check_result, container_environment
+
+XCOM_RETURN_KEY = "return_value"  # Airflow's key of a task's return value
 from .step import decode_outputs, decode_signal, fan_out_elements, merge_elements
 
 # Each node's contract settings by (DAG id, node name); steps keep only the name (plain data, also
@@ -94,7 +96,9 @@ class RtcNode:
         self.bind_mounts = [(source, target, ro) for target, source, ro in mounts]  # as rtc.runtime.cache keys them
         self.operator = {
             "mount_tmp_dir": False, "auto_remove": "force", "image": image, "command": command,
-            "environment": environment or {}, "retries": retries, **operator,
+            "environment": environment or {}, "retries": retries,
+            "multiple_outputs": True,  # each output is its own XCom: `step.output["name"]` in the DAG file
+            **operator,
         }
         if mounts:
             self.operator["mounts"] = [Mount(t, source, type="bind", read_only=ro) for t, source, ro in mounts]
@@ -122,23 +126,45 @@ def rtc_namespace(dag_id):
     return dag_id.rsplit(".", 1)[0]
 
 
-def rtc_resolve(binding, upstream, params, item):
-    """The value of one input binding: a literal, a param, an upstream output, or the mapped element.
+def rtc_resolve(name, binding, upstream, params, item):
+    """The value of input `name`: a literal, a param, an upstream output, or the mapped element.
 
-    An output of an upstream step that did not succeed (a join `after all_done`) is None.
+    `upstream`: {input: its XComArg, rendered}: the output's own XCom (the steps push each output as
+    one, `multiple_outputs`), None when the step above did not succeed (a join `after all_done`).
     """
     if binding[0] == "each":
         return item[binding[1]]
     if binding[0] != "output":
         return binding_value(binding, params, {})
     _, step, output, *shape = binding  # shape: "single" (left out), "mapped" or "mapped-fanout"
-    value = upstream[step]
+    value = upstream.get(name)
+    if output == XCOM_RETURN_KEY and isinstance(value, dict):  # an output named like Airflow's return key
+        value = value.get(output)
     if value is None or not shape:
-        return binding_value(binding[:3], params, {step: value})
-    # A mapped upstream: one result per map index, in map-index order (indexed, so that the lazy
+        return value
+    # A mapped upstream: one value per map index, in map-index order (indexed, so that the lazy
     # sequence is not read past its end); a pruned (skipped) element has none and drops out.
-    results = [value[i] for i in range(len(value))]
+    results = [{output: value[i]} for i in range(len(value))]
     return merge_elements(results, [output], shape == ["mapped-fanout"])[output]
+
+
+def rtc_bindings(inputs):
+    """(bindings table, {input: XComArg}) of a step's inputs as its DAG file writes them: a data edge is
+    the upstream task's XComArg of that output (`extract.output["rows"]`), a param `("param", name)`,
+    a literal `("literal", value)`. The XComArgs are templated: Airflow renders them at run time."""
+    table, refs = {}, {}
+    for name, value in inputs.items():
+        if isinstance(value, tuple):
+            table[name] = value
+            continue
+        op = value.operator  # a PlainXComArg: `task.output["key"]`
+        shape = ()
+        if op.is_mapped:
+            node = RTC_NODES.get((op.dag_id, op.partial_kwargs.get("rtc_node")))
+            shape = ("mapped-fanout" if node is not None and node.fanout else "mapped",)
+        table[name] = ("output", op.task_id, value.key, *shape)
+        refs[name] = op.output if value.key == XCOM_RETURN_KEY else value
+    return table, refs
 
 
 def rtc_secret_values(names):
@@ -228,7 +254,7 @@ class RtcEach(BaseOperator):
     def execute(self, context):
         rtc_skip_below_pruned(self, context)
         sources = {
-            name: ("each", ("literal", rtc_resolve(binding, self.rtc_upstream, context["params"], None)))
+            name: ("each", ("literal", rtc_resolve(name, binding, self.rtc_upstream, context["params"], None)))
             for name, binding in self.rtc_sources.items()
         }
         try:
@@ -285,7 +311,7 @@ class RtcStep(DockerOperator):
         node = RTC_NODES[(self.dag_id, self.rtc_node)]
         rtc_skip_below_pruned(self, context)
         inputs = {
-            name: rtc_resolve(binding, self.rtc_upstream, context["params"], self.rtc_item)
+            name: rtc_resolve(name, binding, self.rtc_upstream, context["params"], self.rtc_item)
             for name, binding in self.rtc_inputs.items()
         }
         if self.trigger_rule == "all_done" and SECRETS_CHECK_ID in self.upstream_task_ids:
@@ -431,36 +457,34 @@ class RtcMappedStep(RtcStep):
         self.rtc_item = rtc_item
 
 
-def rtc_upstream_of(dag, bindings):
-    """XCom references of the steps whose outputs `bindings` read."""
-    return {b[1]: dag.task_dict[b[1]].output for b in bindings.values() if b[0] == "output"}
-
-
 def rtc_step(task_id, node, inputs=None, **kwargs):
-    """One step: an RtcStep of `node` reading `inputs` ({input: binding})."""
+    """One step: an RtcStep of `node` reading `inputs` ({input: upstream XComArg, or a param or literal})."""
     task = RtcStep(task_id=task_id, **node.operator, **kwargs)
     node.register(task.dag_id)
     # Plain attributes, set without Airflow's per-attribute bookkeeping (a measurable part of
     # parsing a large DAG); the data edges are set directly.
     object.__setattr__(task, "rtc_node", node.name)
+    object.__setattr__(task, "custom_operator_name", node.name)  # the Airflow UI shows the rtc node
     if inputs:
-        object.__setattr__(task, "rtc_inputs", inputs)
-        upstream = rtc_upstream_of(task.dag, inputs)
+        table, upstream = rtc_bindings(inputs)
+        object.__setattr__(task, "rtc_inputs", table)
         if upstream:
             object.__setattr__(task, "rtc_upstream", upstream)
-            task.set_upstream([ref.operator for ref in upstream.values()])
+            task.set_upstream(list({id(ref.operator): ref.operator for ref in upstream.values()}.values()))
     return task
 
 
 def rtc_mapped_step(task_id, node, inputs, each, each_trigger_rule="all_success", **kwargs):
-    """A step run once per element of the lists `each` ({input: binding}) names: a task `<id>.each`
-    computes the elements, and the step is mapped over them (one container each)."""
-    elements = RtcEach(task_id=task_id + ".each", rtc_sources=each, trigger_rule=each_trigger_rule)
+    """A step run once per element of the lists `each` ({input: upstream XComArg, or a param}) names:
+    a task `<id>.each` computes the elements, and the step is mapped over them (one container each)."""
+    elements = RtcEach(task_id=task_id + ".each", rtc_sources={}, trigger_rule=each_trigger_rule)
     node.register(elements.dag_id)
-    elements.rtc_upstream = rtc_upstream_of(elements.dag, each)
+    elements.rtc_sources, elements.rtc_upstream = rtc_bindings(each)
+    if elements.rtc_upstream:
+        elements.set_upstream(list({id(r.operator): r.operator for r in elements.rtc_upstream.values()}.values()))
+    table, upstream = rtc_bindings(inputs)
     return RtcMappedStep.partial(
-        task_id=task_id, **node.operator, rtc_node=node.name, rtc_inputs=inputs,
-        rtc_upstream=rtc_upstream_of(elements.dag, inputs), **kwargs,
+        task_id=task_id, **node.operator, rtc_node=node.name, rtc_inputs=table, rtc_upstream=upstream, **kwargs,
     ).expand(rtc_item=elements.output)
 
 

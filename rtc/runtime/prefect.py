@@ -25,13 +25,16 @@ import socket
 import tarfile
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import docker
 import docker.errors
-from prefect import allow_failure, get_run_logger, task, unmapped
+from prefect import allow_failure, get_run_logger
 from prefect.blocks.system import Secret
+from prefect.context import TaskRunContext
 from prefect.runtime import flow_run, task_run
+from prefect.states import Failed, State
 from prefect.transactions import get_transaction
 
 from .cache import step_key
@@ -40,8 +43,8 @@ from .contract import (
     IoFileError, buffer_file, expand_container, pipe_variable, read_io_archive, retry_delay,
 )
 from .step import (
-    PRUNE, ContractError, PermanentError, bind_inputs as bind_step_inputs, check_result, container_environment,
-    decode_outputs, decode_signal, merge_elements,
+    PRUNE, ContractError, PermanentError, bind_inputs, check_result, container_environment, decode_outputs,
+    decode_signal, merge_elements, smallest_retry_delays,
 )
 
 _POLL_SECONDS = 0.2
@@ -182,12 +185,14 @@ def _pull(client, image, logger):
         raise PermanentError(message) from None
 
 
-def run_container(spec, env, files, dirs, read_back, name_suffix=""):
+def run_container(spec, env, files, dirs, read_back, name_suffix="", where=None):
     """Run `spec` (image, argv, ...) to completion; return {path: text or None} for `read_back` ({path: limit}).
 
     Log lines go to the Prefect run logger as they arrive. A non-zero exit
     raises with the last lines of output; the container is always removed.
+    `where` names it in messages (default: the step).
     """
+    where = where or f"step {spec['step']!r}"
     logger = get_run_logger()
     client = docker.from_env()
     run_id = str(flow_run.get_id() or "local")
@@ -211,7 +216,8 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
     except docker.errors.ImageNotFound:
         _pull(client, spec["image"], logger)
         container = client.containers.create(spec["image"], **settings)
-    deadline = time.monotonic() + spec["timeout"] if spec.get("timeout") else None
+    started = time.monotonic()
+    deadline = started + spec["timeout"] if spec.get("timeout") else None
     tail = []
     try:
         container.put_archive("/", _tar(files, dirs, _IO_GROUP))
@@ -237,44 +243,21 @@ def run_container(spec, env, files, dirs, read_back, name_suffix=""):
             except queue.Empty:
                 pass
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"step {spec['step']!r} timed out after {spec['timeout']} s; container removed")
+                raise TimeoutError(f"{where} timed out after {spec['timeout']} s; container removed")
             if finished:
                 container.reload()
                 if container.status in ("exited", "dead"):
                     break
         code = container.wait().get("StatusCode", -1)
+        logger.info("container exited with code %s after %.1f s", code, time.monotonic() - started)
         if code != 0:
             raise RuntimeError(
-                f"step {spec['step']!r} failed: container exited with code {code}"
-                + ("; last output:\n" + "\n".join(tail) if tail else "")
+                f"{where} failed: container exited with code {code}"
+                + (f" (last output: {tail[-1][:200]!r})\n" + "\n".join(tail) if tail else "")
             )
         return {path: _read_file(container, path, limit) for path, limit in read_back.items()}
     finally:
         _remove(container)
-
-
-# What a pruned step's task returns instead of outputs: {_PRUNED: "self"} when the step sent
-# the prune signal, "upstream" when a step above it was pruned ("no element": the stand-in
-# task of an empty map, which like a pruned element adds nothing). Its key is a tuple, which
-# no outputs object can hold (JSON keys are strings), so no output name can pass for it.
-_PRUNED = ("rtc", "pruned")
-
-
-def _is_pruned(result):
-    """True for the marker a pruned step (or element of a mapped step) returns."""
-    return isinstance(result, dict) and set(result) == {_PRUNED}
-
-
-def _step_pruned(result):
-    """True when a finished step counts as pruned for the steps below it.
-
-    A mapped step whose elements pruned themselves is not: those elements only
-    drop out of its output lists. It is when its elements were pruned because
-    a step above them was.
-    """
-    if isinstance(result, list):
-        return any(_is_pruned(r) and r[_PRUNED] == "upstream" for r in result)
-    return _is_pruned(result)
 
 
 def _sleep(seconds):
@@ -308,178 +291,8 @@ MAX_PREFECT_DELAYS = 50  # Prefect refuses more retry delays per task
 
 def prefect_delays(retry):
     """The smallest delay of each retry (Prefect's `retry_delay_seconds`), without the repeats at the end
-    (Prefect reuses the last one for later retries), at most MAX_PREFECT_DELAYS; run_step waits the rest."""
-    delays = [retry_delay(retry["policy"], n, lambda a, b: a) for n in range(1, retry["retries"] + 1)]
-    while len(delays) > 1 and delays[-1] == delays[-2]:
-        delays.pop()
-    return delays[:MAX_PREFECT_DELAYS]
-
-
-def _outputs_of(spec, step, result):
-    """What a finished upstream step hands on: {output: value}; None when it failed or was pruned (all_done joins).
-
-    Elements of a mapped step that pruned themselves contribute nothing.
-    """
-    if isinstance(result, list):
-        if any(isinstance(r, BaseException) for r in result) or _step_pruned(result):
-            return None
-        fanout_of = spec["upstream_fanout"].get(step, {})  # output -> whether the upstream node fans out
-        kept = [None if _is_pruned(r) else r for r in result]
-        return {name: merge_elements(kept, [name], fanout)[name] for name, fanout in fanout_of.items()}
-    if isinstance(result, BaseException) or result is None or _is_pruned(result):
-        return None
-    return result
-
-
-def upstream_of(spec, futures):
-    """Every upstream step's futures, `after` edges too (a task must see which were pruned).
-
-    all_done joins tolerate failed ones.
-    """
-    out = {}
-    for step in spec["upstream"]:
-        future = futures[step]
-        if spec["all_done"]:
-            future = [allow_failure(f) for f in future] if isinstance(future, list) else allow_failure(future)
-        out[step] = future
-    return out
-
-
-def wait_list(spec, futures):
-    """Every upstream future (data edges and `after`), one per element of mapped steps."""
-    flat = []
-    for step in spec["upstream"]:
-        future = futures[step]
-        flat.extend(future if isinstance(future, list) else [future])
-    return [allow_failure(f) for f in flat] if spec["all_done"] else flat
-
-
-def _source_value(spec, source, params, resolve):
-    kind = source[0]
-    if kind == "literal":
-        return source[1]
-    if kind == "param":
-        return params[source[1]]
-    outputs = _outputs_of(spec, source[1], resolve(source[1]))
-    return None if outputs is None else outputs.get(source[2])
-
-
-def each_items(spec, params, futures):
-    """Elements of a mapped step, one {input: element} per index; waits for the lists it maps over."""
-
-    def resolve(step):
-        future = futures[step]
-        if isinstance(future, list):
-            return [f.result(raise_on_failure=False) for f in future]
-        return future.result(raise_on_failure=False)
-
-    lists = {}
-    for name, binding in spec["bindings"].items():
-        pruned_source = binding[0] == "each" and binding[1] == "output" and _step_pruned(resolve(binding[2]))
-        if pruned_source and not spec["all_done"]:
-            return [None]  # one element, which sees the pruned step above it and is pruned without a container
-        if binding[0] == "each":
-            value = _source_value(spec, binding[1:], params, resolve)
-            lists[name] = value if isinstance(value, list) else []  # a failed source maps over nothing
-    lengths = {name: len(values) for name, values in lists.items()}
-    if len(set(lengths.values())) > 1:
-        raise RuntimeError(f"step {spec['step']!r}: each() lists differ in length: {lengths}")
-    n = next(iter(lengths.values()), 0)
-    if n == 0 and spec["upstream"] and not spec["all_done"]:
-        # One stand-in element: pruned when a step above was pruned (which the flow does not
-        # wait for here), else it contributes nothing and the outputs are empty lists.
-        return [None]
-    return [{name: values[i] for name, values in lists.items()} for i in range(n)]
-
-
-def bind_inputs(spec, params, upstream, item):
-    """The step's inputs (rtc.runtime.step.bind_inputs) from its futures' results and the mapped element."""
-    bindings = {name: ("each", tuple(b[1:])) if b[0] == "each" else tuple(b) for name, b in spec["bindings"].items()}
-    results = {step: _outputs_of(spec, step, result) for step, result in upstream.items()}
-    return bind_step_inputs(bindings, spec["inputs"], params, results, item, where=f"step {spec['step']!r}",
-                            all_done=spec["all_done"])
-
-
-def run_step(spec, params, upstream, item=None, map_index=None):
-    """Run one step (or one element of a mapped step) and return its checked outputs, or the pruned marker.
-
-    Below a pruned step (data or `after` edge) no container starts, except for
-    all_done joins. A step that asks to be re-queued runs again with the same
-    inputs after its delay, at most MAX_REQUEUES times; its timeout applies to
-    each container.
-    """
-    logger = get_run_logger()
-    if not spec["all_done"]:
-        pruned = sorted(step for step, result in upstream.items() if _step_pruned(result))
-        if pruned:
-            logger.info("pruned: step(s) above were pruned: %s", ", ".join(pruned))
-            return {_PRUNED: "upstream"}
-    if item is None and map_index is not None:
-        return {_PRUNED: "no element"}  # the stand-in of an empty map: nothing to run
-    rest = retry_rest(spec, task_run.run_count)
-    if rest > 0:
-        logger.info("retry back-off: waiting %.3g s more (jitter)", rest)
-        _sleep(rest)
-    inputs = bind_inputs(spec, params, upstream, item)
-    env, encoded = container_environment(
-        spec["environ"], inputs, step=spec["step"], run_id=str(flow_run.get_id() or "local"),
-        map_index=map_index, secrets=load_secrets(spec["secrets"]),
-    )
-    where = f"step {spec['step']!r}" + ("" if map_index is None else f" element {map_index}")
-    for requeues in range(MAX_REQUEUES + 1):
-        got = run_container(
-            spec, env,
-            files={INPUTS_FILE: encoded.encode("utf-8")},
-            dirs=["/rtc", IO_DIR],
-            read_back={OUTPUTS_FILE: MAX_OUTPUTS_BYTES, SIGNAL_FILE: MAX_SIGNAL_BYTES},
-            name_suffix="" if map_index is None else f"#{map_index}",
-        )
-        signal = decode_signal(got[SIGNAL_FILE], where)  # a signal wins over outputs
-        if signal is None:
-            return decode_outputs(got[OUTPUTS_FILE], spec["outputs"], spec["fanout"], where)
-        kind, delay = signal
-        if kind == PRUNE:
-            logger.info("pruned: the step sent the prune signal; the steps below it do not run")
-            _do_not_cache()
-            return {_PRUNED: "self"}
-        if requeues == MAX_REQUEUES:
-            break
-        logger.info("re-queued (%d of at most %d): running again in %g s", requeues + 1, MAX_REQUEUES, delay)
-        _sleep(delay)
-    # Not retried: another attempt would only re-queue as many times again.
-    raise PermanentError(f"step {spec['step']!r} asked to be re-queued more than {MAX_REQUEUES} times")
-
-
-# ---------------------------------------------------------------- the step cache (`cache = true`, `cache = 1d`)
-
-
-def step_cache_key(context, parameters):
-    """Prefect's `cache_key_fn` of a step with `cache`: rtc.runtime.cache's key of the work, or None (not cached).
-
-    The key is `step_key` (rtc.runtime.cache, printed above): the image's digest on this worker's engine,
-    the argv, the inputs, the environment, the secrets' values (hashed) and the declared outputs, as under
-    `rtc run` and Airflow. Prefect keeps the outputs in its result storage under that key and, on a hit,
-    returns them without calling the task: no container starts. Before the key is handed over, a
-    recorded value is re-checked against the declared types (`_recorded_key`).
-    """
-    spec, params, upstream = parameters["spec"], parameters["params"], parameters["upstream"]
-    item, map_index = parameters.get("item"), parameters.get("map_index")
-    if not spec["all_done"] and any(_step_pruned(r) for r in upstream.values()):
-        return None  # below a pruned step: nothing runs, nothing to record
-    if item is None and map_index is not None:
-        return None  # the stand-in of an empty map
-    try:
-        inputs = bind_inputs(spec, params, upstream, item)
-        digest = docker.from_env().images.get(spec["image"]).id
-    except (ContractError, docker.errors.DockerException):
-        return None  # the task fails on its inputs, or pulls the image first: no cache this time
-    key = step_key(
-        image_digest=digest, argv=spec["argv"], inputs=inputs, environ=spec["environ"],
-        secrets=load_secrets(spec["secrets"]), workdir=spec["workdir"],
-        mounts=[(host, v["bind"], v["mode"] == "ro") for host, v in spec["volumes"].items()],
-        outputs=spec["outputs"], map_index=map_index, fanout=spec["fanout"],
-    )
-    return _recorded_key(context, key, spec)
+    (Prefect reuses the last one for later retries), at most MAX_PREFECT_DELAYS; `Node.run` waits the rest."""
+    return smallest_retry_delays(retry["policy"], retry["retries"], MAX_PREFECT_DELAYS)
 
 
 def _recorded_key(context, key, spec):
@@ -494,6 +307,7 @@ def _recorded_key(context, key, spec):
         if not store.exists(key):
             return key
         value = store.read(key).result
+        value = dict(value) if isinstance(value, Mapping) else value
     except Exception:  # noqa: BLE001 - an unreadable record: Prefect treats it as absent and runs the task
         return key
     try:
@@ -513,84 +327,388 @@ def _do_not_cache():
         txn.write_on_commit = False
 
 
-def finish(futures):
-    """Wait for every step; the flow fails naming each failed step, else returns every step's outputs.
+# ---------------------------------------------------------------- what a step's task returns
 
-    A pruned step has completed (None in the result); pruned elements of a mapped step are left out of its list.
+
+class Outputs(Mapping):
+    """A step's checked outputs ({output: value}; a `fanout` node's: {output: [values]}), as its task returns them.
+
+    Not a dict on purpose. Prefect links a task argument to an earlier task when the argument *is* an
+    object of that task's result, a dict's keys and values included, so an output name shared by two
+    steps drew edges that are not in the pipeline (issue 23). Prefect does not look inside an Outputs
+    object: only the futures the flow passes draw edges. `pruned`: None, or why the step has no
+    outputs: "self" (it sent the prune signal), "upstream" (a step above it was pruned), "no element"
+    (the stand-in task run of a fan-out over nothing, which adds nothing).
     """
+
+    __slots__ = ("_columns", "fanout", "pruned", "__weakref__")
+
+    def __init__(self, columns=None, fanout=False, pruned=None):
+        self._columns = dict(columns or {})
+        self.fanout = fanout
+        self.pruned = pruned
+
+    def __getitem__(self, name):
+        return self._columns[name]
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self):
+        return len(self._columns)
+
+    def __reduce__(self):  # Prefect's result storage pickles cached outputs
+        return Outputs, (self._columns, self.fanout, self.pruned)
+
+    def __repr__(self):
+        return f"Outputs(pruned={self.pruned!r})" if self.pruned else f"Outputs({self._columns!r})"
+
+
+def _tolerant(future):
+    """`future` (or each future of a mapped step) under allow_failure: the task decides what a failure above means."""
+    if isinstance(future, list):
+        return [allow_failure(f) for f in future]
+    return allow_failure(future)
+
+
+@dataclass
+class Output:
+    """An input read from an upstream step's output: `output(extract, "rows")` in a flow.
+
+    Prefect resolves the future(s) in `of` before the task runs (and draws the edge); the task picks `name`.
+    """
+
+    of: object
+    name: str
+    runs: tuple = ()  # the task run ids in `of`, to name a failed step in a message
+
+
+def _runs(future):
+    return tuple(f.task_run_id for f in (future if isinstance(future, list) else [future]))
+
+
+def output(future, name):
+    """The output `name` of the step whose future (a list of futures for a mapped step) is `future`."""
+    return Output(_tolerant(future), name, _runs(future))
+
+
+@dataclass
+class Element:
+    """One element of a fanned-out step: element `index` of `of`'s output `name`, or `value` (a param's list).
+
+    `index` None: a stand-in (the list is empty, or its step did not succeed), which runs no container.
+    """
+
+    of: object
+    name: str | None
+    index: int | None
+    value: object = None
+    runs: tuple = ()
+
+
+def after(*futures):
+    """`wait_for=` of an `after [...]` edge: every future (each of a mapped step), under allow_failure."""
+    flat = []
+    for future in futures:
+        flat.extend(future if isinstance(future, list) else [future])
+    return [allow_failure(f) for f in flat]
+
+
+def each(source, name=None, stand_in=False):
+    """The elements a fanned-out step maps over (`Task.map` takes the list): `each(extract, "rows")`, an
+    upstream output, or `each(values)`, a param's list. Waits for the upstream step.
+
+    Over nothing, or when the upstream step failed or was pruned, one stand-in element: its task run
+    starts no container, is pruned when a step above was, and otherwise adds nothing (the outputs go on
+    as empty lists). `stand_in`: also for a param's empty list (the step has steps above it).
+    """
+    if name is None:
+        if not isinstance(source, list):
+            raise ContractError(f"each() needs a list, got {type(source).__name__}")
+        if not source and stand_in:
+            return [Element(None, None, None)]
+        return [Element(None, None, i, value) for i, value in enumerate(source)]
+    got = [f.result(raise_on_failure=False) for f in source] if isinstance(source, list) else \
+        source.result(raise_on_failure=False)
+    status, values = _column(got, name, isinstance(source, list))
+    if status != "ok" or not isinstance(values, list) or not values:
+        return [Element(_tolerant(source), name, None, runs=_runs(source))]
+    return [Element(_tolerant(source), name, i, runs=_runs(source)) for i in range(len(values))]
+
+
+def _status(result):
+    """"ok", "pruned" or "failed" of a finished step's resolved result (a list of them for a mapped step).
+
+    A mapped step counts as pruned only when its elements were pruned because a step above was, not
+    when they pruned themselves (they drop out of its lists) or it ran over nothing.
+    """
+    if isinstance(result, list):
+        if any(not isinstance(r, Mapping) for r in result):
+            return "failed"
+        return "pruned" if any(isinstance(r, Outputs) and r.pruned == "upstream" for r in result) else "ok"
+    if not isinstance(result, Mapping):
+        return "failed"  # an exception, or no result: the step failed, or did not run because a step above failed
+    return "pruned" if isinstance(result, Outputs) and result.pruned else "ok"
+
+
+def _column(result, name, mapped):
+    """(status, value) of output `name` of a finished step: the value, or a list in map-index order for a
+    mapped step (pruned elements drop out, a fanout node's lists are concatenated)."""
+    status = _status(result)
+    if status != "ok":
+        return status, None
+    if not mapped:
+        return "ok", result[name]
+    kept = [None if isinstance(r, Outputs) and r.pruned else r for r in result]
+    fanout = any(getattr(r, "fanout", False) for r in result)
+    return "ok", merge_elements(kept, [name], fanout)[name]
+
+
+def _resolve(value):
+    """(status, value) of one resolved task argument: an Output, an Element or a plain value."""
+    if isinstance(value, Output):
+        return _column(value.of, value.name, isinstance(value.of, list))
+    if isinstance(value, Element):
+        if value.of is None:
+            return ("ok", value.value) if value.index is not None else ("no element", None)
+        status, values = _column(value.of, value.name, isinstance(value.of, list))
+        if status == "ok" and value.index is None:
+            return "no element", None
+        return status, None if status != "ok" else values[value.index]
+    return "ok", value
+
+
+class StepName:
+    """`task_run_name=step("clean")`: names a node's task run after the step (an element: `clean[2] row="x"`),
+    and tells the runtime which step it runs and whether it is a join `after all_done`."""
+
+    def __init__(self, step_id, all_done=False):
+        self.step = step_id
+        self.all_done = all_done
+
+    def __call__(self, parameters):
+        elements = {name: v for name, v in parameters.items() if isinstance(v, Element)}
+        if not elements:
+            return self.step
+        index = next(iter(elements.values())).index
+        if index is None:
+            return f"{self.step}[-]"
+        shown = " ".join(f"{name}={_short(_resolve(v)[1])}" for name, v in elements.items())
+        return f"{self.step}[{index}] {shown}"
+
+
+def step(step_id, all_done=False):
+    """The `task_run_name` of a step's task run (see StepName)."""
+    return StepName(step_id, all_done)
+
+
+def _short(value, limit=40):
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Task run id -> ("pruned" or "failed", step): the steps `after` a step see it through wait_for, not data,
+# and a step that does not run names the failed step above it.
+_OUTCOMES = {}
+
+UPSTREAM_FAILED = "UpstreamFailed"  # the state name of a step that did not run because a step above it failed
+
+
+class Node:
+    """A node's container, declared inputs and outputs: what its steps' tasks run (`NODE.run(inputs)`).
+
+    One per node (and retry policy) in a flow module; the `@task` around `run` carries Prefect's
+    options (retries, delays, cache). The step comes from the task run's name (`step(...)`).
+    """
+
+    def __init__(self, name, namespace, *, image, argv, inputs=None, outputs=None, environ=None, volumes=None,
+                 ports=None, workdir=None, timeout=None, secrets=(), fanout=False, retry=None, cache=None):
+        self.name = name
+        self.spec = {
+            "namespace": namespace, "image": image, "argv": argv, "inputs": inputs or {}, "outputs": outputs or {},
+            "environ": environ or {}, "volumes": volumes or {}, "ports": ports or {}, "workdir": workdir,
+            "timeout": timeout, "secrets": list(secrets), "fanout": fanout, "retry": retry, "cache": cache,
+        }
+
+    @property
+    def retry_delays(self):
+        """Prefect's `retry_delay_seconds`: the smallest delay of each retry (`run` waits the rest)."""
+        delays = prefect_delays(self.spec["retry"]) if self.spec["retry"] else [0.0]
+        return delays[0] if len(delays) == 1 else delays
+
+    def _step(self):
+        context = TaskRunContext.get()
+        naming = getattr(getattr(context, "task", None), "task_run_name", None)
+        if isinstance(naming, StepName):
+            return {**self.spec, "step": naming.step, "all_done": naming.all_done}, context
+        return {**self.spec, "step": self.name, "all_done": False}, context
+
+    def _bind(self, spec, context, arguments):
+        """("run", inputs, map index) | ("pruned", why) | ("failed", steps) from the resolved task arguments."""
+        inputs, map_index, pruned, failed, no_element = {}, None, set(), set(), False
+        for name, value in arguments.items():
+            status, inputs[name] = _resolve(value)
+            if isinstance(value, Element):
+                map_index = value.index
+            if status == "no element":
+                no_element = True
+            elif status != "ok":
+                steps = {_OUTCOMES[r][1] for r in getattr(value, "runs", ()) if r in _OUTCOMES} or {"a step"}
+                (pruned if status == "pruned" else failed).update(steps)
+        for ref in (context.task_run.task_inputs.get("wait_for", []) if context else []):
+            outcome = _OUTCOMES.get(getattr(ref, "id", None))
+            if outcome:
+                (pruned if outcome[0] == "pruned" else failed).add(outcome[1])
+        pruned, failed = sorted(pruned), sorted(failed)
+        if not spec["all_done"]:
+            if failed:
+                return "failed", failed
+            if pruned:
+                return "pruned", pruned
+        if no_element:
+            return "no element", None
+        where = f"step {spec['step']!r}" + ("" if map_index is None else f" element {map_index}")
+        bindings = {name: ("literal", value) for name, value in inputs.items()}
+        types = {name: spec["inputs"].get(name, "json") for name in inputs}
+        return "run", bind_inputs(bindings, types, {}, {}, where=where, all_done=spec["all_done"]), map_index
+
+    def run(self, arguments):
+        """Run the step the task run is named after, in a container, and return its checked Outputs.
+
+        Below a failed step it does not run (state UpstreamFailed); below a pruned one it is pruned;
+        a join `after all_done` runs with None for either.
+        """
+        spec, context = self._step()
+        run_id = context.task_run.id if context else None
+        try:
+            result = self._run(spec, context, arguments)
+        except BaseException:
+            _OUTCOMES[run_id] = ("failed", spec["step"])
+            raise
+        if isinstance(result, State):
+            _OUTCOMES[run_id] = ("failed", spec["step"])
+        elif result.pruned in ("self", "upstream"):
+            _OUTCOMES[run_id] = ("pruned", spec["step"])
+        else:
+            _OUTCOMES.pop(run_id, None)
+        return result
+
+    def _run(self, spec, context, arguments):
+        logger = get_run_logger()
+        bound = self._bind(spec, context, arguments)
+        if bound[0] == "failed":
+            named = ", ".join(repr(s) if s != "a step" else s for s in bound[1])
+            logger.info("not run: %s above it failed", named)
+            return Failed(name=UPSTREAM_FAILED, message=f"not run: {named} above it failed")
+        if bound[0] == "pruned":
+            named = ", ".join(repr(s) if s != "a step" else s for s in bound[1])
+            logger.info("pruned: %s above it was pruned; no container started", named)
+            _do_not_cache()
+            return Outputs(pruned="upstream")
+        if bound[0] == "no element":
+            _do_not_cache()
+            return Outputs(pruned="no element")  # the stand-in of a fan-out over nothing
+        _, inputs, map_index = bound
+        rest = retry_rest(spec, task_run.run_count)
+        if rest > 0:
+            logger.info("retry back-off: waiting %.3g s more (jitter)", rest)
+            _sleep(rest)
+        logger.info("inputs: %s", _short(inputs, 200))
+        env, encoded = container_environment(
+            spec["environ"], inputs, step=spec["step"], run_id=str(flow_run.get_id() or "local"),
+            map_index=map_index, secrets=load_secrets(spec["secrets"]),
+        )
+        where = f"step {spec['step']!r}" + ("" if map_index is None else f" element {map_index}")
+        for requeues in range(MAX_REQUEUES + 1):
+            got = run_container(
+                spec, env,
+                files={INPUTS_FILE: encoded.encode("utf-8")},
+                dirs=["/rtc", IO_DIR],
+                read_back={OUTPUTS_FILE: MAX_OUTPUTS_BYTES, SIGNAL_FILE: MAX_SIGNAL_BYTES},
+                name_suffix="" if map_index is None else f"#{map_index}", where=where,
+            )
+            signal = decode_signal(got[SIGNAL_FILE], where)  # a signal wins over outputs
+            if signal is None:
+                columns = decode_outputs(got[OUTPUTS_FILE], spec["outputs"], spec["fanout"], where)
+                logger.info("outputs: %s", _short(columns, 200))
+                return Outputs(columns, spec["fanout"])
+            kind, delay = signal
+            if kind == PRUNE:
+                logger.info("pruned: the step sent the prune signal; the steps below it do not run")
+                _do_not_cache()
+                return Outputs(fanout=spec["fanout"], pruned="self")
+            if requeues == MAX_REQUEUES:
+                break
+            logger.info("re-queued (%d of at most %d): running again in %g s", requeues + 1, MAX_REQUEUES, delay)
+            _sleep(delay)
+        # Not retried: another attempt would only re-queue as many times again.
+        raise PermanentError(f"step {spec['step']!r} asked to be re-queued more than {MAX_REQUEUES} times")
+
+    def cache_key(self, context, parameters):
+        """Prefect's `cache_key_fn` of a node with `cache`: rtc.runtime.cache's key of the work, or None.
+
+        The key is `step_key`: the image's digest on this worker's engine, the argv, the inputs, the
+        environment, the secrets' values (hashed) and the declared outputs, as under `rtc run` and
+        Airflow. Prefect keeps the outputs in its result storage under it and, on a hit, returns them
+        without calling the task: no container starts. A recorded value is re-checked first (`_recorded_key`).
+        """
+        spec, _ = self._step()
+        try:
+            bound = self._bind(spec, context, parameters)
+            if bound[0] != "run":
+                return None  # below a failed or pruned step, or a stand-in: nothing runs, nothing to record
+            digest = docker.from_env().images.get(spec["image"]).id
+        except (ContractError, docker.errors.DockerException):
+            return None  # the task fails on its inputs, or pulls the image first: no cache this time
+        _, inputs, map_index = bound
+        key = step_key(
+            image_digest=digest, argv=spec["argv"], inputs=inputs, environ=spec["environ"],
+            secrets=load_secrets(spec["secrets"]), workdir=spec["workdir"],
+            mounts=[(host, v["bind"], v["mode"] == "ro") for host, v in spec["volumes"].items()],
+            outputs=spec["outputs"], map_index=map_index, fanout=spec["fanout"],
+        )
+        return _recorded_key(context, key, spec)
+
+
+def _failure(future):
+    """The first line of why a failed task run failed (its exception's message, else its state's)."""
+    value = future.result(raise_on_failure=False)
+    text = str(value) if isinstance(value, BaseException) else (future.state.message or future.state.name)
+    return text.strip().splitlines()[0] if text.strip() else future.state.name
+
+
+def finish(futures):
+    """Wait for every step ({step: its future, a list of futures for a mapped step}) and return their outputs:
+    {step: {output: value}} (a list of those for a mapped step, without its pruned elements; None for a
+    pruned step). When a step failed, the flow run ends Failed, naming each failed step (and element)
+    with the first line of why, without a traceback; steps that did not run because of it are
+    UpstreamFailed and not listed.
+    """
+    logger = get_run_logger()
     failed, results = [], {}
-    for step, future in futures.items():
+    for step_id, future in futures.items():
         group = future if isinstance(future, list) else [future]
         for f in group:
             f.wait()
-        bad = [f.state for f in group if not f.state.is_completed()]
+        bad = [(i, f) for i, f in enumerate(group) if not f.state.is_completed()]
+        for i, f in bad:
+            if f.state.name != UPSTREAM_FAILED:
+                failed.append((f"{step_id}[{i}]" if isinstance(future, list) else step_id, _failure(f)))
+                logger.error("step %s failed: %s", *failed[-1])
         if bad:
-            failed.append(f"{step}: {bad[0].name}: {bad[0].message or ''}".rstrip(": "))
-        elif isinstance(future, list):
-            values = [f.result() for f in group]
-            results[step] = None if _step_pruned(values) else [v for v in values if not _is_pruned(v)]
+            continue
+        values = [f.result() for f in group]
+        if not isinstance(future, list):
+            results[step_id] = None if getattr(values[0], "pruned", None) else dict(values[0])
+        elif _status(values) == "pruned":
+            results[step_id] = None
         else:
-            value = future.result()
-            results[step] = None if _is_pruned(value) else value
+            results[step_id] = [dict(v) for v in values if not getattr(v, "pruned", None)]
     if failed:
-        raise RuntimeError("step(s) failed:\n  " + "\n  ".join(failed))
+        if len(failed) == 1:
+            return Failed(message=f"step {failed[0][0]} failed: {failed[0][1]}")
+        return Failed(message=f"{len(failed)} steps failed: " + "; ".join(f"{step}: {why}" for step, why in failed))
     return results
-
-
-# What a flow module's STEPS leave out: the defaults of a step's spec.
-_SPEC_DEFAULTS = {
-    "environ": {}, "volumes": {}, "ports": {}, "workdir": None, "timeout": None, "secrets": [], "inputs": {},
-    "outputs": {}, "fanout": False, "bindings": {}, "upstream": [], "upstream_fanout": {}, "all_done": False,
-    "mapped": False, "retry": None, "cache": None,
-}
-
-
-@task(persist_result=False)
-def _step_task(spec, params, upstream, item=None, map_index=None):
-    return run_step(spec, params, upstream, item, map_index)
-
-
-def _task_of(spec):
-    """The step's task: named like the step, with its retry policy (no tags: Prefect reads task tags as
-    concurrency-limit keys; rtc's tags are on the deployment)."""
-    options = {"name": spec["step"]}
-    retry = spec["retry"]
-    if retry:
-        # Prefect waits the smallest delay of each retry (reusing the last one); `run_step` waits the rest.
-        delays = prefect_delays(retry)
-        # A broken contract (bad outputs file, wrong type) is a bug: it fails at once (rtc's docs/runtime.md).
-        options.update(retries=retry["retries"], retry_delay_seconds=delays[0] if len(delays) == 1 else delays,
-                       retry_condition_fn=retry_unless_permanent)
-    if spec["cache"] is not None:
-        # Prefect's own cache: the outputs live in its result storage under rtc's key (step_cache_key).
-        # No refresh_cache here: PREFECT_TASKS_REFRESH_CACHE=true then runs every step and records afresh.
-        max_age = spec["cache"]["max_age"]
-        options.update(cache_key_fn=step_cache_key, persist_result=True,
-                       cache_expiration=None if max_age is None else timedelta(seconds=max_age))
-    return _step_task.with_options(**options)
-
-
-def run_graph(namespace, steps, secrets, params):
-    """Run a graph: every step of `steps` (step id -> spec, in topological order) submitted as a task.
-
-    Data and ordering travel as Prefect futures. A missing secret fails the flow before any
-    container starts. Returns every step's outputs (see `finish`).
-    """
-    load_secrets(secrets)
-    futures = {}
-    for step_id, spec in steps.items():
-        spec = {**_SPEC_DEFAULTS, **spec, "step": step_id, "namespace": namespace}
-        step_task = _task_of(spec)
-        upstream, wait_for = upstream_of(spec, futures), wait_list(spec, futures)
-        if spec["mapped"]:
-            items = each_items(spec, params, futures)
-            futures[step_id] = step_task.map(
-                unmapped(spec), unmapped(params), unmapped(upstream), item=items,
-                map_index=list(range(len(items))), wait_for=wait_for,
-            )
-        else:
-            futures[step_id] = step_task.submit(spec, params, upstream, wait_for=wait_for)
-    return finish(futures)
 
 
 _WORKER_READY_SECONDS = 60.0

@@ -37,6 +37,7 @@ from .contract import (
     OUTPUTS_FILE,
     SIGNAL_FILE,
     check_value,
+    retry_delay,
 )
 from .artifacts import ArtifactError
 from .contract import ARTIFACTS_IN_DIR, ARTIFACTS_OUT_DIR, path_variable
@@ -278,6 +279,22 @@ def _check_object(value, declared, where):
         if problem:
             raise ContractError(problem)
     return {name: value[name] for name in declared}
+
+
+# ---------------------------------------------------------------- retries
+
+
+def smallest_retry_delays(policy, retries, limit):
+    """The smallest delay before each of `retries` retries under `policy` (`contract.retry_delay` with its
+    jitter drawn at the least), without the repeats at the end, at most `limit` of them.
+
+    For an orchestrator that waits a fixed list of delays (Prefect's `retry_delay_seconds`, which reuses
+    the last one): it waits these, and the runtime waits the drawn rest of each delay itself.
+    """
+    delays = [retry_delay(policy, n, lambda a, b: a) for n in range(1, retries + 1)]
+    while len(delays) > 1 and delays[-1] == delays[-2]:
+        delays.pop()
+    return delays[:limit]
 
 
 # ---------------------------------------------------------------- a fan-out's elements, together

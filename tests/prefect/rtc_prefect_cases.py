@@ -281,3 +281,30 @@ def signal_loop_pipeline(state_dir, signal, ns):
     retry = RetryPolicy(max_retries=2, strategy="fixed", delay_seconds=0)
     return graph_pipeline(ns, [_sh("Loop", script, retry=retry)], [Step(id="loop", node="Loop")],
                           envs=(_state_env(state_dir),))
+
+
+def pipeline_edges(graph) -> set[tuple[str, str]]:
+    """(upstream step, step) of every data and `after` edge of a graph."""
+    return {(up, step.id) for step in graph.steps for up in step.upstream}
+
+
+def drawn_edges(flow_state) -> set[tuple[str, str]]:
+    """(upstream step, step) of every edge in a flow run's task inputs, as Prefect's run graph draws them.
+
+    A task run is named after its step (an element of a mapped step `step[i] ...`); an edge is any
+    upstream task run in its inputs, `wait_for` included.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_state.state_details.flow_run_id]))
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=flow_filter)
+    step_of = {run.id: run.name.split("[")[0] for run in runs}
+    edges = set()
+    for run in runs:
+        for inputs in run.task_inputs.values():
+            for ref in inputs:
+                edges.add((step_of.get(getattr(ref, "id", None), f"not a task run of this flow: {ref}"),
+                           step_of[run.id]))
+    return edges

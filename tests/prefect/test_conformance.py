@@ -12,14 +12,16 @@ pytestmark = [pytest.mark.docker, pytest.mark.prefect]
 
 
 def task_states(flow_state) -> dict[str, str]:
-    """Step -> its task run's state type, read back from the server (a task run is named `<step>-<suffix>`)."""
+    """Step -> its task run's state, read back from the server (a task run is named after its step; an
+    element of a mapped one `<step>[i] ...`): its type, or UpstreamFailed for a step that did not run."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_state.state_details.flow_run_id]))
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=flow_filter)
-    return {run.name.rsplit("-", 1)[0]: run.state.type.value for run in runs}
+    return {run.name: "UpstreamFailed" if run.state.name == "UpstreamFailed" else run.state.type.value
+            for run in runs if "[" not in run.name}
 
 
 def statuses(flow_state) -> dict[str, str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rtc_prefect_cases import load_module
+from rtc_prefect_cases import drawn_edges, load_module, pipeline_edges
 
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 
@@ -44,6 +44,8 @@ def test_example_runs_as_prefect_flows(source, tmp_path, prefect_server, docker_
             continue  # a required param has no value to run with here
         state = flow_fn(return_state=True)
         assert state.is_completed(), f"{rel}: {state.message}"
+        if kind == "graph":  # the run graph Prefect draws holds exactly the pipeline's edges (issue 23)
+            assert drawn_edges(state) == pipeline_edges(pipeline.graphs[name]), rel
         ran += 1
     if pipeline.graphs or pipeline.runs:
         assert ran > 0

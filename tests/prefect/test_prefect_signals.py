@@ -81,7 +81,7 @@ def test_requeue_runs_the_step_again_with_its_timeout_per_run(compile_to, prefec
     assert (state_dir / "runs").read_text().splitlines() == ["run", "run"]
     assert elapsed >= 2.5 * 2 + 1  # two 2.5 s runs and the 1 s delay: more than the 4 s timeout in all
     assert json.loads((state_dir / "use.json").read_text()) == {"n": 7}
-    runs = {r.name.rsplit("-", 1)[0]: r for r in _task_runs(state)}
+    runs = {r.name: r for r in _task_runs(state)}  # a task run is named after its step
     assert runs["flaky"].run_count == 1  # a re-queue is not a Prefect retry
     assert labelled(docker_client, "RequeueT") == []
 
@@ -93,7 +93,7 @@ def test_requeues_are_limited_and_not_retried(compile_to, prefect_server, docker
     import sys
 
     # The limit the runtime module reads; 100 real re-queues would take minutes.
-    monkeypatch.setattr(sys.modules[module.run_graph.__module__], "MAX_REQUEUES", 2)
+    monkeypatch.setattr(sys.modules[module.finish.__module__], "MAX_REQUEUES", 2)
     state = module.g(return_state=True)
     assert state.is_failed()
     assert "re-queued more than 2 times" in state.message, state.message

@@ -100,7 +100,7 @@ def test_the_runtime_computes_rtc_run_s_key(compile_to, tmp_path):
     folder = compile_to(compile_file(str(source)))
     [package] = folder.glob("rtc_runtime_*")
     assert (package / "cache.py").read_text() == Path(step_cache.__file__).read_text()  # the same module, shipped
-    assert '"cache": {"max_age": 1.0}' in flow_file(folder, "short").read_text()
+    assert "cache_expiration=timedelta(seconds=1.0)" in flow_file(folder, "short").read_text()  # in the decorator
     sys.path.insert(0, str(folder))
     try:
         shipped = importlib.import_module(package.name + ".cache")  # as the flow imports it, under its own name

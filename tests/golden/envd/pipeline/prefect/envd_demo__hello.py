@@ -9,52 +9,51 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.prefect import run_graph  # noqa: E402
+from rtc_runtime_<hash>.prefect import Node, finish, step  # noqa: E402
 
 NAMESPACE = "envd_demo"
-# Secret names and the steps that need them; values are read from Secret blocks at run time.
-SECRETS = {}
-# Each step, in topological order: its container, inputs and where they come from, outputs, retries.
-STEPS = {
-    "hello": {
-        "image": "rtc/envd-demo-trainer:<tag>",
-        "argv": [
-            "sh",
-            "-c",
-            'set -e\nmkdir -p /var/log/rtc\nsh -c "${1}"\nsh -c "${2}" >>/var/log/rtc/daemon-0.log 2>&1 &\nshift 2\nexec "$@"',
-            "rtc-step",
-            "echo init ran > /tmp/init-ran",
-            "python3 -m http.server 8000 --directory /site >>/tmp/serving.log 2>&1",
-            "sh",
-            "-c",
-            'printf \'{"line": "%s"}\' "$GREETING" > $RTC_OUTPUTS_FILE',
-        ],
-        "environ": {
-            "GREETING": "hello from envd",
-            "PATH": "/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        },
-        "volumes": {"<repo>/examples/envd/trainer/site": {"bind": "/site", "mode": "rw"}},
-        "ports": {"8000/tcp": ("127.0.0.1", None)},
-        "outputs": {"line": "str"},
+
+# One task per node: Node.run runs its container under rtc's contract for the step `step(...)` names.
+NODE_Hello = Node(
+    "Hello", NAMESPACE, image="rtc/envd-demo-trainer:<tag>",
+    argv=[
+        "sh",
+        "-c",
+        'set -e\nmkdir -p /var/log/rtc\nsh -c "${1}"\nsh -c "${2}" >>/var/log/rtc/daemon-0.log 2>&1 &\nshift 2\nexec "$@"',
+        "rtc-step",
+        "echo init ran > /tmp/init-ran",
+        "python3 -m http.server 8000 --directory /site >>/tmp/serving.log 2>&1",
+        "sh",
+        "-c",
+        'printf \'{"line": "%s"}\' "$GREETING" > $RTC_OUTPUTS_FILE',
+    ],
+    environ={
+        "GREETING": "hello from envd",
+        "PATH": "/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     },
-}
+    volumes={"<repo>/examples/envd/trainer/site": {"bind": "/site", "mode": "rw"}},
+    ports={"8000/tcp": ("127.0.0.1", None)}, outputs={"line": "str"},
+)
+
+
+@task(name="Hello", persist_result=False)
+def Hello():
+    return NODE_Hello.run({})
 
 
 @flow(
     name="envd_demo.hello",
     description='**envd_demo.hello**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["hello: Hello"]\n```\n',
-    task_runner=ThreadPoolTaskRunner(),
-    persist_result=True,
+    task_runner=ThreadPoolTaskRunner(), persist_result=True,
 )
-def hello(
-) -> dict:
-    return run_graph(NAMESPACE, STEPS, SECRETS, {
-    })
+def hello() -> dict:
+    hello_2 = Hello.with_options(task_run_name=step("hello")).submit()
+    return finish({"hello": hello_2})
 
 
 if __name__ == "__main__":

@@ -89,24 +89,16 @@ with DAG(
         "clean",
         NODE_Clean,
         {"row": ("each", "row")},
-        each={"row": ("output", "extract", "rows")},
+        each={"row": extract.output["rows"]},
     )
     report = rtc_step(
         "report",
         NODE_Report,
-        {
-            "count": ("output", "extract", "count"),
-            "cleaned": ("output", "clean", "result", "mapped"),
-        },
+        {"count": extract.output["count"], "cleaned": clean.output["result"]},
         trigger_rule="none_failed",
     )
-    publish = rtc_step("publish", NODE_Publish, {"summary": ("output", "report", "summary")})
-    notify = rtc_step(
-        "notify",
-        NODE_Notify,
-        {"ok": ("output", "report", "ok")},
-        trigger_rule="all_done",
-    )
+    publish = rtc_step("publish", NODE_Publish, {"summary": report.output["summary"]})
+    notify = rtc_step("notify", NODE_Notify, {"ok": report.output["ok"]}, trigger_rule="all_done")
     audit = rtc_step("audit", NODE_Clean, {"row": ("literal", "audit")})
 
     # Ordering without data (`after`); data edges come from the inputs that read upstream outputs.

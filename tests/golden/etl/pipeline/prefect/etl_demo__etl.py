@@ -9,104 +9,110 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.prefect import run_graph  # noqa: E402
+from rtc_runtime_<hash>.prefect import (  # noqa: E402
+    Node, after, each, finish, load_secrets, output, retry_unless_permanent, step,
+)
 
 NAMESPACE = "etl_demo"
 # Secret names and the steps that need them; values are read from Secret blocks at run time.
 SECRETS = {"API_TOKEN": ["publish"]}
-# Each step, in topological order: its container, inputs and where they come from, outputs, retries.
-STEPS = {
-    "extract": {
-        "image": "rtc/etl-demo-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "etl_nodes:Extract"],
-        "environ": {"PYTHONUNBUFFERED": "1"},
-        "workdir": "/app",
-        "timeout": 60.0,
-        "inputs": {"source": "str", "limit": "int"},
-        "outputs": {"rows": "list[str]", "count": "int"},
-        "bindings": {"source": ["param", "source"], "limit": ["param", "limit"]},
-    },
-    "clean": {
-        "image": "busybox",
-        "argv": [
-            "sh",
-            "-c",
-            'row=$(printf \'%s\' "$RTC_INPUTS" | sed \'s/.*"row": *"\\([^"]*\\)".*/\\1/\')\nup=$(printf \'%s\' "$row" | tr \'a-z\' \'A-Z\')\nprintf \'{"result": "%s"}\' "$up" > "$RTC_OUTPUTS_FILE"\n',
-        ],
-        "timeout": 30.0,
-        "inputs": {"row": "str"},
-        "outputs": {"result": "str"},
-        "bindings": {"row": ["each", "output", "extract", "rows"]},
-        "upstream": ["extract"],
-        "mapped": True,
-        "retry": {"retries": 2, "policy": {"jitter": "full", "max_delay": 5.0}},
-    },
-    "report": {
-        "image": "rtc/etl-demo-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "etl_nodes:Report"],
-        "environ": {"PYTHONUNBUFFERED": "1"},
-        "workdir": "/app",
-        "inputs": {"count": "int", "cleaned": "list[str]"},
-        "outputs": {"summary": "str", "ok": "bool"},
-        "bindings": {"count": ["output", "extract", "count"], "cleaned": ["output", "clean", "result"]},
-        "upstream": ["clean", "extract"],
-        "upstream_fanout": {"extract": {}, "clean": {"result": False}},
-    },
-    "publish": {
-        "image": "busybox",
-        "argv": ["sh", "-c", 'echo "publishing with a token of ${#API_TOKEN} characters"'],
-        "secrets": ["API_TOKEN"],
-        "inputs": {"summary": "str"},
-        "bindings": {"summary": ["output", "report", "summary"]},
-        "upstream": ["report"],
-        "retry": {"retries": 2, "policy": {}},
-    },
-    "notify": {
-        "image": "rtc/etl-demo-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "etl_nodes:Notify"],
-        "environ": {"PYTHONUNBUFFERED": "1"},
-        "workdir": "/app",
-        "inputs": {"ok": "bool"},
-        "outputs": {"message": "str"},
-        "bindings": {"ok": ["output", "report", "ok"]},
-        "upstream": ["report"],
-        "all_done": True,
-    },
-    "audit": {
-        "image": "busybox",
-        "argv": [
-            "sh",
-            "-c",
-            'row=$(printf \'%s\' "$RTC_INPUTS" | sed \'s/.*"row": *"\\([^"]*\\)".*/\\1/\')\nup=$(printf \'%s\' "$row" | tr \'a-z\' \'A-Z\')\nprintf \'{"result": "%s"}\' "$up" > "$RTC_OUTPUTS_FILE"\n',
-        ],
-        "timeout": 30.0,
-        "inputs": {"row": "str"},
-        "outputs": {"result": "str"},
-        "bindings": {"row": ["literal", "audit"]},
-        "upstream": ["publish"],
-        "retry": {"retries": 2, "policy": {"jitter": "full", "max_delay": 5.0}},
-    },
-}
+
+# One task per node: Node.run runs its container under rtc's contract for the step `step(...)` names.
+NODE_Extract = Node(
+    "Extract", NAMESPACE, image="rtc/etl-demo-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "etl_nodes:Extract"], environ={"PYTHONUNBUFFERED": "1"},
+    workdir="/app", timeout=60.0, inputs={"source": "str", "limit": "int"},
+    outputs={"rows": "list[str]", "count": "int"},
+)
+
+
+@task(name="Extract", persist_result=False)
+def Extract(source: str, limit: int):
+    return NODE_Extract.run({"source": source, "limit": limit})
+
+
+NODE_Clean = Node(
+    "Clean", NAMESPACE, image="busybox",
+    argv=[
+        "sh",
+        "-c",
+        'row=$(printf \'%s\' "$RTC_INPUTS" | sed \'s/.*"row": *"\\([^"]*\\)".*/\\1/\')\nup=$(printf \'%s\' "$row" | tr \'a-z\' \'A-Z\')\nprintf \'{"result": "%s"}\' "$up" > "$RTC_OUTPUTS_FILE"\n',
+    ],
+    timeout=30.0, inputs={"row": "str"}, outputs={"result": "str"},
+    retry={"retries": 2, "policy": {"jitter": "full", "max_delay": 5.0}},
+)
+
+
+@task(
+    name="Clean", retries=2, retry_delay_seconds=0.0, retry_condition_fn=retry_unless_permanent,
+    persist_result=False,
+)
+def Clean(row: str):
+    return NODE_Clean.run({"row": row})
+
+
+NODE_Report = Node(
+    "Report", NAMESPACE, image="rtc/etl-demo-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "etl_nodes:Report"], environ={"PYTHONUNBUFFERED": "1"}, workdir="/app",
+    inputs={"count": "int", "cleaned": "list[str]"}, outputs={"summary": "str", "ok": "bool"},
+)
+
+
+@task(name="Report", persist_result=False)
+def Report(count: int, cleaned: list[str]):
+    return NODE_Report.run({"count": count, "cleaned": cleaned})
+
+
+NODE_Publish = Node(
+    "Publish", NAMESPACE, image="busybox",
+    argv=["sh", "-c", 'echo "publishing with a token of ${#API_TOKEN} characters"'], secrets=["API_TOKEN"],
+    inputs={"summary": "str"}, retry={"retries": 2, "policy": {}},
+)
+
+
+@task(
+    name="Publish", retries=2, retry_delay_seconds=[1.0, 2.0], retry_condition_fn=retry_unless_permanent,
+    persist_result=False,
+)
+def Publish(summary: str):
+    return NODE_Publish.run({"summary": summary})
+
+
+NODE_Notify = Node(
+    "Notify", NAMESPACE, image="rtc/etl-demo-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "etl_nodes:Notify"], environ={"PYTHONUNBUFFERED": "1"}, workdir="/app",
+    inputs={"ok": "bool"}, outputs={"message": "str"},
+)
+
+
+@task(name="Notify", persist_result=False)
+def Notify(ok: bool):
+    return NODE_Notify.run({"ok": ok})
 
 
 @flow(
     name="etl_demo.etl",
     description='**etl_demo.etl**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["extract: Extract"]\n  s1["clean: Clean (each)"]\n  s2["report: Report"]\n  s3["publish: Publish"]\n  s4["notify: Notify"]\n  s5["audit: Clean"]\n  s0 --> s1\n  s1 --> s2\n  s0 --> s2\n  s2 --> s3\n  s2 -.->|all_done| s4\n  s3 --> s5\n```\n\nSchedule: `0 2 * * *`\n\n| param | type | default |\n|---|---|---|\n| source | `str` | `\'alpha,beta,gamma,delta\'` |\n| limit | `int` | `3` |\n\nSecrets: `API_TOKEN` (Prefect Secret block \'api-token\')\n',
-    task_runner=ThreadPoolTaskRunner(max_workers=4),
-    persist_result=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=4), persist_result=True,
 )
-def etl(
-    source: str = "alpha,beta,gamma,delta",
-    limit: int = 3,
-) -> dict:
-    return run_graph(NAMESPACE, STEPS, SECRETS, {
-        "source": source,
-        "limit": limit,
+def etl(source: str = "alpha,beta,gamma,delta", limit: int = 3) -> dict:
+    load_secrets(SECRETS)  # every secret is read before any container starts
+    extract = Extract.with_options(task_run_name=step("extract")).submit(source=source, limit=limit)
+    clean = Clean.with_options(task_run_name=step("clean")).map(row=each(extract, "rows"))
+    report = Report.with_options(task_run_name=step("report")).submit(
+        count=output(extract, "count"), cleaned=output(clean, "result"),
+    )
+    publish = Publish.with_options(task_run_name=step("publish")).submit(summary=output(report, "summary"))
+    notify = Notify.with_options(task_run_name=step("notify", all_done=True)).submit(ok=output(report, "ok"))
+    audit = Clean.with_options(task_run_name=step("audit")).submit(row="audit", wait_for=after(publish))
+    return finish({
+        "extract": extract, "clean": clean, "report": report, "publish": publish, "notify": notify,
+        "audit": audit,
     })
 
 

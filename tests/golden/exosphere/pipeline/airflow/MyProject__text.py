@@ -79,29 +79,26 @@ with DAG(
         "shout",
         NODE_ShoutNode,
         {"word": ("each", "word"), "suffix": ("literal", "!")},
-        each={"word": ("output", "split", "word")},
+        each={"word": split.output["word"]},
     )
     measure = rtc_mapped_step(
         "measure",
         NODE_MeasureNode,
         {"loud": ("each", "loud"), "weight": ("literal", 2)},
-        each={"loud": ("output", "shout", "loud", "mapped")},
+        each={"loud": shout.output["loud"]},
         each_trigger_rule="none_failed",
         trigger_rule="none_failed",
     )
     merge = rtc_step(
         "merge",
         NODE_MergeNode,
-        {
-            "louds": ("output", "shout", "loud", "mapped"),
-            "sizes": ("output", "measure", "size", "mapped"),
-        },
+        {"louds": shout.output["loud"], "sizes": measure.output["size"]},
         trigger_rule="none_failed",
     )
     report = rtc_step(
         "report",
         NODE_ReportNode,
-        {"sentence": ("output", "merge", "sentence"), "total": ("output", "merge", "total")},
+        {"sentence": merge.output["sentence"], "total": merge.output["total"]},
         trigger_rule="all_done",
     )
 

@@ -9,40 +9,35 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.prefect import run_graph  # noqa: E402
+from rtc_runtime_<hash>.prefect import Node, finish, step  # noqa: E402
 
 NAMESPACE = "MyProject"
-# Secret names and the steps that need them; values are read from Secret blocks at run time.
-SECRETS = {}
-# Each step, in topological order: its container, inputs and where they come from, outputs, retries.
-STEPS = {
-    "my": {
-        "image": "rtc/myproject-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "main:MyNode"],
-        "inputs": {"data": "str"},
-        "outputs": {"result": "str"},
-        "bindings": {"data": ["param", "data"]},
-    },
-}
+
+# One task per node: Node.run runs its container under rtc's contract for the step `step(...)` names.
+NODE_MyNode = Node(
+    "MyNode", NAMESPACE, image="rtc/myproject-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "main:MyNode"], inputs={"data": "str"}, outputs={"result": "str"},
+)
+
+
+@task(name="MyNode", persist_result=False)
+def MyNode(data: str):
+    return NODE_MyNode.run({"data": data})
 
 
 @flow(
     name="MyProject.basic",
     description='**MyProject.basic**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["my: MyNode"]\n```\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `\'hello\'` |\n',
-    task_runner=ThreadPoolTaskRunner(),
-    persist_result=True,
+    task_runner=ThreadPoolTaskRunner(), persist_result=True,
 )
-def basic(
-    data: str = "hello",
-) -> dict:
-    return run_graph(NAMESPACE, STEPS, SECRETS, {
-        "data": data,
-    })
+def basic(data: str = "hello") -> dict:
+    my = MyNode.with_options(task_run_name=step("my")).submit(data=data)
+    return finish({"my": my})
 
 
 if __name__ == "__main__":

@@ -9,101 +9,121 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, task, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.prefect import run_graph  # noqa: E402
+from rtc_runtime_<hash>.prefect import (  # noqa: E402
+    Node, after, each, finish, load_secrets, output, retry_unless_permanent, step,
+)
 
 NAMESPACE = "MyProject"
 # Secret names and the steps that need them; values are read from Secret blocks at run time.
 SECRETS = {"REPORT_TOKEN": ["report"]}
-# Each step, in topological order: its container, inputs and where they come from, outputs, retries.
-STEPS = {
-    "split": {
-        "image": "rtc/myproject-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "text_nodes:SplitNode"],
-        "inputs": {"text": "str", "sep": "str"},
-        "outputs": {"word": "str"},
-        "fanout": True,
-        "bindings": {"text": ["param", "text"], "sep": ["param", "sep"]},
-        "retry": {
-            "retries": 2,
-            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
-        },
-    },
-    "shout": {
-        "image": "rtc/myproject-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "text_nodes:ShoutNode"],
-        "inputs": {"word": "str", "suffix": "str"},
-        "outputs": {"loud": "str"},
-        "bindings": {"word": ["each", "output", "split", "word"], "suffix": ["literal", "!"]},
-        "upstream": ["split"],
-        "mapped": True,
-        "retry": {
-            "retries": 2,
-            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
-        },
-    },
-    "measure": {
-        "image": "rtc/myproject-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "text_nodes:MeasureNode"],
-        "inputs": {"loud": "str", "weight": "int"},
-        "outputs": {"size": "int"},
-        "bindings": {"loud": ["each", "output", "shout", "loud"], "weight": ["literal", 2]},
-        "upstream": ["shout"],
-        "upstream_fanout": {"shout": {"loud": False}},
-        "mapped": True,
-        "retry": {
-            "retries": 2,
-            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
-        },
-    },
-    "merge": {
-        "image": "rtc/myproject-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "text_nodes:MergeNode"],
-        "inputs": {"louds": "list[str]", "sizes": "list[int]"},
-        "outputs": {"sentence": "str", "total": "int"},
-        "bindings": {"louds": ["output", "shout", "loud"], "sizes": ["output", "measure", "size"]},
-        "upstream": ["measure", "shout", "split"],
-        "upstream_fanout": {"shout": {"loud": False}, "measure": {"size": False}},
-        "retry": {
-            "retries": 2,
-            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
-        },
-    },
-    "report": {
-        "image": "rtc/myproject-py:<tag>",
-        "argv": ["python3", "-m", "rtc.node", "text_nodes:ReportNode"],
-        "secrets": ["REPORT_TOKEN"],
-        "inputs": {"sentence": "str", "total": "int"},
-        "outputs": {"line": "str"},
-        "bindings": {"sentence": ["output", "merge", "sentence"], "total": ["output", "merge", "total"]},
-        "upstream": ["merge"],
-        "all_done": True,
-        "retry": {
-            "retries": 2,
-            "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0},
-        },
-    },
-}
+
+# One task per node: Node.run runs its container under rtc's contract for the step `step(...)` names.
+NODE_SplitNode = Node(
+    "SplitNode", NAMESPACE, image="rtc/myproject-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "text_nodes:SplitNode"], inputs={"text": "str", "sep": "str"},
+    outputs={"word": "str"}, fanout=True,
+    retry={"retries": 2, "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0}},
+)
+
+
+@task(
+    name="SplitNode", retries=2, retry_delay_seconds=[0.25, 0.75], retry_condition_fn=retry_unless_permanent,
+    persist_result=False,
+)
+def SplitNode(text: str, sep: str):
+    return NODE_SplitNode.run({"text": text, "sep": sep})
+
+
+NODE_ShoutNode = Node(
+    "ShoutNode", NAMESPACE, image="rtc/myproject-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "text_nodes:ShoutNode"], inputs={"word": "str", "suffix": "str"},
+    outputs={"loud": "str"},
+    retry={"retries": 2, "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0}},
+)
+
+
+@task(
+    name="ShoutNode", retries=2, retry_delay_seconds=[0.25, 0.75], retry_condition_fn=retry_unless_permanent,
+    persist_result=False,
+)
+def ShoutNode(word: str, suffix: str):
+    return NODE_ShoutNode.run({"word": word, "suffix": suffix})
+
+
+NODE_MeasureNode = Node(
+    "MeasureNode", NAMESPACE, image="rtc/myproject-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "text_nodes:MeasureNode"], inputs={"loud": "str", "weight": "int"},
+    outputs={"size": "int"},
+    retry={"retries": 2, "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0}},
+)
+
+
+@task(
+    name="MeasureNode", retries=2, retry_delay_seconds=[0.25, 0.75],
+    retry_condition_fn=retry_unless_permanent, persist_result=False,
+)
+def MeasureNode(loud: str, weight: int):
+    return NODE_MeasureNode.run({"loud": loud, "weight": weight})
+
+
+NODE_MergeNode = Node(
+    "MergeNode", NAMESPACE, image="rtc/myproject-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "text_nodes:MergeNode"],
+    inputs={"louds": "list[str]", "sizes": "list[int]"}, outputs={"sentence": "str", "total": "int"},
+    retry={"retries": 2, "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0}},
+)
+
+
+@task(
+    name="MergeNode", retries=2, retry_delay_seconds=[0.25, 0.75], retry_condition_fn=retry_unless_permanent,
+    persist_result=False,
+)
+def MergeNode(louds: list[str], sizes: list[int]):
+    return NODE_MergeNode.run({"louds": louds, "sizes": sizes})
+
+
+NODE_ReportNode = Node(
+    "ReportNode", NAMESPACE, image="rtc/myproject-py:<tag>",
+    argv=["python3", "-m", "rtc.node", "text_nodes:ReportNode"], secrets=["REPORT_TOKEN"],
+    inputs={"sentence": "str", "total": "int"}, outputs={"line": "str"},
+    retry={"retries": 2, "policy": {"jitter": "equal", "delay": 0.5, "exponent": 3.0, "max_delay": 4.0}},
+)
+
+
+@task(
+    name="ReportNode", retries=2, retry_delay_seconds=[0.25, 0.75], retry_condition_fn=retry_unless_permanent,
+    persist_result=False,
+)
+def ReportNode(sentence: str, total: int):
+    return NODE_ReportNode.run({"sentence": sentence, "total": total})
 
 
 @flow(
     name="MyProject.text",
     description='**MyProject.text**, compiled by rtc from `text-rewrite.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["split: SplitNode"]\n  s1["shout: ShoutNode (each)"]\n  s2["measure: MeasureNode (each)"]\n  s3["merge: MergeNode"]\n  s4["report: ReportNode"]\n  s0 --> s1\n  s1 --> s2\n  s2 --> s3\n  s1 --> s3\n  s0 --> s3\n  s3 -.->|all_done| s4\n```\n\nSchedule: `0 9 * * 1-5`\n\n| param | type | default |\n|---|---|---|\n| text | `str` | `\'hello big world\'` |\n| sep | `str` | `\' \'` |\n\nSecrets: `REPORT_TOKEN` (Prefect Secret block \'report-token\')\n',
-    task_runner=ThreadPoolTaskRunner(),
-    persist_result=True,
+    task_runner=ThreadPoolTaskRunner(), persist_result=True,
 )
-def text(
-    text: str = "hello big world",
-    sep: str = " ",
-) -> dict:
-    return run_graph(NAMESPACE, STEPS, SECRETS, {
-        "text": text,
-        "sep": sep,
-    })
+def text(text_2: str = "hello big world", sep: str = " ") -> dict:
+    load_secrets(SECRETS)  # every secret is read before any container starts
+    split = SplitNode.with_options(task_run_name=step("split")).submit(text=text_2, sep=sep)
+    shout = ShoutNode.with_options(task_run_name=step("shout")).map(
+        word=each(split, "word"), suffix=unmapped("!"),
+    )
+    measure = MeasureNode.with_options(task_run_name=step("measure")).map(
+        loud=each(shout, "loud"), weight=unmapped(2),
+    )
+    merge = MergeNode.with_options(task_run_name=step("merge")).submit(
+        louds=output(shout, "loud"), sizes=output(measure, "size"), wait_for=after(split),
+    )
+    report = ReportNode.with_options(task_run_name=step("report", all_done=True)).submit(
+        sentence=output(merge, "sentence"), total=output(merge, "total"),
+    )
+    return finish({"split": split, "shout": shout, "measure": measure, "merge": merge, "report": report})
 
 
 if __name__ == "__main__":

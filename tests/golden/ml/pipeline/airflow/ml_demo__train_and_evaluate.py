@@ -80,9 +80,9 @@ with DAG(
         "evaluate",
         NODE_Evaluate,
         {
-            "slope": ("output", "train", "slope"),
-            "intercept": ("output", "train", "intercept"),
-            "mse": ("output", "train", "mse"),
+            "slope": train.output["slope"],
+            "intercept": train.output["intercept"],
+            "mse": train.output["mse"],
             "threshold": ("param", "threshold"),
         },
     )

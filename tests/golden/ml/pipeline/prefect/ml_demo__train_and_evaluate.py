@@ -9,89 +9,88 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.prefect import run_graph  # noqa: E402
+from rtc_runtime_<hash>.prefect import (  # noqa: E402
+    Node, finish, output, retry_unless_permanent, step,
+)
 
 NAMESPACE = "ml_demo"
-# Secret names and the steps that need them; values are read from Secret blocks at run time.
-SECRETS = {}
-# Each step, in topological order: its container, inputs and where they come from, outputs, retries.
-STEPS = {
-    "train": {
-        "image": "rtc/ml-demo-trainer:<tag>",
-        "argv": [
-            "sh",
-            "-c",
-            'set -e\nmkdir -p /var/log/rtc\nsh -c "${1}"\nsh -c "${2}"\nsh -c "${3}" >>/var/log/rtc/daemon-0.log 2>&1 &\nshift 3\nexec "$@"',
-            "rtc-step",
-            "python3 -m pip check",
-            "test -f /data/points.csv",
-            "python3 -m http.server 8000 --directory /app",
-            "python3",
-            "-m",
-            "rtc.node",
-            "ml_nodes:Train",
-        ],
-        "environ": {"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
-        "volumes": {"<repo>/examples/ml/data": {"bind": "/data", "mode": "ro"}},
-        "ports": {"8000/tcp": ("127.0.0.1", None)},
-        "workdir": "/app",
-        "timeout": 120.0,
-        "inputs": {"data": "str"},
-        "outputs": {"slope": "float", "intercept": "float", "mse": "float"},
-        "bindings": {"data": ["param", "data"]},
-    },
-    "evaluate": {
-        "image": "rtc/ml-demo-trainer:<tag>",
-        "argv": [
-            "sh",
-            "-c",
-            'set -e\nmkdir -p /var/log/rtc\nsh -c "${1}"\nsh -c "${2}"\nsh -c "${3}" >>/var/log/rtc/daemon-0.log 2>&1 &\nshift 3\nexec "$@"',
-            "rtc-step",
-            "python3 -m pip check",
-            "test -f /data/points.csv",
-            "python3 -m http.server 8000 --directory /app",
-            "python3",
-            "-m",
-            "rtc.node",
-            "ml_nodes:Evaluate",
-        ],
-        "environ": {"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
-        "volumes": {"<repo>/examples/ml/data": {"bind": "/data", "mode": "ro"}},
-        "ports": {"8000/tcp": ("127.0.0.1", None)},
-        "workdir": "/app",
-        "inputs": {"slope": "float", "intercept": "float", "mse": "float", "threshold": "float"},
-        "outputs": {"passed": "bool", "table": "str"},
-        "bindings": {
-            "slope": ["output", "train", "slope"],
-            "intercept": ["output", "train", "intercept"],
-            "mse": ["output", "train", "mse"],
-            "threshold": ["param", "threshold"],
-        },
-        "upstream": ["train"],
-        "retry": {"retries": 1, "policy": {}},
-    },
-}
+
+# One task per node: Node.run runs its container under rtc's contract for the step `step(...)` names.
+NODE_Train = Node(
+    "Train", NAMESPACE, image="rtc/ml-demo-trainer:<tag>",
+    argv=[
+        "sh",
+        "-c",
+        'set -e\nmkdir -p /var/log/rtc\nsh -c "${1}"\nsh -c "${2}"\nsh -c "${3}" >>/var/log/rtc/daemon-0.log 2>&1 &\nshift 3\nexec "$@"',
+        "rtc-step",
+        "python3 -m pip check",
+        "test -f /data/points.csv",
+        "python3 -m http.server 8000 --directory /app",
+        "python3",
+        "-m",
+        "rtc.node",
+        "ml_nodes:Train",
+    ],
+    environ={"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
+    volumes={"<repo>/examples/ml/data": {"bind": "/data", "mode": "ro"}},
+    ports={"8000/tcp": ("127.0.0.1", None)}, workdir="/app", timeout=120.0, inputs={"data": "str"},
+    outputs={"slope": "float", "intercept": "float", "mse": "float"},
+)
+
+
+@task(name="Train", persist_result=False)
+def Train(data: str):
+    return NODE_Train.run({"data": data})
+
+
+NODE_Evaluate = Node(
+    "Evaluate", NAMESPACE, image="rtc/ml-demo-trainer:<tag>",
+    argv=[
+        "sh",
+        "-c",
+        'set -e\nmkdir -p /var/log/rtc\nsh -c "${1}"\nsh -c "${2}"\nsh -c "${3}" >>/var/log/rtc/daemon-0.log 2>&1 &\nshift 3\nexec "$@"',
+        "rtc-step",
+        "python3 -m pip check",
+        "test -f /data/points.csv",
+        "python3 -m http.server 8000 --directory /app",
+        "python3",
+        "-m",
+        "rtc.node",
+        "ml_nodes:Evaluate",
+    ],
+    environ={"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
+    volumes={"<repo>/examples/ml/data": {"bind": "/data", "mode": "ro"}},
+    ports={"8000/tcp": ("127.0.0.1", None)}, workdir="/app",
+    inputs={"slope": "float", "intercept": "float", "mse": "float", "threshold": "float"},
+    outputs={"passed": "bool", "table": "str"}, retry={"retries": 1, "policy": {}},
+)
+
+
+@task(
+    name="Evaluate", retries=1, retry_delay_seconds=1.0, retry_condition_fn=retry_unless_permanent,
+    persist_result=False,
+)
+def Evaluate(slope: float, intercept: float, mse: float, threshold: float):
+    return NODE_Evaluate.run({"slope": slope, "intercept": intercept, "mse": mse, "threshold": threshold})
 
 
 @flow(
     name="ml_demo.train_and_evaluate",
     description='**ml_demo.train_and_evaluate**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["train: Train"]\n  s1["evaluate: Evaluate"]\n  s0 --> s1\n```\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `\'/data/points.csv\'` |\n| threshold | `float` | `0.5` |\n',
-    task_runner=ThreadPoolTaskRunner(max_workers=2),
-    persist_result=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=2), persist_result=True,
 )
-def train_and_evaluate(
-    data: str = "/data/points.csv",
-    threshold: float = 0.5,
-) -> dict:
-    return run_graph(NAMESPACE, STEPS, SECRETS, {
-        "data": data,
-        "threshold": threshold,
-    })
+def train_and_evaluate(data: str = "/data/points.csv", threshold: float = 0.5) -> dict:
+    train = Train.with_options(task_run_name=step("train")).submit(data=data)
+    evaluate = Evaluate.with_options(task_run_name=step("evaluate")).submit(
+        slope=output(train, "slope"), intercept=output(train, "intercept"), mse=output(train, "mse"),
+        threshold=threshold,
+    )
+    return finish({"train": train, "evaluate": evaluate})
 
 
 if __name__ == "__main__":
