@@ -9,8 +9,11 @@ from the branch, so it maps over the fanout node's list (or over the list a
 mapped step before it returns). The uniting step is not mapped: what it reads
 from the branch arrives as a list, rtc's fan-in. What rtc cannot express is
 E410: a branch step that reads no value of its branch (Exosphere runs it
-once per output; rtc maps only over a list a step reads), one that reads two
-(rtc maps over one list), and a fan-out inside a fan-out branch.
+once per output; rtc maps only over a list a step reads), one that reads
+values of two different steps of the branch (their lists need not pair up:
+a pruned element drops out of one), and a fan-out inside a fan-out branch.
+Several outputs of the same step of the branch are fine: each() zips them,
+element by element, as Exosphere hands the step one state's fields.
 
 String values. Exosphere's v1 templates write every input as a string
 ("42", "true"); pydantic reads them by the field's type. A literal string
@@ -85,12 +88,20 @@ def _fan_out(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes) -> dict[s
             continue
         (origin,) = inside
         in_branch = [(i, r) for i, r in _reads(stmt, stmts) if r.parts[0] == origin or origin in branches.get(r.parts[0], set())]
+        if len(in_branch) > 1 and len({r.parts[0] for _, r in in_branch}) == 1:
+            # Several outputs of one step of the branch: Exosphere gives the step one state's fields, and rtc's
+            # each() over several lists zips them element by element, which is the same pairing.
+            args = list(stmt.args)
+            for i, ref in in_branch:
+                args[i] = ast.StepArg(args[i].name, ast.Call("each", [ref], ref.span), args[i].span)
+            out[name] = ast.StepStmt(stmt.name, stmt.node, args, stmt.trigger, stmt.after, stmt.span, stmt.unites)
+            continue
         if len(in_branch) != 1:
-            what = "reads no output of that branch" if not in_branch else "reads several outputs of that branch"
+            what = "reads no output of that branch" if not in_branch else "reads values of several steps of that branch"
             ctx.error(codes.TEMPLATE_FANOUT,
                       f"step `{name}` runs once per output of fanout step `{origin}` in Exosphere, but {what}; "
                       "rtc maps a step over one list it reads", stmt.span,
-                      hint=f"read exactly one value of the branch (such as ${{{{ {origin}.outputs.NAME }}}}), "
+                      hint=f"read values of one step of the branch (such as ${{{{ {origin}.outputs.NAME }}}}), "
                       f"or unite `{origin}` before this step")
             continue
         i, ref = in_branch[0]

@@ -151,8 +151,11 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
             ctx.error(codes.BAD_VALUE, f"unknown trigger {stmt.trigger.value!r}", stmt.trigger.span, hint="`after all_done` (run whatever upstream did) or the default all_success")
 
     fanned = [a for a in stmt.args if isinstance(a.value, ast.Call)]
-    if len(fanned) > 1:
-        ctx.error(codes.SEVERAL_EACH, f"step `{stmt.name}` fans out over {len(fanned)} inputs; at most one input may use each()", fanned[1].value.span, hint="fan out over one list, or zip the lists in an upstream step")
+    # Several each() over outputs of one step are fine: that step's lists pair up element by element (zipped).
+    sources = {a.value.args[0].parts[0] if a.value.args and isinstance(a.value.args[0], ast.Ref) and len(a.value.args[0].parts) == 2
+               else None for a in fanned}
+    if len(fanned) > 1 and (len(sources) > 1 or None in sources):
+        ctx.error(codes.SEVERAL_EACH, f"step `{stmt.name}` fans out over {len(fanned)} inputs; at most one input may use each()", fanned[1].value.span, hint="fan out over one list (or over several outputs of one step), or zip the lists in an upstream step")
     if fanned and node is not None and node.fanout:
         ctx.error(codes.EACH_OF_FANOUT, f"step `{stmt.name}` uses each(), but node `{node.name}` is a fanout node", fanned[0].value.span, hint="a fanout node already runs once and returns a list; fan out in a separate step")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -122,7 +123,8 @@ def overrides_from(args):
 
 
 def explain_unregistered(exc):
-    """E305 (unknown codespec) in a Tyger run-spec file: say how to register it, as Tyger users do it."""
+    """Better hints for first tries: E305 in a Tyger run spec (how to register the codespec), E301 in an Exosphere
+    template with no nodes file beside it (where rtc looked)."""
     import dataclasses
 
     from rtc.base.diagnostics import CompileError
@@ -138,9 +140,33 @@ def explain_unregistered(exc):
                     f"create`), or put {name}.yml beside this file; `rtc codespec list` shows those registered")
             d = dataclasses.replace(d, message=f"{d.message}: not registered, and no {name}.yml beside this file",
                                     hint=hint if not d.hint else f"{d.hint}; {hint}")
+        elif d.code == "E301" and d.span is not None and _template_without_nodes(d.span.file):
+            folder = os.path.dirname(os.path.abspath(d.span.file)) or "."
+            hint = (f"rtc looked for nodes.rt, nodes.yaml or nodes.yml in {folder} (standing in for the nodes an Exosphere "
+                    "Runtime registers) and found none: declare the nodes there, or name their file with `imports: [...]`")
+            d = dataclasses.replace(d, hint=hint)
         out.append(d)
     exc.diagnostics = out
     return exc
+
+
+def _template_without_nodes(path: str) -> bool:
+    """An Exosphere graph template (a top-level `nodes` list) with no `imports` and no nodes file beside it."""
+    from rtc.dsl.exosphere_yaml import NODES_FILES
+
+    if not path.endswith((".yaml", ".yml", ".json")):
+        return False
+    folder = os.path.dirname(os.path.abspath(path))
+    if any(os.path.isfile(os.path.join(folder, name)) for name in NODES_FILES):
+        return False
+    try:
+        import yaml
+
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f.read(1 << 20))
+    except Exception:  # noqa: BLE001 - only a better hint is at stake
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("nodes"), list) and not doc.get("imports")
 
 
 def failure_hint(record) -> str:

@@ -102,8 +102,9 @@ def test_a_string_that_is_not_of_the_type_is_a_type_error(tmp_path):
     ("""
         nodes:
           - {node_name: Fan, identifier: f, inputs: {}}
-          - {node_name: Two, identifier: t, inputs: {a: "${{ f.outputs.part }}", b: "${{ f.outputs.part }}"}}
-    """, 4, "reads several outputs of that branch"),
+          - {node_name: Each, identifier: e, inputs: {part: "${{ f.outputs.part }}"}}
+          - {node_name: Two, identifier: t, inputs: {a: "${{ f.outputs.part }}", b: "${{ e.outputs.out }}"}}
+    """, 5, "reads values of several steps of that branch"),
     ("""
         nodes:
           - {node_name: Fan, identifier: f, inputs: {}}
@@ -114,6 +115,17 @@ def test_a_string_that_is_not_of_the_type_is_a_type_error(tmp_path):
 def test_fan_outs_rtc_cannot_express_are_refused_at_the_step(tmp_path, body, line, message):
     found = diagnostics(tmp_path, body)
     assert any(code == "E410" and at == line and message in text for code, at, _, text in found), found
+
+
+def test_two_outputs_of_one_branch_step_are_zipped(tmp_path):
+    """Issue 20, item 4: Exosphere gives the step one state's fields; each() over both lists pairs them alike."""
+    p = compile_template(tmp_path, """
+        nodes:
+          - {node_name: Fan, identifier: f, inputs: {}}
+          - {node_name: Two, identifier: t, inputs: {a: "${{ f.outputs.part }}", b: "${{ f.outputs.part }}"}}
+    """)
+    (step,) = [s for s in p.graphs["t"].steps if s.id == "t"]
+    assert step.mapped and [i.each for i in step.inputs] == [True, True]
 
 
 def test_unites_ends_the_branch(tmp_path):

@@ -1,0 +1,72 @@
+"""Issue 20, item 4: Exosphere graphs as their users write them — a branch step reading two fields of the
+fanout node's outputs runs once per output with both; a template with no nodes file says where rtc looked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+RTC = [sys.executable, "-m", "rtc"]
+
+NODES = r'''namespace NS
+env box { image = "rtc-test/busybox:1" }
+node Split {
+  env = box
+  inputs { text: str }
+  outputs { chunk: str, index: str }
+  fanout = true
+  command = ["sh", "-c", "printf '[{\"chunk\": \"a\", \"index\": \"0\"}, {\"chunk\": \"bb\", \"index\": \"1\"}]' > $RTC_OUTPUTS_FILE"]
+}
+node Label {
+  env = box
+  inputs { chunk: str, index: str }
+  outputs { label: str }
+  command = ["sh", "-c", "echo \"$RTC_INPUTS\"; printf '{\"label\": \"%s\"}' \"$(echo $RTC_INPUTS | tr -d '{}\\\" ')\" > $RTC_OUTPUTS_FILE"]
+}
+'''
+
+TEMPLATE = """\
+name: docs
+nodes:
+  - node_name: Split
+    namespace: {ns}
+    identifier: split
+    inputs: {{text: "${{{{ store.text }}}}"}}
+    next_nodes: [label]
+  - node_name: Label
+    namespace: {ns}
+    identifier: label
+    inputs:
+      chunk: "${{{{ split.outputs.chunk }}}}"
+      index: "${{{{ split.outputs.index }}}}"
+store_config:
+  default_values: {{text: "a bb"}}
+"""
+
+
+def rtc(*args, cwd=None):
+    return subprocess.run([*RTC, *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=dict(os.environ))
+
+
+def test_a_branch_step_reading_two_fields_runs_once_per_output(tmp_path, docker_client):
+    ns = f"exo{uuid.uuid4().hex[:8]}"
+    (tmp_path / "nodes.rt").write_text(NODES.replace("NS", ns))
+    (tmp_path / "docs.yaml").write_text(TEMPLATE.format(ns=ns))
+    done = rtc("run", "docs.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert '[label#0] {"chunk": "a", "index": "0"}' in done.stdout
+    assert '[label#1] {"chunk": "bb", "index": "1"}' in done.stdout
+    [run] = json.loads(rtc("run", "list", "--kind", "graph").stdout)
+    steps = {s["step"]: s for s in json.loads(rtc("run", "show", run["id"]).stdout)["steps"]}
+    assert steps["label"]["outputs"] == {"label": ["chunk:a,index:0", "chunk:bb,index:1"]}
+    assert docker_client.containers.list(all=True, filters={"label": f"rtc.pipeline={ns}"}) == []
+
+
+def test_a_template_without_nodes_says_where_rtc_looked(tmp_path):
+    (tmp_path / "docs.yaml").write_text(TEMPLATE.format(ns="x"))
+    done = rtc("check", "docs.yaml", cwd=tmp_path)
+    assert done.returncode == 1 and "unknown node `Split`" in done.stderr
+    assert f"rtc looked for nodes.rt, nodes.yaml or nodes.yml in {tmp_path}" in done.stderr
