@@ -159,6 +159,7 @@ def main() -> None:
             for folder in (gen, hand, fac):
                 folder.mkdir()
             for name, text in render(chain_pipeline(n)).items():
+                (gen / name).parent.mkdir(parents=True, exist_ok=True)  # rtc_runtime_<hash>/ beside the DAG
                 (gen / name).write_text(text)
             (hand / "hand.py").write_text(HAND_WRITTEN.format(n=n, data=DATA))
             folders = [gen, hand]
