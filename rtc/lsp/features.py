@@ -242,7 +242,7 @@ def _ports(block: ast.Block, kind: str) -> list[ast.PortDecl]:
 def describe(key: Key, target, scope: list[FileIndex]) -> str:
     """Markdown for a symbol: what a user wants to know without opening its definition."""
     if key.kind == "node" and isinstance(target, ast.Block):
-        return _describe_node(target)
+        return _describe_node(target, scope)
     if key.kind == "env" and isinstance(target, ast.Block):
         attrs = _attrs(target)
         lines = [f"**env** `{target.name}`"]
@@ -289,19 +289,26 @@ def describe(key: Key, target, scope: list[FileIndex]) -> str:
     if key.kind == "step" and isinstance(target, ast.StepStmt):
         node = _find_block(scope, "node", target.node.dotted)
         head = f"**step** `{target.name}` = node `{target.node.dotted}`"
-        return head + ("\n\n" + _describe_node(node) if node is not None else "")
+        return head + ("\n\n" + _describe_node(node, scope) if node is not None else "")
     return f"**{key.kind}** `{key.name}`"
 
 
-def _describe_node(block: ast.Block) -> str:
+def _describe_node(block: ast.Block, scope: list[FileIndex] = ()) -> str:
     attrs = _attrs(block)
     lines = [f"**node** `{block.name}`"]
     if "env" in attrs:
         lines.append(f"- env: `{expr_text(attrs['env'].value)}`")
+    derived = _class_ports(block, attrs, scope)
     for kind in ("inputs", "outputs"):
         ports = _ports(block, kind)
-        lines.append(f"- {kind}: " + (", ".join(f"`{_port(p)}`" for p in ports) if ports else "none"))
+        written = any(isinstance(i, ast.PortBlock) and i.kind == kind for i in block.items)
+        source = ""
+        if not written and derived is not None and kind in derived.ports:  # not written: the Python class declares them
+            ports, source = derived.ports[kind].ports, f" (from class `{derived.name}`)"
+        lines.append(f"- {kind}: " + (", ".join(f"`{_port(p)}`" for p in ports) if ports else "none") + source)
     secrets = _ports(block, "secrets")
+    if not secrets and derived is not None and "secrets" in derived.ports:
+        secrets = derived.ports["secrets"].ports
     if secrets:
         lines.append("- secrets: " + ", ".join(f"`{p.name}`" for p in secrets))
     if "python" in attrs:
@@ -309,6 +316,43 @@ def _describe_node(block: ast.Block) -> str:
     if "command" in attrs:
         lines.append(f"- command: `{expr_text(attrs['command'].value)}`")
     return "\n".join(lines)
+
+
+def _class_ports(block: ast.Block, attrs: dict, scope: list[FileIndex]):
+    """The Python class `python = "mod:Class"` names, read as the compiler reads it (never imported), or None."""
+    from pathlib import Path
+
+    from rtc.compiler.python_nodes import CodeRoot, find_module
+    from rtc.dsl.python_node import PythonModule
+
+    target = attrs.get("python")
+    env_ref = attrs.get("env")
+    if target is None or env_ref is None or not isinstance(target.value, ast.Str) or ":" not in target.value.value:
+        return None
+    env_name = expr_text(env_ref.value)
+    for found in scope:
+        for env in found.blocks:
+            if env.kind != "env" or env.name != env_name:
+                continue
+            base = Path(os.path.abspath(found.file)).parent
+            roots = []
+            for item in env.items:
+                if isinstance(item, ast.CopyStmt):
+                    host = base / item.host.value
+                    if host.is_dir():
+                        roots.append(CodeRoot(folder=host))
+                    elif host.suffix == ".py":
+                        dest = item.container.value
+                        roots.append(CodeRoot(file=host, name=Path(host.name if dest.endswith("/") else dest).stem))
+            module, _, class_name = target.value.value.partition(":")
+            path = find_module(roots, module)
+            if path is None:
+                return None
+            try:
+                return PythonModule(str(path), path.read_text(encoding="utf-8")).node_class(class_name)
+            except Exception:  # noqa: BLE001 - a hover never fails: the file may be mid-edit
+                return None
+    return None
 
 
 def _file_hover(nav: Navigator, path: str) -> str:

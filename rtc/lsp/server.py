@@ -33,7 +33,8 @@ from rtc.lsp.textpos import Range, lines_of, span_range
 log = logging.getLogger("rtc.lsp")
 
 DEBOUNCE_SECONDS = float(os.environ.get("RTC_LSP_DEBOUNCE_MS", "30")) / 1000
-_RTC_YAML = re.compile(r"^(namespace|imports|envs|nodes|graphs|codespecs|runs|job|image)\s*:", re.MULTILINE)
+# A key of rtc YAML, a Tyger file or an Exosphere template at a line's start, also JSON-style (`"nodes": [`, `{"name": ...`).
+_RTC_YAML = re.compile(r"^[ \t{]*[\"']?(namespace|imports|envs|nodes|graphs|codespecs|runs|job|image)[\"']?\s*:", re.MULTILINE)
 
 _COMPLETION_KINDS = {
     "keyword": types.CompletionItemKind.Keyword,

@@ -289,3 +289,61 @@ async def test_the_server_survives_random_edits(client: LanguageClient, files):
     assert "**node** `Load`" in result.contents.value
     errors = [m.message for m in client.log_messages if m.type == types.MessageType.Error]
     assert errors == []
+
+
+# Issue 20, item 10: a template written JSON-style, and hover on a node whose ports come from its Python class.
+
+JSON_STYLE_TEMPLATE = textwrap.dedent("""\
+    {
+      "name": "docs",
+      "nodes": [
+        {"node_name": "Missing", "identifier": "a", "inputs": {}},
+        {"node_name": "Missing", "identifier": "b", "inputs": {"x": "${{ a.outputs.y }}"}}
+      ]
+    }
+    """)
+
+
+async def test_a_json_style_template_gets_diagnostics(client: LanguageClient, files):
+    pipeline, _ = files
+    template = pipeline.parent / "docs.yaml"
+    template.write_text(JSON_STYLE_TEMPLATE)
+    await open_doc(client, template)
+    found = client.opened_diagnostics
+    assert found and {d.code for d in found} == {"E301"}, found
+
+
+NODE_PY = textwrap.dedent("""\
+    from exospherehost import BaseNode
+    from pydantic import BaseModel
+
+
+    class Shout(BaseNode):
+        class Inputs(BaseModel):
+            word: str
+            times: int = 2
+
+        class Outputs(BaseModel):
+            loud: str
+
+        async def execute(self) -> Outputs:
+            return self.Outputs(loud=self.inputs.word.upper() * self.inputs.times)
+    """)
+
+
+async def test_hover_shows_ports_read_from_the_python_class(client: LanguageClient, files):
+    pipeline, _ = files
+    (pipeline.parent / "nodes").mkdir()
+    (pipeline.parent / "nodes" / "shout.py").write_text(NODE_PY)
+    text = ('env py { base = "python:3.11-slim"  copy "./nodes" -> "/app" }\n'
+            'node Shout { env = py  python = "shout:Shout" }\n')
+    path = pipeline.parent / "classes.rt"
+    path.write_text(text)
+    uri = await open_doc(client, path)
+    assert client.opened_diagnostics == []
+    result = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=pos(1, 6))
+    )
+    value = result.contents.value
+    assert "- inputs: `word: str`, `times: int = 2` (from class `Shout`)" in value, value
+    assert "- outputs: `loud: str` (from class `Shout`)" in value, value
