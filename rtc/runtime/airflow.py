@@ -483,9 +483,11 @@ def rtc_mapped_step(task_id, node, inputs, each, each_trigger_rule="all_success"
     if elements.rtc_upstream:
         elements.set_upstream(list({id(r.operator): r.operator for r in elements.rtc_upstream.values()}.values()))
     table, upstream = rtc_bindings(inputs)
-    return RtcMappedStep.partial(
+    mapped = RtcMappedStep.partial(
         task_id=task_id, **node.operator, rtc_node=node.name, rtc_inputs=table, rtc_upstream=upstream, **kwargs,
     ).expand(rtc_item=elements.output)
+    mapped._operator_name = node.name  # the Airflow UI shows the rtc node
+    return mapped
 
 
 class RtcRunJob(DockerOperator):
