@@ -173,7 +173,7 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         step_context(steps[sid], i, pipeline, steps, names, var_of, node_vars[steps[sid].node, policy[sid]])
         for i, sid in enumerate(order)
     ]
-    tags = ["rtc", pipeline.namespace, f"source:{Path(pipeline.source).name}", *graph.tags]
+    tags = ["rtc", pipeline.namespace, f"source:{pipeline.namespace}/{Path(pipeline.source).name}", *graph.tags]
     watcher = any(s.trigger == "all_done" for s in graph.steps)
     secrets_check = secrets_check_context(graph, pipeline, step_contexts)
     mapped = any(s.mapped for s in graph.steps)

@@ -25,7 +25,7 @@ def run_context(pipeline: Pipeline, run: Run) -> dict:
         )
     spec = pipeline.codespecs[run.codespec]
     res = spec.resources
-    tags = ["rtc", pipeline.namespace, f"source:{Path(pipeline.source).name}", "tyger-run",
+    tags = ["rtc", pipeline.namespace, f"source:{pipeline.namespace}/{Path(pipeline.source).name}", "tyger-run",
             *(f"{k}:{v}" for k, v in sorted(run.tags.items()))]
     if run.cluster:
         tags.append(f"cluster:{run.cluster}")

@@ -81,7 +81,7 @@ def container_settings(env: Environment, source: str) -> dict:
 
 def tags_for(pipeline: Pipeline, extra: list[str]) -> list[str]:
     """Tags from the namespace and the source file, then the graph's or run's own."""
-    tags = ["rtc", f"namespace:{pipeline.namespace}", f"source:{Path(pipeline.source).name}", *extra]
+    tags = ["rtc", f"namespace:{pipeline.namespace}", f"source:{pipeline.namespace}/{Path(pipeline.source).name}", *extra]
     return list(dict.fromkeys(tags))
 
 

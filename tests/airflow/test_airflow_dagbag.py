@@ -26,7 +26,7 @@ def test_graph_dag_shape(airflow, airflow_home):
     assert dag["catchup"] is False
     assert dag["start_date"] == "2024-01-01T00:00:00+00:00"
     assert dag["max_active_tasks"] == 4
-    assert dag["tags"] == sorted(["rtc", "Demo", "source:etl.rt", "etl"])
+    assert dag["tags"] == sorted(["rtc", "Demo", "source:Demo/etl.rt", "etl"])
     assert dag["params"] == {"prefix": "x", "limit": 3}
     assert dag["param_schemas"]["prefix"]["type"] == "string"
     tasks = dag["tasks"]

@@ -60,7 +60,7 @@ def test_deploy_schedules_and_a_worker_run(tmp_path, prefect_env, docker_client)
         greet = client.read_deployment_by_name(f"{ns}.greet/greet")
         assert [s.schedule.cron for s in greet.schedules] == ["0 0 * * *"]
         assert greet.parameters == {"who": "world"}
-        assert {"rtc", f"namespace:{ns}", "source:p.rt", "demo"} <= set(greet.tags)
+        assert {"rtc", f"namespace:{ns}", f"source:{ns}/p.rt", "demo"} <= set(greet.tags)
         assert greet.work_pool_name == pool
         nightly = client.read_deployment_by_name(f"{ns}.nightly/nightly")
         assert [s.schedule.cron for s in nightly.schedules] == ["30 2 * * 1-5"]

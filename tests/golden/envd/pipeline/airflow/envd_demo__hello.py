@@ -39,10 +39,10 @@ NODE_Hello = RtcNode(
 with DAG(
     dag_id="envd_demo.hello",
     description="rtc graph hello of envd_demo (pipeline.rt)",
-    doc_md='**envd_demo.hello**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["hello: Hello"]\n```\n',
+    doc_md='**envd_demo.hello**: envd\'s build.envd as an environment source: the file\'s folder names the env (\'import "trainer/build.envd" as NAME\' would name it). \'rtc env up\' starts it with its daemon, init, mount, environ and exposed port; a graph uses it like any env.\n\nSchedule: none (triggered by hand)\n\nSteps:\n\n- **hello** (Hello)\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    tags=["rtc", "envd_demo", "source:pipeline.rt"],
+    tags=["rtc", "envd_demo", "source:envd_demo/pipeline.rt"],
 ) as dag:
     hello = rtc_step("hello", NODE_Hello)

@@ -48,7 +48,7 @@ def Hello():
 
 @flow(
     name="envd_demo.hello",
-    description='**envd_demo.hello**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["hello: Hello"]\n```\n',
+    description='**envd_demo.hello**: envd\'s build.envd as an environment source: the file\'s folder names the env (\'import "trainer/build.envd" as NAME\' would name it). \'rtc env up\' starts it with its daemon, init, mount, environ and exposed port; a graph uses it like any env.\n\nSchedule: none (triggered by hand)\n\nSteps:\n\n- **hello** (Hello)\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     task_runner=ThreadPoolTaskRunner(), persist_result=True,
 )
 def hello() -> dict:

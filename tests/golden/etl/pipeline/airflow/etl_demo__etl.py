@@ -66,12 +66,12 @@ NODE_Report = RtcNode(
 with DAG(
     dag_id="etl_demo.etl",
     description="rtc graph etl of etl_demo (pipeline.rt)",
-    doc_md='**etl_demo.etl**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["extract: Extract"]\n  s1["clean: Clean (each)"]\n  s2["report: Report"]\n  s3["publish: Publish"]\n  s4["notify: Notify"]\n  s5["audit: Clean"]\n  s0 --> s1\n  s1 --> s2\n  s0 --> s2\n  s2 --> s3\n  s2 -.->|all_done| s4\n  s3 --> s5\n```\n\nSchedule: `0 2 * * *`\n\n| param | type | default |\n|---|---|---|\n| source | `str` | `\'alpha,beta,gamma,delta\'` |\n| limit | `int` | `3` |\n\nSecrets: `API_TOKEN` (Airflow Variable \'API_TOKEN\')\n',
+    doc_md='**etl_demo.etl**: ETL: extract rows, clean each row in parallel, report, publish, notify.\n\nSchedule: `0 2 * * *`\n\n| param | type | default |\n|---|---|---|\n| source | `str` | `"alpha,beta,gamma,delta"` |\n| limit | `int` | `3` |\n\n| secret | read from | needed by |\n|---|---|---|\n| `API_TOKEN` | Airflow Variable \'API_TOKEN\' | publish |\n\nSteps:\n\n- **extract** (Extract) ← params.source, params.limit\n- **clean** (Clean, one run per element) ← each(extract.rows)\n- **report** (Report) ← extract.count, clean.result\n- **publish** (Publish) ← report.summary\n- **notify** (Notify) ← report.ok, runs whatever happened above it (all_done)\n- **audit** (Clean) ← "audit", after publish\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     schedule="0 2 * * *",
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_tasks=4,
-    tags=["rtc", "etl_demo", "source:pipeline.rt", "etl", "demo"],
+    tags=["rtc", "etl_demo", "source:etl_demo/pipeline.rt", "etl", "demo"],
     params={
         "source": Param("alpha,beta,gamma,delta", type="string"),
         "limit": Param(3, type="integer"),

@@ -97,7 +97,7 @@ def Notify(ok: bool):
 
 @flow(
     name="etl_demo.etl",
-    description='**etl_demo.etl**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["extract: Extract"]\n  s1["clean: Clean (each)"]\n  s2["report: Report"]\n  s3["publish: Publish"]\n  s4["notify: Notify"]\n  s5["audit: Clean"]\n  s0 --> s1\n  s1 --> s2\n  s0 --> s2\n  s2 --> s3\n  s2 -.->|all_done| s4\n  s3 --> s5\n```\n\nSchedule: `0 2 * * *`\n\n| param | type | default |\n|---|---|---|\n| source | `str` | `\'alpha,beta,gamma,delta\'` |\n| limit | `int` | `3` |\n\nSecrets: `API_TOKEN` (Prefect Secret block \'api-token\')\n',
+    description='**etl_demo.etl**: ETL: extract rows, clean each row in parallel, report, publish, notify.\n\nSchedule: `0 2 * * *`\n\n| param | type | default |\n|---|---|---|\n| source | `str` | `"alpha,beta,gamma,delta"` |\n| limit | `int` | `3` |\n\n| secret | read from | needed by |\n|---|---|---|\n| `API_TOKEN` | Prefect Secret block \'api-token\' | publish |\n\nSteps:\n\n- **extract** (Extract) ← params.source, params.limit\n- **clean** (Clean, one run per element) ← each(extract.rows)\n- **report** (Report) ← extract.count, clean.result\n- **publish** (Publish) ← report.summary\n- **notify** (Notify) ← report.ok, runs whatever happened above it (all_done)\n- **audit** (Clean) ← "audit", after publish\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     task_runner=ThreadPoolTaskRunner(max_workers=4), persist_result=True,
 )
 def etl(source: str = "alpha,beta,gamma,delta", limit: int = 3) -> dict:

@@ -23,11 +23,11 @@ NODE_MyNode = RtcNode(
 with DAG(
     dag_id="MyProject.basic",
     description="rtc graph basic of MyProject (pipeline.rt)",
-    doc_md='**MyProject.basic**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["my: MyNode"]\n```\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `\'hello\'` |\n',
+    doc_md='**MyProject.basic**: Exosphere files as they are: the seed\'s node file (nodes/main.py, unchanged, \'from exospherehost import Runtime, BaseNode\') run as a step, and a graph template (text-graph.yaml) imported as one of this pipeline\'s graphs.\n\nSchedule: none (triggered by hand)\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `"hello"` |\n\nSteps:\n\n- **my** (MyNode) ← params.data\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    tags=["rtc", "MyProject", "source:pipeline.rt"],
+    tags=["rtc", "MyProject", "source:MyProject/pipeline.rt"],
     params={
         "data": Param("hello", type="string"),
     },

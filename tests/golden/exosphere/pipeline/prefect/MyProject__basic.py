@@ -32,7 +32,7 @@ def MyNode(data: str):
 
 @flow(
     name="MyProject.basic",
-    description='**MyProject.basic**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["my: MyNode"]\n```\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `\'hello\'` |\n',
+    description='**MyProject.basic**: Exosphere files as they are: the seed\'s node file (nodes/main.py, unchanged, \'from exospherehost import Runtime, BaseNode\') run as a step, and a graph template (text-graph.yaml) imported as one of this pipeline\'s graphs.\n\nSchedule: none (triggered by hand)\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `"hello"` |\n\nSteps:\n\n- **my** (MyNode) ← params.data\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     task_runner=ThreadPoolTaskRunner(), persist_result=True,
 )
 def basic(data: str = "hello") -> dict:

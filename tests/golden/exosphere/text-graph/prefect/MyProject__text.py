@@ -105,7 +105,7 @@ def ReportNode(sentence: str, total: int):
 
 @flow(
     name="MyProject.text",
-    description='**MyProject.text**, compiled by rtc from `text-graph.yaml`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["split: SplitNode"]\n  s1["shout: ShoutNode (each)"]\n  s2["measure: MeasureNode (each)"]\n  s3["merge: MergeNode"]\n  s4["report: ReportNode"]\n  s0 --> s1\n  s1 --> s2\n  s2 --> s3\n  s1 --> s3\n  s0 --> s3\n  s3 -.->|all_done| s4\n```\n\nSchedule: `0 9 * * 1-5`\n\n| param | type | default |\n|---|---|---|\n| text | `str` | `\'hello big world\'` |\n| sep | `str` | `\' \'` |\n\nSecrets: `REPORT_TOKEN` (Prefect Secret block \'report-token\')\n',
+    description='**MyProject.text**: An Exosphere graph template, as Exosphere\'s upsert_graph takes it (every input a string, as in Exosphere\'s v1). \'rtc run text-graph.yaml\' runs it.\n\nSchedule: `0 9 * * 1-5`\n\n| param | type | default |\n|---|---|---|\n| text | `str` | `"hello big world"` |\n| sep | `str` | `" "` |\n\n| secret | read from | needed by |\n|---|---|---|\n| `REPORT_TOKEN` | Prefect Secret block \'report-token\' | report |\n\nSteps:\n\n- **split** (SplitNode) ← params.text, params.sep\n- **shout** (ShoutNode, one run per element) ← each(split.word), "!"\n- **measure** (MeasureNode, one run per element) ← each(shout.loud), 2\n- **merge** (MergeNode) ← shout.loud, measure.size, after split\n- **report** (ReportNode) ← merge.sentence, merge.total, runs whatever happened above it (all_done)\n\nCompiled by rtc from `text-graph.yaml`: edit the source and recompile, not the generated file.\n',
     task_runner=ThreadPoolTaskRunner(), persist_result=True,
 )
 def text(text_2: str = "hello big world", sep: str = " ") -> dict:

@@ -61,11 +61,11 @@ NODE_SplitNode = RtcNode(
 with DAG(
     dag_id="MyProject.text",
     description="rtc graph text of MyProject (text-rewrite.rt)",
-    doc_md='**MyProject.text**, compiled by rtc from `text-rewrite.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["split: SplitNode"]\n  s1["shout: ShoutNode (each)"]\n  s2["measure: MeasureNode (each)"]\n  s3["merge: MergeNode"]\n  s4["report: ReportNode"]\n  s0 --> s1\n  s1 --> s2\n  s2 --> s3\n  s1 --> s3\n  s0 --> s3\n  s3 -.->|all_done| s4\n```\n\nSchedule: `0 9 * * 1-5`\n\n| param | type | default |\n|---|---|---|\n| text | `str` | `\'hello big world\'` |\n| sep | `str` | `\' \'` |\n\nSecrets: `REPORT_TOKEN` (Airflow Variable \'REPORT_TOKEN\')\n',
+    doc_md='**MyProject.text**: text-graph.yaml written in rtc\'s own language: the same graph, each fan-out explicit. tests/compiler/test_exosphere_template.py runs both on the same inputs and compares what every step returns.\n\nSchedule: `0 9 * * 1-5`\n\n| param | type | default |\n|---|---|---|\n| text | `str` | `"hello big world"` |\n| sep | `str` | `" "` |\n\n| secret | read from | needed by |\n|---|---|---|\n| `REPORT_TOKEN` | Airflow Variable \'REPORT_TOKEN\' | report |\n\nSteps:\n\n- **split** (SplitNode) ← params.text, params.sep\n- **shout** (ShoutNode, one run per element) ← each(split.word), "!"\n- **measure** (MeasureNode, one run per element) ← each(shout.loud), 2\n- **merge** (MergeNode) ← shout.loud, measure.size, after split\n- **report** (ReportNode) ← merge.sentence, merge.total, runs whatever happened above it (all_done)\n\nCompiled by rtc from `text-rewrite.rt`: edit the source and recompile, not the generated file.\n',
     schedule="0 9 * * 1-5",
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    tags=["rtc", "MyProject", "source:text-rewrite.rt"],
+    tags=["rtc", "MyProject", "source:MyProject/text-rewrite.rt"],
     params={
         "text": Param("hello big world", type="string"),
         "sep": Param(" ", type="string"),

@@ -64,12 +64,12 @@ NODE_Train = RtcNode(
 with DAG(
     dag_id="ml_demo.train_and_evaluate",
     description="rtc graph train_and_evaluate of ml_demo (pipeline.rt)",
-    doc_md='**ml_demo.train_and_evaluate**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["train: Train"]\n  s1["evaluate: Evaluate"]\n  s0 --> s1\n```\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `\'/data/points.csv\'` |\n| threshold | `float` | `0.5` |\n',
+    doc_md='**ml_demo.train_and_evaluate**: ML: train a line on a small data set, evaluate it, serve it. The environment uses every envd runtime function: command, expose, daemon, environ, mount, init; plus pip and apt on the build side.\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `"/data/points.csv"` |\n| threshold | `float` | `0.5` |\n\nSteps:\n\n- **train** (Train) ← params.data\n- **evaluate** (Evaluate) ← train.slope, train.intercept, train.mse, params.threshold\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     schedule="@daily",
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_tasks=2,
-    tags=["rtc", "ml_demo", "source:pipeline.rt"],
+    tags=["rtc", "ml_demo", "source:ml_demo/pipeline.rt"],
     params={
         "data": Param("/data/points.csv", type="string"),
         "threshold": Param(0.5, type="number"),

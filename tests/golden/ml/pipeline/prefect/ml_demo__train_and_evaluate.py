@@ -81,7 +81,7 @@ def Evaluate(slope: float, intercept: float, mse: float, threshold: float):
 
 @flow(
     name="ml_demo.train_and_evaluate",
-    description='**ml_demo.train_and_evaluate**, compiled by rtc from `pipeline.rt`. Do not edit the generated file: edit the source and recompile.\n\n```mermaid\ngraph LR\n  s0["train: Train"]\n  s1["evaluate: Evaluate"]\n  s0 --> s1\n```\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `\'/data/points.csv\'` |\n| threshold | `float` | `0.5` |\n',
+    description='**ml_demo.train_and_evaluate**: ML: train a line on a small data set, evaluate it, serve it. The environment uses every envd runtime function: command, expose, daemon, environ, mount, init; plus pip and apt on the build side.\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `"/data/points.csv"` |\n| threshold | `float` | `0.5` |\n\nSteps:\n\n- **train** (Train) ← params.data\n- **evaluate** (Evaluate) ← train.slope, train.intercept, train.mse, params.threshold\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     task_runner=ThreadPoolTaskRunner(max_workers=2), persist_result=True,
 )
 def train_and_evaluate(data: str = "/data/points.csv", threshold: float = 0.5) -> dict:

@@ -22,7 +22,7 @@ with DAG(
     schedule="@daily",
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    tags=["rtc", "tyger_demo", "source:pipeline.rt", "tyger-run", "mykey:myvalue", "cluster:mycluster"],
+    tags=["rtc", "tyger_demo", "source:tyger_demo/pipeline.rt", "tyger-run", "mykey:myvalue", "cluster:mycluster"],
     params={
         "input": Param("", type="string"),
     },

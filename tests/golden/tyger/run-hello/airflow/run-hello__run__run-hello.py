@@ -22,7 +22,7 @@ with DAG(
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    tags=["rtc", "run-hello", "source:run-hello.yml", "tyger-run", "mykey:myvalue"],
+    tags=["rtc", "run-hello", "source:run-hello/run-hello.yml", "tyger-run", "mykey:myvalue"],
     params={
         "input": Param("", type="string"),
     },

@@ -22,7 +22,7 @@ with DAG(
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
-    tags=["rtc", "run-inline", "source:run-inline.yml", "tyger-run"],
+    tags=["rtc", "run-inline", "source:run-inline/run-inline.yml", "tyger-run"],
     params={
         "input": Param("", type="string"),
     },
