@@ -18,7 +18,13 @@ from rtc.base.limits import MAX_NESTING, LimitError, read_regular_file
 RT_SUFFIXES = (".rt",)
 YAML_SUFFIXES = (".yaml", ".yml")
 ENVD_SUFFIXES = (".envd",)  # envd's build.envd (envd_file.py)
-SUFFIXES = RT_SUFFIXES + YAML_SUFFIXES + ENVD_SUFFIXES
+JSON_SUFFIXES = (".json",)  # JSON is YAML: Exosphere templates as Exosphere's docs write them (IR JSON is not a source)
+SUFFIXES = RT_SUFFIXES + YAML_SUFFIXES + ENVD_SUFFIXES + JSON_SUFFIXES
+
+
+def is_ir_json(text: str) -> bool:
+    """JSON from `rtc compile --target ir` (its `ir_version` key), not a source file written as JSON."""
+    return '"ir_version"' in text
 
 # Diagnostic codes of file handling (docs/language.md, "Syntax errors").
 CANNOT_READ = "E007"
@@ -33,7 +39,11 @@ def parse_text(text: str, file: str, env_name: str | None = None) -> ast.Module:
         from rtc.dsl.envd_file import parse_envd
 
         return parse_envd(text, file, env_name)
-    if suffix in YAML_SUFFIXES:
+    if suffix in JSON_SUFFIXES and is_ir_json(text):
+        raise CompileError(Diagnostic(
+            CANNOT_READ, f"{file} is rtc IR JSON (from `rtc compile --target ir`), not a source file", None,
+            "`rtc run` and `rtc exec` take IR JSON; check, compile and import take the source it came from"))
+    if suffix in YAML_SUFFIXES + JSON_SUFFIXES:
         from rtc.dsl.yaml_frontend import parse_yaml
 
         deep = text_nesting_problem(text, file, yaml=True)
@@ -68,7 +78,7 @@ def parse_text(text: str, file: str, env_name: str | None = None) -> ast.Module:
             CANNOT_READ,
             f"{file}: unknown kind of file {suffix or '(no suffix)'!r}",
             None,
-            "rtc reads .rt files, .yaml/.yml files and envd's build.envd",
+            "rtc reads .rt files, .yaml/.yml files (and .json ones, such as Exosphere templates) and envd's build.envd",
         )
     )
 
@@ -204,7 +214,7 @@ def _known_suffix(file: str, at: Span | None, bag: DiagnosticBag) -> bool:
     if Path(file).suffix.lower() in SUFFIXES:
         return True
     what = f"cannot import {file!r}" if at is not None else f"{file}: unknown kind of file"
-    bag.add(BAD_IMPORT if at is not None else CANNOT_READ, f"{what}; rtc reads .rt, .yaml, .yml and .envd files", at)
+    bag.add(BAD_IMPORT if at is not None else CANNOT_READ, f"{what}; rtc reads .rt, .yaml, .yml, .json and .envd files", at)
     return False
 
 

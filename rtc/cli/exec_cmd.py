@@ -90,7 +90,9 @@ def _load(path: str) -> dict:
     plain = compile_cache.lookup_runnable(path)
     if plain is not None:
         return plain
-    if path.endswith(".json"):
+    from rtc.cli.tyger_run_cmd import ir_json
+
+    if path.endswith(".json") and ir_json(path):
         from rtc.compiler.ir_check import load_ir_file
 
         pipeline, files = load_ir_file(path), [path]  # checked as strictly as source (docs/security.md)

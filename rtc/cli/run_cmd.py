@@ -60,13 +60,19 @@ def load_pipeline(path: str):
 
     if not Path(path).is_file():
         raise RtcError(f"no such file: {path}")
-    if path.endswith(".json"):
+    if path.endswith(".json") and _ir_json(path):
         from rtc.compiler.ir_check import load_ir_file
 
         return load_ir_file(path)  # checked as strictly as source (docs/security.md)
     from rtc.compiler import compile_file
 
     return compile_file(path)
+
+
+def _ir_json(path: str) -> bool:
+    from rtc.cli.tyger_run_cmd import ir_json
+
+    return ir_json(path)
 
 
 def choose(pipeline, name: str | None, path: str) -> tuple[str, str]:

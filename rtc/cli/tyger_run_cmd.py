@@ -79,13 +79,37 @@ def run_pipeline(args):
 
 def load_pipeline(path: str):
     """Compile a pipeline file; `.json` files are taken as IR (`rtc compile --target ir`)."""
-    if path.endswith(".json"):
+    if path.endswith(".json") and ir_json(path):
         from rtc.compiler.ir_check import load_ir_file
 
         return load_ir_file(path)  # checked as strictly as source (docs/security.md)
     from rtc.compiler import compile_file
 
     return compile_file(path)
+
+
+def ir_json(path: str) -> bool:
+    """A `.json` file that is rtc IR (else a source written as JSON, such as an Exosphere template)."""
+    from rtc.dsl import is_ir_json
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return is_ir_json(f.read(1 << 16)) or not _looks_like_source(path)
+    except OSError:
+        return True  # the IR loader reports it
+
+
+def _looks_like_source(path: str) -> bool:
+    """A JSON object with a top-level `nodes` list (an Exosphere template) or a Tyger/rtc key; read only to decide."""
+    import json as json_module
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json_module.load(f)
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and (isinstance(doc.get("nodes"), list) or any(
+        k in doc for k in ("graphs", "envs", "codespecs", "runs", "job", "image")))
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:

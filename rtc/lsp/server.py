@@ -165,6 +165,11 @@ class RtcLanguageServer(LanguageServer):
             return True
         if path.endswith((".yaml", ".yml")):
             return bool(_RTC_YAML.search(self.project.text(path) or ""))
+        if path.endswith(".json"):  # an Exosphere template in JSON; not IR JSON (`rtc compile --target ir`)
+            from rtc.dsl import is_ir_json
+
+            text = self.project.text(path) or ""
+            return not is_ir_json(text) and bool(_RTC_YAML.search(text))
         return False
 
     def schedule_check(self, path: str, delay: float = DEBOUNCE_SECONDS) -> None:

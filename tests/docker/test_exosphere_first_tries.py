@@ -70,3 +70,23 @@ def test_a_template_without_nodes_says_where_rtc_looked(tmp_path):
     done = rtc("check", "docs.yaml", cwd=tmp_path)
     assert done.returncode == 1 and "unknown node `Split`" in done.stderr
     assert f"rtc looked for nodes.rt, nodes.yaml or nodes.yml in {tmp_path}" in done.stderr
+
+
+def test_a_json_template_is_checked_and_run(tmp_path, docker_client):
+    """Issue 20, item 5: a template as Exosphere's docs write it, in JSON."""
+    import yaml
+
+    ns = f"exo{uuid.uuid4().hex[:8]}"
+    (tmp_path / "nodes.rt").write_text(NODES.replace("NS", ns))
+    (tmp_path / "words-template.json").write_text(json.dumps(yaml.safe_load(TEMPLATE.format(ns=ns)), indent=2))
+    checked = rtc("check", "words-template.json", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    done = rtc("run", "words-template.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert '[label#1] {"chunk": "bb", "index": "1"}' in done.stdout
+    # IR JSON is still IR JSON for `rtc run`, and `rtc check` says what it is.
+    ir = rtc("compile", "words-template.json", "--target", "ir", cwd=tmp_path)
+    (tmp_path / "ir.json").write_text(ir.stdout)
+    assert rtc("run", "ir.json", cwd=tmp_path).returncode == 0
+    bad = rtc("check", "ir.json", cwd=tmp_path)
+    assert bad.returncode == 1 and "is rtc IR JSON" in bad.stderr

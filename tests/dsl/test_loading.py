@@ -58,7 +58,7 @@ def test_import_of_an_unknown_kind_of_file(tmp_path):
     (tmp_path / "a.rt").write_text('import "b.txt"\n')
     (tmp_path / "b.txt").write_text("x")
     (diag,) = errors(tmp_path / "a.rt")
-    assert diag.code == "E008" and ".rt, .yaml, .yml and .envd" in diag.message
+    assert diag.code == "E008" and ".rt, .yaml, .yml, .json and .envd" in diag.message
 
 
 def test_missing_file_and_bad_encoding(tmp_path):
@@ -77,4 +77,9 @@ def test_suffix_picks_the_front_end(tmp_path):
     (tmp_path / "a.rt").write_text('env e { base = "x" }\n')
     assert parse_file(tmp_path / "a.yml").blocks[0].name == parse_file(tmp_path / "a.rt").blocks[0].name == "e"
     with pytest.raises(CompileError, match="unknown kind of file"):
-        parse_file(tmp_path / "a.json")
+        parse_file(tmp_path / "a.txt")
+    (tmp_path / "b.json").write_text('{"envs": {"e": {"base": "x"}}}\n')  # JSON is YAML (issue 20, item 5)
+    assert parse_file(tmp_path / "b.json").blocks[0].name == "e"
+    (tmp_path / "ir.json").write_text('{"ir_version": 1}\n')
+    with pytest.raises(CompileError, match="is rtc IR JSON"):
+        parse_file(tmp_path / "ir.json")
