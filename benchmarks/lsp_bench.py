@@ -191,6 +191,24 @@ def check_incremental(path: Path, text: str, edit, runs: int) -> list[float]:
     return times
 
 
+def outline_in_process(path: Path, text: str, runs: int) -> list[float]:
+    """The outline (documentSymbol, which editors ask for after every change) of the file, in this process."""
+    from rtc.lsp.features import Navigator
+    from rtc.lsp.project import Project
+
+    project = Project()
+    project.set_text(str(path), text)
+    nav = Navigator(project)
+    nav.outline(str(path))
+    times = []
+    for _ in range(runs):
+        nav._indexes.clear()  # as after an edit: the index is rebuilt too
+        started = time.perf_counter()
+        nav.outline(str(path))
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, nargs="+", default=[100, 1000, 5000])
@@ -203,7 +221,7 @@ def main() -> None:
     print(f"debounce {args.debounce_ms} ms; {args.changes} changes per size; {args.runs} full checks\n")
     print(
         f"{'lines':>6} {'edit':>6} {'lsp median':>11} {'lsp p95':>9} {'Project.check':>14} "
-        f"{'check (process)':>16} {'compile_file':>13} {'process/lsp':>12}"
+        f"{'check (process)':>16} {'compile_file':>13} {'process/lsp':>12} {'outline':>9}"
     )
     for lines in args.lines:
         with tempfile.TemporaryDirectory() as tmp:
@@ -213,6 +231,7 @@ def main() -> None:
             path.write_text(text)
             process = statistics.median(check_process(path, args.runs))
             in_process = statistics.median(check_in_process(path, args.runs))
+            outline = statistics.median(outline_in_process(path, text, args.runs))
             for name, edit in EDITS.items():
                 latencies = asyncio.run(lsp_latencies(folder, text, edit, args.changes, args.debounce_ms))
                 median = statistics.median(latencies)
@@ -220,7 +239,8 @@ def main() -> None:
                 print(
                     f"{text.count(chr(10)):>6} {name:>6} {median * 1000:>9.1f}ms {percentile(latencies, 95) * 1000:>7.1f}ms "
                     f"{incremental * 1000:>12.1f}ms "
-                    f"{process * 1000:>14.1f}ms {in_process * 1000:>11.1f}ms {process / median:>11.1f}x",
+                    f"{process * 1000:>14.1f}ms {in_process * 1000:>11.1f}ms {process / median:>11.1f}x "
+                    f"{outline * 1000:>7.1f}ms",
                     flush=True,
                 )
     if args.cycles:

@@ -153,18 +153,24 @@ class Navigator:
         if found is None or text is None:
             return []
         lines = lines_of(text)
+        starts = [0]  # offset of each line: linear in the file, not per block (5,000 lines took 23 s)
+        for line_text in lines[:-1]:
+            starts.append(starts[-1] + len(line_text) + 1)
+        members: dict[str, list[Occurrence]] = {}
+        for occ in found.occurrences:
+            if occ.is_definition and occ.key.kind in ("step", "param", "input", "output"):
+                members.setdefault(occ.key.scope, []).append(occ)
         out = []
         for block in found.blocks:
             name = word_range(lines, block.name_span or block.span, block.name)
             if name is None:
                 continue
-            start = _offset(lines, name.line, name.start)
+            start = (starts[name.line] if name.line < len(starts) else len(text)) + name.start
             whole = Range(name.line, 0, *position_of(text, block_end(text, start))) if path.endswith(".rt") else name
             outline = Outline(block.name, block.kind, whole, name)
-            for occ in found.occurrences:
-                if occ.is_definition and occ.key.kind in ("step", "param", "input", "output") and occ.key.scope == block.name:
-                    if whole.contains(occ.range.line, occ.range.start):
-                        outline.children.append(Outline(occ.key.name, occ.key.kind, occ.range, occ.range, _detail(occ)))
+            for occ in members.get(block.name, ()):
+                if whole.contains(occ.range.line, occ.range.start):
+                    outline.children.append(Outline(occ.key.name, occ.key.kind, occ.range, occ.range, _detail(occ)))
             out.append(outline)
         return out
 

@@ -108,13 +108,14 @@ def tokens(text: str) -> list[Token]:
 def block_end(text: str, offset: int) -> int:
     """The offset just past the `}` that closes the first `{` at or after `offset` (the text's end if none)."""
     depth = 0
-    for token in tokens(text[offset:]):
-        if token.text == "{":
+    for match in _TOKEN.finditer(text, offset):  # lazily, from `offset`: the outline calls this once per block
+        token = match.group()
+        if token == "{":
             depth += 1
-        elif token.text == "}":
+        elif token == "}":
             depth -= 1
             if depth == 0:
-                return offset + token.end
+                return match.end()
     return len(text)
 
 
