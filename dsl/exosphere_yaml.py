@@ -46,18 +46,63 @@ def is_template(entries: list) -> bool:
 
 
 def read_template(reader: YamlReader, root: yaml.Node, entries: list, stem: str, module: ast.Module) -> None:
+    name, name_span, items, namespaces = _template(reader, entries, stem, reader.span(root), module)
+    nodes_file = None
+    if not module.imports:
+        nodes_file = _import_registered_nodes(module, name_span)
+    if _one_namespace(reader, namespaces):
+        module.namespace = next(iter(namespaces))
+        module.namespace_span = name_span
+        if nodes_file is not None:
+            _check_nodes_namespace(reader, module.namespace, namespaces[module.namespace], nodes_file)
+    module.blocks.append(ast.Block("graph", name, items, name_span, name_span, origin="exosphere"))
+
+
+def nested_template(reader: YamlReader, body: yaml.Node, name: str, span, module: ast.Module) -> ast.Block:
+    """A template under an rtc YAML file's `graphs:` (`graphs: {docs: {nodes: [...]}}`): a graph with its meaning.
+
+    The graph is named by its key (a `name:` inside must agree); its nodes come from the file's `nodes:`
+    and imports, and `nodes[].namespace` must be the file's `namespace`.
+    """
+    entries = reader.mapping(body, f"graph {name!r}")
+    inner, _, items, namespaces = _template(reader, entries, name, span, module)
+    if inner != name:
+        node = next(v for k, _, v in entries if k == "name")
+        reader.error(f"the template's name {inner!r} differs from its key {name!r} under `graphs:`", node,
+                     f"drop `name:` (the key names the graph), or write `{inner}:` as the key")
+    if _one_namespace(reader, namespaces):
+        namespace = next(iter(namespaces))
+        if module.namespace is not None and namespace != module.namespace:
+            reader.error(f"namespace {namespace!r} is not this file's namespace ({module.namespace!r}), which declares "
+                         "the nodes", namespaces[namespace], f"write `namespace: {module.namespace}`")
+    return ast.Block("graph", name, items, span, span, origin="exosphere")
+
+
+def _one_namespace(reader: YamlReader, namespaces: dict) -> bool:
+    """True when the template names exactly one namespace; several are an error (rtc reads a graph's nodes from one)."""
+    if len(namespaces) > 1:
+        (first, _), (second, node) = list(namespaces.items())[:2]
+        reader.error(f"the template's nodes are in {len(namespaces)} namespaces ({', '.join(namespaces)}); "
+                     "rtc reads one graph's nodes from one namespace", node,
+                     f"Exosphere finds each node by namespace and name: give every node `namespace: {first}`, "
+                     f"or declare `{second}`'s nodes in a pipeline of their own")
+    return len(namespaces) == 1
+
+
+def _template(reader: YamlReader, entries: list, stem: str, name_span, module: ast.Module):
+    """(name, its span, graph items, {namespace: first node naming it}) of a template's entries."""
     from rtc.dsl.yaml_frontend import retry_items  # the same retry_policy reading as rtc YAML
 
-    name, name_span = stem, reader.span(root)
+    name = stem
     items: list[ast.Item] = []
-    namespaces = set()
+    namespaces: dict = {}  # namespace -> the first node that names it
     for key, key_node, value in entries:
         span = reader.span(key_node)
         if key == "name":
             name = reader.text(value, "name") or stem
             name_span = reader.span(value)
         elif key == "namespace":
-            namespaces.add(reader.text(value, "namespace"))
+            _namespace(reader, value, namespaces)
         elif key == "nodes":
             steps = _steps(reader, value, namespaces)
             items += steps
@@ -81,27 +126,48 @@ def read_template(reader: YamlReader, root: yaml.Node, entries: list, stem: str,
         else:
             reader.error(f"unknown key {key!r} in an Exosphere graph template", key_node,
                          "expected one of " + ", ".join(TEMPLATE_KEYS))
-    if not module.imports:
-        _import_registered_nodes(module, name_span)
-    namespaces.discard(None)
-    if len(namespaces) == 1:
-        module.namespace = namespaces.pop()
-        module.namespace_span = name_span
-    module.blocks.append(ast.Block("graph", name, items, name_span, name_span, origin="exosphere"))
+    return name, name_span, items, namespaces
 
 
 NODES_FILES = ("nodes.rt", "nodes.yaml", "nodes.yml")
 
 
-def _import_registered_nodes(module: ast.Module, span) -> None:
+def _namespace(reader: YamlReader, node: yaml.Node, namespaces: dict) -> None:
+    text = reader.text(node, "namespace")
+    if text is not None:
+        namespaces.setdefault(text, node)
+
+
+def _import_registered_nodes(module: ast.Module, span) -> str | None:
     """`nodes.rt` (or .yaml/.yml) beside the template stands in for the nodes an Exosphere Runtime registers."""
     import os
 
     folder = os.path.dirname(os.path.abspath(module.file))
     for candidate in NODES_FILES:
-        if os.path.isfile(os.path.join(folder, candidate)):
+        path = os.path.join(folder, candidate)
+        if os.path.isfile(path):
             module.imports.append(ast.Import(candidate, span))
-            return
+            return path
+    return None
+
+
+def _check_nodes_namespace(reader: YamlReader, namespace: str, node: yaml.Node, nodes_file: str) -> None:
+    """`nodes[].namespace` must be the nodes file's: it stands in for the Runtime that registered them there."""
+    import os
+
+    from rtc.base.diagnostics import CompileError
+
+    try:
+        from rtc.dsl import parse_file
+
+        declared = parse_file(nodes_file).namespace  # a small file, read again by the import (problems reported there)
+    except CompileError:
+        return
+    if declared is not None and declared != namespace:
+        name = os.path.basename(nodes_file)
+        reader.error(f"namespace {namespace!r} is not the namespace of {name} ({declared!r}), which declares the nodes",
+                     node, f"Exosphere finds a node by namespace and name: write `namespace: {declared}`, "
+                     f"or change {name}'s namespace")
 
 
 def _steps(reader: YamlReader, node: yaml.Node, namespaces: set) -> list[ast.StepStmt]:
@@ -131,7 +197,7 @@ def _steps(reader: YamlReader, node: yaml.Node, namespaces: set) -> list[ast.Ste
                          fields["identifier"])
             continue
         if "namespace" in fields:
-            namespaces.add(reader.text(fields["namespace"], "namespace"))
+            _namespace(reader, fields["namespace"], namespaces)
         args = [ast.StepArg(arg, reader.expr(value), reader.span(arg_node))
                 for arg, arg_node, value in reader.mapping(fields.get("inputs"), f"inputs of {identifier!r}")]
         trigger, unites = _unites(reader, fields.get("unites"), identifier)

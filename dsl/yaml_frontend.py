@@ -92,6 +92,10 @@ def _read_module(reader: YamlReader, root: yaml.Node | None, module: ast.Module)
             kind, read = BLOCK_READERS[key]
             for name, name_node, body in reader.mapping(value, key):
                 span = reader.span(name_node)
+                if key == "graphs" and isinstance(body, yaml.MappingNode) and exosphere_yaml.is_template(
+                        [(k.value, k, v) for k, v in body.value if isinstance(k, yaml.ScalarNode)]):
+                    module.blocks.append(exosphere_yaml.nested_template(reader, body, name, span, module))
+                    continue
                 module.blocks.append(ast.Block(kind, name, read(reader, body, name, module), span, span))
         else:
             reader.error(

@@ -181,3 +181,28 @@ def test_store_keys_are_string_params_required_unless_defaulted(tmp_path):
     """)
     params = {x.name: (x.type, x.required, x.default) for x in p.graphs["t"].params}
     assert params == {"cursor": ("str", True, None), "batch": ("str", False, "100")}
+
+
+def test_namespaces_must_agree_with_each_other_and_the_nodes_file(tmp_path):
+    """Issue 20, item 5: Exosphere finds a node by namespace and name."""
+    write(tmp_path, "nodes.rt", "namespace Proj\n" + NODES)
+    mixed = write(tmp_path, "t.yaml", """
+        nodes:
+          - {node_name: Tick, namespace: Proj, identifier: a, inputs: {}}
+          - {node_name: Tick, namespace: Other, identifier: b, inputs: {}}
+    """)
+    with pytest.raises(CompileError) as err:
+        compile_file(str(mixed))
+    assert any("nodes are in 2 namespaces (Proj, Other)" in d.message and d.span.line == 4 for d in err.value.diagnostics)
+    wrong = write(tmp_path, "t.yaml", """
+        nodes:
+          - {node_name: Tick, namespace: Wrong, identifier: a, inputs: {}}
+    """)
+    with pytest.raises(CompileError) as err:
+        compile_file(str(wrong))
+    assert any("namespace 'Wrong' is not the namespace of nodes.rt ('Proj')" in d.message for d in err.value.diagnostics)
+    right = write(tmp_path, "t.yaml", """
+        nodes:
+          - {node_name: Tick, namespace: Proj, identifier: a, inputs: {}}
+    """)
+    assert compile_file(str(right)).namespace == "Proj"

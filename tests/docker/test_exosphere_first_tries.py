@@ -90,3 +90,22 @@ def test_a_json_template_is_checked_and_run(tmp_path, docker_client):
     assert rtc("run", "ir.json", cwd=tmp_path).returncode == 0
     bad = rtc("check", "ir.json", cwd=tmp_path)
     assert bad.returncode == 1 and "is rtc IR JSON" in bad.stderr
+
+
+def test_a_template_under_graphs_runs_with_its_meaning(tmp_path, docker_client):
+    """Issue 20, item 5: an Exosphere template nested under an rtc YAML file's `graphs:` (its nodes from the file)."""
+    import textwrap
+
+    ns = f"exo{uuid.uuid4().hex[:8]}"
+    (tmp_path / "nodes.rt").write_text(NODES.replace("NS", ns))
+    template = textwrap.indent(TEMPLATE.format(ns=ns).replace("name: docs\n", ""), "    ")
+    (tmp_path / "pipeline.yaml").write_text(f"namespace: {ns}\nimports: [nodes.rt]\ngraphs:\n  docs:\n{template}")
+    done = rtc("run", "pipeline.yaml", "docs", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert '[label#0] {"chunk": "a", "index": "0"}' in done.stdout
+    wrong = (tmp_path / "pipeline.yaml").read_text().replace(f"namespace: {ns}\n        identifier: label",
+                                                             "namespace: Other\n        identifier: label")
+    assert "Other" in wrong
+    (tmp_path / "wrong.yaml").write_text(wrong)
+    bad = rtc("check", "wrong.yaml", cwd=tmp_path)
+    assert bad.returncode == 1 and f"the template's nodes are in 2 namespaces ({ns}, Other)" in bad.stderr
