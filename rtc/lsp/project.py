@@ -109,7 +109,12 @@ class Project:
         text = self.open[path] if path in self.open else self._read(path, at)
         cached = self._parses.get(path)
         if cached is None or cached.text != text:
+            from rtc.base.limits import MAX_SOURCE_BYTES
+
             try:
+                if len(text) > MAX_SOURCE_BYTES:  # as for files on disk (E007): never parsed, whatever the editor sends
+                    raise CompileError(Diagnostic("E007", f"the document is {len(text):,} characters; rtc reads files of "
+                                                  f"at most {MAX_SOURCE_BYTES:,} bytes", Span(path, 1, 1)))
                 cached = _Parse(text, self._parse_text(path, text))
                 self._good[path] = cached.module
             except CompileError as exc:

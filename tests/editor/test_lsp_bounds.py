@@ -205,3 +205,13 @@ def test_a_rename_to_a_keyword_over_the_wire_is_an_error(server, tmp_path):
     answer = server.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": {"line": line, "character": col},
                                                     "newName": "load"})
     assert "error" in answer and "already" in answer["error"]["message"], answer
+
+
+def test_a_document_over_the_source_bound_is_e007_not_parsed(tmp_path):
+    project = Project()
+    path = str(tmp_path / "huge.rt")
+    project.set_text(path, "# " + "x" * (16 * 1024 * 1024) + "\n")
+    checked = project.check(path)
+    assert [d.code for d in checked.diagnostics] == ["E007"], checked.diagnostics
+    project.close(path)
+    assert not project._parses and not project.open
