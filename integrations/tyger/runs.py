@@ -577,7 +577,10 @@ def request_cancel(store: Store, run_id: int) -> RunRecord:
     record = store.get_run(run_id)
     if record.status == CANCELING and _executor_gone(record):
         try:
-            engine.remove_labelled(engine.connect(), **{"rtc.run": run_label(store, run_id)})
+            labels = {"rtc.run": run_label(store, run_id)}
+            if record.owner:  # only what its dead executor made, never a container merely carrying the run label
+                labels["rtc.owner"] = record.owner
+            engine.remove_labelled(engine.connect(), **labels)
         finally:
             store.transition(run_id, CANCELED, frm=(CANCELING,), reason="canceled by request")
             for parameter in job_codespec(record.spec).outputs:
