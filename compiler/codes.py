@@ -31,6 +31,7 @@ TITLES = {
     "E311": "duplicate name inside a block",
     "E312": "unknown Python module or class",
     "E313": "Python node file that does not parse",
+    "E314": "a node class Exosphere's Runtime refuses",
     "E400": "unknown type",
     "E401": "type mismatch",
     "E402": "each() over a value that is not a list",
@@ -81,6 +82,7 @@ DUPLICATE_DEFINITION = "E310"
 DUPLICATE_MEMBER = "E311"
 UNKNOWN_PYTHON = "E312"
 PYTHON_SYNTAX = "E313"
+RUNTIME_REFUSES = "E314"
 UNKNOWN_TYPE = "E400"
 TYPE_MISMATCH = "E401"
 EACH_NOT_LIST = "E402"

@@ -100,6 +100,11 @@ def read_node_class(ctx: Context, target: str, target_span: Span, env: Entry, ca
         classes = ", ".join(sorted(parsed.classes)) or "none"
         ctx.error(codes.UNKNOWN_PYTHON, f"module {module!r} ({ctx.relative_file(key)}) has no class {class_name!r}", target_span,
                   hint=f"classes defined there: {classes}")
+    elif found.problem is not None:  # refused now, not as a TypeError traceback when the step runs
+        message, where = found.problem
+        ctx.error(codes.RUNTIME_REFUSES, f"{_at(ctx, where)}: {message}", target_span,
+                  hint="write `async def execute(self) -> Outputs:` and nested `class Inputs(BaseModel)` / "
+                       "`class Outputs(BaseModel)` in the class, as Exosphere's docs do")
     return found
 
 

@@ -46,6 +46,7 @@ class PythonNodeClass:
     span: Span
     ports: dict[str, ast.PortBlock]  # "inputs"/"outputs"/"secrets" -> ports; absent: the class declares no such model
     fanout: bool  # `execute` is annotated to return a list of Outputs
+    problem: tuple[str, Span] | None = None  # what Exosphere's Runtime would refuse at start (with where)
 
 
 class PythonModule:
@@ -61,6 +62,11 @@ class PythonModule:
         except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
             raise CompileError(Diagnostic(PARSE_CODE, f"the Python file does not parse: {exc}", Span(path, 1, 1))) from None
         self.classes = {n.name: n for n in tree.body if isinstance(n, pyast.ClassDef)}
+        # Written for Exosphere: its Runtime checks each node class when it starts (execute, Inputs, Outputs).
+        self.exosphere = any(
+            (isinstance(n, pyast.ImportFrom) and (n.module or "").split(".")[0] == "exospherehost")
+            or (isinstance(n, pyast.Import) and any(a.name.split(".")[0] == "exospherehost" for a in n.names))
+            for n in tree.body)
 
     def node_class(self, name: str) -> PythonNodeClass | None:
         cls = self.classes.get(name)
@@ -72,7 +78,37 @@ class PythonModule:
                 kind = _MODEL_CLASSES.get(item.name) if isinstance(item, pyast.ClassDef) else None
                 if kind and kind not in ports:
                     ports[kind] = ast.PortBlock(kind, self._fields(item, kind), self._span(item))
-        return PythonNodeClass(name, self.path, self._span(cls), ports, self._fans_out(cls))
+        return PythonNodeClass(name, self.path, self._span(cls), ports, self._fans_out(cls), self._runtime_problem(cls, ports))
+
+    def _runtime_problem(self, cls: pyast.ClassDef, ports: dict) -> tuple[str, Span] | None:
+        """What Exosphere's Runtime refuses when it starts: no `execute` (or an abstract one), no Inputs/Outputs model.
+
+        Only for files that import exospherehost, and only when every base class is in the file or is BaseNode
+        (a base from elsewhere may define what is missing here).
+        """
+        if not self.exosphere:
+            return None
+        lineage = self._lineage(cls)
+        for owner in lineage:
+            for base in owner.bases:
+                if _name(base) not in ("BaseNode", *self.classes):
+                    return None
+        for owner in lineage:
+            for item in owner.body:
+                if isinstance(item, (pyast.FunctionDef, pyast.AsyncFunctionDef)) and item.name == "execute":
+                    if any(_name(d) == "abstractmethod" for d in item.decorator_list):
+                        return f"`{cls.name}.execute` is abstract: Exosphere's Runtime refuses a node it cannot run", self._span(item)
+                    break
+            else:
+                continue
+            break
+        else:
+            return f"class `{cls.name}` has no `execute` method: Exosphere's Runtime refuses it", self._span(cls)
+        missing = [MODEL for MODEL, kind in (("Inputs", "inputs"), ("Outputs", "outputs")) if kind not in ports]
+        if missing:
+            return (f"class `{cls.name}` has no {' or '.join(missing)} model: Exosphere's Runtime refuses a node without "
+                    "both (an empty `class Inputs(BaseModel): pass` declares none)", self._span(cls))
+        return None
 
     def _lineage(self, cls: pyast.ClassDef) -> list[pyast.ClassDef]:
         """The class, then its bases defined in the same file (nested models are inherited)."""

@@ -44,6 +44,12 @@ class Split(Base):
 
 
 class Plain(BaseNode):
+    class Inputs(BaseModel):  # empty: no ports (Exosphere's Runtime needs the models, E314)
+        pass
+
+    class Outputs(BaseModel):
+        pass
+
     async def execute(self) -> "Outputs":
         return None
 '''
@@ -127,3 +133,24 @@ def test_missing_class_lists_the_classes_there(tmp_path):
     (d,) = err.value.diagnostics
     assert (d.code, d.span.line) == ("E312", 2)
     assert d.message == "module 'nodes' (code/nodes.py) has no class 'Nope'" and "Base, Plain, Split" in d.hint
+
+
+@pytest.mark.parametrize("body,line,message", [
+    ("class N(BaseNode):\n    class Inputs(BaseModel):\n        pass\n    class Outputs(BaseModel):\n        pass\n",
+     1, "class `N` has no `execute` method"),
+    ("class N(BaseNode):\n    class Outputs(BaseModel):\n        x: str\n    async def execute(self):\n        pass\n",
+     1, "class `N` has no Inputs model"),
+    ("class N(BaseNode):\n    class Inputs(BaseModel):\n        pass\n    class Outputs(BaseModel):\n        pass\n"
+     "    @abstractmethod\n    async def execute(self):\n        pass\n", 7, "`N.execute` is abstract"),
+])
+def test_what_exospheres_runtime_refuses_is_refused_at_check_time(tmp_path, body, line, message):
+    """Issue 20, item 6: refused when checking, not a TypeError traceback when the step runs."""
+    (tmp_path / "code").mkdir()
+    header = "from abc import abstractmethod\nfrom exospherehost import BaseNode\nfrom pydantic import BaseModel\n"
+    (tmp_path / "code" / "n.py").write_text(header + body, encoding="utf-8")
+    (tmp_path / "p.rt").write_text('env py { base = "python:3.11-slim"  copy "./code" -> "/app" }\n'
+                                   'node N { env = py  python = "n:N" }\n')
+    with pytest.raises(CompileError) as err:
+        compile_file(str(tmp_path / "p.rt"))
+    (d,) = err.value.diagnostics
+    assert d.code == "E314" and d.message.startswith(f"code/n.py:{line + 3}:") and message in d.message, d.message

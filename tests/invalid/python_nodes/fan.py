@@ -3,6 +3,9 @@ from pydantic import BaseModel
 
 
 class Split(BaseNode):
+    class Inputs(BaseModel):  # Exosphere's Runtime needs both models, empty or not (E314)
+        pass
+
     class Outputs(BaseModel):
         part: str
 
@@ -11,5 +14,11 @@ class Split(BaseNode):
 
 
 class Tick(BaseNode):
+    class Inputs(BaseModel):
+        pass
+
+    class Outputs(BaseModel):
+        pass
+
     async def execute(self):
         return None
