@@ -289,9 +289,15 @@ def _exec(args) -> int:
 
 
 def _graph_run(store, run_id: str) -> bool:
+    """Is `run_id` a graph run of `rtc run FILE`? One that looks like one but is not recorded is an error here."""
+    from rtc.base.diagnostics import RtcError
     from rtc.integrations.local import history
 
-    return history.is_graph_run(store, run_id)
+    if history.is_graph_run(store, run_id):
+        return True
+    if history.GRAPH_RUN_ID.fullmatch(run_id):
+        raise RtcError(f"graph run {run_id} not found", hint=f"runs are kept in {store.db_path}; see `rtc run list --kind graph`")
+    return False
 
 
 def _show(args) -> int:
@@ -313,6 +319,8 @@ def _watch(args) -> int:
     from rtc.integrations.tyger.spec import show_json, system_json
 
     store = Store()
+    if _graph_run(store, args.id):
+        return _graph_watch(store, args)
     render = show_json if args.full_resource else system_json
     last = None
     while True:
@@ -422,6 +430,25 @@ def _logs(args) -> int:
         if done:
             return 0
         time.sleep(0.2)
+
+
+def _graph_watch(store, args) -> int:
+    """`rtc run watch ID` of a graph run: a JSON line per change of its status or its steps' statuses."""
+    from rtc.integrations.local import history
+
+    keys = ("id", "kind", "graph", "status", "statusReason", "createdAt", "finishedAt")
+    last = None
+    while True:
+        shown = history.show_json(store, args.id)
+        steps = {s["step"]: s.get("status") for s in shown["steps"]}
+        key = (shown["status"], shown.get("statusReason"), tuple(sorted(steps.items())))
+        if key != last:
+            line = shown if args.full_resource else {**{k: shown[k] for k in keys if k in shown}, "steps": steps}
+            print_json(line, compact=True)
+            last = key
+        if shown["status"] in ("Succeeded", "Failed", "Canceled"):
+            return 0
+        time.sleep(0.3)
 
 
 def _graph_logs(store, args, since) -> int:

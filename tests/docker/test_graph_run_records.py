@@ -141,3 +141,20 @@ def test_a_killed_graph_run_is_finished_by_the_next_command(tmp_path, namespace)
     shown = json.loads(rtc("run", "show", run_id).stdout)  # opening the store reconciles: containers removed
     assert shown["status"] == "Failed" and "ended without finishing it" in shown["statusReason"]
     assert shown["steps"][0]["status"] == "Failed" and "before this step did" in shown["steps"][0]["message"]
+
+
+def test_watch_follows_a_graph_run_and_unknown_ids_are_named(tmp_path, namespace):
+    p = pipeline(tmp_path, [node("Nap", sh("sleep 1; echo up"))], [step("nap", "Nap")], namespace=namespace)
+    proc = subprocess.Popen([*RTC, "run", str(write_ir(tmp_path, p))], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not graph_ids():
+            time.sleep(0.1)
+        [run_id] = graph_ids()
+        watched = rtc("run", "watch", run_id)
+        lines = [json.loads(line) for line in watched.stdout.splitlines()]
+        assert lines[-1]["status"] == "Succeeded" and lines[-1]["steps"] == {"nap": "Succeeded"}
+    finally:
+        proc.communicate(timeout=60)
+    missing = rtc("run", "show", "etl-20260101-000000-abcdef")
+    assert missing.returncode == 1 and "graph run etl-20260101-000000-abcdef not found" in missing.stderr
