@@ -34,7 +34,19 @@ _MODEL_CLASSES = {"Inputs": "inputs", "Outputs": "outputs", "Secrets": "secrets"
 _SCALARS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 _LISTS = {"list", "List", "Sequence", "Iterable", "tuple", "Tuple", "set", "Set", "frozenset", "FrozenSet"}
 _DICTS = {"dict", "Dict", "Mapping", "MutableMapping"}
-PARSE_CODE = "E313"  # rtc.compiler.codes.PYTHON_SYNTAX, documented in docs/diagnostics.md
+PARSE_CODE = "E313"
+# Exosphere's Runtime(namespace, name, nodes, state_manager_uri, key, batch_size, workers, state_manager_version, poll_interval)
+RUNTIME_PARAMS = ("namespace", "name", "nodes", "state_manager_uri", "key", "batch_size", "workers",
+                  "state_manager_version", "poll_interval")
+IGNORED_RUNTIME_ARGS = {
+    "name": "steps are named in the graph, nodes by their class",
+    "state_manager_uri": "there is no state manager: `rtc run` runs the graph here, Airflow or Prefect elsewhere",
+    "key": "there is no state manager to authenticate to",
+    "batch_size": "each step (each fan-out element) is one container",
+    "workers": "the graph's `workers` (or `rtc run --workers N`) bounds the containers at once",
+    "state_manager_version": "there is no state manager",
+    "poll_interval": "nothing is polled: a step starts when its inputs are ready",
+}  # rtc.compiler.codes.PYTHON_SYNTAX, documented in docs/diagnostics.md
 
 
 @dataclass(frozen=True)
@@ -62,11 +74,31 @@ class PythonModule:
         except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
             raise CompileError(Diagnostic(PARSE_CODE, f"the Python file does not parse: {exc}", Span(path, 1, 1))) from None
         self.classes = {n.name: n for n in tree.body if isinstance(n, pyast.ClassDef)}
+        self.tree = tree
         # Written for Exosphere: its Runtime checks each node class when it starts (execute, Inputs, Outputs).
         self.exosphere = any(
             (isinstance(n, pyast.ImportFrom) and (n.module or "").split(".")[0] == "exospherehost")
             or (isinstance(n, pyast.Import) and any(a.name.split(".")[0] == "exospherehost" for a in n.names))
             for n in tree.body)
+
+    def runtime_notes(self) -> list[tuple[int, str]]:
+        """(line, what rtc does instead) for each `Runtime(...)` argument and `EXOSPHERE_*` name rtc ignores."""
+        notes: list[tuple[int, str]] = []
+        seen_vars: set[str] = set()
+        for node in pyast.walk(self.tree):
+            if isinstance(node, pyast.Call) and _name(node.func) == "Runtime":
+                given = [RUNTIME_PARAMS[i] for i in range(len(node.args)) if i < len(RUNTIME_PARAMS)]
+                given += [k.arg for k in node.keywords if k.arg]
+                ignored = [g for g in given if g in IGNORED_RUNTIME_ARGS]
+                if ignored:
+                    what = "; ".join(f"{g}: {IGNORED_RUNTIME_ARGS[g]}" for g in ignored)
+                    notes.append((node.lineno, f"Runtime({', '.join(f'{g}=...' for g in ignored)}) is ignored by rtc ({what})"))
+            elif (isinstance(node, pyast.Constant) and isinstance(node.value, str) and node.value.startswith("EXOSPHERE_")
+                  and node.value not in seen_vars and len(node.value) < 100):
+                seen_vars.add(node.value)
+                notes.append((node.lineno, f"{node.value} is not set by rtc: there is no Exosphere state manager; "
+                                           "secrets come from the node's `Secrets` (environment or .env under rtc run)"))
+        return sorted(notes)
 
     def node_class(self, name: str) -> PythonNodeClass | None:
         cls = self.classes.get(name)

@@ -55,8 +55,12 @@ def run(args: argparse.Namespace) -> int:
                     print(exc.render(), file=sys.stderr)
                 continue
         graphs, runs = summary["graphs"], summary["runs"]
-        results.append({"file": file, "ok": True, "graphs": graphs, "runs": runs, "diagnostics": []})
+        notes = summary.get("notes", [])
+        results.append({"file": file, "ok": True, "graphs": graphs, "runs": runs, "diagnostics": [],
+                        **({"warnings": notes} if notes else {})})
         if args.format == "text":
+            for note in notes:  # said once: a file that checked clean is not compiled again while unchanged
+                print(f"warning: {note}", file=sys.stderr)
             print(f"ok: {file} ({graphs} graph{'s' * (graphs != 1)}, {runs} run{'s' * (runs != 1)})")
     if args.format == "json":
         print(json.dumps({"files": results}, indent=2, sort_keys=True))
@@ -73,7 +77,46 @@ def _compile(file: str) -> dict:
         modules = load_modules(file)
         pipeline = compile_modules(modules, file)
     compile_cache.remember(file, [m.file for m in modules], pipeline)
-    return {"graphs": len(pipeline.graphs), "runs": len(pipeline.runs)}
+    return {"graphs": len(pipeline.graphs), "runs": len(pipeline.runs), "notes": runtime_notes(pipeline)}
+
+
+def runtime_notes(pipeline) -> list[str]:
+    """What Exosphere node files ask of their Runtime that rtc ignores, with what rtc does instead (once per file)."""
+    import os
+    from pathlib import Path
+
+    from rtc.base.diagnostics import CompileError
+    from rtc.compiler.python_nodes import CodeRoot, find_module
+    from rtc.dsl.python_node import PythonModule
+
+    files: dict[str, None] = {}
+    for node in pipeline.nodes.values():
+        env = pipeline.environments.get(node.env)
+        if not node.python or env is None or env.build is None:
+            continue
+        roots = []
+        for item in env.build.copy_files:
+            host = Path(pipeline.host_path(item.host_path))
+            if host.is_dir():
+                roots.append(CodeRoot(folder=host))
+            elif host.suffix == ".py":
+                dest = item.container_path
+                roots.append(CodeRoot(file=host, name=Path(host.name if dest.endswith("/") else dest).stem))
+        path = find_module(roots, node.python.partition(":")[0])
+        if path is not None:
+            files.setdefault(str(path))
+    notes = []
+    base = os.path.dirname(os.path.abspath(pipeline.source))
+    for path in files:
+        try:
+            module = PythonModule(path, Path(path).read_text(encoding="utf-8"))
+        except (CompileError, OSError, UnicodeDecodeError):
+            continue
+        if not module.exosphere:
+            continue
+        shown = os.path.relpath(path, base)
+        notes += [f"{shown}:{line}: {text}" for line, text in module.runtime_notes()]
+    return notes
 
 
 def _diagnostics(exc) -> list[dict]:
