@@ -164,6 +164,15 @@ def explain_unregistered(exc):
                     f"create`), or put {name}.yml beside this file; `rtc codespec list` shows those registered")
             d = dataclasses.replace(d, message=f"{d.message}: not registered, and no {name}.yml beside this file",
                                     hint=hint if not d.hint else f"{d.hint}; {hint}")
+        elif (d.code == "E401" and d.span is not None and (d.hint or "").startswith("fan out over the list")
+              and _is_template(d.span.file)):
+            m = re.search(r"is (list\[.+\]), but input `([^`]+)` of node `([^`]+)` is (\S+)", d.message)
+            if m:
+                listed, port, node, declared = m.groups()
+                d = dataclasses.replace(d, hint=(
+                    f"a node that unites a fan-out gets the values of every branch as a list (rtc's fan-in; Exosphere "
+                    f"hands it one branch's value): declare node `{node}`'s input as `{port}: {listed}` (not {declared}), "
+                    "or read the value in a step inside the branch"))
         elif d.code == "E301" and d.span is not None and _template_without_nodes(d.span.file):
             folder = os.path.dirname(os.path.abspath(d.span.file)) or "."
             hint = (f"rtc looked for nodes.rt, nodes.yaml or nodes.yml in {folder} (standing in for the nodes an Exosphere "
@@ -178,19 +187,29 @@ def _template_without_nodes(path: str) -> bool:
     """An Exosphere graph template (a top-level `nodes` list) with no `imports` and no nodes file beside it."""
     from rtc.dsl.exosphere_yaml import NODES_FILES
 
-    if not path.endswith((".yaml", ".yml", ".json")):
-        return False
     folder = os.path.dirname(os.path.abspath(path))
     if any(os.path.isfile(os.path.join(folder, name)) for name in NODES_FILES):
         return False
+    doc = _template_doc(path)
+    return doc is not None and not doc.get("imports")
+
+
+def _is_template(path: str) -> bool:
+    return _template_doc(path) is not None
+
+
+def _template_doc(path: str) -> dict | None:
+    """The document of an Exosphere graph template file (a top-level `nodes` list), else None."""
+    if not path.endswith((".yaml", ".yml", ".json")):
+        return None
     try:
         import yaml
 
         with open(path, encoding="utf-8") as f:
             doc = yaml.safe_load(f.read(1 << 20))
     except Exception:  # noqa: BLE001 - only a better hint is at stake
-        return False
-    return isinstance(doc, dict) and isinstance(doc.get("nodes"), list) and not doc.get("imports")
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("nodes"), list) else None
 
 
 def failure_hint(record) -> str:

@@ -109,3 +109,20 @@ def test_a_template_under_graphs_runs_with_its_meaning(tmp_path, docker_client):
     (tmp_path / "wrong.yaml").write_text(wrong)
     bad = rtc("check", "wrong.yaml", cwd=tmp_path)
     assert bad.returncode == 1 and f"the template's nodes are in 2 namespaces ({ns}, Other)" in bad.stderr
+
+
+def test_a_uniting_str_input_gets_a_template_hint(tmp_path):
+    """Issue 20, item 4: the E401 hint speaks of the template, not of .rt's each()."""
+    (tmp_path / "nodes.rt").write_text(
+        'namespace P\nenv box { image = "rtc-test/busybox:1" }\n'
+        'node Split { env = box inputs { text: str } outputs { chunk: str } fanout = true command = ["true"] }\n'
+        'node Up { env = box inputs { chunk: str } outputs { up: str } command = ["true"] }\n'
+        'node Join { env = box inputs { ups: str } command = ["true"] }\n')
+    (tmp_path / "t.yaml").write_text(
+        "nodes:\n"
+        '  - {node_name: Split, namespace: P, identifier: split, inputs: {text: "a b"}, next_nodes: [up]}\n'
+        '  - {node_name: Up, namespace: P, identifier: up, inputs: {chunk: "${{ split.outputs.chunk }}"}, next_nodes: [join]}\n'
+        '  - {node_name: Join, namespace: P, identifier: join, inputs: {ups: "${{ up.outputs.up }}"}, unites: {identifier: split}}\n')
+    done = rtc("check", "t.yaml", cwd=tmp_path)
+    assert done.returncode == 1 and "error[E401]" in done.stderr and "each(" not in done.stderr
+    assert "declare node `Join`'s input as `ups: list[str]` (not str)" in done.stderr
