@@ -9,6 +9,8 @@ own. Runs then name it: `rtc exec --codespec NAME[/versions/N]`, or
 
 from __future__ import annotations
 
+from rtc.cli.numbers import whole
+
 
 def _version(text: str) -> int:
     """A version: a positive number in ASCII digits (int() would take "١" as 1)."""
@@ -36,7 +38,7 @@ def register(subparsers) -> None:
 
     ls = sub.add_parser("list", help="the latest version of each registered codespec, by name")
     ls.add_argument("-p", "--prefix", default="", help="only names starting with this")
-    ls.add_argument("-l", "--limit", type=int, default=1000, help="at most this many (default 1000)")
+    ls.add_argument("-l", "--limit", type=whole, default=1000, help="at most this many (default 1000)")
     ls.set_defaults(func=_list)
 
 

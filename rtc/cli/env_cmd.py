@@ -12,6 +12,8 @@ As with envd, FILE defaults to `build.envd` in the current folder (else
 
 from __future__ import annotations
 
+from rtc.cli.numbers import whole
+
 import sys
 
 DEFAULT_FILES = ("build.envd", "pipeline.rt", "pipeline.yaml")
@@ -39,7 +41,7 @@ def register(subparsers) -> None:
 
     lg = sub.add_parser("logs", help="what the environment's daemons printed (their supervisor's log)")
     target(lg)
-    lg.add_argument("--daemon", type=int, metavar="N", help="only daemon N (0 is the first)")
+    lg.add_argument("--daemon", type=whole, metavar="N", help="only daemon N (0 is the first)")
     lg.set_defaults(func=_logs)
 
     d = sub.add_parser("down", help="stop and remove the environment's container")

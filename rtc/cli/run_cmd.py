@@ -7,6 +7,8 @@ handed over before any parsing here.
 
 from __future__ import annotations
 
+from rtc.cli.numbers import whole
+
 import argparse
 import sys
 
@@ -33,7 +35,7 @@ def register(subparsers) -> None:
 
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="a graph param, parsed by its declared type (repeatable)")
-    p.add_argument("--workers", type=int, help="most containers at once (default: the graph's `workers`)")
+    p.add_argument("--workers", type=whole, help="most containers at once (default: the graph's `workers`)")
     p.add_argument("--no-cache", action="store_true", help="run every step, even those with `cache`; record nothing (see `rtc cache`)")
     registry_option.add(p)
 

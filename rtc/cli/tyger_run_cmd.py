@@ -7,6 +7,8 @@ shares the run options defined here (`add_run_options`, `overrides_from`,
 
 from __future__ import annotations
 
+from rtc.cli.numbers import whole
+
 import argparse
 import json
 import os
@@ -27,10 +29,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="a pipeline (.rt/.yaml), a Tyger codespec or run-spec YAML, or IR JSON; then a run or codespec name")
     p.add_argument("-f", "--file", help="the run specification file (same as the positional FILE)")
     p.add_argument("-c", "--codespec", help="the codespec to run (NAME or NAME/versions/N): of FILE, else registered")
-    p.add_argument("--version", type=int, dest="codespec_version", help="the codespec's version")
+    p.add_argument("--version", type=whole, dest="codespec_version", help="the codespec's version")
     p.add_argument("-b", "--buffer", action="append", default=[], metavar="NAME=ID[,NAME=ID]",
                    help="buffer arguments (`_`: an ephemeral buffer); repeatable")
-    p.add_argument("-r", "--replicas", type=int, help="parallel job replicas (default 1)")
+    p.add_argument("-r", "--replicas", type=whole, help="parallel job replicas (default 1)")
     p.add_argument("--timeout", help='run timeout from creation, e.g. "300s", "1.5h", "2h45m"')
     p.add_argument("--tag", "--buffer-tag", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                    help="tags for buffers the run creates; repeatable")
@@ -38,8 +40,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", help="the target cluster name (recorded; runs here)")
     p.add_argument("--node-pool", dest="node_pool", help="the node pool (recorded; runs here)")
     p.add_argument("--worker-codespec", help="the worker codespec (NAME or NAME/versions/N): of FILE, else registered")
-    p.add_argument("--worker-version", type=int, help="the worker codespec's version")
-    p.add_argument("--worker-replicas", type=int, help="worker replicas (default 1 when a worker is given)")
+    p.add_argument("--worker-version", type=whole, help="the worker codespec's version")
+    p.add_argument("--worker-replicas", type=whole, help="worker replicas (default 1 when a worker is given)")
     p.add_argument("--worker-node-pool", help="the workers' node pool (recorded; runs here)")
 
 
@@ -255,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=("tyger", "graph"), help="only Tyger runs, or only graph runs")
     p.add_argument("--graph", help="only runs of this graph (implies --kind graph)")
     p.add_argument("--status", help="only runs with this status (Running, Succeeded, Failed, Canceled, ...)")
-    p.add_argument("--limit", type=int, help=f"at most this many runs (default {DEFAULT_LIST_LIMIT}, with a warning when cut)")
+    p.add_argument("--limit", type=whole, help=f"at most this many runs (default {DEFAULT_LIST_LIMIT}, with a warning when cut)")
     p.set_defaults(handler=_list)
 
     p = sub.add_parser("cancel", help="cancel a run (Canceling, then Canceled once its containers are stopped)")
@@ -267,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("step", nargs="?", help="a graph run's step: only its lines (a fanned-out step's elements too)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
     p.add_argument("-s", "--since", help="only lines written at or after this date/time, or this long ago (1h, 30m)")
-    p.add_argument("--tail", type=int, help="only the last N lines")
+    p.add_argument("--tail", type=whole, help="only the last N lines")
     p.add_argument("--timestamps", action="store_true", help="prefix each line with its time")
     p.set_defaults(handler=_logs)
     return parser

@@ -216,6 +216,13 @@ OTHER_CASES = {
     "schema-o-too-long": ["schema", "-o", "x" * 300],
     "compile-o-too-long": ["compile", "FILE:params", "-t", "airflow", "-o", "d" * 300],
     "compile-o-too-long-ir": ["compile", "FILE:params", "-t", "ir", "-o", "d" * 300 + ".json"],
+    "exec-replicas-arabic": ["exec", "-f", "FILE:tyger-ok", "-r", "١"],
+    "exec-version-superscript": ["exec", "-f", "FILE:tyger-ok", "--version", "²"],
+    "run-list-limit-arabic": ["run", "list", "--limit", "١٠"],
+    "run-logs-tail-underscore": ["run", "logs", "1", "--tail", "1_0"],
+    "run-workers-arabic": ["run", "FILE:params", "--workers", "٢"],
+    "env-logs-daemon-arabic": ["env", "logs", "FILE:params", "e", "--daemon", "١"],
+    "codespec-list-limit-arabic": ["codespec", "list", "-l", "١"],
     "deploy-schedule-wait-nan": ["deploy", "FILE:params", "--target", "prefect", "--schedule-wait", "nan"],
     "no-such-command": ["no-such-command"],
 }
