@@ -129,7 +129,7 @@ def _proven_io_folder(path: str, run_id: str, owner: str | None, mounted: set[st
         return False
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
         return False
-    if os.path.realpath(path) in mounted:
+    if os.path.normpath(path) in mounted or os.path.realpath(path) in mounted:  # the mounts name it as it was made
         return True
     if owner is None:
         return False
