@@ -42,6 +42,7 @@ from rtc.integrations.local import params as params_module, step_io
 from rtc.integrations.local.ahead import CreatedAhead
 from rtc.integrations.local.masking import SecretMask
 from rtc.integrations.local.progress import Reporter
+from rtc.integrations.tyger.abandoned import mark_io_folder
 
 DEFAULT_WORKERS = max(4, 2 * (os.cpu_count() or 1))
 TAIL_SHOWN = 15
@@ -200,6 +201,7 @@ class GraphRun:
         try:
             self._ensure_images()
             self.work_dir = Path(tempfile.mkdtemp(prefix=f"rtc-{self.run_id}-"))
+            mark_io_folder(self.work_dir, self.run_id)  # so that `rtc gc` can prove it is this run's, if it is killed
             self.reporter.status(f"run {self.run_id}: graph {self.graph.name!r}, {_count(len(self.steps), 'step')}, up to {self.workers} at once")
             self.ahead = CreatedAhead(self.client, self.workers, self.cancel)
             self._schedule()

@@ -39,6 +39,10 @@ def _cache(args: argparse.Namespace):
     """rtc run's cache, or the folder --dir names (which must be one: a mistyped path is not an empty cache)."""
     from rtc.runtime.cache import StepCache
 
+    if args.dir is not None:
+        from rtc.files import output_path
+
+        output_path(args.dir, "--dir")  # a path the file system cannot hold is one message, not a traceback
     if args.dir is not None and not Path(args.dir).is_dir():
         from rtc.base.diagnostics import RtcError
 
