@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "build",
     "run",
     "cache",
+    "artifacts",
     "exec",
     "codespec",
     "buffer",

@@ -124,6 +124,31 @@ class LocalStore:
             _unlink(tmp)
             raise
 
+    # ---------------------------------------------------------------- listing and removing (`rtc artifacts`)
+
+    def blobs(self):
+        """(digest, size, modification time) of every blob in the store, sorted by digest."""
+        found = []
+        top = os.path.join(self.root, "sha256")
+        if not os.path.isdir(top):
+            return found
+        for prefix in sorted(os.listdir(top)):
+            folder = os.path.join(top, prefix)
+            if len(prefix) != 2 or not os.path.isdir(folder):
+                continue
+            for name in sorted(os.listdir(folder)):
+                st = os.lstat(os.path.join(folder, name))
+                if stat.S_ISREG(st.st_mode) and name.startswith(prefix) and len(name) == 64:
+                    found.append((name, st.st_size, st.st_mtime))
+        return found
+
+    def manifest_files(self, digest) -> list[str]:
+        """The digests of the files a folder's manifest names."""
+        return [row[1] for row in json.loads(self._read_blob(digest))["files"]]
+
+    def remove(self, digest) -> None:
+        _unlink(self._blob(digest))
+
     # ---------------------------------------------------------------- reading
 
     def get(self, reference, dest) -> None:

@@ -224,6 +224,12 @@ OTHER_CASES = {
     "env-logs-daemon-arabic": ["env", "logs", "FILE:params", "e", "--daemon", "١"],
     "codespec-list-limit-arabic": ["codespec", "list", "-l", "١"],
     "deploy-schedule-wait-nan": ["deploy", "FILE:params", "--target", "prefect", "--schedule-wait", "nan"],
+    "artifacts-get-traversal": ["artifacts", "get", "../../etc", "out"],
+    "artifacts-get-short-prefix": ["artifacts", "get", "a", "out"],
+    "artifacts-get-long-path": ["artifacts", "get", "abcd", "p" * 300],
+    "artifacts-ls-missing-run": ["artifacts", "ls", "no-such-run"],
+    "artifacts-gc-older-than-nan": ["artifacts", "gc", "--older-than", "nan"],
+    "artifacts-gc-older-than-arabic": ["artifacts", "gc", "--older-than", "١d"],
     "no-such-command": ["no-such-command"],
 }
 TYGER_OK = "name: ok\nimage: busybox\ncommand: [sh, -c, 'cat $INPUT_PIPE']\nbuffers: {inputs: [input]}\n"
