@@ -62,10 +62,10 @@ def golden_target_files(example: Path, target: str) -> dict[Path, str]:
     rendered = importlib.import_module(f"rtc.integrations.{target}").render(pipeline)
     folder = golden_path(example).parent / target
     # rtc's runtime package (rtc/runtime/ itself, shipped beside the files) is left out, and named
-    # `rtc_runtime_<hash>`: a change to rtc's own code is not a change to what a pipeline compiles to.
+    # `rtc_runtime_HASH`: a change to rtc's own code is not a change to what a pipeline compiles to.
     package, shipped = runtime_package()
     return {
-        folder / rel: _ANY_TAG.sub(r"\1:<tag>", text).replace(str(REPO), "<repo>").replace(package, "rtc_runtime_<hash>")
+        folder / rel: _ANY_TAG.sub(r"\1:<tag>", text).replace(str(REPO), "<repo>").replace(package, "rtc_runtime_HASH")
         for rel, text in sorted(rendered.items()) if rel not in shipped
     }
 

@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.prefect import (  # noqa: E402
+from rtc_runtime_HASH.prefect import (  # noqa: E402
     Node, after, each, finish, load_secrets, output, retry_unless_permanent, step,
 )
 

@@ -9,7 +9,7 @@ from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.airflow import (  # noqa: E402
+from rtc_runtime_HASH.airflow import (  # noqa: E402
     RtcNode, RtcSecretsCheck, SECRETS_CHECK_ID, RtcWatcher, rtc_step, rtc_mapped_step,
 )
 

@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.prefect import Node, finish, step  # noqa: E402
+from rtc_runtime_HASH.prefect import Node, finish, step  # noqa: E402
 
 NAMESPACE = "MyProject"
 

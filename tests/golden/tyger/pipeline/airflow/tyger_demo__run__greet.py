@@ -12,7 +12,7 @@ from airflow.sdk import DAG, Param
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # rtc's runtime package is beside this file
-from rtc_runtime_<hash>.airflow import RtcRunJob  # noqa: E402
+from rtc_runtime_HASH.airflow import RtcRunJob  # noqa: E402
 
 
 with DAG(
