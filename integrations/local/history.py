@@ -25,7 +25,7 @@ import threading
 import time
 
 from rtc.integrations.local.progress import Reporter
-from rtc.integrations.tyger.store import TERMINAL, LogWriter, Store, iso
+from rtc.integrations.tyger.store import SQLITE_MAX_INTEGER, TERMINAL, LogWriter, Store, iso
 
 MAX_OUTPUTS_BYTES = 64 * 1024
 
@@ -183,7 +183,7 @@ def list_json(store: Store, since: float | None, limit: int, graph: str | None =
     if where:
         query += " WHERE " + " AND ".join(where)
     query += " ORDER BY g.created_at DESC LIMIT ?"
-    params.append(limit + 1)
+    params.append(min(limit, SQLITE_MAX_INTEGER - 1) + 1)  # a huge --limit is "all", not an SQLite overflow
     with store._connect() as db:
         rows = db.execute(query, params).fetchall()
     return [_run_json(r) for r in rows[:limit]], len(rows) > limit

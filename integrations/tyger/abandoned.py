@@ -82,6 +82,8 @@ def end_graph_run(store: Store, run_id: str, status: str, reason: str | None = N
 
 @dataclass(frozen=True)
 class GraphRunRecord:
+    """A graph run of `rtc run FILE` as the run store holds it."""
+
     id: str
     graph: str
     namespace: str
@@ -177,6 +179,8 @@ def _io_folders_mounted(summaries: list[dict]) -> set[str]:
 
 @dataclass
 class Abandoned:
+    """A run whose owner process is gone, to be finished."""
+
     kind: str  # "graph" | "tyger"
     id: str
     label: str  # the rtc.run label of its containers
@@ -334,6 +338,8 @@ def _summaries(client, label_filters: list[str]) -> list[dict]:
 
 @dataclass
 class Collected:
+    """What `rtc gc` removed (or would remove, with --dry-run)."""
+
     containers: list[str]
     networks: list[str]
     folders: int
