@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtc.runtime import cache as step_cache, contract, step as step_rules
-from rtc.runtime.artifacts import ArtifactError, LocalStore
+from rtc.runtime.artifacts import ArtifactError, open_store
 from rtc.runtime.step import ContractError
 from rtc.base.diagnostics import RtcError
 from rtc.base.home import rtc_home, steps_cache_dir
@@ -161,13 +161,14 @@ def run_graph(
     return run.execute()
 
 
-def artifact_store(environ) -> LocalStore:
-    """Where `file` and `dir` outputs are kept: RTC_STORE (a folder, or file:///folder), else $RTC_HOME/artifacts."""
+def artifact_store(environ):
+    """Where `file` and `dir` outputs are kept: RTC_STORE (a folder, file:///folder or s3://BUCKET/PREFIX),
+    else $RTC_HOME/artifacts."""
     url = environ.get("RTC_STORE") or str(rtc_home() / "artifacts")
-    if "://" in url and not url.startswith("file://"):
-        raise RtcError(f"RTC_STORE={url!r}: rtc run keeps artifacts in a folder (a path or file:///path)",
-                       hint="object stores (s3://) are not supported yet")
-    return LocalStore(url[len("file://"):] if url.startswith("file://") else url)
+    try:
+        return open_store(url)
+    except ArtifactError as exc:
+        raise RtcError(f"RTC_STORE: {exc}") from None
 
 
 class GraphRun:

@@ -9,10 +9,14 @@ port's path is taken only as regular files and folders: a symlink, FIFO,
 socket or device anywhere fails the step, as an outputs file would; so does
 anything over the store's size and entry caps.
 
-`LocalStore` keeps blobs in a folder (`$RTC_HOME/artifacts` by default, or
-`RTC_STORE=/path`), standard library only. Bytes are streamed in 1 MiB chunks,
-never held whole; a blob appears under its digest only once complete
-(written to a temporary name, then renamed), so a reader never sees half.
+`open_store(url)` gives the store a URL names (`RTC_STORE`): a folder (a path
+or `file:///path`: `LocalStore`, standard library only) or an S3-compatible
+bucket (`s3://BUCKET/PREFIX`: `ObjectStore`, over fsspec's s3fs, with the
+endpoint and credentials read as boto3 and the AWS CLI read them:
+`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, ...). Both lay blobs out as
+`<root>/sha256/<2 hex>/<64 hex>`. Bytes are streamed in 1 MiB chunks, never
+held whole; a blob appears under its digest only once complete, so a reader
+never sees half, and every read is checked against its digest.
 """
 
 from __future__ import annotations
@@ -42,59 +46,110 @@ def is_reference(value, kind=None) -> bool:
             and isinstance(value["size"], int) and not isinstance(value["size"], bool) and value["size"] >= 0)
 
 
-class LocalStore:
-    """Blobs in a folder: `<root>/sha256/<2 hex>/<64 hex>`, owner-only."""
+def open_store(url: str):
+    """The store `url` names: a folder (a path, or file:///path) or `s3://BUCKET/PREFIX`."""
+    if url.startswith("file://"):
+        return LocalStore(url[len("file://"):])
+    if "://" not in url:
+        return LocalStore(url)
+    if url.startswith("s3://") and url[len("s3://"):].strip("/"):
+        return ObjectStore(url)
+    raise ArtifactError(f"{url!r} names no artifact store rtc knows: a folder, file:///folder or s3://BUCKET/PREFIX")
 
-    def __init__(self, root):
-        self.root = os.path.abspath(os.fspath(root))
 
-    @property
-    def url(self) -> str:
-        return "file://" + self.root
+def _checked(digest) -> str:
+    if not isinstance(digest, str) or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        raise ArtifactError(f"{digest!r} is not a SHA-256")
+    return digest
 
-    def _blob(self, digest: str) -> str:
-        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
-            raise ArtifactError(f"{digest!r} is not a SHA-256")
-        return os.path.join(self.root, "sha256", digest[:2], digest)
 
-    def has(self, digest: str) -> bool:
-        return os.path.isfile(self._blob(digest))
+class Store:
+    """What every store does: references, folders as manifests, reads checked against digests.
 
-    # ---------------------------------------------------------------- writing
+    A store class says where a blob lives and moves whole blobs: `_put_local` (a regular file of this
+    host -> (digest, size)), `_write_blob`, `_read_blob`, `_get_blob` (to a new local file), `has`,
+    `blobs`, `remove`.
+    """
+
+    url = ""
 
     def put_file(self, path, where="artifact") -> dict:
         """Store the regular file at `path` (never followed through a symlink); its reference."""
-        digest, size = self._put_stream(_open_regular(path, where), where)
+        digest, size = self._put_local(path, where)
         return self._reference("file", digest, size)
 
     def put_dir(self, path, where="artifact") -> dict:
         """Store a folder of regular files and folders: every file, then its manifest; the folder's reference."""
         rows, total = [], 0
         for rel, full in _walk(path, where):
-            digest, size = self._put_stream(_open_regular(full, f"{where}: {rel}"), f"{where}: {rel}")
+            digest, size = self._put_local(full, f"{where}: {rel}")
             total += size
             if total > MAX_ARTIFACT_BYTES:
                 raise ArtifactError(f"{where} holds more than {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
             rows.append([rel, digest, size])
         manifest = json.dumps({"files": rows}, separators=(",", ":"), sort_keys=True).encode()
         digest = hashlib.sha256(manifest).hexdigest()
-        self._write_blob(digest, [manifest])
+        self._write_blob(digest, manifest)
         return self._reference("dir", digest, total)
 
     def _reference(self, kind, digest, size) -> dict:
         return {"artifact": kind, "sha256": digest, "size": size, "uri": f"{self.url}/sha256/{digest}"}
 
-    def _put_stream(self, f, where):
-        """Hash and store what `f` yields; (digest, size). The file is closed."""
+    def manifest_files(self, digest) -> list[str]:
+        """The digests of the files a folder's manifest names."""
+        return [row[1] for row in json.loads(self._read_blob(digest))["files"]]
+
+    def get(self, reference, dest) -> None:
+        """Write the artifact `reference` names to the new path `dest` (a file, or a folder), checking every digest."""
+        if not is_reference(reference):
+            raise ArtifactError(f"not an artifact reference: {json.dumps(reference)[:120]}")
+        if reference["artifact"] == "file":
+            self._get_blob(reference["sha256"], dest)
+            return
+        manifest = json.loads(self._read_blob(reference["sha256"]))
+        os.mkdir(dest, 0o755)
+        for rel, digest, _size in manifest["files"]:
+            parts = rel.split("/")
+            if any(p in ("", ".", "..") for p in parts):
+                raise ArtifactError(f"the manifest of {reference['sha256']} names {rel!r}, which is no path in a folder")
+            target = os.path.join(dest, *parts)
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            self._get_blob(_checked(digest), target)
+
+    def _get_stream(self, src, digest, dest):
+        """Copy the open blob `src` to the new file `dest`, checking its digest; `src` is closed."""
+        h = hashlib.sha256()
+        with src, open(dest, "xb") as out:
+            while chunk := src.read(CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+        if h.hexdigest() != digest:
+            _unlink(dest)
+            raise ArtifactError(f"the store's blob {digest} does not hold what its name says")
+        os.chmod(dest, 0o644)
+
+
+class LocalStore(Store):
+    """Blobs in a folder of this host, owner-only: `<root>/sha256/<2 hex>/<64 hex>`."""
+
+    def __init__(self, root):
+        self.root = os.path.abspath(os.fspath(root))
+        self.url = "file://" + self.root
+
+    def _blob(self, digest: str) -> str:
+        return os.path.join(self.root, "sha256", _checked(digest)[:2], digest)
+
+    def has(self, digest: str) -> bool:
+        return os.path.isfile(self._blob(digest))
+
+    def _put_local(self, path, where):
+        """Hash and copy the file in one pass, to a temporary name renamed to its digest once complete."""
         os.makedirs(os.path.join(self.root, "sha256"), mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.join(self.root, "sha256"), prefix=".in-")
         h, size = hashlib.sha256(), 0
         try:
-            with f, os.fdopen(fd, "wb") as out:
-                while True:
-                    chunk = f.read(CHUNK)
-                    if not chunk:
-                        break
+            with _open_regular(path, where) as f, os.fdopen(fd, "wb") as out:
+                while chunk := f.read(CHUNK):
                     size += len(chunk)
                     if size > MAX_ARTIFACT_BYTES:
                         raise ArtifactError(f"{where} is over {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
@@ -109,7 +164,7 @@ class LocalStore:
             _unlink(tmp)
             raise
 
-    def _write_blob(self, digest, chunks):
+    def _write_blob(self, digest, data: bytes):
         target = self._blob(digest)
         if os.path.isfile(target):
             return
@@ -117,14 +172,25 @@ class LocalStore:
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".in-")
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
+                out.write(data)
             os.replace(tmp, target)
         except BaseException:
             _unlink(tmp)
             raise
 
-    # ---------------------------------------------------------------- listing and removing (`rtc artifacts`)
+    def _read_blob(self, digest) -> bytes:
+        with open(self._blob(digest), "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ArtifactError(f"the store's blob {digest} does not hold what its name says")
+        return data
+
+    def _get_blob(self, digest, dest):
+        try:
+            src = open(self._blob(digest), "rb")
+        except FileNotFoundError:
+            raise ArtifactError(f"artifact {digest} is not in the store at {self.root}") from None
+        self._get_stream(src, digest, dest)
 
     def blobs(self):
         """(digest, size, modification time) of every blob in the store, sorted by digest."""
@@ -142,56 +208,85 @@ class LocalStore:
                     found.append((name, st.st_size, st.st_mtime))
         return found
 
-    def manifest_files(self, digest) -> list[str]:
-        """The digests of the files a folder's manifest names."""
-        return [row[1] for row in json.loads(self._read_blob(digest))["files"]]
-
     def remove(self, digest) -> None:
         _unlink(self._blob(digest))
 
-    # ---------------------------------------------------------------- reading
 
-    def get(self, reference, dest) -> None:
-        """Write the artifact `reference` names to the new path `dest` (a file, or a folder), checking every digest."""
-        if not is_reference(reference):
-            raise ArtifactError(f"not an artifact reference: {json.dumps(reference)[:120]}")
-        if reference["artifact"] == "file":
-            self._copy_blob(reference["sha256"], dest)
-            return
-        manifest = json.loads(self._read_blob(reference["sha256"]))
-        os.mkdir(dest, 0o755)
-        for rel, digest, _size in manifest["files"]:
-            parts = rel.split("/")
-            if any(p in ("", ".", "..") for p in parts):
-                raise ArtifactError(f"the manifest of {reference['sha256']} names {rel!r}, which is no path in a folder")
-            target = os.path.join(dest, *parts)
-            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-            self._copy_blob(digest, target)
+class ObjectStore(Store):
+    """Blobs in an S3-compatible bucket (`s3://BUCKET/PREFIX`), through fsspec's s3fs.
+
+    The endpoint and credentials come from where boto3 and the AWS CLI read them (AWS_ENDPOINT_URL,
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ~/.aws): rtc keeps none of its own, and steps never see
+    them. A file is hashed first, then uploaded straight to its digest's key unless already there
+    (objects cannot be renamed); a second hash during the upload proves it did not change meanwhile.
+    """
+
+    def __init__(self, url):
+        try:
+            import fsspec
+
+            self.fs = fsspec.filesystem("s3")
+        except ImportError:
+            raise ArtifactError("an s3:// artifact store needs the Python packages fsspec and s3fs: "
+                                "pip install 'rtc[s3]'") from None
+        self.url = url.rstrip("/")
+        self.root = self.url[len("s3://"):]
+
+    def _blob(self, digest: str) -> str:
+        return f"{self.root}/sha256/{_checked(digest)[:2]}/{digest}"
+
+    def has(self, digest: str) -> bool:
+        return self.fs.exists(self._blob(digest))
+
+    def _put_local(self, path, where):
+        h, size = hashlib.sha256(), 0
+        with _open_regular(path, where) as f:
+            while chunk := f.read(CHUNK):
+                size += len(chunk)
+                if size > MAX_ARTIFACT_BYTES:
+                    raise ArtifactError(f"{where} is over {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
+                h.update(chunk)
+        digest = h.hexdigest()
+        if not self.has(digest):
+            uploaded = hashlib.sha256()
+            with _open_regular(path, where) as f, self.fs.open(self._blob(digest), "wb") as out:
+                while chunk := f.read(CHUNK):
+                    uploaded.update(chunk)
+                    out.write(chunk)
+            if uploaded.hexdigest() != digest:
+                self.fs.rm(self._blob(digest))
+                raise ArtifactError(f"{where} changed while rtc stored it")
+        return digest, size
+
+    def _write_blob(self, digest, data: bytes):
+        if not self.has(digest):
+            self.fs.pipe(self._blob(digest), data)
 
     def _read_blob(self, digest) -> bytes:
-        with open(self._blob(digest), "rb") as f:
-            data = f.read()
+        data = self.fs.cat(self._blob(digest))
         if hashlib.sha256(data).hexdigest() != digest:
             raise ArtifactError(f"the store's blob {digest} does not hold what its name says")
         return data
 
-    def _copy_blob(self, digest, dest):
+    def _get_blob(self, digest, dest):
         try:
-            src = open(self._blob(digest), "rb")
+            src = self.fs.open(self._blob(digest), "rb")
         except FileNotFoundError:
-            raise ArtifactError(f"artifact {digest} is not in the store at {self.root}") from None
-        h = hashlib.sha256()
-        with src, open(dest, "xb") as out:
-            while True:
-                chunk = src.read(CHUNK)
-                if not chunk:
-                    break
-                h.update(chunk)
-                out.write(chunk)
-        if h.hexdigest() != digest:
-            _unlink(dest)
-            raise ArtifactError(f"the store's blob {digest} does not hold what its name says")
-        os.chmod(dest, 0o644)
+            raise ArtifactError(f"artifact {digest} is not in the store at {self.url}") from None
+        self._get_stream(src, digest, dest)
+
+    def blobs(self):
+        """(digest, size, modification time) of every blob in the bucket's prefix, sorted by digest."""
+        found = []
+        for path, info in sorted(self.fs.find(f"{self.root}/sha256", detail=True).items()):
+            name = path.rsplit("/", 1)[-1]
+            if len(name) == 64 and info.get("type") == "file":
+                modified = info.get("LastModified")
+                found.append((name, int(info.get("size") or 0), modified.timestamp() if modified else 0.0))
+        return found
+
+    def remove(self, digest) -> None:
+        self.fs.rm(self._blob(digest))
 
 
 def _open_regular(path, where):

@@ -112,6 +112,6 @@ def test_a_store_url_rtc_run_cannot_use_is_one_clear_error(tmp_path, docker_clie
     from rtc.base.diagnostics import RtcError
 
     p, _ = pipeline(tmp_path, node("Make", 'echo > "$F_PATH"', outputs="f: file") + "graph g {\n  m = Make()\n}\n")
-    monkeypatch.setenv("RTC_STORE", "s3://bucket/prefix")
-    with pytest.raises(RtcError, match="keeps artifacts in a folder"):
+    monkeypatch.setenv("RTC_STORE", "ftp://host/prefix")
+    with pytest.raises(RtcError, match="names no artifact store rtc knows"):
         run_graph(p, "g", {}, client=docker_client)

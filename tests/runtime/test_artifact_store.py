@@ -51,7 +51,7 @@ def test_a_manifest_naming_a_path_outside_the_folder_is_refused(tmp_path):
     store = LocalStore(tmp_path / "store")
     manifest = json.dumps({"files": [["../escape", "0" * 64, 0]]}, separators=(",", ":"), sort_keys=True).encode()
     digest = hashlib.sha256(manifest).hexdigest()
-    store._write_blob(digest, [manifest])
+    store._write_blob(digest, manifest)
     ref = {"artifact": "dir", "sha256": digest, "size": 0, "uri": "x"}
     with pytest.raises(ArtifactError, match="no path in a folder"):
         store.get(ref, tmp_path / "out")
