@@ -16,6 +16,18 @@ from pathlib import Path
 from rtc.compiler.ir import Graph, Pipeline, Run
 
 
+def source_tag(pipeline: Pipeline) -> str:
+    """The tag naming where a DAG or flow comes from: `source:<namespace>/<file>` (the file name alone,
+    `source:pipeline.rt`, would group unrelated pipelines), at most 100 characters as Airflow allows
+    (a longer one is cut and ends with a hash of the whole)."""
+    tag = f"source:{pipeline.namespace}/{Path(pipeline.source).name}"
+    if len(tag) <= 100:
+        return tag
+    import hashlib
+
+    return tag[:87] + "~" + hashlib.sha256(tag.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 

@@ -14,7 +14,7 @@ from rtc.compiler.ir import Environment, Graph, LiteralValue, Node, OutputRef, P
 from rtc.compiler.types import parse_type
 
 from rtc.integrations.codegen import py_literal
-from rtc.integrations.graph_doc import graph_doc
+from rtc.integrations.graph_doc import graph_doc, source_tag
 
 from .naming import VariableNames, airflow_id
 
@@ -173,7 +173,7 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         step_context(steps[sid], i, pipeline, steps, names, var_of, node_vars[steps[sid].node, policy[sid]])
         for i, sid in enumerate(order)
     ]
-    tags = ["rtc", pipeline.namespace, f"source:{pipeline.namespace}/{Path(pipeline.source).name}", *graph.tags]
+    tags = ["rtc", pipeline.namespace, source_tag(pipeline), *graph.tags]
     watcher = any(s.trigger == "all_done" for s in graph.steps)
     secrets_check = secrets_check_context(graph, pipeline, step_contexts)
     mapped = any(s.mapped for s in graph.steps)
@@ -197,7 +197,7 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         "ordering": [s for s in step_contexts if s["after_vars"]],
         # Step ids are identifiers, so names with a dot cannot clash with one.
         "watcher": watcher,
-        "watcher_task_id": "rtc.run_failed_check",
+        "watcher_task_id": "rtc.steps_succeeded",
         "secrets_check": secrets_check,
         "secrets_check_id": "rtc.check_secrets",
         "uses": {"sdk_names": ["DAG", *(["Param"] if graph.params else [])],

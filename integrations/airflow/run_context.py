@@ -8,7 +8,7 @@ from rtc.runtime import contract
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Pipeline, Run
 from rtc.integrations.codegen import located
-from rtc.integrations.graph_doc import run_doc
+from rtc.integrations.graph_doc import run_doc, source_tag
 
 from .naming import airflow_id
 
@@ -25,7 +25,7 @@ def run_context(pipeline: Pipeline, run: Run) -> dict:
         )
     spec = pipeline.codespecs[run.codespec]
     res = spec.resources
-    tags = ["rtc", pipeline.namespace, f"source:{pipeline.namespace}/{Path(pipeline.source).name}", "tyger-run",
+    tags = ["rtc", pipeline.namespace, source_tag(pipeline), "tyger-run",
             *(f"{k}:{v}" for k, v in sorted(run.tags.items()))]
     if run.cluster:
         tags.append(f"cluster:{run.cluster}")

@@ -18,15 +18,14 @@ from rtc.compiler.ir import Codespec, Environment, Graph, Pipeline, RetryPolicy,
 from rtc.compiler.types import parse_type
 from rtc.integrations import codegen
 from rtc.integrations.codegen import file_stem, located, runtime_package
-from rtc.integrations.graph_doc import graph_doc, run_doc
+from rtc.integrations.graph_doc import graph_doc, run_doc, source_tag
 from rtc.integrations.prefect import deployments
 from rtc.runtime import contract
-from rtc.runtime.step import smallest_retry_delays
+from rtc.runtime.step import smallest_retry_delay
 from rtc.integrations.prefect.names import check_secret_blocks, prefect_name, py_identifier, secret_block_name
 
 # What a run module imports from rtc's runtime package (rtc.runtime.prefect); generated names never shadow them.
 RUNTIME_NAMES = frozenset({"run_job", "start_workers", "stop_workers"})
-MAX_PREFECT_DELAYS = 50  # Prefect refuses more retry delays per task (rtc.runtime.prefect's)
 
 
 def _render(template: str, path: str, **context) -> str:
@@ -81,7 +80,7 @@ def container_settings(env: Environment, source: str) -> dict:
 
 def tags_for(pipeline: Pipeline, extra: list[str]) -> list[str]:
     """Tags from the namespace and the source file, then the graph's or run's own."""
-    tags = ["rtc", f"namespace:{pipeline.namespace}", f"source:{pipeline.namespace}/{Path(pipeline.source).name}", *extra]
+    tags = ["rtc", f"namespace:{pipeline.namespace}", source_tag(pipeline), *extra]
     return list(dict.fromkeys(tags))
 
 
@@ -153,9 +152,11 @@ def _task_options(node, retry: dict | None, const: str) -> list[str]:
     """Prefect's options of a node's task: its name, retries and delays, cache."""
     options = [f"name={codegen.py_literal(node.name)}"]
     if retry:
-        delays = smallest_retry_delays(retry["policy"], retry["retries"], MAX_PREFECT_DELAYS)
+        # One number (the smallest delay before any retry), which Prefect's UI shows (a list shows as NaN);
+        # the runtime waits the rest of each retry's delay (rtc.runtime.prefect.retry_rest).
+        delay = smallest_retry_delay(retry["policy"], retry["retries"])
         options += [f"retries={retry['retries']}",
-                    f"retry_delay_seconds={codegen.py_literal(delays[0] if len(delays) == 1 else delays)}",
+                    f"retry_delay_seconds={codegen.py_literal(delay)}",
                     "retry_condition_fn=retry_unless_permanent"]
     if node.cache is None:
         options.append("persist_result=False")

@@ -9,6 +9,7 @@ cache key) is rtc.runtime.step's and rtc.runtime.cache's, as under every
 target; this module maps it onto DockerOperator, XCom and Airflow's task
 states. See rtc's docs/airflow.md.
 """
+import json
 import os
 import shutil
 import tempfile
@@ -167,6 +168,12 @@ def rtc_bindings(inputs):
     return table, refs
 
 
+def rtc_short(value, limit=40):
+    """A value as one short line of JSON, for names and logs."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def rtc_secret_values(names):
     """Secrets from Airflow Variables named exactly as the secrets; a missing one fails the task."""
     from airflow.sdk.log import mask_secret
@@ -193,6 +200,8 @@ class RtcSecretsCheck(BaseOperator):
     Every first step waits for it; a join `after all_done` refuses to start when it failed.
     """
 
+    custom_operator_name = "rtc: check secrets"
+
     def __init__(self, *, rtc_secrets, **kwargs):
         super().__init__(retries=0, **kwargs)
         self.rtc_secrets = rtc_secrets
@@ -205,6 +214,7 @@ class RtcSecretsCheck(BaseOperator):
                 f"missing secret{'s' if len(missing) > 1 else ''}: {listed}; no container was started. "
                 f"Create the Airflow Variables, e.g. airflow variables set {missing[0]} VALUE"
             )
+        self.log.info("every secret has its Airflow Variable: %s", ", ".join(self.rtc_secrets))
         return True
 
 
@@ -244,6 +254,8 @@ class RtcEach(BaseOperator):
     Airflow maps only over a task's return value, hence this small task before each mapped step.
     """
 
+    custom_operator_name = "rtc: elements of a fan-out"
+
     template_fields = ("rtc_upstream",)
 
     def __init__(self, *, rtc_sources, rtc_upstream=None, **kwargs):
@@ -264,7 +276,8 @@ class RtcEach(BaseOperator):
 
 
 class RtcWatcher(BaseOperator):
-    """Fails the DAG run when a step failed whose failure a join `after all_done` absorbed.
+    """`rtc.steps_succeeded`: fails the DAG run, naming them, when steps failed whose failure a join
+    `after all_done` absorbed.
 
     Airflow decides a run's state from its leaf tasks, and such a join succeeds whatever happened
     above it; rtc's rule is that a run fails when any step failed. This task runs once the steps
@@ -272,17 +285,22 @@ class RtcWatcher(BaseOperator):
     failed: green on a successful run, never a skipped (pink) task.
     """
 
+    custom_operator_name = "rtc: did the steps succeed"
+
     def __init__(self, **kwargs):
         super().__init__(trigger_rule="all_done", retries=0, **kwargs)
 
     def execute(self, context):
         ti = context["ti"]
-        failed = ti.get_ti_count(
-            dag_id=ti.dag_id, task_ids=sorted(self.upstream_task_ids), run_ids=[ti.run_id],
-            states=["failed", "upstream_failed"],
-        )
+        ids = sorted(self.upstream_task_ids)
+        states = ti.get_task_states(dag_id=ti.dag_id, task_ids=ids, run_ids=[ti.run_id]).get(ti.run_id, {})
+        failed = sorted(task for task, state in states.items() if state in ("failed", "upstream_failed"))
         if failed:
-            raise AirflowFailException(f"{failed} step(s) of this graph failed")
+            raise AirflowFailException(
+                f"step{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed (see {'their' if len(failed) > 1 else 'its'} "
+                "log): the run fails, though the join after it ran"
+            )
+        self.log.info("checked %s: every step succeeded or was pruned", ", ".join(ids))
         return None
 
 
@@ -310,13 +328,19 @@ class RtcStep(DockerOperator):
     def execute(self, context):
         node = RTC_NODES[(self.dag_id, self.rtc_node)]
         rtc_skip_below_pruned(self, context)
+        if self.rtc_item is not None:  # the element's name in the UI: `map_index_template`
+            context["rtc_element"] = " ".join(f"{k}={rtc_short(v)}" for k, v in self.rtc_item.items())
         inputs = {
             name: rtc_resolve(name, binding, self.rtc_upstream, context["params"], self.rtc_item)
             for name, binding in self.rtc_inputs.items()
         }
+        self.log.info("inputs: %s", rtc_short(inputs, 200))
         if self.trigger_rule == "all_done" and SECRETS_CHECK_ID in self.upstream_task_ids:
             if context["ti"].xcom_pull(task_ids=SECRETS_CHECK_ID) is None:
-                raise AirflowFailException(f"{SECRETS_CHECK_ID} failed: no container starts while secrets are missing")
+                # Not run, not failed: a task cannot end upstream_failed itself (Airflow sets that state
+                # only from trigger rules, and a setup task, which would, admits only all_success below it).
+                raise AirflowSkipException(f"not run: {SECRETS_CHECK_ID} failed (a secret is missing); "
+                                           "no container starts while secrets are missing")
         self._private_environment = rtc_secret_values(node.secrets)
         key = self.rtc_cache_key(context, inputs, node) if node.cache is not None else None
         if key is not None:
@@ -418,8 +442,10 @@ class RtcStep(DockerOperator):
             step_label = f"{self.task_id}#{map_index}" if mapped else self.task_id
             self.labels = {LABEL_RUN: run_id, LABEL_STEP: step_label, LABEL_PIPELINE: rtc_namespace(self.dag_id)}
             rtc_add_group(self, os.stat(io_dir).st_gid)
+            started = time.monotonic()
             try:
                 super().execute(context)
+                self.log.info("container exited with code 0 after %.1f s", time.monotonic() - started)
             except DockerException as exc:
                 if self.cli.images(name=self.image):
                     raise
@@ -437,7 +463,9 @@ class RtcStep(DockerOperator):
                 if signal is not None:  # the signal wins over any outputs written too
                     return None, signal
                 text = read_io_file(io_dir, os.path.basename(OUTPUTS_FILE), MAX_OUTPUTS_BYTES)
-                return decode_outputs(text, node.outputs, node.fanout, where), None
+                outputs = decode_outputs(text, node.outputs, node.fanout, where)
+                self.log.info("outputs: %s", rtc_short(outputs, 200))
+                return outputs, None
             except IoFileError as exc:
                 raise AirflowFailException(f"{where}: {exc}") from None
             except ContractError as exc:  # a broken contract is a bug, not a transient failure: no retries
@@ -484,7 +512,8 @@ def rtc_mapped_step(task_id, node, inputs, each, each_trigger_rule="all_success"
         elements.set_upstream(list({id(r.operator): r.operator for r in elements.rtc_upstream.values()}.values()))
     table, upstream = rtc_bindings(inputs)
     mapped = RtcMappedStep.partial(
-        task_id=task_id, **node.operator, rtc_node=node.name, rtc_inputs=table, rtc_upstream=upstream, **kwargs,
+        task_id=task_id, **node.operator, rtc_node=node.name, rtc_inputs=table, rtc_upstream=upstream,
+        map_index_template="{{ rtc_element }}", **kwargs,  # each element named by its inputs in the UI
     ).expand(rtc_item=elements.output)
     mapped._operator_name = node.name  # the Airflow UI shows the rtc node
     return mapped

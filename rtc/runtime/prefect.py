@@ -44,7 +44,7 @@ from .contract import (
 )
 from .step import (
     PRUNE, ContractError, PermanentError, bind_inputs, check_result, container_environment, decode_outputs,
-    decode_signal, merge_elements, smallest_retry_delays,
+    decode_signal, merge_elements, smallest_retry_delay,
 )
 
 _POLL_SECONDS = 0.2
@@ -53,11 +53,12 @@ _LOG_TAIL = 20
 
 
 def retry_unless_permanent(task, task_run, state):
-    """Prefect's `retry_condition_fn`: retry failed exits and timeouts, never a PermanentError.
+    """Prefect's `retry_condition_fn`: retry failed exits and timeouts, never a PermanentError or ContractError,
+    nor a Failed state the task returned itself (a step that did not run, or whose last attempt failed).
 
-    Prefect hands the exception the task raised as `state.data`.
+    Prefect hands the exception the task raised as `state.data`; a returned state's data is a result record.
     """
-    return not isinstance(state.data, (PermanentError, ContractError))
+    return isinstance(state.data, BaseException) and not isinstance(state.data, (PermanentError, ContractError))
 
 
 def secret_block_name(secret):
@@ -286,13 +287,10 @@ def retry_rest(spec, run_count):
     return max(0.0, retry_delay(retry["policy"], attempt) - waited)
 
 
-MAX_PREFECT_DELAYS = 50  # Prefect refuses more retry delays per task
-
-
 def prefect_delays(retry):
-    """The smallest delay of each retry (Prefect's `retry_delay_seconds`), without the repeats at the end
-    (Prefect reuses the last one for later retries), at most MAX_PREFECT_DELAYS; `Node.run` waits the rest."""
-    return smallest_retry_delays(retry["policy"], retry["retries"], MAX_PREFECT_DELAYS)
+    """Prefect's `retry_delay_seconds` as a list: one delay, the smallest before any retry (one number, which
+    Prefect's UI shows; a list showed as "NaN"); `Node.run` waits the rest of each retry's delay."""
+    return [smallest_retry_delay(retry["policy"], retry["retries"])]
 
 
 def _recorded_key(context, key, spec):
@@ -530,12 +528,6 @@ class Node:
             "timeout": timeout, "secrets": list(secrets), "fanout": fanout, "retry": retry, "cache": cache,
         }
 
-    @property
-    def retry_delays(self):
-        """Prefect's `retry_delay_seconds`: the smallest delay of each retry (`run` waits the rest)."""
-        delays = prefect_delays(self.spec["retry"]) if self.spec["retry"] else [0.0]
-        return delays[0] if len(delays) == 1 else delays
-
     def _step(self):
         context = TaskRunContext.get()
         naming = getattr(getattr(context, "task", None), "task_run_name", None)
@@ -582,6 +574,16 @@ class Node:
         run_id = context.task_run.id if context else None
         try:
             result = self._run(spec, context, arguments)
+        except Exception as exc:
+            _OUTCOMES[run_id] = ("failed", spec["step"])
+            retries = getattr(getattr(context, "task", None), "retries", 0) or 0
+            final = isinstance(exc, (ContractError, PermanentError)) or task_run.run_count > retries
+            if not final:
+                raise  # Prefect retries it
+            # The last attempt: a Failed state with the message, not a traceback through rtc's code.
+            get_run_logger().error("failed: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            return Failed(message=f"{type(exc).__name__}: {exc}" if not str(exc).startswith(("step ", "output ", "input "))
+                          else str(exc))
         except BaseException:
             _OUTCOMES[run_id] = ("failed", spec["step"])
             raise
@@ -693,7 +695,11 @@ def finish(futures):
         bad = [(i, f) for i, f in enumerate(group) if not f.state.is_completed()]
         for i, f in bad:
             if f.state.name != UPSTREAM_FAILED:
-                failed.append((f"{step_id}[{i}]" if isinstance(future, list) else step_id, _failure(f)))
+                mapped = isinstance(future, list)
+                why = _failure(f)
+                for prefix in (f"step {step_id!r}" + (f" element {i}" if mapped else "") + " ", "failed: "):
+                    why = why[len(prefix):] if why.startswith(prefix) else why  # said once, in the label
+                failed.append((f"{step_id}[{i}]" if mapped else step_id, why))
                 logger.error("step %s failed: %s", *failed[-1])
         if bad:
             continue

@@ -186,8 +186,9 @@ def store_artifact_outputs(store, out_dir, output_types, where):
     for name, kind in artifact_ports(output_types).items():
         path = os.path.join(out_dir, name)
         try:
-            refs[name] = store.put_dir(path, f"output {name!r} of {where}") if kind == "dir" else \
-                store.put_file(path, f"output {name!r} of {where}")
+            # `take`: the step's container has exited and its io folder goes when the run ends.
+            refs[name] = store.put_dir(path, f"output {name!r} of {where}", take=True) if kind == "dir" else \
+                store.put_file(path, f"output {name!r} of {where}", take=True)
         except ArtifactError as exc:
             raise ContractError(str(exc)) from None
     return refs
@@ -284,17 +285,13 @@ def _check_object(value, declared, where):
 # ---------------------------------------------------------------- retries
 
 
-def smallest_retry_delays(policy, retries, limit):
-    """The smallest delay before each of `retries` retries under `policy` (`contract.retry_delay` with its
-    jitter drawn at the least), without the repeats at the end, at most `limit` of them.
-
-    For an orchestrator that waits a fixed list of delays (Prefect's `retry_delay_seconds`, which reuses
-    the last one): it waits these, and the runtime waits the drawn rest of each delay itself.
+def smallest_retry_delay(policy, retries):
+    """The smallest delay before any of `retries` retries under `policy` (`contract.retry_delay` with its
+    jitter drawn at the least): for an orchestrator that waits one fixed delay before each retry
+    (Prefect's `retry_delay_seconds`, one number so that its UI can show it), while the runtime
+    waits the rest of each retry's delay itself.
     """
-    delays = [retry_delay(policy, n, lambda a, b: a) for n in range(1, retries + 1)]
-    while len(delays) > 1 and delays[-1] == delays[-2]:
-        delays.pop()
-    return delays[:limit]
+    return min(retry_delay(policy, n, lambda a, b: a) for n in range(1, retries + 1))
 
 
 # ---------------------------------------------------------------- a fan-out's elements, together

@@ -31,7 +31,7 @@ def test_graph_dag_shape(airflow, airflow_home):
     assert dag["param_schemas"]["prefix"]["type"] == "string"
     tasks = dag["tasks"]
     assert set(tasks) == {"rtc.check_secrets", "load", "clean.each", "clean", "report", "notify",
-                          "rtc.run_failed_check"}
+                          "rtc.steps_succeeded"}
     # Secrets are checked first; the first step and the join wait for it.
     assert tasks["rtc.check_secrets"]["upstream"] == []
     assert tasks["load"]["upstream"] == ["rtc.check_secrets"]
@@ -45,8 +45,8 @@ def test_graph_dag_shape(airflow, airflow_home):
     assert tasks["notify"]["upstream"] == ["report", "rtc.check_secrets"]
     assert tasks["notify"]["trigger_rule"] == "all_done"
     # The watcher waits only for what the join waits for, and runs (green) on every run.
-    assert tasks["rtc.run_failed_check"]["trigger_rule"] == "all_done"
-    assert tasks["rtc.run_failed_check"]["upstream"] == ["report"]
+    assert tasks["rtc.steps_succeeded"]["trigger_rule"] == "all_done"
+    assert tasks["rtc.steps_succeeded"]["upstream"] == ["report"]
     load = tasks["load"]
     assert (load["retries"], load["retry_delay"], load["retry_exponential_backoff"], load["max_retry_delay"]) == (
         2, 1.0, 2.0, 30.0)

@@ -28,7 +28,7 @@ def test_prune_skips_what_is_below_and_the_run_succeeds(airflow, airflow_home, d
     assert "gate:return_value" not in xcom and "below:return_value" not in xcom
     # ... the join ran, with None for the pruned step's output; the failure watcher did not fire.
     assert xcom["join:return_value"] == {"got": {"x": None}}
-    assert tasks["rtc.run_failed_check"]["state"] == "success"  # green: no step it watches failed
+    assert tasks["rtc.steps_succeeded"]["state"] == "success"  # green: no step it watches failed
     # The pruned element of the fan-out is skipped and contributes no entry downstream.
     assert [tasks[f"some[{i}]"]["state"] for i in range(3)] == ["success", "skipped", "success"]
     assert xcom["total:return_value"] == {"got": {"x": [0, 2]}}

@@ -76,7 +76,7 @@ NODE_Publish = Node(
 
 
 @task(
-    name="Publish", retries=2, retry_delay_seconds=[1.0, 2.0], retry_condition_fn=retry_unless_permanent,
+    name="Publish", retries=2, retry_delay_seconds=1.0, retry_condition_fn=retry_unless_permanent,
     persist_result=False,
 )
 def Publish(summary: str):

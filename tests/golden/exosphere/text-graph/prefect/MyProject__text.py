@@ -32,7 +32,7 @@ NODE_SplitNode = Node(
 
 
 @task(
-    name="SplitNode", retries=2, retry_delay_seconds=[0.25, 0.75], retry_condition_fn=retry_unless_permanent,
+    name="SplitNode", retries=2, retry_delay_seconds=0.25, retry_condition_fn=retry_unless_permanent,
     persist_result=False,
 )
 def SplitNode(text: str, sep: str):
@@ -48,7 +48,7 @@ NODE_ShoutNode = Node(
 
 
 @task(
-    name="ShoutNode", retries=2, retry_delay_seconds=[0.25, 0.75], retry_condition_fn=retry_unless_permanent,
+    name="ShoutNode", retries=2, retry_delay_seconds=0.25, retry_condition_fn=retry_unless_permanent,
     persist_result=False,
 )
 def ShoutNode(word: str, suffix: str):
@@ -64,8 +64,8 @@ NODE_MeasureNode = Node(
 
 
 @task(
-    name="MeasureNode", retries=2, retry_delay_seconds=[0.25, 0.75],
-    retry_condition_fn=retry_unless_permanent, persist_result=False,
+    name="MeasureNode", retries=2, retry_delay_seconds=0.25, retry_condition_fn=retry_unless_permanent,
+    persist_result=False,
 )
 def MeasureNode(loud: str, weight: int):
     return NODE_MeasureNode.run({"loud": loud, "weight": weight})
@@ -80,7 +80,7 @@ NODE_MergeNode = Node(
 
 
 @task(
-    name="MergeNode", retries=2, retry_delay_seconds=[0.25, 0.75], retry_condition_fn=retry_unless_permanent,
+    name="MergeNode", retries=2, retry_delay_seconds=0.25, retry_condition_fn=retry_unless_permanent,
     persist_result=False,
 )
 def MergeNode(louds: list[str], sizes: list[int]):
@@ -96,7 +96,7 @@ NODE_ReportNode = Node(
 
 
 @task(
-    name="ReportNode", retries=2, retry_delay_seconds=[0.25, 0.75], retry_condition_fn=retry_unless_permanent,
+    name="ReportNode", retries=2, retry_delay_seconds=0.25, retry_condition_fn=retry_unless_permanent,
     persist_result=False,
 )
 def ReportNode(sentence: str, total: int):
