@@ -432,7 +432,7 @@ class GraphRun:
         for reference, rel in placed:
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             try:
-                self.store.get(reference, folder / rel)
+                self.store.stage(reference, folder / rel)
             except ArtifactError as exc:
                 raise RtcError(f"input {rel.split('/')[0]!r}: {exc}") from None
         return folder

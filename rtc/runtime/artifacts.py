@@ -21,6 +21,7 @@ never sees half, and every read is checked against its digest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -73,16 +74,20 @@ class Store:
 
     url = ""
 
-    def put_file(self, path, where="artifact") -> dict:
-        """Store the regular file at `path` (never followed through a symlink); its reference."""
-        digest, size = self._put_local(path, where)
+    def put_file(self, path, where="artifact", take=False) -> dict:
+        """Store the regular file at `path` (never followed through a symlink); its reference.
+
+        `take`: the file is the store's from now on (a step's output, which no one writes again):
+        a store may keep the file itself instead of a copy.
+        """
+        digest, size = self._put_local(path, where, take)
         return self._reference("file", digest, size)
 
-    def put_dir(self, path, where="artifact") -> dict:
+    def put_dir(self, path, where="artifact", take=False) -> dict:
         """Store a folder of regular files and folders: every file, then its manifest; the folder's reference."""
         rows, total = [], 0
         for rel, full in _walk(path, where):
-            digest, size = self._put_local(full, f"{where}: {rel}")
+            digest, size = self._put_local(full, f"{where}: {rel}", take)
             total += size
             if total > MAX_ARTIFACT_BYTES:
                 raise ArtifactError(f"{where} holds more than {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
@@ -116,6 +121,10 @@ class Store:
             os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
             self._get_blob(_checked(digest), target)
 
+    def stage(self, reference, dest) -> None:
+        """Put an artifact's bytes at `dest` for a step to read (mounted read-only): `get`, or cheaper where a store can."""
+        self.get(reference, dest)
+
     def _get_stream(self, src, digest, dest):
         """Copy the open blob `src` to the new file `dest`, checking its digest; `src` is closed."""
         h = hashlib.sha256()
@@ -142,19 +151,26 @@ class LocalStore(Store):
     def has(self, digest: str) -> bool:
         return os.path.isfile(self._blob(digest))
 
-    def _put_local(self, path, where):
-        """Hash and copy the file in one pass, to a temporary name renamed to its digest once complete."""
+    def _put_local(self, path, where, take=False):
+        """Hash the file and keep it under its digest: with `take`, a hard link to it where the file system
+        allows (its writer, the step's container, has exited), else a copy made in the same pass as the hash."""
         os.makedirs(os.path.join(self.root, "sha256"), mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.join(self.root, "sha256"), prefix=".in-")
+        tmp = os.path.join(self.root, "sha256", f".in-{os.getpid()}-{os.urandom(8).hex()}")
         h, size = hashlib.sha256(), 0
         try:
-            with _open_regular(path, where) as f, os.fdopen(fd, "wb") as out:
-                while chunk := f.read(CHUNK):
-                    size += len(chunk)
-                    if size > MAX_ARTIFACT_BYTES:
-                        raise ArtifactError(f"{where} is over {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
-                    h.update(chunk)
-                    out.write(chunk)
+            with _open_regular(path, where) as f:
+                linked = take and _link_open_file(f, path, tmp)
+                with contextlib.nullcontext() if linked else open(tmp, "xb") as out:
+                    while chunk := f.read(CHUNK):
+                        size += len(chunk)
+                        if size > MAX_ARTIFACT_BYTES:
+                            raise ArtifactError(f"{where} is over {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
+                        h.update(chunk)
+                        if out is not None:
+                            out.write(chunk)
+                if linked and os.fstat(f.fileno()).st_size != size:
+                    raise ArtifactError(f"{where} changed while rtc stored it")
+            os.chmod(tmp, 0o444)  # a blob is never written again (a step's link to it is mounted read-only too)
             digest = h.hexdigest()
             target = self._blob(digest)
             os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
@@ -191,6 +207,22 @@ class LocalStore(Store):
         except FileNotFoundError:
             raise ArtifactError(f"artifact {digest} is not in the store at {self.root}") from None
         self._get_stream(src, digest, dest)
+
+    def stage(self, reference, dest) -> None:
+        """A step's input file as a hard link to the blob (no copy; it is mounted read-only), where the file
+        system allows; a folder's files likewise. Elsewhere a checked copy (`get`). The blob's digest was
+        checked when it was stored, and the store's folder is its owner's only."""
+        if not is_reference(reference):
+            raise ArtifactError(f"not an artifact reference: {json.dumps(reference)[:120]}")
+        if reference["artifact"] == "dir":
+            self.get(reference, dest)
+            return
+        try:
+            os.link(self._blob(reference["sha256"]), dest)
+        except FileNotFoundError:
+            raise ArtifactError(f"artifact {reference['sha256']} is not in the store at {self.root}") from None
+        except OSError:  # another file system, or links refused: copy
+            self._get_blob(reference["sha256"], dest)
 
     def blobs(self):
         """(digest, size, modification time) of every blob in the store, sorted by digest."""
@@ -238,7 +270,7 @@ class ObjectStore(Store):
     def has(self, digest: str) -> bool:
         return self.fs.exists(self._blob(digest))
 
-    def _put_local(self, path, where):
+    def _put_local(self, path, where, take=False):
         h, size = hashlib.sha256(), 0
         with _open_regular(path, where) as f:
             while chunk := f.read(CHUNK):
@@ -287,6 +319,21 @@ class ObjectStore(Store):
 
     def remove(self, digest) -> None:
         self.fs.rm(self._blob(digest))
+
+
+def _link_open_file(f, path, tmp) -> bool:
+    """A hard link `tmp` to the open file `f`, made through `path` and kept only when it is the very file
+    `f` is (so a symlink or another file swapped in at `path` is never stored); False where links are
+    refused (another file system, protected hard links)."""
+    try:
+        os.link(path, tmp)  # link() never follows a symlink: at worst it links the symlink, refused below
+    except OSError:
+        return False
+    linked, opened = os.lstat(tmp), os.fstat(f.fileno())
+    if (linked.st_dev, linked.st_ino) != (opened.st_dev, opened.st_ino):
+        _unlink(tmp)
+        return False
+    return True
 
 
 def _open_regular(path, where):

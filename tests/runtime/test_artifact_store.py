@@ -77,3 +77,17 @@ def test_caps_on_size_and_entries(tmp_path, monkeypatch):
                                    {"artifact": "file", "sha256": "../../etc", "size": 1, "uri": ""}])
 def test_only_references_are_references(value):
     assert not is_reference(value)
+
+
+def test_a_taken_file_is_kept_without_a_copy_and_a_given_one_is_copied(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    (tmp_path / "taken").write_bytes(b"t" * 1000)
+    (tmp_path / "given").write_bytes(b"g" * 1000)
+    taken = store.put_file(tmp_path / "taken", take=True)
+    given = store.put_file(tmp_path / "given")
+    blob = lambda ref: tmp_path / "store" / "sha256" / ref["sha256"][:2] / ref["sha256"]  # noqa: E731
+    assert os.path.samefile(blob(taken), tmp_path / "taken")  # a step's output: the same file, no copy
+    assert not os.path.samefile(blob(given), tmp_path / "given")  # a user's file is never touched
+    assert oct((tmp_path / "given").stat().st_mode & 0o777) == oct(0o644)
+    store.stage(taken, tmp_path / "input")
+    assert os.path.samefile(tmp_path / "input", blob(taken))  # a step's input: a link, mounted read-only
