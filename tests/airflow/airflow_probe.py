@@ -27,6 +27,7 @@ def shape(dag) -> dict:
     for task in dag.tasks:
         tasks[task.task_id] = {
             "type": type(task).__name__,
+            "operator": task.operator_name,  # what the UI shows as the task's operator
             "upstream": sorted(task.upstream_task_ids),
             "retries": task.retries,
             "retry_delay": task.retry_delay.total_seconds() if task.retry_delay else None,
@@ -79,6 +80,8 @@ def run_test(folder: str, dag_id: str, conf: dict, variables: dict) -> dict:
         for ti in run.get_task_instances(session=session):
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
             out["tasks"][key] = {"state": str(ti.state), "try_number": ti.try_number}
+            if ti.map_index >= 0:  # the element's name in the UI (map_index_template)
+                out["tasks"][key]["name"] = ti.rendered_map_index
         from airflow.models.taskinstancehistory import TaskInstanceHistory
 
         history = session.query(TaskInstanceHistory).filter(TaskInstanceHistory.dag_id == dag_id,
