@@ -62,8 +62,10 @@ def ensure_tables(store: Store) -> None:
 
     _ensure_table(store)
     if not getattr(store, "_graph_history_ready", False):
+        from rtc.integrations.tyger.store import _retry_locked
+
         with store._connect() as db:
-            db.executescript(_SCHEMA)
+            _retry_locked(lambda: db.executescript(_SCHEMA))
         store._graph_history_ready = True
 
 

@@ -57,8 +57,10 @@ UNSTARTED_GRACE_SECONDS = 300
 
 def _ensure_table(store: Store) -> None:
     if not getattr(store, "_graph_runs_ready", False):
+        from rtc.integrations.tyger.store import _retry_locked  # two first runs at once (store.py)
+
         with store._connect() as db:
-            db.executescript(_SCHEMA)
+            _retry_locked(lambda: db.executescript(_SCHEMA))
         store._graph_runs_ready = True
 
 

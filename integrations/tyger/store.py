@@ -136,7 +136,7 @@ class Store:
             if not regular:
                 raise self._unusable("it is not a regular file")
             with self._connect() as db:
-                db.executescript(_SCHEMA)
+                _retry_locked(lambda: db.executescript(_SCHEMA))
                 columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
                 if "owner" not in columns:  # a store of an older rtc: its runs' owners are unknown (never reconciled)
                     try:
@@ -312,7 +312,7 @@ def _connection(path: Path) -> sqlite3.Connection:
         except sqlite3.Error as exc:
             raise sqlite3.DatabaseError(str(exc)) from None
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            _retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
             db.execute("PRAGMA busy_timeout=30000")
             db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash may lose the last commit, never corrupt
         except sqlite3.DatabaseError:
@@ -322,6 +322,24 @@ def _connection(path: Path) -> sqlite3.Connection:
         connections[key] = db
         _OPENED.add((st.st_dev, st.st_ino))
     return db
+
+
+def _retry_locked(action, seconds: float = 30.0):
+    """`action()`, again while SQLite says "database is locked" without waiting for its busy timeout.
+
+    Two rtc processes opening a new store at once: one turns it to WAL or creates the tables while the
+    other does the same, and SQLite answers SQLITE_BUSY at once for those (no busy handler is called).
+    """
+    deadline = time.monotonic() + seconds
+    delay = 0.01
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def _json_column(row: sqlite3.Row, column: str, what: str):

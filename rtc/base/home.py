@@ -42,7 +42,10 @@ def prepare(home: Path, subfolders: tuple[str, ...] = ("buffers", "logs")) -> No
         raise _unusable(home, "it is a file, not a folder")
     try:
         if info is None:
-            home.mkdir(mode=DIR_MODE, parents=True)
+            try:
+                home.mkdir(mode=DIR_MODE, parents=True)
+            except FileExistsError:  # another rtc made it meanwhile (two first runs at once): use it as found
+                return prepare(home, subfolders)
         elif stat.S_IMODE(info.st_mode) & 0o077:
             tighten(home)  # a home from before rtc kept it private: fix it once, everything in it
         for name in subfolders:

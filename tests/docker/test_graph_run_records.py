@@ -158,3 +158,27 @@ def test_watch_follows_a_graph_run_and_unknown_ids_are_named(tmp_path, namespace
         proc.communicate(timeout=60)
     missing = rtc("run", "show", "etl-20260101-000000-abcdef")
     assert missing.returncode == 1 and "graph run etl-20260101-000000-abcdef not found" in missing.stderr
+
+
+def test_two_runs_and_their_fan_outs_write_the_store_at_once(tmp_path, namespace):
+    """Concurrent writers: two `rtc run` processes, each with worker threads recording elements, lose nothing."""
+    items = json.dumps({"items": [str(i) for i in range(8)]}).replace('"', '\\"')
+    p = pipeline(
+        tmp_path,
+        [node("Make", sh(f'printf "{items}" > "$RTC_OUTPUTS_FILE"'), outputs=[("items", "list[str]")]),
+         node("Echo", sh('echo "got $RTC_INPUTS"'), inputs=[("item", "str")])],
+        [step("make", "Make"), step("echo", "Echo", [("item", out("make", "items"), "str", True)])],
+        namespace=namespace, workers=4,
+    )
+    path = write_ir(tmp_path, p)
+    procs = [subprocess.Popen([*RTC, "run", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    ids = graph_ids(status="Succeeded")
+    assert len(ids) == 2
+    for run_id in ids:
+        steps = {s["step"]: s for s in json.loads(rtc("run", "show", run_id).stdout)["steps"]}
+        assert steps["echo"]["elements"] == 8 and steps["echo"]["status"] == "Succeeded"
+        logs = rtc("run", "logs", run_id, "echo").stdout.splitlines()
+        assert sorted(logs) == sorted(f'[echo#{i}] got {{"item": "{i}"}}' for i in range(8))
