@@ -65,3 +65,16 @@ def test_a_cpu_request_over_the_engines_share_limit_runs(tmp_path, docker_client
     assert done.returncode == 0, done.stderr.decode()
     assert "ran" in done.stderr.decode() and "cpu-shares" not in done.stderr.decode()
     assert leftovers(docker_client) == []
+
+
+def test_tyger_fields_rtc_does_not_take_yet_say_so(tmp_path):
+    """Issue 20, item 7 (what is left): no misleading `did you mean 'resources'?` for sockets, identity, shm."""
+    (tmp_path / "sock.yml").write_text(
+        "name: sock\nimage: rtc-test/busybox:1\ncommand: [sh]\nidentity: my-id\n"
+        "sockets:\n  - {port: 9002, inputBuffer: input, outputBuffer: output}\n"
+        "buffers: {inputs: [input], outputs: [output]}\nresources:\n  shm: 1Gi\n")
+    done = rtc("check", str(tmp_path / "sock.yml"))
+    err = done.stderr.decode()
+    assert done.returncode == 1 and "did you mean" not in err
+    assert "Tyger's `sockets` (a buffer relayed to a TCP port the job listens on) is not supported by rtc yet" in err
+    assert "Tyger's `identity`" in err and "Tyger's `resources.shm`" in err
