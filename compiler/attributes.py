@@ -88,12 +88,13 @@ SCHEMAS: dict[str, Schema] = {
             "kind": V.read_str,
             "endpoints": V.read_int_map,
             "version": V.read_int,
+            "identity": V.read_str,
         },
         blocks=("resources",),
         required=("image",),
     ),
     "resources": Schema(
-        attrs={name: V.read_scalar for name in ("cpu", "memory", "cpu_limit", "memory_limit", "gpu")},
+        attrs={name: V.read_scalar for name in ("cpu", "memory", "cpu_limit", "memory_limit", "gpu", "shm")},
     ),
     "run": Schema(
         attrs={

@@ -385,6 +385,7 @@ class Resources(Model):
     memory_request: str | None = None
     memory_limit: str | None = None
     gpu: str | None = None
+    shm: str | None = _doc("Tyger's `resources.shm`: the size of /dev/shm (Docker's --shm-size).", default=None)
 
     def cores(self, which: Literal["request", "limit"]) -> float | None:
         from rtc.base.quantities import cpu_cores
@@ -416,6 +417,7 @@ class Codespec(Model):
     resources: Resources = _doc(default_factory=Resources)
     max_replicas: int | None = None
     endpoints: dict[str, int] = _doc("Worker codespecs: endpoint name to port.", default_factory=dict)
+    identity: str | None = _doc("Tyger's workload identity: recorded and shown; it has no meaning on this machine.", default=None)
     span: Span = None
 
 

@@ -77,6 +77,7 @@ def lower_codespec(ctx: Context, name: str, items: list, span: Span, label: str)
         resources=resources,
         max_replicas=max_replicas,
         endpoints=endpoints,
+        identity=view.get("identity"),
         span=ctx.ir_span(span),
     )
 
@@ -99,7 +100,8 @@ def _resources(ctx: Context, view: BlockView, label: str) -> ir.Resources:
     if sub is None:
         return ir.Resources()
     res = read_block(ctx, "resources", sub.items, sub.span, f"the resources of {label}")
-    for key, parse in (("cpu", cpu_cores), ("cpu_limit", cpu_cores), ("memory", memory_bytes), ("memory_limit", memory_bytes)):
+    for key, parse in (("cpu", cpu_cores), ("cpu_limit", cpu_cores), ("memory", memory_bytes), ("memory_limit", memory_bytes),
+                       ("shm", memory_bytes)):
         if res.get(key) is not None:
             try:
                 parse(res.get(key))
@@ -111,6 +113,7 @@ def _resources(ctx: Context, view: BlockView, label: str) -> ir.Resources:
         cpu_limit=res.get("cpu_limit"),
         memory_limit=res.get("memory_limit"),
         gpu=res.get("gpu"),
+        shm=None if res.get("shm") is None else str(res.get("shm")),
     )
 
 

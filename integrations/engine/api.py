@@ -359,7 +359,8 @@ def container_config(spec, auto_remove: bool = False) -> tuple[dict, str | None]
         config["WorkingDir"] = spec.workdir
     if spec.entrypoint is not None:
         config["Entrypoint"] = list(spec.entrypoint)
-    for option, key in (("nano_cpus", "NanoCpus"), ("mem_limit", "Memory"), ("cpu_shares", "CpuShares"), ("mem_reservation", "MemoryReservation")):
+    for option, key in (("nano_cpus", "NanoCpus"), ("mem_limit", "Memory"), ("cpu_shares", "CpuShares"),
+                        ("mem_reservation", "MemoryReservation"), ("shm_size", "ShmSize")):
         if getattr(spec, option) is not None:
             host[key] = getattr(spec, option)
     if spec.network is not None:

@@ -78,6 +78,7 @@ class ContainerSpec:
     mem_limit: int | None = None
     cpu_shares: int | None = None
     mem_reservation: int | None = None
+    shm_size: int | None = None  # bytes of /dev/shm (Tyger's resources.shm)
     # A user-defined network to join (Tyger distributed runs); containers there resolve each other by name.
     network: str | None = None
     # Supplementary groups of the container's process (the group that may write the step's io folder).
@@ -123,7 +124,7 @@ def create_container(client, spec: ContainerSpec):
         kwargs["entrypoint"] = list(spec.entrypoint)
     if spec.group_add:
         kwargs["group_add"] = [str(g) for g in spec.group_add]
-    for option in ("nano_cpus", "mem_limit", "cpu_shares", "mem_reservation", "network"):
+    for option in ("nano_cpus", "mem_limit", "cpu_shares", "mem_reservation", "shm_size", "network"):
         if getattr(spec, option) is not None:
             kwargs[option] = getattr(spec, option)
     if spec.ports:

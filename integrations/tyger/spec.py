@@ -29,7 +29,7 @@ _RUN_DEFAULTS = {
 _WORKER_DEFAULTS = {"codespec_version": None, "replicas": 1, "node_pool": None}
 _CODESPEC_DEFAULTS = {
     "version": 1, "kind": "job", "inputs": [], "outputs": [], "command": [], "args": [], "working_dir": None,
-    "env": {}, "resources": {}, "max_replicas": None, "endpoints": {},
+    "env": {}, "resources": {}, "max_replicas": None, "endpoints": {}, "identity": None,
 }
 
 
@@ -66,6 +66,7 @@ class Resources:
         self.memory_request = data.get("memory_request")
         self.memory_limit = data.get("memory_limit")
         self.gpu = data.get("gpu")
+        self.shm = data.get("shm")
 
     def cores(self, which: str) -> float | None:
         text = self.cpu_request if which == "request" else self.cpu_limit
@@ -290,7 +291,8 @@ def tyger_codespec(cs: Codespec) -> dict:
     """A codespec as Tyger writes it (camelCase keys, empty fields left out)."""
     requests = {k: v for k, v in {"cpu": cs.resources.cpu_request, "memory": cs.resources.memory_request}.items() if v}
     limits = {k: v for k, v in {"cpu": cs.resources.cpu_limit, "memory": cs.resources.memory_limit}.items() if v}
-    resources = {k: v for k, v in {"requests": requests, "limits": limits, "gpu": cs.resources.gpu}.items() if v}
+    resources = {k: v for k, v in {"requests": requests, "limits": limits, "gpu": cs.resources.gpu,
+                                   "shm": cs.resources.shm}.items() if v}
     out = {
         "kind": cs.kind,
         "name": cs.name,
@@ -304,6 +306,7 @@ def tyger_codespec(cs: Codespec) -> dict:
         "resources": resources,
         "maxReplicas": cs.max_replicas,
         "endpoints": cs.endpoints,
+        "identity": cs.identity,
     }
     return {k: v for k, v in out.items() if v not in (None, [], {})}
 
@@ -405,6 +408,8 @@ def docker_resources(cs: Codespec) -> dict:
         out["mem_limit"] = r.memory_bytes("limit")
     if r.memory_request:
         out["mem_reservation"] = r.memory_bytes("request")
+    if r.shm:
+        out["shm_size"] = quantities.memory_bytes(r.shm)
     return out
 
 

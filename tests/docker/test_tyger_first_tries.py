@@ -68,13 +68,30 @@ def test_a_cpu_request_over_the_engines_share_limit_runs(tmp_path, docker_client
 
 
 def test_tyger_fields_rtc_does_not_take_yet_say_so(tmp_path):
-    """Issue 20, item 7 (what is left): no misleading `did you mean 'resources'?` for sockets, identity, shm."""
+    """Issue 20, item 7 (what is left): no misleading `did you mean 'resources'?` for sockets."""
     (tmp_path / "sock.yml").write_text(
-        "name: sock\nimage: rtc-test/busybox:1\ncommand: [sh]\nidentity: my-id\n"
+        "name: sock\nimage: rtc-test/busybox:1\ncommand: [sh]\n"
         "sockets:\n  - {port: 9002, inputBuffer: input, outputBuffer: output}\n"
-        "buffers: {inputs: [input], outputs: [output]}\nresources:\n  shm: 1Gi\n")
+        "buffers: {inputs: [input], outputs: [output]}\n")
     done = rtc("check", str(tmp_path / "sock.yml"))
     err = done.stderr.decode()
     assert done.returncode == 1 and "did you mean" not in err
     assert "Tyger's `sockets` (a buffer relayed to a TCP port the job listens on) is not supported by rtc yet" in err
-    assert "Tyger's `identity`" in err and "Tyger's `resources.shm`" in err
+
+
+def test_shm_sizes_dev_shm_and_identity_is_recorded(tmp_path, docker_client):
+    """Issue 20, item 7: `resources.shm` is Docker's --shm-size; `identity` is recorded and shown (no local meaning)."""
+    (tmp_path / "shm.yml").write_text(
+        "name: shm\nimage: rtc-test/busybox:1\nidentity: my-identity\nbuffers: {outputs: [output]}\n"
+        "resources: {shm: 96Mi}\n"
+        'command: [sh, -c, "df -k /dev/shm | tail -n 1 | awk \'{print $2}\' > $OUTPUT_PIPE"]\n')
+    done = rtc("exec", "-f", str(tmp_path / "shm.yml"))
+    assert (done.returncode, done.stdout) == (0, b"98304\n"), done.stderr.decode()
+    shown = json.loads(rtc("run", "show", "1").stdout)
+    assert shown["job"]["codespec"]["identity"] == "my-identity"
+    assert shown["job"]["codespec"]["resources"] == {"shm": "96Mi"}
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: bad\nimage: rtc-test/busybox:1\nresources: {shm: lots}\n")
+    refused = rtc("check", str(bad))
+    assert refused.returncode == 1 and "bad.yml:3:18" in refused.stderr.decode()
+    assert leftovers(docker_client) == []
