@@ -186,7 +186,7 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
         if key not in tasks:
             const = py_identifier(node.name, taken, prefix="NODE_")
             fn = py_identifier(node.name, taken)
-            local = {const}
+            local = {const, "wait_for", "return_state", "deferred"}  # names Task.submit/map take themselves
             params = [(i.name, py_identifier(i.name, local), annotation(i.type)) for i in node.inputs]
             tasks[key] = {
                 "const": const, "fn": fn,
@@ -195,6 +195,7 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
                 "decorator": _call("@task", _task_options(node, retry, const), 0),
                 "params": [f"{py}: {ann}" for _, py, ann in params],
                 "call": "{" + ", ".join(f"{codegen.py_literal(name)}: {py}" for name, py, _ in params) + "}",
+                "py": {name: py for name, py, _ in params},  # the call sites' keywords
                 "uses_any": any("Any" in ann for _, _, ann in params),
             }
         task_of_step[step_id] = tasks[key]
@@ -230,7 +231,7 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
                 uses.add("output")
             if step.mapped and not si.each:
                 value = f"unmapped({value})"
-            args.append(f"{py_identifier(si.name, set(MODULE_NAMES))}={value}")
+            args.append(f"{task_of_step[step_id]['py'][si.name]}={value}")
         after = [var[u] for u in sorted(step.upstream) if u not in data]
         if after:
             args.append(f"wait_for=after({', '.join(after)})")

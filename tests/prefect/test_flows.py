@@ -105,3 +105,51 @@ def test_hostile_strings_arrive_unchanged(compile_to, prefect_server, docker_cli
     assert outputs["env"] == h
     assert outputs["argv"] == HOSTILE
     assert not (tmp_path / "pwned").exists()
+
+
+EDGE_NAMES = """namespace EdgeNamesT
+env bb { image = "busybox" }
+node Make {
+  env = bb
+  outputs { xs: list[int], ys: list[int] }
+  command = ["true"]
+}
+node Use {
+  env = bb
+  inputs { from: int, class: int, wait_for: int }
+  outputs { step: int }
+  command = ["true"]
+}
+node step {
+  env = bb
+  inputs { step: int }
+  command = ["true"]
+}
+graph g {
+  params { p: list[int] = [1, 2] }
+  make = Make()
+  use = Use(from = each(make.xs), class = each(make.ys), wait_for = 1)
+  other = Use(from = each(params.p), class = 3, wait_for = 2) after [make]
+  step = step(step = 1) after [use]
+}
+"""
+
+
+def test_keywords_names_and_inputs_named_like_prefect_arguments(tmp_path):
+    """Inputs named like keywords (`from`), like Prefect's own arguments (`wait_for`) or like the module's
+    names (`step`): every call passes exactly the parameters of the task it calls."""
+    from rtc.compiler import compile_file
+
+    source = tmp_path / "p.rt"
+    source.write_text(EDGE_NAMES, encoding="utf-8")
+    text = render(compile_file(str(source)))["EdgeNamesT__g.py"]
+    tree = ast.parse(text)
+    params = {f.name: [a.arg for a in f.args.args] for f in tree.body if isinstance(f, ast.FunctionDef)}
+    calls = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("submit", "map"):
+            task = node.func.value.func.value.id  # Task.with_options(...).submit(...)
+            given = [k.arg for k in node.keywords if k.arg != "wait_for"]
+            assert sorted(given) == sorted(params[task]), (task, given, params[task])
+            calls += 1
+    assert calls == 4
