@@ -23,6 +23,10 @@ from docker.errors import DockerException
 from docker.types import Mount
 
 try:
+    from airflow.sdk import literal  # a value Jinja leaves as it is
+except ImportError:
+    literal = None
+try:
     from airflow.sdk import RetryDecision, RetryPolicy
 except ImportError:  # Airflow before 3.3: no retry policies; DAGs fall back on Airflow's own back-off
     RetryDecision = RetryPolicy = None
@@ -310,16 +314,20 @@ class RtcStep(DockerOperator):
     Inputs reach the container as RTC_INPUTS (JSON), built at run time from
     literals, params and upstream XComs. After the container exits, its
     RTC_OUTPUTS_FILE is read, checked against the declared types, and
-    returned as this task's XCom. Only `rtc_upstream` (XCom references) is
-    templated, so no user string is ever rendered by Airflow's Jinja.
+    returned as this task's XCom. Only `rtc_upstream` (XCom references) and
+    `rtc_shown` (the command and the inputs' sources, wrapped in Airflow's
+    `literal`, which Jinja never renders: Rendered Templates shows them as a
+    hand-written DockerOperator's command) are templated, so no user string is
+    ever rendered by Airflow's Jinja.
 
     It has no __init__ of its own: Airflow runs its argument handling once
     per class that defines one, and that is most of a DAG's parse time.
     `rtc_step()` sets the rtc attributes after construction.
     """
 
-    template_fields = ("rtc_upstream",)
+    template_fields = ("rtc_upstream", "rtc_shown")
     template_ext = ()
+    rtc_shown = None
     rtc_node = None
     rtc_inputs = {}
     rtc_upstream = {}
@@ -477,8 +485,9 @@ class RtcStep(DockerOperator):
 class RtcMappedStep(RtcStep):
     """A fanned-out step: Airflow's partial()/expand() accept only arguments of an __init__."""
 
-    def __init__(self, *, rtc_node, rtc_inputs, rtc_upstream, rtc_item, **kwargs):
+    def __init__(self, *, rtc_node, rtc_inputs, rtc_upstream, rtc_item, rtc_shown=None, **kwargs):
         super().__init__(**kwargs)
+        self.rtc_shown = rtc_shown
         self.rtc_node = rtc_node
         self.rtc_inputs = rtc_inputs
         self.rtc_upstream = rtc_upstream
@@ -493,13 +502,24 @@ def rtc_step(task_id, node, inputs=None, **kwargs):
     # parsing a large DAG); the data edges are set directly.
     object.__setattr__(task, "rtc_node", node.name)
     object.__setattr__(task, "custom_operator_name", node.name)  # the Airflow UI shows the rtc node
+    table = {}
     if inputs:
         table, upstream = rtc_bindings(inputs)
         object.__setattr__(task, "rtc_inputs", table)
         if upstream:
             object.__setattr__(task, "rtc_upstream", upstream)
             task.set_upstream(list({id(ref.operator): ref.operator for ref in upstream.values()}.values()))
+    object.__setattr__(task, "rtc_shown", rtc_shown(node, table))
     return task
+
+
+def rtc_shown(node, table):
+    """What Rendered Templates shows of a step: its command and where each input comes from, as literals."""
+    if literal is None:
+        return None
+    return literal({"command": node.operator["command"], "inputs": {
+        name: f"{b[1]}.output[{b[2]!r}]" if b[0] == "output" else f"params.{b[1]}" if b[0] == "param"
+        else f"each: element of {b[1]!r}" if b[0] == "each" else b[1] for name, b in table.items()}})
 
 
 def rtc_mapped_step(task_id, node, inputs, each, each_trigger_rule="all_success", **kwargs):
@@ -513,6 +533,7 @@ def rtc_mapped_step(task_id, node, inputs, each, each_trigger_rule="all_success"
     table, upstream = rtc_bindings(inputs)
     mapped = RtcMappedStep.partial(
         task_id=task_id, **node.operator, rtc_node=node.name, rtc_inputs=table, rtc_upstream=upstream,
+        rtc_shown=rtc_shown(node, table),
         map_index_template="{{ rtc_element }}", **kwargs,  # each element named by its inputs in the UI
     ).expand(rtc_item=elements.output)
     mapped._operator_name = node.name  # the Airflow UI shows the rtc node

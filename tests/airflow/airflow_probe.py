@@ -90,6 +90,12 @@ def run_test(folder: str, dag_id: str, conf: dict, variables: dict) -> dict:
             [h.task_id, h.try_number, h.retry_delay_override, h.retry_reason] for h in history
             if h.retry_delay_override is not None
         )
+        from airflow.models.renderedtifields import RenderedTaskInstanceFields as Rtif
+
+        out["rendered"] = {}  # what the UI's Rendered Templates shows of each task
+        for row in session.query(Rtif).filter(Rtif.dag_id == dag_id, Rtif.run_id == run.run_id):
+            key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
+            out["rendered"][key] = row.rendered_fields
         rows = session.query(XComModel).filter(XComModel.dag_id == dag_id, XComModel.run_id == run.run_id).all()
         for row in rows:
             key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"

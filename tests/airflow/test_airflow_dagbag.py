@@ -53,8 +53,9 @@ def test_graph_dag_shape(airflow, airflow_home):
     assert load["retry_policy"] == "RtcRetry" and tasks["clean"]["retry_policy"] is None
     assert load["execution_timeout"] == 120.0
     assert tasks["clean"]["retries"] == 0 and tasks["clean"]["execution_timeout"] is None
-    # Only XCom references are templated: user strings never meet Airflow's Jinja.
-    assert {tuple(t["template_fields"]) for t in tasks.values()} == {("rtc_upstream",), ()}
+    # Only XCom references and `literal`s (the command and inputs Rendered Templates shows) are templated:
+    # user strings never meet Airflow's Jinja.
+    assert {tuple(t["template_fields"]) for t in tasks.values()} == {("rtc_upstream",), ("rtc_upstream", "rtc_shown"), ()}
 
 
 def test_run_dag_shape(airflow, airflow_home):

@@ -69,3 +69,8 @@ def test_names_and_failures_as_the_ui_shows_them(airflow, airflow_home, docker_c
     assert "step 'double' element 1 wrote outputs that are not valid JSON" in result["log"]
     assert """it wrote: '{"y": "unterminated'""" in result["log"]
     assert ran["sink"]["state"] == "upstream_failed"
+    # Rendered Templates shows a step's command and where its inputs come from, and the data it read.
+    shown = result["rendered"]["double[0]"]
+    assert shown["rtc_shown"]["inputs"] == {"x": "each: element of 'x'"}, shown
+    assert shown["rtc_shown"]["command"][:2] == ["sh", "-c"], shown
+    assert result["rendered"]["make"]["rtc_shown"]["inputs"] == {}
