@@ -29,6 +29,7 @@ import stat
 import tempfile
 
 CHUNK = 1 << 20
+PART = 8 << 20  # an object store's upload part and read-ahead: s3fs's default (50 MiB, several in flight) held ~1.4 GB
 MAX_ARTIFACT_BYTES = 64 * 1024 ** 3  # one file or one folder's total
 MAX_DIR_ENTRIES = 100_000  # files and folders in one `dir` output
 ARTIFACT_TYPES = ("file", "dir")
@@ -281,7 +282,7 @@ class ObjectStore(Store):
         digest = h.hexdigest()
         if not self.has(digest):
             uploaded = hashlib.sha256()
-            with _open_regular(path, where) as f, self.fs.open(self._blob(digest), "wb") as out:
+            with _open_regular(path, where) as f, self.fs.open(self._blob(digest), "wb", block_size=PART) as out:
                 while chunk := f.read(CHUNK):
                     uploaded.update(chunk)
                     out.write(chunk)
@@ -302,7 +303,7 @@ class ObjectStore(Store):
 
     def _get_blob(self, digest, dest):
         try:
-            src = self.fs.open(self._blob(digest), "rb")
+            src = self.fs.open(self._blob(digest), "rb", block_size=PART, cache_type="readahead")
         except FileNotFoundError:
             raise ArtifactError(f"artifact {digest} is not in the store at {self.url}") from None
         self._get_stream(src, digest, dest)
