@@ -103,6 +103,7 @@ class RtcNode:
             "mount_tmp_dir": False, "auto_remove": "force", "image": image, "command": command,
             "environment": environment or {}, "retries": retries,
             "multiple_outputs": True,  # each output is its own XCom: `step.output["name"]` in the DAG file
+            "logger_name": "rtc.step",  # the log source, without the runtime folder's hash
             **operator,
         }
         if mounts:
@@ -207,7 +208,7 @@ class RtcSecretsCheck(BaseOperator):
     custom_operator_name = "rtc: check secrets"
 
     def __init__(self, *, rtc_secrets, **kwargs):
-        super().__init__(retries=0, **kwargs)
+        super().__init__(retries=0, logger_name="rtc.check_secrets", **kwargs)  # no hash in the log source
         self.rtc_secrets = rtc_secrets
 
     def execute(self, context):
@@ -263,7 +264,7 @@ class RtcEach(BaseOperator):
     template_fields = ("rtc_upstream",)
 
     def __init__(self, *, rtc_sources, rtc_upstream=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(logger_name="rtc.each", **kwargs)
         self.rtc_sources = rtc_sources
         self.rtc_upstream = rtc_upstream or {}
 
@@ -292,7 +293,7 @@ class RtcWatcher(BaseOperator):
     custom_operator_name = "rtc: did the steps succeed"
 
     def __init__(self, **kwargs):
-        super().__init__(trigger_rule="all_done", retries=0, **kwargs)
+        super().__init__(trigger_rule="all_done", retries=0, logger_name="rtc.steps_succeeded", **kwargs)
 
     def execute(self, context):
         ti = context["ti"]
@@ -549,6 +550,7 @@ class RtcRunJob(DockerOperator):
     def __init__(self, *, rtc_pipeline, rtc_inputs=None, rtc_outputs=None, rtc_replica=0, **kwargs):
         kwargs.setdefault("mount_tmp_dir", False)
         kwargs.setdefault("auto_remove", "force")
+        kwargs.setdefault("logger_name", "rtc.run_job")  # the log source, without the runtime folder's hash
         super().__init__(**kwargs)
         self.rtc_pipeline = rtc_pipeline
         self.rtc_inputs = rtc_inputs or {}  # buffer name -> its <NAME>_PIPE variable
