@@ -170,17 +170,30 @@ def _airflow_policies(text: str) -> dict:
 
 
 def _prefect_specs(text: str) -> dict:
-    """step -> its spec, from the flow module's STEPS (the runtime's `_task_of` takes retries and delays from it)."""
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "STEPS":
-            return ast.literal_eval(node.value)
-    raise AssertionError("no STEPS in the flow module")
+    """step -> {"retry": ...} from the flow module: each `NODE_x = Node(..., retry=...)`, the node task whose
+    body runs it (`return NODE_x.run(...)`), and the flow's calls `Task.with_options(task_run_name=step("id"))`."""
+    tree = ast.parse(text)
+    retry_of = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(getattr(node.value, "func", None), "id", "") == "Node":
+            kw = {k.arg: k.value for k in node.value.keywords}
+            retry_of[node.targets[0].id] = ast.literal_eval(kw["retry"]) if "retry" in kw else None
+    node_of_task = {fn.name: n.value.id for fn in tree.body if isinstance(fn, ast.FunctionDef) for n in ast.walk(fn)
+                    if isinstance(n, ast.Attribute) and n.attr == "run" and getattr(n.value, "id", "") in retry_of}
+    specs = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "with_options":
+            [name] = [k.value for k in n.keywords if k.arg == "task_run_name"]
+            specs[ast.literal_eval(name.args[0])] = {"retry": retry_of[node_of_task[n.func.value.id]]}
+    if not specs:
+        raise AssertionError("no step calls in the flow module")
+    return specs
 
 
 def _split(files: dict, adapter: str) -> tuple[str, str]:
     """(the shipped runtime package's contract and `adapter` module, the one generated Python file) of a rendered folder."""
     runtime = "\n".join(text for name, text in sorted(files.items())
-                        if name.startswith("rtc_runtime_") and name.endswith(("/contract.py", f"/{adapter}.py")))
+                        if name.startswith("rtc_runtime_") and name.endswith(("/contract.py", "/step.py", f"/{adapter}.py")))
     [module] = [text for name, text in files.items() if name.endswith(".py") and not name.startswith("rtc_runtime_")]
     return runtime, module
 
@@ -193,7 +206,7 @@ def test_every_target_computes_the_same_delays(tmp_path):
     af = _functions(af_runtime, {"retry_delay"})
     af_policies = _airflow_policies(af_dag)
     pf_runtime, pf_flow = _split(prefect.render(pipeline), "prefect")
-    pf = _functions(pf_runtime, {"retry_delay", "retry_rest", "prefect_delays"})
+    pf = _functions(pf_runtime, {"retry_delay", "retry_rest", "prefect_delays", "smallest_retry_delay"})
     pf_specs = _prefect_specs(pf_flow)
 
     for step_id, node_name in (("exp", "Exp"), ("lin", "Lin"), ("fix", "Fix"), ("many", "Many")):
