@@ -4,9 +4,9 @@ Each row is a small pipeline (graph `g`) and the outcome a user relies on: how t
 run ends, how its plain steps end, and what its steps left in a state folder
 mounted at /state (sinks write the inputs they received to `/state/<step>.json`,
 counters append a line per container to `/state/runs-<step>`). The same rows run
-under `rtc run` (tests/docker/test_conformance.py), `airflow dags test`
-(tests/airflow/test_conformance.py) and Prefect flow runs
-(tests/prefect/test_conformance.py): a row added here runs on all three with no
+under `rtc run` (tests/docker/test_conformance_local.py), `airflow dags test`
+(tests/airflow/test_conformance_airflow.py) and Prefect flow runs
+(tests/prefect/test_conformance_prefect.py): a row added here runs on all three with no
 new code. docs/runtime.md states the rules the rows hold.
 
 Step statuses, as every target can tell them: "succeeded"; "failed"; "skipped"

@@ -129,11 +129,16 @@ def test_the_runtime_computes_rtc_run_s_key_and_keeps_entries_as_rtc_run_does(tm
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(text, encoding="utf-8")
     [folder_name] = {name.split("/", 1)[0] for name in files if name.startswith("rtc_runtime_")}
+    # This process may have imported the same package from another test's folder: import this one afresh.
+    cached = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == folder_name}
     sys.path.insert(0, str(out))
     try:
         worker_cache = importlib.import_module(folder_name + ".cache")
     finally:
         sys.path.remove(str(out))
+        for name in [n for n in sys.modules if n.split(".")[0] == folder_name]:
+            del sys.modules[name]
+        sys.modules.update(cached)
     assert Path(worker_cache.__file__).parent == out / folder_name
     namespace = {name: getattr(worker_cache, name) for name in ("step_key", "write_entry", "read_entry")}
     args = dict(image_digest="sha256:1", argv=["sh", "-c", "x"], inputs={"n": 1, "s": "é"}, environ={"A": "1"},

@@ -57,7 +57,8 @@ def leftovers(docker_client) -> list[str]:
     from rtc.integrations.tyger.store import Store
 
     label = f"rtc.store={Store().key}"
-    names = [c.name for c in docker_client.containers.list(all=True, filters={"label": label})]
+    # The engine's list itself, not docker-py's list-then-inspect, which fails on a container removed meanwhile.
+    names = [c["Names"][0].lstrip("/") for c in docker_client.api.containers(all=True, filters={"label": label})]
     names += [n.name for n in docker_client.networks.list(filters={"label": label})]
     return names
 
