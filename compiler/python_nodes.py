@@ -40,9 +40,14 @@ class CodeRoot:
 
 
 def code_roots(env: Entry) -> list[CodeRoot]:
-    base = Path(os.path.abspath(env.module.file)).parent
+    return copied_code_roots(env.module.file, env.block.items)
+
+
+def copied_code_roots(source_file: str, items) -> list[CodeRoot]:
+    """Where an environment's `copy` items put Python code: folders, and single .py files under their module name."""
+    base = Path(os.path.abspath(source_file)).parent
     roots = []
-    for item in env.block.items:
+    for item in items:
         if isinstance(item, ast.CopyStmt):
             host = base / item.host.value
             if host.is_dir():

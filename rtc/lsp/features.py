@@ -326,9 +326,7 @@ def _describe_node(block: ast.Block, scope: list[FileIndex] = ()) -> str:
 
 def _class_ports(block: ast.Block, attrs: dict, scope: list[FileIndex]):
     """The Python class `python = "mod:Class"` names, read as the compiler reads it (never imported), or None."""
-    from pathlib import Path
-
-    from rtc.compiler.python_nodes import CodeRoot, find_module
+    from rtc.compiler.python_nodes import copied_code_roots, find_module
     from rtc.dsl.python_node import PythonModule
 
     target = attrs.get("python")
@@ -340,16 +338,7 @@ def _class_ports(block: ast.Block, attrs: dict, scope: list[FileIndex]):
         for env in found.blocks:
             if env.kind != "env" or env.name != env_name:
                 continue
-            base = Path(os.path.abspath(found.file)).parent
-            roots = []
-            for item in env.items:
-                if isinstance(item, ast.CopyStmt):
-                    host = base / item.host.value
-                    if host.is_dir():
-                        roots.append(CodeRoot(folder=host))
-                    elif host.suffix == ".py":
-                        dest = item.container.value
-                        roots.append(CodeRoot(file=host, name=Path(host.name if dest.endswith("/") else dest).stem))
+            roots = copied_code_roots(found.file, env.items)
             module, _, class_name = target.value.value.partition(":")
             path = find_module(roots, module)
             if path is None:

@@ -8,34 +8,11 @@ import pytest
 
 from rtc.compiler import compile_file
 from rtc_prefect_cases import flow_file, load_module
+from ui_names_case import ui_names_source
 
 pytestmark = [pytest.mark.prefect, pytest.mark.docker]
 
-SOURCE = r'''# Doubles three numbers; the second element writes broken JSON.
-namespace UiNamesPT
-env bb { image = "rtc-test/busybox:1" }
-node Make {
-  env = bb
-  outputs { xs: list[int] }
-  command = ["sh", "-c", "printf '{\"xs\": [1, 2, 3]}' > $RTC_OUTPUTS_FILE"]
-}
-node Double {
-  env = bb
-  inputs { x: int }
-  outputs { y: int }
-  command = ["sh", "-c", "if [ $RTC_MAP_INDEX = 1 ]; then printf '{\"y\": \"unterminated' > $RTC_OUTPUTS_FILE; else printf '{\"y\": 0}' > $RTC_OUTPUTS_FILE; fi"]
-}
-node Sink {
-  env = bb
-  inputs { ys: list[int] }
-  command = ["true"]
-}
-graph g {
-  make = Make()
-  double = Double(x = each(make.xs))
-  sink = Sink(ys = double.y)
-}
-'''
+SOURCE = ui_names_source("UiNamesPT")
 
 
 def test_names_and_failures_as_the_ui_shows_them(compile_to, prefect_server, docker_client, tmp_path):
