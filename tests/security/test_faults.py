@@ -7,42 +7,14 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import pytest
 
-RTC = [sys.executable, "-m", "rtc"]
+from fault_support import RTC, containers, rtc, wait_for  # noqa: F401
 
-
-def rtc(*args, env=None, timeout=120):
-    return subprocess.run([*RTC, *args], capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def ns(docker_client):
-    name = f"faults{uuid.uuid4().hex[:10]}"
-    yield name
-    for c in docker_client.containers.list(all=True, filters={"label": f"rtc.pipeline={name}"}):
-        c.remove(force=True)
-
-
-def containers(docker_client, ns):
-    # sparse: one listing call (inspecting each one afterwards raised NotFound when rtc removed it meanwhile)
-    return docker_client.containers.list(all=True, sparse=True, filters={"label": f"rtc.pipeline={ns}"})
 
 
 def sleeper_file(tmp_path, ns, secret=False) -> Path:

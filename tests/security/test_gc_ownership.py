@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -23,33 +22,8 @@ import pytest
 
 from rtc.integrations.engine import owners
 
-RTC = [sys.executable, "-m", "rtc"]
+from fault_support import RTC, containers, rtc, wait_for  # noqa: F401
 
-
-def rtc(*args, env=None, timeout=120):
-    return subprocess.run([*RTC, *args], capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def wait_for(predicate, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def ns(docker_client):
-    name = f"gcown{uuid.uuid4().hex[:10]}"
-    yield name
-    for c in docker_client.containers.list(all=True, filters={"label": f"rtc.pipeline={name}"}):
-        c.remove(force=True)
-
-
-def containers(docker_client, ns):
-    return docker_client.containers.list(all=True, sparse=True, filters={"label": f"rtc.pipeline={ns}"})
 
 
 def name_of(container) -> str:

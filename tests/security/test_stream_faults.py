@@ -13,27 +13,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-RTC = [sys.executable, "-m", "rtc"]
+from fault_support import RTC, rtc as _rtc, wait_for as _wait_for
 
 
 def rtc(*args, input=None, timeout=120):
-    return subprocess.run([*RTC, *args], input=input, capture_output=True, timeout=timeout, env=dict(os.environ))
+    return _rtc(*args, input=input, timeout=timeout, env=dict(os.environ), text=False)
 
 
 def wait_for(predicate, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return _wait_for(predicate, timeout, what, every=0.1)
 
 
 def spec(tmp_path: Path, script: str) -> Path:
