@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import json
 
+from .artifacts import ArtifactError
 from .contract import (
+    ARTIFACTS_IN_DIR,
+    ARTIFACTS_OUT_DIR,
     ENV_INPUTS,
     ENV_INPUTS_FILE,
     ENV_MAP_INDEX,
@@ -37,10 +40,9 @@ from .contract import (
     OUTPUTS_FILE,
     SIGNAL_FILE,
     check_value,
+    path_variable,
     retry_delay,
 )
-from .artifacts import ArtifactError
-from .contract import ARTIFACTS_IN_DIR, ARTIFACTS_OUT_DIR, path_variable
 from .jsonio import loads_json
 
 # Variables the contract sets in every step's container; neither `environ` nor a secret may take these names.
