@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtc.runtime import cache as step_cache, contract, step as step_rules
-from rtc.runtime.artifacts import ArtifactError, open_store
+from rtc.runtime.artifacts import ArtifactError
 from rtc.runtime.step import ContractError
 from rtc.base.diagnostics import RtcError
-from rtc.base.home import rtc_home, steps_cache_dir
+from rtc.base.home import artifact_store, steps_cache_dir
 from rtc.compiler.ir import Graph, Node, Pipeline, Step
 from rtc.integrations.engine import containers as engine
 from rtc.integrations.images import build as images
@@ -159,16 +159,6 @@ def run_graph(
         store=artifact_store(environ),
     )
     return run.execute()
-
-
-def artifact_store(environ):
-    """Where `file` and `dir` outputs are kept: RTC_STORE (a folder, file:///folder or s3://BUCKET/PREFIX),
-    else $RTC_HOME/artifacts."""
-    url = environ.get("RTC_STORE") or str(rtc_home() / "artifacts")
-    try:
-        return open_store(url)
-    except ArtifactError as exc:
-        raise RtcError(f"RTC_STORE: {exc}") from None
 
 
 class GraphRun:
@@ -373,7 +363,7 @@ class GraphRun:
                     # The signal wins over outputs (docs/runtime.md, Signals).
                     sent = step_io.read_signal(io_dir, f"step {label!r}")
                     outputs = None if sent else self._outputs(io_dir, node, label)
-                except ContractError as exc:
+                except (ContractError, ArtifactError) as exc:
                     result = UnitResult(label, False, message=str(exc), exit_code=0, log_tail=ran.log_tail)
                     break  # a contract violation is a bug in the step, not a transient failure
                 if sent and sent[0] == "prune":
@@ -433,7 +423,7 @@ class GraphRun:
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             try:
                 self.store.stage(reference, folder / rel)
-            except ArtifactError as exc:
+            except (ArtifactError, OSError) as exc:  # a damaged or unreachable store fails this unit, with why
                 raise RtcError(f"input {rel.split('/')[0]!r}: {exc}") from None
         return folder
 

@@ -30,6 +30,17 @@ def steps_cache_dir() -> Path:
     return rtc_home() / "cache" / "steps"
 
 
+def artifact_store(environ):
+    """Where `file` and `dir` outputs are kept (rtc.runtime.artifacts): RTC_STORE (a folder, file:///folder or
+    s3://BUCKET/PREFIX), else $RTC_HOME/artifacts; one clear error for a URL rtc cannot use."""
+    from rtc.runtime.artifacts import ArtifactError, open_store
+
+    try:
+        return open_store(environ.get("RTC_STORE") or str(rtc_home() / "artifacts"))
+    except ArtifactError as exc:
+        raise RtcError(f"RTC_STORE: {exc}") from None
+
+
 def prepare(home: Path, subfolders: tuple[str, ...] = ("buffers", "logs")) -> None:
     """Create `home` (and its sub-folders) owner-only; tighten an existing, looser one."""
     try:

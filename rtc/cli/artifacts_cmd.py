@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 
 def _store():
-    from rtc.integrations.local.runner import artifact_store
+    from rtc.base.home import artifact_store
 
     return artifact_store(os.environ)
 

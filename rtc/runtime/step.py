@@ -193,6 +193,8 @@ def store_artifact_outputs(store, out_dir, output_types, where):
                 store.put_file(path, f"output {name!r} of {where}", take=True)
         except ArtifactError as exc:
             raise ContractError(str(exc)) from None
+        except OSError as exc:  # the store itself (a full disk, an unreachable bucket): the step fails, it says why
+            raise ArtifactError(f"output {name!r} of {where} could not be stored: {exc}") from None
     return refs
 
 
