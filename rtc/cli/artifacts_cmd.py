@@ -18,23 +18,38 @@ def register(subparsers) -> None:
     ls = sub.add_parser("ls", help="every artifact and what refers to it (a run's only, with RUN)")
     ls.add_argument("run", nargs="?", metavar="RUN", help="a graph run id (rtc run list)")
     ls.add_argument("--format", choices=("text", "json"), default="text")
-    ls.set_defaults(func=list_artifacts)
+    ls.set_defaults(func=_said_once(list_artifacts))
     get = sub.add_parser("get", help="write an artifact to a local path (a file, or a folder for a dir)")
     get.add_argument("digest", metavar="SHA256", help="its digest, or a unique prefix of it (as `ls` shows)")
     get.add_argument("dest", metavar="PATH", help="a path that does not exist yet")
-    get.set_defaults(func=get_artifact)
+    get.set_defaults(func=_said_once(get_artifact))
     gc = sub.add_parser("gc", help="remove what no recorded run and no cached step refers to")
     gc.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     gc.add_argument("--older-than", metavar="DURATION", default="1d",
                     help="keep unreferenced artifacts younger than this (default 1d: a run in progress records its "
                     "artifacts when it ends)")
-    gc.set_defaults(func=collect_artifacts)
+    gc.set_defaults(func=_said_once(collect_artifacts))
 
 
 def _store():
     from rtc.base.home import artifact_store
 
     return artifact_store(os.environ)
+
+
+def _said_once(command):
+    """A store that cannot be used (unreachable, damaged) is one message and exit 1, as every rtc error."""
+
+    def run(args: argparse.Namespace) -> int:
+        from rtc.base.diagnostics import RtcError
+        from rtc.runtime.artifacts import ArtifactError
+
+        try:
+            return command(args)
+        except ArtifactError as exc:
+            raise RtcError(str(exc)) from None
+
+    return run
 
 
 def _uses(run: str | None = None):

@@ -22,6 +22,7 @@ never sees half, and every read is checked against its digest.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -245,6 +246,22 @@ class LocalStore(Store):
         _unlink(self._blob(digest))
 
 
+def _reached(method):
+    """An object store's method whose client errors (an unreachable endpoint, refused credentials, a missing
+    bucket: botocore's and aiohttp's exceptions) become one ArtifactError saying which store."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ArtifactError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever the client raises, the user gets one message
+            raise ArtifactError(f"the artifact store {self.url} cannot be used: {exc}") from None
+
+    return call
+
+
 class ObjectStore(Store):
     """Blobs in an S3-compatible bucket (`s3://BUCKET/PREFIX`), through fsspec's s3fs.
 
@@ -268,9 +285,11 @@ class ObjectStore(Store):
     def _blob(self, digest: str) -> str:
         return f"{self.root}/sha256/{_checked(digest)[:2]}/{digest}"
 
+    @_reached
     def has(self, digest: str) -> bool:
         return self.fs.exists(self._blob(digest))
 
+    @_reached
     def _put_local(self, path, where, take=False):
         h, size = hashlib.sha256(), 0
         with _open_regular(path, where) as f:
@@ -291,16 +310,19 @@ class ObjectStore(Store):
                 raise ArtifactError(f"{where} changed while rtc stored it")
         return digest, size
 
+    @_reached
     def _write_blob(self, digest, data: bytes):
         if not self.has(digest):
             self.fs.pipe(self._blob(digest), data)
 
+    @_reached
     def _read_blob(self, digest) -> bytes:
         data = self.fs.cat(self._blob(digest))
         if hashlib.sha256(data).hexdigest() != digest:
             raise ArtifactError(f"the store's blob {digest} does not hold what its name says")
         return data
 
+    @_reached
     def _get_blob(self, digest, dest):
         try:
             src = self.fs.open(self._blob(digest), "rb", block_size=PART, cache_type="readahead")
@@ -308,6 +330,7 @@ class ObjectStore(Store):
             raise ArtifactError(f"artifact {digest} is not in the store at {self.url}") from None
         self._get_stream(src, digest, dest)
 
+    @_reached
     def blobs(self):
         """(digest, size, modification time) of every blob in the bucket's prefix, sorted by digest."""
         found = []
@@ -318,6 +341,7 @@ class ObjectStore(Store):
                 found.append((name, int(info.get("size") or 0), modified.timestamp() if modified else 0.0))
         return found
 
+    @_reached
     def remove(self, digest) -> None:
         self.fs.rm(self._blob(digest))
 

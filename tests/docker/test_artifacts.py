@@ -115,3 +115,13 @@ def test_a_store_url_rtc_run_cannot_use_is_one_clear_error(tmp_path, docker_clie
     monkeypatch.setenv("RTC_STORE", "ftp://host/prefix")
     with pytest.raises(RtcError, match="names no artifact store rtc knows"):
         run_graph(p, "g", {}, client=docker_client)
+
+
+def test_a_store_that_cannot_be_reached_fails_the_step_with_why(tmp_path, docker_client, monkeypatch):
+    for key, value in {"RTC_STORE": "s3://nobucket/x", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                       "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(key, value)
+    p, _ = pipeline(tmp_path, node("Make", 'echo data > "$F_PATH"', outputs="f: file") + "graph g {\n  make = Make()\n}\n")
+    result = run_graph(p, "g", {}, client=docker_client)
+    assert result.status == "failed"
+    assert "the artifact store s3://nobucket/x cannot be used" in result.steps["make"].message

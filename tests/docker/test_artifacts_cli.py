@@ -79,3 +79,13 @@ def test_gc_keeps_what_runs_refer_to_and_removes_old_strays(ran, tmp_path):
     assert young["sha256"] in {d for d, _, _ in store.blobs()}
     listed = json.loads(rtc("artifacts", "ls", "--format", "json", env=ran).stdout)
     assert all(row["stored"] for row in listed if row["used_by"])
+
+
+def test_an_unreachable_store_is_one_message(tmp_path):
+    env = {**os.environ, "RTC_HOME": str(tmp_path / "home"), "RTC_STORE": "s3://nobucket/x",
+           "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b",
+           "AWS_MAX_ATTEMPTS": "1"}
+    for args in (["ls"], ["get", "abcd", str(tmp_path / "out")], ["gc"]):
+        done = rtc("artifacts", *args, env=env)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "the artifact store s3://nobucket/x cannot be used" in done.stderr
