@@ -121,15 +121,15 @@ def container_environment(environ, inputs, *, step, run_id, map_index=None, secr
     The inputs travel as RTC_INPUTS when small enough (Linux caps one variable at 128 KiB) and always
     as the file RTC_INPUTS_FILE names.
     """
-    secrets = secrets or {}
-    taken = sorted(set(CONTRACT_VARIABLES) & (set(environ) | set(secrets)))
+    secrets, artifacts = secrets or {}, artifacts or {}
+    taken = sorted((set(CONTRACT_VARIABLES) | set(artifacts)) & (set(environ) | set(secrets)))
     if taken:
         raise ContractError(f"{taken[0]} is a variable of rtc's container contract: an environ or secret cannot use the name")
     inputs_json = json.dumps(inputs, ensure_ascii=False, sort_keys=False)
     env = {**environ, **secrets}
     if len(inputs_json.encode("utf-8", "surrogatepass")) <= MAX_INPUTS_ENV:
         env[ENV_INPUTS] = inputs_json
-    env.update(artifacts or {})
+    env.update(artifacts)
     env.update({ENV_INPUTS_FILE: INPUTS_FILE, ENV_OUTPUTS_FILE: OUTPUTS_FILE, ENV_SIGNAL_FILE: SIGNAL_FILE,
                 ENV_STEP: step, ENV_RUN_ID: run_id})
     if map_index is not None:

@@ -91,3 +91,14 @@ def test_a_taken_file_is_kept_without_a_copy_and_a_given_one_is_copied(tmp_path)
     assert oct((tmp_path / "given").stat().st_mode & 0o777) == oct(0o644)
     store.stage(taken, tmp_path / "input")
     assert os.path.samefile(tmp_path / "input", blob(taken))  # a step's input: a link, mounted read-only
+
+
+def test_an_environ_or_secret_cannot_shadow_an_artifact_path():
+    from rtc.runtime.step import ContractError, container_environment
+
+    artifacts = {"DATA_PATH": "/rtc/in/data"}
+    for environ, secrets in (({"DATA_PATH": "/elsewhere"}, {}), ({}, {"DATA_PATH": "x"})):
+        with pytest.raises(ContractError, match="DATA_PATH is a variable of rtc's container contract"):
+            container_environment(environ, {}, step="s", run_id="r", secrets=secrets, artifacts=artifacts)
+    env, _ = container_environment({"OTHER": "1"}, {}, step="s", run_id="r", artifacts=artifacts)
+    assert env["DATA_PATH"] == "/rtc/in/data" and env["OTHER"] == "1"
