@@ -275,7 +275,9 @@ class ObjectStore(Store):
         try:
             import fsspec
 
-            self.fs = fsspec.filesystem("s3")
+            # A fresh client: fsspec caches one per arguments, which would keep the endpoint and credentials
+            # the environment had when the first store of this process was opened.
+            self.fs = fsspec.filesystem("s3", skip_instance_cache=True)
         except ImportError:
             raise ArtifactError("an s3:// artifact store needs the Python packages fsspec and s3fs: "
                                 "pip install 'rtc[s3]'") from None

@@ -40,7 +40,7 @@ def test_module_is_deterministic_standalone_and_parses():
         # `random`: rtc.runtime.contract.retry_delay draws jittered retry delays; `math`: rtc.runtime.jsonio's
         # bounds; `hashlib`: rtc.runtime.cache.step_key names cached work; `datetime`: cache_expiration is a timedelta.
         # `fsspec`: rtc.runtime.artifacts imports it inside its S3 store only (RTC_STORE=s3://...).
-        assert imported <= {"__future__", "collections", "contextlib", "fsspec", "dataclasses", "math", "tempfile", "datetime", "hashlib", "io", "json", "queue", "random", "socket", "tarfile", "threading", "time",
+        assert imported <= {"__future__", "collections", "contextlib", "functools", "fsspec", "dataclasses", "math", "tempfile", "datetime", "hashlib", "io", "json", "queue", "random", "socket", "tarfile", "threading", "time",
                             "typing", "docker", "prefect", "sys", "pathlib", "stat", "os", *runtime}, (name, imported)
 
 
