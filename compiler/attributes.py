@@ -70,7 +70,7 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "graph": Schema(
-        attrs={"schedule": V.read_str, "workers": V.read_int, "tags": V.read_str_list},
+        attrs={"schedule": V.read_str, "workers": V.read_int, "tags": V.read_str_list, "on": V.read_expr},
         ports=("params",),
         statements=(ast.StepStmt,),
         blocks=("retry", "retry_policy"),

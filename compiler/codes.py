@@ -32,6 +32,7 @@ TITLES = {
     "E312": "unknown Python module or class",
     "E313": "Python node file that does not parse",
     "E314": "a node class Exosphere's Runtime refuses",
+    "E315": "unknown graph",
     "E400": "unknown type",
     "E401": "type mismatch",
     "E402": "each() over a value that is not a list",
@@ -43,6 +44,9 @@ TITLES = {
     "E408": "port or param without a type",
     "E409": "ports written in the pipeline disagree with the Python class",
     "E410": "an Exosphere fan-out that rtc cannot express",
+    "E411": "cycle of graph triggers (`on`)",
+    "E412": "trigger on something a run does not record as an output",
+    "E413": "a step reads another graph's output that its graph is not `on`",
     "E500": "name that Airflow or Prefect would reject",
     "E501": "bad duration",
     "E502": "bad cron expression",
@@ -83,6 +87,7 @@ DUPLICATE_MEMBER = "E311"
 UNKNOWN_PYTHON = "E312"
 PYTHON_SYNTAX = "E313"
 RUNTIME_REFUSES = "E314"
+UNKNOWN_GRAPH = "E315"
 UNKNOWN_TYPE = "E400"
 TYPE_MISMATCH = "E401"
 EACH_NOT_LIST = "E402"
@@ -94,6 +99,9 @@ CYCLE = "E407"
 MISSING_TYPE = "E408"
 PORTS_DISAGREE = "E409"
 TEMPLATE_FANOUT = "E410"
+TRIGGER_CYCLE = "E411"
+NOT_RECORDED = "E412"
+NOT_ON = "E413"
 BAD_NAME = "E500"
 BAD_DURATION = "E501"
 BAD_CRON = "E502"

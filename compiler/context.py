@@ -23,6 +23,10 @@ class Context:
         self.main_dir = Path(os.path.abspath(main_file)).parent
         self._relative_files: dict[str, str] = {}
         self.python_modules: dict = {}  # path -> parsed Python node file (python_nodes.py), read once per compile
+        # `on` (compiler/triggers.py): step arguments bound to another graph's output, and each graph's
+        # trigger spans, checked once every graph is lowered.
+        self.trigger_uses: list = []
+        self.trigger_spans: dict[str, list] = {}
 
     def error(self, code: str, message: str, span: Span | None, hint: str | None = None) -> None:
         self.bag.add(code, message, span, hint)

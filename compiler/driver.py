@@ -78,10 +78,18 @@ def compile_modules(modules, source: str) -> ir.Pipeline:
             environments[env.name] = env
 
     graphs = {}
+    broken = set()
     for entry in symbols.entries("graph"):
         graph = lower_graph(ctx, entry, symbols, nodes, input_defaults, node_retries)
         if graph is not None:
             graphs[graph.name] = graph
+        else:
+            broken.add(entry.block.name)
+    if ctx.trigger_uses or any(g.triggers for g in graphs.values()):
+        from rtc.compiler.triggers import check_triggers
+
+        for name in check_triggers(ctx, symbols, graphs, nodes, ctx.trigger_spans, broken):
+            graphs.pop(name, None)
 
     codespecs = {}
     for entry in symbols.entries("codespec"):

@@ -316,7 +316,18 @@ class _ByKind:
         return handler.generate_schema(Annotated[source, Field(discriminator="kind")])
 
 
-Binding = Annotated[Union[ParamRef, OutputRef, LiteralValue], _ByKind]
+@_ir
+class TriggerRef(Model):
+    """An input bound to an output of a step of another graph that this graph is `on`: the value
+    (for file/dir ports, the artifact reference) that the triggering run recorded."""
+
+    kind: Literal["trigger"] = "trigger"
+    graph: str
+    step: str
+    output: str
+
+
+Binding = Annotated[Union[ParamRef, OutputRef, LiteralValue, TriggerRef], _ByKind]
 
 
 @_ir
@@ -360,6 +371,22 @@ class Param(Model):
 
 
 @_ir
+class Trigger(Model):
+    """One entry of a graph's `on`: a successful run of `graph` (step and output None), or a new
+    value of `output` recorded by step `step` of `graph`."""
+
+    graph: str
+    step: str | None = None
+    output: str | None = None
+    span: Span = None
+
+    @property
+    def label(self) -> str:
+        """As written in `on`: `nightly` or `nightly.train.model`."""
+        return self.graph if self.step is None else f"{self.graph}.{self.step}.{self.output}"
+
+
+@_ir
 class Graph(Model):
     """An Exosphere graph: steps wired by their inputs, run on a schedule or by hand."""
 
@@ -370,7 +397,13 @@ class Graph(Model):
     steps: list[Step] = _doc(default_factory=list)
     order: list[str] = _doc("Step ids in a topological order (stable: source order among ready steps).", default_factory=list)
     tags: list[str] = _doc(default_factory=list)
+    triggers: list[Trigger] = _doc("`on`: runs of other graphs (or new outputs of their steps) that start this graph, "
+                                   "besides `schedule`; any one of them fires it.", default_factory=list)
     span: Span = None
+
+    def trigger_inputs(self) -> list[tuple[Step, StepInput]]:
+        """The (step, input) pairs bound to a triggering output (TriggerRef), in step order."""
+        return [(step, i) for step in self.steps for i in step.inputs if i.binding.kind == "trigger"]
 
 
 # ---------------------------------------------------------------- codespecs and runs (Tyger)

@@ -113,6 +113,7 @@ def ir_problems(p: ir.Pipeline, base_dir: Path) -> list[str]:
         need(value_limits.retry_problem(node.retry), f"{at}.retry")
     for name, graph in p.graphs.items():
         out += _graph_problems(p, name, graph)
+    out += _trigger_problems(p)
     for name, spec in p.codespecs.items():
         at = f"codespecs[{name!r}]"
         need(_same_name(name, spec.name) or tyger_name_problem(spec.name, "codespec name"), at)
@@ -189,12 +190,54 @@ def _graph_problems(p: ir.Pipeline, name: str, graph: ir.Graph) -> list[str]:
             b = given.binding
             if isinstance(b, ir.ParamRef) and b.param not in params:
                 out.append(f"{where} input {given.name!r}: no param {b.param!r}")
+            if isinstance(b, ir.TriggerRef) and b.graph not in {t.graph for t in graph.triggers}:
+                out.append(f"{where} input {given.name!r}: graph {name!r} is not `on` graph {b.graph!r}")
             if isinstance(b, ir.OutputRef):
                 source = steps.get(b.step)
                 if source is None or b.step not in step.upstream:
                     out.append(f"{where} input {given.name!r}: step {b.step!r} is not upstream of it")
                 elif b.output not in {o.name for o in p.nodes[source.node].outputs} if source.node in p.nodes else True:
                     out.append(f"{where} input {given.name!r}: step {b.step!r} has no output {b.output!r}")
+    return out
+
+
+def _trigger_problems(p: ir.Pipeline) -> list[str]:
+    """`on` entries and trigger-bound inputs name graphs, steps and outputs that exist; no cycle of triggers."""
+    from rtc.compiler.order import find_cycles
+
+    out: list[str] = []
+
+    def missing(graph: str, step: str | None, output: str | None) -> str | None:
+        g = p.graphs.get(graph)
+        if g is None:
+            return f"no graph {graph!r}"
+        if step is None:
+            return None
+        s = next((s for s in g.steps if s.id == step), None)
+        if s is None:
+            return f"graph {graph!r} has no step {step!r}"
+        node = p.nodes.get(s.node)
+        if node is None or output not in {o.name for o in node.outputs}:
+            return f"step {step!r} of graph {graph!r} has no output {output!r}"
+        return None
+
+    upstream: dict[str, list[str]] = {}
+    for name, graph in p.graphs.items():
+        upstream[name] = []
+        for i, t in enumerate(graph.triggers):
+            problem = missing(t.graph, t.step, t.output) or (
+                None if (t.step is None) == (t.output is None) else "a trigger names both a step and an output, or neither")
+            if problem:
+                out.append(f"graphs[{name!r}].triggers[{i}]: {problem}")
+            elif t.graph not in upstream[name]:
+                upstream[name].append(t.graph)
+        for step, given in graph.trigger_inputs():
+            b = given.binding
+            problem = missing(b.graph, b.step, b.output)
+            if problem:
+                out.append(f"graphs[{name!r}] step {step.id!r} input {given.name!r}: {problem}")
+    for cycle in find_cycles(list(upstream), {n: [u for u in ups if u in upstream] for n, ups in upstream.items()}):
+        out.append("graphs: cycle of triggers: " + " -> ".join(cycle))
     return out
 
 

@@ -15,6 +15,7 @@ from rtc.compiler.ports import typed_ports
 from rtc.compiler.resolve import Entry, SymbolTable
 from rtc.compiler.retry import read_policy
 from rtc.compiler.suggest import did_you_mean
+from rtc.compiler.triggers import TriggerUse, read_on, trigger_parts
 from rtc.compiler.bounds import count_problem
 from rtc.compiler.validate import airflow_id_problem, python_name_problem, tag_problem
 from rtc.compiler.values import NotLiteral, describe, literal
@@ -65,6 +66,8 @@ def lower_graph(
             items = getattr(tags_expr, "items", [])
             ctx.error(codes.TAG_TOO_LONG, problem, items[i].span if i < len(items) else view.value_span("tags"))
 
+    on = read_on(ctx, view.attrs["on"].value, label) if view.has("on") else []
+    ctx.trigger_spans[block.name] = [span for _, span in on]
     default_retry = read_policy(ctx, view, label)
     params = typed_ports(ctx, view.ports.get("params"), "param", infer_from_default=True)
     for p in params:
@@ -88,7 +91,7 @@ def lower_graph(
 
     steps, upstream = [], {}
     for stmt in stmts.values():
-        step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults)
+        step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults, block.name)
         if step is not None:
             if default_retry is not None and (node_retries or {}).get(step.node) is None:
                 step = step.with_changes({"retry": default_retry})
@@ -112,6 +115,7 @@ def lower_graph(
         steps=steps,
         order=topological_order(list(upstream), upstream),
         tags=view.get("tags", []),
+        triggers=[t.with_changes({"span": ctx.ir_span(span)}) for t, span in on],
         span=ctx.ir_span(block.span),
     )
 
@@ -131,7 +135,7 @@ def _unique_steps(ctx: Context, statements: list) -> dict[str, ast.StepStmt]:
     return out
 
 
-def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, input_defaults) -> tuple[ir.Step | None, list[str]]:
+def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, input_defaults, graph_name: str) -> tuple[ir.Step | None, list[str]]:
     """The step (None after reporting a problem) and the steps it waits for."""
     node = step_nodes[stmt.name]
     defaults = input_defaults.get(node.name, {}) if node else {}
@@ -178,6 +182,11 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
             continue
         if source.upstream:
             upstream.add(source.upstream)
+        if isinstance(source.binding, ir.TriggerRef):  # typed once every graph is lowered (triggers.py)
+            ctx.trigger_uses.append(TriggerUse(graph_name, stmt.name, arg, expr, each, source.binding, port, node))
+            if port is not None:
+                bound[arg.name] = ir.StepInput(name=arg.name, binding=source.binding, each=each, type=port.type)
+            continue
         if port is None:
             continue
         if _check_types(ctx, arg, each, expr, source, port, node):
@@ -237,12 +246,16 @@ def _source(ctx, expr, params, stmts, step_nodes, mapped) -> _Source | None:
             ctx.error(codes.UNKNOWN_PARAM, f"unknown param `{parts[1]}`", expr.span, hint=did_you_mean(parts[1], params))
             return None
         return _Source(ir.ParamRef(param=param.name), param.type, f"params.{param.name}")
+    other = trigger_parts(parts) if parts[0] not in stmts and parts[0] != "params" else None
+    if other is not None:  # GRAPH.STEP.OUTPUT: the output that triggered this run (`on`)
+        graph, step, output = other
+        return _Source(ir.TriggerRef(graph=graph, step=step, output=output), None, ".".join(other))
     if len(parts) != 2:
         ctx.error(
             codes.BAD_ARGUMENT,
             f"`{expr.dotted}` is not a value a step can take",
             expr.span,
-            hint="write a literal, params.NAME, STEP.OUTPUT or each(STEP.OUTPUT)",
+            hint="write a literal, params.NAME, STEP.OUTPUT, GRAPH.STEP.OUTPUT (a graph it is `on`) or each(STEP.OUTPUT)",
         )
         return None
     step_name, output = parts
@@ -258,6 +271,12 @@ def _source(ctx, expr, params, stmts, step_nodes, mapped) -> _Source | None:
         return None
     seen = f"list[{declared[output]}]" if (mapped[step_name] or node.fanout) else declared[output]
     return _Source(ir.OutputRef(step=step_name, output=output), seen, f"{step_name}.{output}", upstream=step_name)
+
+
+def check_trigger_types(ctx, use: TriggerUse, recorded_type: str) -> bool:
+    """Whether the output a trigger-bound input reads (of type `recorded_type`) fits the input, after reporting."""
+    source = _Source(use.binding, recorded_type, use.expr.dotted)
+    return _check_types(ctx, use.arg, use.each, use.expr, source, use.port, use.node)
 
 
 def _check_types(ctx, arg: ast.StepArg, each: bool, expr, source: _Source, port: ir.Port, node: ir.Node) -> bool:
