@@ -168,3 +168,31 @@ def check_triggers(ctx: Context, symbols, graphs: dict[str, ir.Graph], nodes: di
         if use.port is not None and use.node is not None and not check_trigger_types(ctx, use, seen):
             bad.add(use.graph)
     return bad
+
+
+TARGET_REFUSES_ON = "E515"  # docs/diagnostics.md; reported by `rtc compile`/`rtc deploy`, not by the checker
+
+
+def refuse_on(pipeline: ir.Pipeline, target: str) -> None:
+    """Until the Airflow and Prefect emitters carry `on` (issue 22: Assets, event triggers), compiling a
+    graph that has it for them is one diagnostic at its first `on` entry, and nothing is written."""
+    import os
+
+    from rtc.base.diagnostics import CompileError, Diagnostic
+
+    for graph in pipeline.graphs.values():
+        if not graph.triggers and not graph.trigger_inputs():
+            continue
+        at = graph.triggers[0].span if graph.triggers else graph.span
+        span = None
+        if at is not None:
+            base = os.path.dirname(pipeline.source)
+            span = Span(os.path.normpath(os.path.join(base, at.file)) if base else at.file, at.line, at.col)
+        raise CompileError(Diagnostic(
+            TARGET_REFUSES_ON,
+            f"graph `{graph.name}` is `on` {', '.join(f'`{t.label}`' for t in graph.triggers) or 'another graph'}; "
+            f"the {target} target does not carry triggers (`on`) yet",
+            span,
+            "`rtc run` runs triggered graphs after the runs that trigger them; for now, give the graph a `schedule` "
+            f"for {target}, or compile a file without `on`",
+        ))

@@ -31,6 +31,10 @@ def register(subparsers) -> None:
 def render_target(pipeline, target: str) -> dict[str, str]:
     from rtc.compiler import fewer_collections
 
+    if target in ("airflow", "prefect"):  # `on` (issue 22): not yet emitted for the orchestrators
+        from rtc.compiler.triggers import refuse_on
+
+        refuse_on(pipeline, target)
     if target in ("airflow", "prefect"):
         refuse_artifact_ports(pipeline, target)
     module = importlib.import_module(TARGETS[target])
