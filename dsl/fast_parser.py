@@ -270,7 +270,14 @@ class _Reader:
                 return items
             if text[:1] not in _NAME_START:
                 raise _GiveUp
-            items.append(self.statement())
+            if text == "on" and tokens[self.pos + 1] == "=" and not (items and isinstance(items[-1], ast.ExposeStmt)):
+                # A graph's `on = [...]`: Lark reads `on` as a name at the start of a statement,
+                # except right after `expose PORT` (where `on "IP"` may follow): then it is Lark's.
+                first = self.next()
+                self.pos += 1
+                items.append(self.assign(first))
+            else:
+                items.append(self.statement())
             if tokens[self.pos] == ",":
                 self.pos += 1
 
