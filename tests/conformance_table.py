@@ -16,6 +16,7 @@ pruned). Fanned-out steps are judged by what the step below them received.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,3 +181,46 @@ ROWS = [
         "  use = Use()\n  sink = Sink(len = use.len)", secrets={"CONF_TOKEN": "s3cret!"},
         files={"sink.json": {"len": 7}}),
 ]
+
+# ---------------------------------------------------------------- files and folders between steps (issue 19)
+# The same rows run again with an S3 store (SeaweedFS) under every target; the default store is each target's
+# folder. A file of a known content, so that every target's digest of it can be compared with one value.
+
+A_MILLION_AS = hashlib.sha256(b"a" * 1_000_000).hexdigest()
+MAKE_FILES = node("Make", 'head -c 1000000 /dev/zero | tr "\\000" a > "$DATA_PATH"; mkdir -p "$TREE_PATH/sub"; '
+                          'echo one > "$TREE_PATH/a.txt"; echo two > "$TREE_PATH/sub/b.txt"; ' + writes('{"n": 2}'),
+                  outputs="data: file, tree: dir, n: int")
+USE_FILES = node("Use", 'sha256sum "$DATA_PATH" | cut -c1-64 > /state/use-data; '
+                        'cat "$TREE_PATH/a.txt" "$TREE_PATH/sub/b.txt" > /state/use-tree; ' + SINK,
+                 inputs="data: file, tree: dir, n: int")
+
+
+def failing_artifact(script: str, kind: str) -> list[str]:
+    """`failing` for an artifact output `n` of `kind`: the step below and the join read it as one."""
+    return [node("Bad", script, outputs=f"n: {kind}"), sink("Below", f"n: {kind}"), sink("Join", f"n: {kind}")]
+
+
+ARTIFACT_ROWS = [
+    Row("a_file_and_a_folder_reach_the_next_step_intact", [MAKE_FILES, USE_FILES],
+        "  make = Make()\n  use = Use(data = make.data, tree = make.tree, n = make.n)",
+        steps={"make": "succeeded", "use": "succeeded"},
+        files={"use-data": A_MILLION_AS + "\n", "use-tree": "one\ntwo\n",
+               "use.json": {"data": "/rtc/in/data", "tree": "/rtc/in/tree", "n": 2}}),
+    Row("a_symlink_left_at_a_file_output_fails", failing_artifact('ln -s /etc/passwd "$N_PATH"', "file"),
+        FAILING_GRAPH, **FAILED),
+    Row("nothing_left_at_a_file_output_fails", failing_artifact("true", "file"), FAILING_GRAPH, **FAILED),
+    Row("a_fifo_in_a_folder_output_fails", failing_artifact('mkdir -p "$N_PATH"; mkfifo "$N_PATH/p"', "dir"),
+        FAILING_GRAPH, **FAILED),
+    Row("a_cached_step_with_an_unchanged_input_file_runs_once",
+        [node("Make", f'{COUNT}; echo same > "$DATA_PATH"', outputs="data: file"),
+         node("Use", f'{COUNT}; cat "$DATA_PATH" > /state/got', inputs="data: file", extra="  cache = true\n")],
+        "  make = Make()\n  use = Use(data = make.data)", runs=2,
+        files={"runs-make": "x\nx\n", "runs-use": "x\n", "got": "same\n"}),
+    Row("files_from_a_fan_out_reach_the_step_below_as_a_list",
+        [LIST([1, 2, 3]), node("Each", f'{NUMBER}; printf "%s" "$v" > "$F_PATH"', inputs="x: int", outputs="f: file"),
+         node("Cat", 'cat "$FS_PATH/0" "$FS_PATH/1" "$FS_PATH/2" > /state/cat; ls "$FS_PATH" > /state/ls',
+              inputs="fs: list[file]")],
+        "  make = Make()\n  each = Each(x = each(make.xs))\n  cat = Cat(fs = each.f)",
+        files={"cat": "123", "ls": "0\n1\n2\n"}),
+]
+ROWS += ARTIFACT_ROWS

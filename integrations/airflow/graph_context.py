@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rtc.runtime import contract
+from rtc.runtime import step as step_rules
 from rtc.base.diagnostics import RtcError
 from rtc.compiler.ir import Environment, Graph, LiteralValue, Node, OutputRef, ParamRef, Pipeline, RetryPolicy, Step
 from rtc.compiler.types import parse_type
@@ -93,6 +94,7 @@ def node_context(node: Node, pipeline: Pipeline, var: str, retry: RetryPolicy) -
         **retry_settings(retry),
         "timeout": node.timeout_seconds,
         "outputs": {p.name: p.type for p in node.outputs},
+        "artifact_inputs": step_rules.artifact_ports({p.name: p.type for p in node.inputs}),
         "secrets": list(node.secrets),
         "fanout": node.fanout,
         "cache": None if node.cache is None else {"max_age": node.cache.max_age_seconds},

@@ -134,9 +134,17 @@ def run_graph(
     run_id: str | None = None,
     environ=None,
     use_cache: bool = True,
+    triggered: dict | None = None,
 ) -> RunResult:
-    """Run `graph_name` of `pipeline` to its end; `param_values` are the raw `--param` strings."""
+    """Run `graph_name` of `pipeline` to its end; `param_values` are the raw `--param` strings.
+    `triggered`: (graph, step, output) -> the value of each input bound to another graph's output
+    (`on`; rtc.integrations.local.triggers.trigger_values)."""
     graph = pipeline.graphs[graph_name]
+    triggered = triggered or {}
+    for step, i in graph.trigger_inputs():
+        if (i.binding.graph, i.binding.step, i.binding.output) not in triggered:
+            b = i.binding
+            raise RtcError(f"input {i.name!r} of step {step.id!r} reads {b.graph}.{b.step}.{b.output}, which this run was not given")
     environ = os.environ if environ is None else environ
     values = params_module.resolve(graph, param_values or {})
     check_secrets(pipeline, graph, environ)
@@ -158,6 +166,7 @@ def run_graph(
         mask=mask,
         store=artifact_store(environ),
     )
+    run.triggered = triggered
     return run.execute()
 
 
@@ -185,6 +194,7 @@ class GraphRun:
         self.image_digests: dict[str, str] = {}
         # The containers of a fan-out's next elements, created while the running ones finish (ahead.py).
         self.ahead: CreatedAhead | None = None
+        self.triggered: dict = {}  # inputs bound to another graph's output (`on`): see run_graph
 
     # ---------------------------------------------------------------- the run
 
@@ -291,6 +301,8 @@ class GraphRun:
             return binding.value
         if binding.kind == "param":
             return self.params.get(binding.param)
+        if binding.kind == "trigger":
+            return self.triggered[(binding.graph, binding.step, binding.output)]
         upstream = self.results.get(binding.step)
         if upstream is None or upstream.status != "succeeded" or upstream.outputs is None:
             return None  # all_done join after a failed/skipped upstream: the input is null
@@ -415,28 +427,21 @@ class GraphRun:
 
     def _place_artifacts(self, inputs: dict, node: Node, folder: Path) -> Path | None:
         """The bytes of the unit's artifact inputs, in a folder mounted read-only at /rtc/in; None without any."""
-        _, placed = step_rules.place_artifact_inputs(inputs, {p.name: p.type for p in node.inputs})
-        if not placed:
-            return None
-        folder.mkdir(mode=0o755)
-        for reference, rel in placed:
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self.store.stage(reference, folder / rel)
-            except (ArtifactError, OSError) as exc:  # a damaged or unreachable store fails this unit, with why
-                raise RtcError(f"input {rel.split('/')[0]!r}: {exc}") from None
-        return folder
+        try:
+            placed = step_rules.stage_artifact_inputs(self.store, inputs, {p.name: p.type for p in node.inputs}, folder)
+        except ArtifactError as exc:  # a damaged or unreachable store fails this unit, with why
+            raise RtcError(str(exc)) from None
+        return folder if placed else None
 
     def _outputs(self, io_dir: Path, node: Node, label: str) -> dict:
         """The unit's checked result: its outputs file's JSON outputs, and its artifact outputs stored."""
         where = f"step {label!r}"
-        outputs = step_io.read_outputs(io_dir, node, where)
-        types = {p.name: p.type for p in node.outputs}
-        if step_rules.artifact_ports(types):
-            stored = step_rules.store_artifact_outputs(self.store, io_dir / "out", types, where)
-            for port, ref in stored.items():
-                self.reporter.status(f"{label}: {port} stored, sha256:{ref['sha256'][:12]} ({ref['size']} bytes) in {self.store.url}")
-            outputs.update(stored)
+        types = step_io.declared_outputs(node)
+        outputs = step_rules.step_outputs(step_io.read_outputs_text(io_dir, where), types, node.fanout, where,
+                                          self.store, io_dir / "out")
+        for port in step_rules.artifact_ports(types):
+            ref = outputs[port]
+            self.reporter.status(f"{label}: {port} stored, sha256:{ref['sha256'][:12]} ({ref['size']} bytes) in {self.store.url}")
         return outputs
 
     # ---------------------------------------------------------------- the step cache
@@ -515,6 +520,8 @@ def _describe(binding) -> str:
         return f"params.{binding.param}"
     if binding.kind == "output":
         return f"{binding.step}.{binding.output}"
+    if binding.kind == "trigger":
+        return f"{binding.graph}.{binding.step}.{binding.output}"
     return repr(binding.value)
 
 

@@ -101,10 +101,9 @@ def _read(io_dir: Path, container_path: str, limit: int, where: str) -> str | No
         raise ContractError(f"{where}: {exc}") from None
 
 
-def read_outputs(io_dir: Path, node: Node, where: str) -> dict:
-    """The checked result (columns) of one container (rtc.runtime.step.decode_outputs)."""
-    text = _read(io_dir, contract.OUTPUTS_FILE, contract.MAX_OUTPUTS_BYTES, where)
-    return step_rules.decode_outputs(text, step_rules.json_ports(declared_outputs(node)), node.fanout, where)
+def read_outputs_text(io_dir: Path, where: str) -> str | None:
+    """The outputs file the step wrote (rtc.runtime.step.step_outputs decodes it), or None."""
+    return _read(io_dir, contract.OUTPUTS_FILE, contract.MAX_OUTPUTS_BYTES, where)
 
 
 def declared_outputs(node: Node) -> dict[str, str]:

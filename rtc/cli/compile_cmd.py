@@ -35,25 +35,12 @@ def render_target(pipeline, target: str) -> dict[str, str]:
         from rtc.compiler.triggers import refuse_on
 
         refuse_on(pipeline, target)
-    if target in ("airflow", "prefect"):
-        refuse_artifact_ports(pipeline, target)
+        from rtc.compiler.lower_tyger import refuse_sockets
+
+        refuse_sockets(pipeline, target)
     module = importlib.import_module(TARGETS[target])
     with fewer_collections():  # rendering allocates as much as compiling (a gen-2 rescan doubled it)
         return module.render(pipeline)
-
-
-def refuse_artifact_ports(pipeline, target: str) -> None:
-    """`file`/`dir` ports run under `rtc run` only, for now: say so before anything is written (issue 19)."""
-    from rtc.base.diagnostics import RtcError
-    from rtc.compiler.types import is_artifact_type
-
-    for node in pipeline.nodes.values():
-        for port in [*node.inputs, *node.outputs]:
-            if is_artifact_type(port.type):
-                raise RtcError(
-                    f"node {node.name!r}: port {port.name!r} is a {port.type}; the {target} target does not carry "
-                    "files between steps yet (rtc run does, through its artifact store)",
-                    hint="run the pipeline with `rtc run`, or pass the data through a mount for now")
 
 
 def merge_rules(target: str):

@@ -71,9 +71,6 @@ def run(args: argparse.Namespace) -> int:
     from rtc.files import output_path
 
     folder = output_path(args.output) if args.output else home / "prefect" / pipeline.namespace
-    from rtc.cli.compile_cmd import refuse_artifact_ports
-
-    refuse_artifact_ports(pipeline, "prefect")
     files, specs = emitter.render_with_deployments(pipeline, work_pool)
     write_atomically({folder / rel: text for rel, text in files.items()})
     print(f"wrote {len(files)} file(s) to {folder}", file=sys.stderr)

@@ -31,16 +31,19 @@ try:
 except ImportError:  # Airflow before 3.3: no retry policies; DAGs fall back on Airflow's own back-off
     RetryDecision = RetryPolicy = None
 
+from .artifacts import ArtifactError, open_store
 from .cache import read_entry, step_key, write_entry
 from .contract import (
-    BUFFERS_DIR, IO_DIR, IO_DIR_MODE, LABEL_PIPELINE, LABEL_RUN, LABEL_STEP, MAX_OUTPUTS_BYTES, MAX_REQUEUES,
+    ARTIFACTS_IN_DIR, BUFFERS_DIR, IO_DIR, IO_DIR_MODE, LABEL_PIPELINE, LABEL_RUN, LABEL_STEP, MAX_OUTPUTS_BYTES, MAX_REQUEUES,
     MAX_SIGNAL_BYTES, OUTPUTS_FILE, RETRY_DEFAULTS, SIGNAL_FILE, IoFileError, buffer_file, expand_container,
     read_io_file, retry_delay,
 )
-from .step import PRUNE, ContractError, binding_value, check_result, container_environment
+from .step import (
+    PRUNE, ContractError, artifact_environment, artifact_ports, binding_value, check_result, container_environment,
+    decode_signal, fan_out_elements, merge_elements, place_artifact_inputs, stage_artifact_inputs, step_outputs,
+)
 
 XCOM_RETURN_KEY = "return_value"  # Airflow's key of a task's return value
-from .step import decode_outputs, decode_signal, fan_out_elements, merge_elements
 
 # Each node's contract settings by (DAG id, node name); steps keep only the name (plain data, also
 # for mapped steps), and several DAGs parsed in one process keep their own nodes.
@@ -60,6 +63,44 @@ def rtc_cache_dir():
         except Exception:  # noqa: BLE001 - a worker without airflow-core's configuration: the default
             folder = None
     return folder or os.path.join(os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "rtc-cache")
+
+STORE_CONNECTION = "rtc_store"  # the Airflow Connection holding an s3:// store's endpoint and credentials
+
+
+def rtc_artifact_store():
+    """The artifact store of `file`/`dir` ports on this worker: RTC_STORE, else Airflow's `[rtc] store`
+    (AIRFLOW__RTC__STORE), else the folder $AIRFLOW_HOME/rtc-artifacts. Workers on several machines need a
+    store they all reach (s3://BUCKET/PREFIX); its endpoint and credentials come from the Airflow Connection
+    `rtc_store` when there is one (login, password, extra endpoint_url / region_name), else from where boto3
+    reads them (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...). See rtc's docs/airflow.md."""
+    url = os.environ.get("RTC_STORE")
+    if not url:
+        try:
+            from airflow.configuration import conf
+
+            url = conf.get("rtc", "store", fallback=None)
+        except Exception:  # noqa: BLE001 - a worker without airflow-core's configuration: the default
+            url = None
+    url = url or os.path.join(os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "rtc-artifacts")
+    options = None
+    if url.startswith("s3://"):
+        from airflow.sdk import Connection
+
+        try:
+            conn = Connection.get(STORE_CONNECTION)
+        except Exception:  # noqa: BLE001 - no such Connection: the client reads the environment
+            conn = None
+        if conn is not None:
+            extra = conn.extra_dejson or {}
+            options = {k: v for k, v in {"key": conn.login, "secret": conn.password,
+                                         "endpoint_url": extra.get("endpoint_url")}.items() if v}
+            if extra.get("region_name"):
+                options["client_kwargs"] = {"region_name": extra["region_name"]}
+    try:
+        return open_store(url, options)
+    except ArtifactError as exc:
+        raise AirflowFailException(f"the artifact store: {exc}") from None
+
 
 def rtc_private_folder(parent, name):
     """A 0700 folder of this worker's user in `parent` (no other local user enters it), holding `name`:
@@ -94,9 +135,10 @@ class RtcNode:
 
     def __init__(
         self, name, *, image, command, outputs, environment=None, mounts=(), retries=0, retry=None, timeout=None,
-        secrets=(), fanout=False, cache=None, **operator
+        secrets=(), fanout=False, cache=None, artifact_inputs=None, **operator
     ):
         self.name = name
+        self.artifact_inputs = artifact_inputs or {}  # {input: "file" | "dir" | "list[file]"}: bytes in the store
         self.cache = cache  # None, or {"max_age": seconds or None}: reuse the outputs of the same work
         self.bind_mounts = [(source, target, ro) for target, source, ro in mounts]  # as rtc.runtime.cache keys them
         self.operator = {
@@ -434,20 +476,31 @@ class RtcStep(DockerOperator):
         map_index = context["ti"].map_index
         mapped = map_index is not None and map_index >= 0
         private, io_dir = rtc_private_folder(self.host_tmp_dir, "io")
+        where = f"step {self.task_id!r}" + (f" element {map_index}" if mapped else "")
+        store = rtc_artifact_store() if node.artifact_inputs or artifact_ports(node.outputs) else None
         try:
+            in_dir = os.path.join(private, "in")
             try:
+                staged = stage_artifact_inputs(store, inputs, node.artifact_inputs, in_dir)
+                shown, _ = place_artifact_inputs(inputs, node.artifact_inputs)
                 environment, inputs_text = container_environment(
-                    node.operator["environment"], inputs, step=self.task_id, run_id=run_id,
+                    node.operator["environment"], shown, step=self.task_id, run_id=run_id,
                     map_index=map_index if mapped else None, secrets=self._private_environment,
+                    artifacts=artifact_environment(node.artifact_inputs, node.outputs),
                 )
-            except ContractError as exc:
-                raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
+            except (ContractError, ArtifactError) as exc:
+                raise AirflowFailException(f"{where}: {exc}") from None
             with open(os.path.join(io_dir, "inputs.json"), "x", encoding="utf-8") as f:
                 f.write(inputs_text)
+            if artifact_ports(node.outputs):  # where the step leaves its artifact outputs (/rtc/io/out)
+                os.mkdir(os.path.join(io_dir, "out"))
+                os.chmod(os.path.join(io_dir, "out"), IO_DIR_MODE)
             # Secrets stay in DockerOperator's private environment (masked, never rendered).
             self.environment = {k: v for k, v in environment.items() if k not in self._private_environment}
-            self.mounts = [m for m in self.mounts if m.get("Target") != IO_DIR]
+            self.mounts = [m for m in self.mounts if m.get("Target") not in (IO_DIR, ARTIFACTS_IN_DIR)]
             self.mounts.append(Mount(IO_DIR, io_dir, type="bind"))
+            if staged:
+                self.mounts.append(Mount(ARTIFACTS_IN_DIR, in_dir, type="bind", read_only=True))
             step_label = f"{self.task_id}#{map_index}" if mapped else self.task_id
             self.labels = {LABEL_RUN: run_id, LABEL_STEP: step_label, LABEL_PIPELINE: rtc_namespace(self.dag_id)}
             rtc_add_group(self, os.stat(io_dir).st_gid)
@@ -466,18 +519,20 @@ class RtcStep(DockerOperator):
                     "through a registry: rtc build FILE --push --registry REGISTRY, and compile with the same --registry"
                 ) from None
             # Only regular files the step wrote in its own io folder are read (never a symlink, FIFO or folder).
-            where = f"step {self.task_id!r}" + (f" element {map_index}" if mapped else "")
             try:
                 signal = decode_signal(read_io_file(io_dir, os.path.basename(SIGNAL_FILE), MAX_SIGNAL_BYTES), where)
                 if signal is not None:  # the signal wins over any outputs written too
                     return None, signal
                 text = read_io_file(io_dir, os.path.basename(OUTPUTS_FILE), MAX_OUTPUTS_BYTES)
-                outputs = decode_outputs(text, node.outputs, node.fanout, where)
+                outputs = step_outputs(text, node.outputs, node.fanout, where, store, os.path.join(io_dir, "out"))
+                for port in artifact_ports(node.outputs):
+                    ref = outputs[port]
+                    self.log.info("%s stored: sha256:%s (%d bytes) in %s", port, ref["sha256"][:12], ref["size"], store.url)
                 self.log.info("outputs: %s", rtc_short(outputs, 200))
                 return outputs, None
             except IoFileError as exc:
                 raise AirflowFailException(f"{where}: {exc}") from None
-            except ContractError as exc:  # a broken contract is a bug, not a transient failure: no retries
+            except (ContractError, ArtifactError) as exc:  # a broken contract is a bug, not a transient failure: no retries
                 raise AirflowFailException(str(exc)) from None
         finally:
             shutil.rmtree(private, ignore_errors=True)

@@ -49,14 +49,19 @@ def is_reference(value, kind=None) -> bool:
             and isinstance(value["size"], int) and not isinstance(value["size"], bool) and value["size"] >= 0)
 
 
-def open_store(url: str):
-    """The store `url` names: a folder (a path, or file:///path) or `s3://BUCKET/PREFIX`."""
+def open_store(url: str, options=None):
+    """The store `url` names: a folder (a path, or file:///path) or `s3://BUCKET/PREFIX`.
+
+    `options`: an object store's client settings (s3fs's: key, secret, endpoint_url, client_kwargs), for
+    credentials kept where an orchestrator keeps them (an Airflow Connection, a Prefect block); without
+    them the client reads the environment as boto3 does.
+    """
     if url.startswith("file://"):
         return LocalStore(url[len("file://"):])
     if "://" not in url:
         return LocalStore(url)
     if url.startswith("s3://") and url[len("s3://"):].strip("/"):
-        return ObjectStore(url)
+        return ObjectStore(url, options)
     raise ArtifactError(f"{url!r} names no artifact store rtc knows: a folder, file:///folder or s3://BUCKET/PREFIX")
 
 
@@ -271,13 +276,13 @@ class ObjectStore(Store):
     (objects cannot be renamed); a second hash during the upload proves it did not change meanwhile.
     """
 
-    def __init__(self, url):
+    def __init__(self, url, options=None):
         try:
             import fsspec
 
             # A fresh client: fsspec caches one per arguments, which would keep the endpoint and credentials
             # the environment had when the first store of this process was opened.
-            self.fs = fsspec.filesystem("s3", skip_instance_cache=True)
+            self.fs = fsspec.filesystem("s3", skip_instance_cache=True, **(options or {}))
         except ImportError:
             raise ArtifactError("an s3:// artifact store needs the Python packages fsspec and s3fs: "
                                 "pip install 'rtc[s3]'") from None
@@ -421,3 +426,99 @@ def _unlink(path):
         os.unlink(path)
     except OSError:
         pass
+
+
+# ---------------------------------------------------------------- artifacts through an engine's archive API
+# A target whose workers share no folder with the engine (a Prefect worker in a container) moves a step's
+# artifacts as tar streams (Docker's put_archive / get_archive); these keep the bytes streamed and the
+# rules those of a folder on this host.
+
+
+class _ChunkReader:
+    """A file object over an iterator of byte chunks (an engine's archive stream), for tarfile's stream mode."""
+
+    def __init__(self, chunks):
+        self._chunks, self._pending = iter(chunks), b""
+
+    def read(self, n=-1):
+        while n < 0 or len(self._pending) < n:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._pending += chunk
+        if n < 0:
+            n = len(self._pending)
+        data, self._pending = self._pending[:n], self._pending[n:]
+        return data
+
+
+def unpack_archive(chunks, folder, where):
+    """Write the tar stream `chunks` (an engine's archive of one path) into the folder `folder`, as it was
+    in the container, for `store_artifact_outputs` to take: so a step's output meets the same rules, in the
+    same words, as a folder on this host. Regular files and folders are written; a symlink or FIFO is made
+    as one (never followed: the store refuses it); a device, a name escaping the folder or a hard link to
+    outside the archive fails here, and so does passing MAX_ARTIFACT_BYTES or MAX_DIR_ENTRIES.
+    """
+    import tarfile
+
+    total = entries = 0
+    with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
+        for member in tar:
+            parts = member.name.rstrip("/").split("/")
+            if member.name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise ArtifactError(f"{where}: the engine's archive names {member.name!r}, which is no path in a folder")
+            entries += 1
+            if entries > MAX_DIR_ENTRIES + 1:  # the port's own folder, and its entries
+                raise ArtifactError(f"{where} holds more than {MAX_DIR_ENTRIES} entries, rtc's limit for one folder")
+            dest = os.path.join(folder, *parts)
+            shown = f"{where}: {'/'.join(parts[1:])}" if len(parts) > 1 else where
+            os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+            if member.isdir():
+                os.makedirs(dest, mode=0o755, exist_ok=True)
+            elif member.isreg():
+                total += member.size
+                if total > MAX_ARTIFACT_BYTES:
+                    raise ArtifactError(f"{where} is over {MAX_ARTIFACT_BYTES} bytes, rtc's limit for one artifact")
+                with tar.extractfile(member) as src, open(dest, "xb") as out:
+                    while chunk := src.read(CHUNK):
+                        out.write(chunk)
+            elif member.islnk():  # a second name of a file the archive holds: a regular file, as on disk
+                target = member.linkname.split("/")
+                if any(p in ("", ".", "..") for p in target):
+                    raise ArtifactError(f"{shown} is a link out of its folder: rtc stores only regular files and folders")
+                os.link(os.path.join(folder, *target), dest)
+            elif member.issym():
+                os.symlink(member.linkname, dest)
+            elif member.isfifo():
+                os.mkfifo(dest, 0o600)
+            else:
+                raise ArtifactError(f"{shown} is a device: rtc stores only regular files and folders")
+
+
+def pack_folder(folder, target):
+    """A tar stream (an iterator of byte chunks, for an engine's put_archive) of the staged inputs under
+    `folder`, named `target` in the container (relative to /): read-only files, streamed, never held whole."""
+    import tarfile
+    import threading
+
+    read_fd, write_fd = os.pipe()
+
+    def read_only(info):
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        info.mode = 0o555 if info.isdir() else 0o444
+        return info
+
+    def write():
+        try:
+            with os.fdopen(write_fd, "wb") as out, tarfile.open(fileobj=out, mode="w|") as tar:
+                tar.add(folder, arcname=target.strip("/"), filter=read_only)
+        except OSError:  # the reader went away (the upload failed): it says why
+            pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    with os.fdopen(read_fd, "rb") as stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
+    writer.join()

@@ -20,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import queue
 import socket
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -37,14 +39,16 @@ from prefect.runtime import flow_run, task_run
 from prefect.states import Failed, State
 from prefect.transactions import get_transaction
 
+from .artifacts import ArtifactError, open_store, pack_folder, unpack_archive
 from .cache import step_key
 from .contract import (
-    BUFFERS_DIR, INPUTS_FILE, IO_DIR, MAX_OUTPUTS_BYTES, MAX_REQUEUES, MAX_SIGNAL_BYTES, OUTPUTS_FILE, SIGNAL_FILE,
+    ARTIFACTS_IN_DIR, ARTIFACTS_OUT_DIR, BUFFERS_DIR, INPUTS_FILE, IO_DIR, MAX_OUTPUTS_BYTES, MAX_REQUEUES, MAX_SIGNAL_BYTES, OUTPUTS_FILE, SIGNAL_FILE,
     IoFileError, buffer_file, expand_container, pipe_variable, read_io_archive, retry_delay,
 )
 from .step import (
-    PRUNE, ContractError, PermanentError, bind_inputs, check_result, container_environment, decode_outputs,
-    decode_signal, merge_elements, smallest_retry_delay,
+    PRUNE, ContractError, PermanentError, artifact_environment, artifact_ports, bind_inputs, check_result,
+    container_environment, decode_signal, merge_elements, place_artifact_inputs, smallest_retry_delay,
+    stage_artifact_inputs, step_outputs,
 )
 
 _POLL_SECONDS = 0.2
@@ -86,6 +90,30 @@ def load_secrets(names):
             + "; create them with: prefect block create secret, or Secret(value=...).save(NAME)"
         )
     return values
+
+
+STORE_BLOCK = "rtc-store"  # the RemoteFileSystem block naming the artifact store (basepath) and its client settings
+
+
+def artifact_store():
+    """The artifact store of `file`/`dir` ports for this flow run: RTC_STORE, else the RemoteFileSystem block
+    `rtc-store` (its basepath the store's URL, e.g. s3://BUCKET/PREFIX, its settings s3fs's: key, secret,
+    endpoint_url...), else the folder $RTC_HOME/artifacts (~/.rtc/artifacts) of this worker, which serves one
+    machine. Without settings, an s3:// store's client reads AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ... as boto3
+    does. See rtc's docs/prefect.md."""
+    url, options = os.environ.get("RTC_STORE"), None
+    if not url:
+        from prefect.filesystems import RemoteFileSystem
+
+        try:
+            block = RemoteFileSystem.load(STORE_BLOCK)
+            url, options = block.basepath, dict(block.settings or {})
+        except ValueError:  # no such block
+            url = os.path.join(os.environ.get("RTC_HOME") or os.path.expanduser("~/.rtc"), "artifacts")
+    try:
+        return open_store(url, options)
+    except ArtifactError as exc:
+        raise PermanentError(f"the artifact store: {exc}") from None
 
 
 def _tar(files, dirs, group):
@@ -186,12 +214,14 @@ def _pull(client, image, logger):
         raise PermanentError(message) from None
 
 
-def run_container(spec, env, files, dirs, read_back, name_suffix="", where=None):
+def run_container(spec, env, files, dirs, read_back, name_suffix="", where=None, stage_in=None, fetch=None):
     """Run `spec` (image, argv, ...) to completion; return {path: text or None} for `read_back` ({path: limit}).
 
     Log lines go to the Prefect run logger as they arrive. A non-zero exit
     raises with the last lines of output; the container is always removed.
-    `where` names it in messages (default: the step).
+    `where` names it in messages (default: the step). Artifacts: `stage_in`, a folder of this host copied
+    to ARTIFACTS_IN_DIR (read-only files) before the start; `fetch`, {path in the container: (folder of
+    this host, what it is)}: after a 0 exit, what the step left there is unpacked into the folder.
     """
     where = where or f"step {spec['step']!r}"
     logger = get_run_logger()
@@ -222,6 +252,8 @@ def run_container(spec, env, files, dirs, read_back, name_suffix="", where=None)
     tail = []
     try:
         container.put_archive("/", _tar(files, dirs, _IO_GROUP))
+        if stage_in is not None:
+            container.put_archive("/", pack_folder(stage_in, ARTIFACTS_IN_DIR))
         container.start()
         container.reload()
         for port, bindings in sorted((container.attrs["NetworkSettings"].get("Ports") or {}).items()):
@@ -256,7 +288,19 @@ def run_container(spec, env, files, dirs, read_back, name_suffix="", where=None)
                 f"{where} failed: container exited with code {code}"
                 + (f" (last output: {tail[-1][:200]!r})\n" + "\n".join(tail) if tail else "")
             )
-        return {path: _read_file(container, path, limit) for path, limit in read_back.items()}
+        got = {path: _read_file(container, path, limit) for path, limit in read_back.items()}
+        for path, (folder, what) in (fetch or {}).items():
+            try:
+                chunks, _ = container.get_archive(path)
+            except docker.errors.NotFound:
+                continue  # the step left nothing there: the store says so
+            try:
+                unpack_archive(chunks, folder, what)
+            except ArtifactError as exc:  # what the step left breaks the contract (a device, too many entries)
+                raise ContractError(str(exc)) from None
+            finally:
+                chunks.close()
+        return got
     finally:
         _remove(container)
 
@@ -616,22 +660,47 @@ class Node:
             logger.info("retry back-off: waiting %.3g s more (jitter)", rest)
             _sleep(rest)
         logger.info("inputs: %s", _short(inputs, 200))
-        env, encoded = container_environment(
-            spec["environ"], inputs, step=spec["step"], run_id=str(flow_run.get_id() or "local"),
-            map_index=map_index, secrets=load_secrets(spec["secrets"]),
-        )
         where = f"step {spec['step']!r}" + ("" if map_index is None else f" element {map_index}")
+        with tempfile.TemporaryDirectory(prefix="rtc-") as local:
+            return self._attempts(spec, inputs, map_index, where, local)
+
+    def _attempts(self, spec, inputs, map_index, where, local):
+        """Run the container until it neither re-queues nor fails; `local`: a private folder of this worker for
+        the step's artifacts on their way in and out."""
+        logger = get_run_logger()
+        outs = artifact_ports(spec["outputs"])
+        store = artifact_store() if outs or artifact_ports(spec["inputs"]) else None
+        try:
+            staged = stage_artifact_inputs(store, inputs, spec["inputs"], os.path.join(local, "in"))
+        except ArtifactError as exc:
+            raise PermanentError(f"{where}: {exc}") from None
+        shown, _ = place_artifact_inputs(inputs, spec["inputs"])
+        env, encoded = container_environment(
+            spec["environ"], shown, step=spec["step"], run_id=str(flow_run.get_id() or "local"),
+            map_index=map_index, secrets=load_secrets(spec["secrets"]),
+            artifacts=artifact_environment(spec["inputs"], spec["outputs"]),
+        )
         for requeues in range(MAX_REQUEUES + 1):
+            out_dir = os.path.join(local, f"out.{requeues}")  # each run of the container leaves its own
+            os.mkdir(out_dir, 0o700)
             got = run_container(
                 spec, env,
                 files={INPUTS_FILE: encoded.encode("utf-8")},
-                dirs=["/rtc", IO_DIR],
+                dirs=["/rtc", IO_DIR] + ([ARTIFACTS_OUT_DIR] if outs else []),
                 read_back={OUTPUTS_FILE: MAX_OUTPUTS_BYTES, SIGNAL_FILE: MAX_SIGNAL_BYTES},
                 name_suffix="" if map_index is None else f"#{map_index}", where=where,
+                stage_in=os.path.join(local, "in") if staged else None,
+                fetch={f"{ARTIFACTS_OUT_DIR}/{port}": (out_dir, f"output {port!r} of {where}") for port in outs},
             )
             signal = decode_signal(got[SIGNAL_FILE], where)  # a signal wins over outputs
             if signal is None:
-                columns = decode_outputs(got[OUTPUTS_FILE], spec["outputs"], spec["fanout"], where)
+                try:
+                    columns = step_outputs(got[OUTPUTS_FILE], spec["outputs"], spec["fanout"], where, store, out_dir)
+                except ArtifactError as exc:  # the store itself failed: say why, without a traceback through rtc
+                    raise PermanentError(str(exc)) from None
+                for port in outs:
+                    ref = columns[port]
+                    logger.info("%s stored: sha256:%s (%d bytes) in %s", port, ref["sha256"][:12], ref["size"], store.url)
                 logger.info("outputs: %s", _short(columns, 200))
                 return Outputs(columns, spec["fanout"])
             kind, delay = signal

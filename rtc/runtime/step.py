@@ -180,6 +180,37 @@ def artifact_environment(input_types, output_types):
     return env
 
 
+def stage_artifact_inputs(store, inputs, types, folder):
+    """Put the bytes of a unit's artifact inputs under the new folder `folder`, as `place_artifact_inputs` lays
+    them out (the adapter mounts or copies it to ARTIFACTS_IN_DIR); False, and nothing made, when it has none.
+
+    A damaged or unreachable store, or a reference no longer in it: ArtifactError naming the input.
+    """
+    import os
+
+    _, placed = place_artifact_inputs(inputs, types)
+    if not placed:
+        return False
+    os.mkdir(folder, 0o755)
+    for reference, rel in placed:
+        dest = os.path.join(folder, *rel.split("/"))
+        os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+        try:
+            store.stage(reference, dest)
+        except (ArtifactError, OSError) as exc:
+            raise ArtifactError(f"input {rel.split('/')[0]!r}: {exc}") from None
+    return True
+
+
+def step_outputs(text, declared, fanout, where, store=None, out_dir=None):
+    """A step's checked result: its outputs file's JSON outputs (`decode_outputs`), and what it left at its
+    artifact outputs' paths (`out_dir` on this host), stored (`store_artifact_outputs`)."""
+    columns = decode_outputs(text, json_ports(declared), fanout, where)
+    if artifact_ports(declared):
+        columns.update(store_artifact_outputs(store, out_dir, declared, where))
+    return columns
+
+
 def store_artifact_outputs(store, out_dir, output_types, where):
     """{port: reference} of what the step left at each artifact output's path (`out_dir` on this host), stored."""
     import os
