@@ -89,6 +89,7 @@ SCHEMAS: dict[str, Schema] = {
             "endpoints": V.read_int_map,
             "version": V.read_int,
             "identity": V.read_str,
+            "sockets": V.read_expr,  # checked by lower_tyger (Tyger's rules for them)
         },
         blocks=("resources",),
         required=("image",),

@@ -434,6 +434,16 @@ class Resources(Model):
 
 
 @_ir
+class Socket(Model):
+    """Tyger's codespec `sockets` entry: a buffer relayed to a TCP port the job listens on (not a pipe)."""
+
+    port: int
+    input_buffer: str | None = _doc("The input buffer written to the connection.", default=None)
+    output_buffer: str | None = _doc("The output buffer that receives what the job sends back.", default=None)
+    span: Span = None
+
+
+@_ir
 class Codespec(Model):
     """A Tyger codespec: the image and command of a job or worker, and its buffers."""
 
@@ -451,6 +461,8 @@ class Codespec(Model):
     max_replicas: int | None = None
     endpoints: dict[str, int] = _doc("Worker codespecs: endpoint name to port.", default_factory=dict)
     identity: str | None = _doc("Tyger's workload identity: recorded and shown; it has no meaning on this machine.", default=None)
+    sockets: list[Socket] = _doc("Job codespecs: buffers relayed to TCP ports of the job instead of pipes.",
+                                 default_factory=list)
     span: Span = None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rtc.compiler import codes, ir
+from rtc.compiler import codes, ir, values
 from rtc.compiler.attributes import BlockView, read_block
 from rtc.compiler.context import Context
 from rtc.compiler.cron import canonical_schedule, cron_problem
@@ -61,6 +61,7 @@ def lower_codespec(ctx: Context, name: str, items: list, span: Span, label: str)
         ctx.error(codes.BAD_VALUE, f"`version` must be at least 1, not {version}", view.value_span("version"))
 
     resources = _resources(ctx, view, label)
+    sockets = _sockets(ctx, view, kind, label)
     if ctx.errors_since(start) or image is None:
         return None
     return ir.Codespec(
@@ -78,8 +79,91 @@ def lower_codespec(ctx: Context, name: str, items: list, span: Span, label: str)
         max_replicas=max_replicas,
         endpoints=endpoints,
         identity=view.get("identity"),
+        sockets=sockets,
         span=ctx.ir_span(span),
     )
+
+
+_SOCKET_KEYS = ("port", "input_buffer", "output_buffer")
+_PIPE_REFERENCE = re.compile(r"\$\$|\$\(([^)]+)\)")  # `$$` escapes; `$(NAME)` is a reference (Kubernetes' rule)
+
+
+def _sockets(ctx: Context, view: BlockView, kind: str, label: str) -> list[ir.Socket]:
+    """Tyger's `sockets` with Tyger's rules (its JobCodespec.Validate): a port in 1..65535, buffers among the
+    codespec's own inputs / outputs, each used by one socket, at least one per socket, and no `$(NAME_PIPE)` of a
+    socket's buffer in `command`, `args` or `env` (the relay, not the job, reads and writes those buffers)."""
+    attr = view.attrs.get("sockets")
+    if attr is None:
+        return []
+    if kind == "worker":
+        ctx.error(codes.CONFLICTING_ATTRIBUTES, "`sockets` belong to job codespecs", attr.span,
+                  hint="a worker codespec has no buffers; workers expose `endpoints`")
+        return []
+    value = attr.value
+    if not isinstance(value, ast.ListExpr):
+        ctx.error(codes.WRONG_SHAPE, f"`sockets` of {label} must be a list of {{port, input_buffer, output_buffer}}",
+                  value.span)
+        return []
+    inputs, outputs = view.get("inputs", []), view.get("outputs", [])
+    used: set[str] = set()
+    out: list[ir.Socket] = []
+    for item in value.items:
+        if not isinstance(item, ast.MapExpr):
+            ctx.error(codes.WRONG_SHAPE, f"an item of `sockets` of {label} must be a map {{port, input_buffer, "
+                      "output_buffer}", item.span)
+            continue
+        fields: dict = {}
+        unknown = False
+        for entry in item.entries:
+            if entry.key not in _SOCKET_KEYS:
+                unknown = True
+                ctx.error(codes.UNKNOWN_ATTRIBUTE, f"unknown key `{entry.key}` in a socket of {label}", entry.span,
+                          hint="a socket has `port`, `inputBuffer` and `outputBuffer` (`input_buffer`, `output_buffer` in .rt)")
+                continue
+            reader = values.read_int if entry.key == "port" else values.read_name
+            fields[entry.key] = (reader(ctx, entry.value, f"socket `{entry.key}` of {label}"), entry.value.span)
+        if unknown or any(v is values.INVALID for v, _ in fields.values()):
+            continue  # one message per mistake: a misspelt key is not also a socket without buffers
+        port, port_span = fields.get("port", (None, item.span))
+        if port is None:
+            ctx.error(codes.MISSING_ATTRIBUTE, f"a socket of {label} needs `port`", item.span)
+            continue
+        if not 1 <= port <= 65535:
+            ctx.error(codes.BAD_PORT, f"socket port must be between 1 and 65535, not {port}", port_span)
+            continue
+        for key, declared, direction in (("input_buffer", inputs, "input"), ("output_buffer", outputs, "output")):
+            if key not in fields:
+                continue
+            buffer, buffer_span = fields[key]
+            if buffer not in declared:
+                ctx.error(codes.UNKNOWN_BUFFER, f"the {direction} buffer `{buffer}` for socket {port} is not among the "
+                          f"codespec's {direction} buffers", buffer_span,
+                          hint=did_you_mean(buffer, declared) or f"declare it in buffers.{direction}s")
+            elif buffer in used:
+                ctx.error(codes.DUPLICATE_MEMBER, f"the {direction} buffer `{buffer}` is used by several sockets", buffer_span)
+            used.add(buffer)
+        if "input_buffer" not in fields and "output_buffer" not in fields:
+            ctx.error(codes.MISSING_ATTRIBUTE, f"socket {port} needs an input buffer, an output buffer or both",
+                      item.span, hint="add inputBuffer: NAME and/or outputBuffer: NAME")
+            continue
+        out.append(ir.Socket(port=port, input_buffer=fields.get("input_buffer", (None,))[0],
+                             output_buffer=fields.get("output_buffer", (None,))[0], span=ctx.ir_span(item.span)))
+    _check_socket_pipes(ctx, view, used)
+    return out
+
+
+def _check_socket_pipes(ctx: Context, view: BlockView, used: set[str]) -> None:
+    from rtc.runtime.contract import pipe_variable
+
+    variables = {pipe_variable(b): b for b in used}
+    for key in ("command", "args", "env"):
+        texts = view.get(key, {} if key == "env" else [])
+        for text in (texts.values() if isinstance(texts, dict) else texts):
+            for m in _PIPE_REFERENCE.finditer(str(text)):
+                if m.group(1) in variables:
+                    ctx.error(codes.CONFLICTING_ATTRIBUTES, f"`{m.group(0)}` in `{key}`: buffer `{variables[m.group(1)]}` "
+                              "is relayed to a socket, so the job has no pipe for it", view.value_span(key),
+                              hint="the job reads and writes that buffer through its TCP port")
 
 
 def _buffer_names(ctx: Context, view: BlockView) -> list[str]:
@@ -249,3 +333,33 @@ def _replicas(ctx: Context, view: BlockView, spec: ir.Codespec | None) -> int:
         ctx.error(codes.BAD_REPLICAS, f"`replicas` is {replicas}, but codespec `{spec.name}` allows at most {spec.max_replicas}", view.value_span("replicas"))
     return replicas
 
+
+
+TARGET_REFUSES_SOCKETS = "E516"  # docs/diagnostics.md; reported by `rtc compile`/`rtc deploy`, not by the checker
+
+
+def refuse_sockets(pipeline: ir.Pipeline, target: str) -> None:
+    """A run whose codespec has `sockets` runs under `rtc exec`/`rtc run create` only: the Airflow and Prefect
+    targets pass a buffer as a whole value, with no relay to a port of the job. One diagnostic at the first such
+    socket, before anything is written."""
+    import os
+
+    from rtc.base.diagnostics import CompileError, Diagnostic
+
+    for run in pipeline.runs.values():
+        cs = pipeline.codespecs.get(run.codespec)
+        if cs is None or not cs.sockets:
+            continue
+        at = cs.sockets[0].span or cs.span
+        span = None
+        if at is not None:
+            base = os.path.dirname(pipeline.source)
+            span = Span(os.path.normpath(os.path.join(base, at.file)) if base else at.file, at.line, at.col)
+        raise CompileError(Diagnostic(
+            TARGET_REFUSES_SOCKETS,
+            f"run `{run.name}`: codespec `{cs.name}` relays buffers to TCP ports (`sockets`); the {target} target "
+            "does not carry sockets",
+            span,
+            f"run it with `rtc exec` or `rtc run create`, or read and write the buffers as files "
+            f"($(NAME_PIPE)) to compile it for {target}",
+        ))

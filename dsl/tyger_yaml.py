@@ -32,9 +32,26 @@ def read_codespec(reader: YamlReader, body: yaml.Node, name: str, module: ast.Mo
             items.append(ast.SubBlock("resources", _resources(reader, value), span))
         elif key == "name":
             continue  # the block's name; read by the caller
+        elif key == "sockets":
+            items.append(ast.Attr("sockets", _sockets(reader.expr(value)), span))
         else:
             items.append(ast.Attr(CODESPEC_KEYS.get(key, key), reader.expr(value), span))
     return items
+
+
+SOCKET_KEYS = {"inputBuffer": "input_buffer", "outputBuffer": "output_buffer"}
+
+
+def _sockets(value: ast.Expr) -> ast.Expr:
+    """Tyger's `sockets: [{port, inputBuffer, outputBuffer}]` with the `.rt` key names (`input_buffer`, ...)."""
+    if not isinstance(value, ast.ListExpr):
+        return value  # the compiler reports the shape
+    items = []
+    for item in value.items:
+        if isinstance(item, ast.MapExpr):
+            item = ast.MapExpr([ast.MapEntry(SOCKET_KEYS.get(e.key, e.key), e.value, e.span) for e in item.entries], item.span)
+        items.append(item)
+    return ast.ListExpr(items, value.span)
 
 
 def _resources(reader: YamlReader, node: yaml.Node) -> list[ast.Item]:

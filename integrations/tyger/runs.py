@@ -35,6 +35,7 @@ from rtc.integrations.tyger import buffers as buffer_ops
 from rtc.integrations.engine import containers as engine
 from rtc.base import home as home_files
 from rtc.integrations.tyger.pipes import ReplicaPipes
+from rtc.integrations.tyger.sockets import SocketRelays
 from rtc.integrations.tyger.store import (
     CANCELED,
     CANCELING,
@@ -427,7 +428,11 @@ class _Execution:
     def _run_replicas(self, job: Codespec, worker_env: dict[str, str], timeout: float | None):
         buffers = self.spec["job"]["buffers"]
         env = dict(worker_env)
-        for parameter in job.inputs + job.outputs:
+        # Buffers relayed to a socket have no pipe: the relay reads and writes them (Tyger's socket-adapt sidecar).
+        relayed = {s.get(k) for s in job.sockets for k in ("input_buffer", "output_buffer")} - {None}
+        piped_inputs = [p for p in job.inputs if p not in relayed]
+        piped_outputs = [p for p in job.outputs if p not in relayed]
+        for parameter in piped_inputs + piped_outputs:
             env[buffer_ops.pipe_variable(parameter)] = buffer_ops.container_path(parameter)
         replicas = int(self.spec["job"]["replicas"])
         results: list = [None] * replicas
@@ -438,7 +443,9 @@ class _Execution:
 
         def one(i: int) -> None:
             pipes = ReplicaPipes(self.store, pipes_dir / f"{self.id}-{i}",
-                                 {p: buffers[p] for p in job.inputs}, {p: buffers[p] for p in job.outputs}, output_lock)
+                                 {p: buffers[p] for p in piped_inputs}, {p: buffers[p] for p in piped_outputs},
+                                 output_lock)
+            relays = SocketRelays(self.store, job.sockets, buffers, output_lock)
             index = {"RTC_REPLICA_INDEX": str(i), "REPLICA_INDEX": str(i)}
             try:
                 host, target = pipes.create()
@@ -446,15 +453,21 @@ class _Execution:
                 pipes.start()
                 # several replicas: each line says whose it is, as a worker's does
                 on_line = self._line if replicas == 1 else (lambda text, i=i: self._line(f"[replica-{i}] {text}"))
+                created = None
+                if job.sockets:  # the relays need the container's id to find its network namespace
+                    created = engine.create_for_run(self.client, spec)
+                    relays.start(self.client, created)
                 results[i] = engine.run_container(
-                    self.client, spec, on_line=on_line, timeout=timeout, cancel=self.cancel
+                    self.client, spec, on_line=on_line, timeout=timeout, cancel=self.cancel, created=created
                 )
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 errors.append(exc)
                 self.cancel.set()  # one replica that cannot start stops the others
             finally:
+                relays.finish()
                 pipes.finish()
                 errors.extend(pipes.errors)
+                errors.extend(relays.errors)
 
         threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(replicas)]
         for t in threads:

@@ -29,7 +29,7 @@ _RUN_DEFAULTS = {
 _WORKER_DEFAULTS = {"codespec_version": None, "replicas": 1, "node_pool": None}
 _CODESPEC_DEFAULTS = {
     "version": 1, "kind": "job", "inputs": [], "outputs": [], "command": [], "args": [], "working_dir": None,
-    "env": {}, "resources": {}, "max_replicas": None, "endpoints": {}, "identity": None,
+    "env": {}, "resources": {}, "max_replicas": None, "endpoints": {}, "identity": None, "sockets": [],
 }
 
 
@@ -307,6 +307,7 @@ def tyger_codespec(cs: Codespec) -> dict:
         "maxReplicas": cs.max_replicas,
         "endpoints": cs.endpoints,
         "identity": cs.identity,
+        "sockets": [_tyger_socket(s) for s in cs.sockets],
     }
     return {k: v for k, v in out.items() if v not in (None, [], {})}
 
@@ -382,6 +383,13 @@ def system_json(record) -> dict:
 
 
 MAX_CPU_SHARES = 262144
+
+
+def _tyger_socket(socket) -> dict:
+    """A socket as Tyger writes it (`port`, `inputBuffer`, `outputBuffer`), from plain data or an `ir.Socket`."""
+    data = socket if isinstance(socket, dict) else socket.to_plain_data()
+    pairs = (("port", data["port"]), ("inputBuffer", data.get("input_buffer")), ("outputBuffer", data.get("output_buffer")))
+    return {k: v for k, v in pairs if v is not None}
 
 
 def docker_resources(cs: Codespec) -> dict:
@@ -469,6 +477,8 @@ def _dump(model) -> dict:
     """An IR model (a codespec, a run) as JSON-shaped data without its source position."""
     data = model.to_plain_data()
     data.pop("span", None)
+    for socket in data.get("sockets", []):
+        socket.pop("span", None)
     return data
 
 

@@ -149,10 +149,6 @@ def overrides_from(args):
 
 
 # Tyger codespec fields rtc does not take yet (docs/tyger-and-env.md): the hint says so instead of a near name.
-TYGER_NOT_YET = {
-    "sockets": "Tyger's `sockets` (a buffer relayed to a TCP port the job listens on) is not supported by rtc yet; "
-               "read and write the buffers as files ($(INPUT_PIPE), $(OUTPUT_PIPE)) instead",
-}
 
 
 def explain_unregistered(exc):
@@ -182,8 +178,6 @@ def explain_unregistered(exc):
                     f"a node that unites a fan-out gets the values of every branch as a list (rtc's fan-in; Exosphere "
                     f"hands it one branch's value): declare node `{node}`'s input as `{port}: {listed}` (not {declared}), "
                     "or read the value in a step inside the branch"))
-        elif d.code == "E200" and (m := re.match(r"unknown attribute `(sockets)` in codespec ", d.message)):
-            d = dataclasses.replace(d, hint=TYGER_NOT_YET[m.group(1)])
         elif d.code == "E301" and d.span is not None and _template_without_nodes(d.span.file):
             folder = os.path.dirname(os.path.abspath(d.span.file)) or "."
             hint = (f"rtc looked for nodes.rt, nodes.yaml or nodes.yml in {folder} (standing in for the nodes an Exosphere "

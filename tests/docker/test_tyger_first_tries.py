@@ -67,16 +67,14 @@ def test_a_cpu_request_over_the_engines_share_limit_runs(tmp_path, docker_client
     assert leftovers(docker_client) == []
 
 
-def test_tyger_fields_rtc_does_not_take_yet_say_so(tmp_path):
-    """Issue 20, item 7 (what is left): no misleading `did you mean 'resources'?` for sockets."""
+def test_sockets_are_accepted_now(tmp_path):
+    """Issue 20, item 7: `sockets` is checked by Tyger's rules, not refused as unknown (runs: test_tyger_sockets.py)."""
     (tmp_path / "sock.yml").write_text(
         "name: sock\nimage: rtc-test/busybox:1\ncommand: [sh]\n"
         "sockets:\n  - {port: 9002, inputBuffer: input, outputBuffer: output}\n"
         "buffers: {inputs: [input], outputs: [output]}\n")
     done = rtc("check", str(tmp_path / "sock.yml"))
-    err = done.stderr.decode()
-    assert done.returncode == 1 and "did you mean" not in err
-    assert "Tyger's `sockets` (a buffer relayed to a TCP port the job listens on) is not supported by rtc yet" in err
+    assert done.returncode == 0, done.stderr.decode()
 
 
 def test_shm_sizes_dev_shm_and_identity_is_recorded(tmp_path, docker_client):
