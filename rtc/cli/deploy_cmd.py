@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     from rtc.integrations.prefect import deploy, deployments, emitter
 
     pipeline = registry_option.apply(compile_file(args.file), args)
+    from rtc.compiler.lower_tyger import refuse_sockets
+
+    refuse_sockets(pipeline, "prefect")  # E516 before anything is written or registered, as `rtc compile` says it
     work_pool = args.work_pool or deployments.DEFAULT_WORK_POOL
     from rtc.base.home import rtc_home
 

@@ -159,3 +159,7 @@ def test_airflow_and_prefect_refuse_sockets_at_compile_time(tmp_path):
                 f"the {target} target does not carry sockets") in err
         assert "rtc exec" in err and not out.exists()
     assert rtc("compile", str(tmp_path / "run.yml"), "--target", "ir").returncode == 0
+    done = rtc("deploy", str(tmp_path / "run.yml"), "-o", str(tmp_path / "flows"))
+    err = done.stderr.decode()
+    assert done.returncode == 1 and "echo.yml:7:5: error[E516]" in err and "the prefect target" in err, err
+    assert not (tmp_path / "flows").exists()
