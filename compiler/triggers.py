@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtc.base.diagnostics import Span
-from rtc.compiler import codes, ir, types
+from rtc.compiler import codes, ir
 from rtc.compiler.context import Context
 from rtc.compiler.order import find_cycles
 from rtc.compiler.suggest import did_you_mean

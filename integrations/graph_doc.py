@@ -61,7 +61,7 @@ def _reads(step) -> str:
     for i in step.inputs:
         b = i.binding
         what = (f"{b.step}.{b.output}" if b.kind == "output" else f"params.{b.param}" if b.kind == "param"
-                else _value(b.value))
+                else f"{b.graph}.{b.step}.{b.output}" if b.kind == "trigger" else _value(b.value))
         parts.append(f"each({what})" if i.each else what)
     data = {i.binding.step for i in step.inputs if i.binding.kind == "output"}
     after = [u for u in step.upstream if u not in data]

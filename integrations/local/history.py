@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS graph_run_details (
     source  TEXT,
     params  TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS graph_run_triggers (
+    id       TEXT PRIMARY KEY,
+    by_run   TEXT NOT NULL,
+    by_graph TEXT NOT NULL,
+    fired    TEXT NOT NULL DEFAULT '[]'
+);
 CREATE TABLE IF NOT EXISTS graph_run_steps (
     run_id      TEXT NOT NULL,
     label       TEXT NOT NULL,
@@ -165,6 +171,23 @@ def record_details(store: Store, run_id: str, source: str | None, params: dict) 
                    (run_id, source, json.dumps(params, sort_keys=True, default=str)))
 
 
+def record_trigger(store: Store, run_id: str, by_run: str, by_graph: str, fired: list[str]) -> None:
+    """That run `run_id` was started by run `by_run` of graph `by_graph` (`on`: the entries that fired)."""
+    ensure_tables(store)
+    with store._connect() as db:
+        db.execute("INSERT OR REPLACE INTO graph_run_triggers (id, by_run, by_graph, fired) VALUES (?, ?, ?, ?)",
+                   (run_id, by_run, by_graph, json.dumps(fired)))
+
+
+def step_times(store: Store, run_id: str) -> dict[str, tuple[float | None, float | None]]:
+    """step -> (first start, last end) of its containers in run `run_id` (None where unknown)."""
+    ensure_tables(store)
+    with store._connect() as db:
+        rows = db.execute("SELECT step, MIN(started_at) AS s, MAX(finished_at) AS e FROM graph_run_steps "
+                          "WHERE run_id = ? AND is_step = 0 GROUP BY step", (run_id,)).fetchall()
+    return {r["step"]: (r["s"], r["e"]) for r in rows}
+
+
 # ---------------------------------------------------------------- reading records
 
 
@@ -235,6 +258,10 @@ def show_json(store: Store, run_id: str) -> dict:
     out = _run_json(row)
     if row["params"]:
         out["params"] = json.loads(row["params"])
+    with store._connect() as db:
+        cause = db.execute("SELECT * FROM graph_run_triggers WHERE id = ?", (run_id,)).fetchone()
+    if cause is not None:  # started by another graph's run (`on`)
+        out["triggeredBy"] = {"run": cause["by_run"], "graph": cause["by_graph"], "on": json.loads(cause["fired"])}
     terminal = row["status"] in TERMINAL
     steps: dict[str, dict] = {}
     elements: dict[str, list] = {}

@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a graph or a Tyger run locally in Docker (also: rtc run create|show|watch|list|cancel|logs|exec)",
-        usage="rtc run FILE [GRAPH|RUN] [--param NAME=VALUE]... [--workers N] [--no-cache] [--registry HOST[:PORT][/PREFIX]]\n"
+        usage="rtc run FILE [GRAPH|RUN] [--param NAME=VALUE]... [--workers N] [--no-cache] [--no-triggers] [--registry HOST[:PORT][/PREFIX]]\n"
         "       rtc run create|show|watch|list|cancel|logs|exec ...",
         description="Run a graph (or a Tyger run) of FILE locally in Docker. "
         "Tyger's run commands: rtc run create|show|watch|list|cancel|logs|exec ... (see `rtc run create --help`).",
@@ -37,6 +37,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="a graph param, parsed by its declared type (repeatable)")
     p.add_argument("--workers", type=whole, help="most containers at once (default: the graph's `workers`)")
     p.add_argument("--no-cache", action="store_true", help="run every step, even those with `cache`; record nothing (see `rtc cache`)")
+    p.add_argument("--no-triggers", action="store_true", help="run only the graph named, not the graphs that are `on` it")
     registry_option.add(p)
 
 
@@ -49,6 +50,7 @@ def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
     after.param = list(args.param) + after.param
     after.workers = after.workers if after.workers is not None else args.workers
     after.no_cache = after.no_cache or args.no_cache
+    after.no_triggers = after.no_triggers or args.no_triggers
     after.registry = after.registry if after.registry is not None else args.registry
     after.file = args.file
     return after
@@ -110,12 +112,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_file(args: argparse.Namespace) -> int:
-    import json
-    import threading
-    from pathlib import Path
-
+    """Run the graph named (or the Tyger run), then the graphs that are `on` it (unless --no-triggers)."""
     from rtc.base.diagnostics import RtcError
-    from rtc.integrations.local import runner
 
     pipeline = registry_option.apply(load_pipeline(args.file), args)
     kind, name = choose(pipeline, args.name, args.file)
@@ -129,9 +127,76 @@ def run_file(args: argparse.Namespace) -> int:
 
     given = split_assignments(args.param)
     environ = environment_with_dotenv(pipeline.source)  # secrets: the environment, else .env beside the file
-    graph = pipeline.graphs[name]
     if args.workers is not None and args.workers < 1:
         raise RtcError("--workers must be at least 1")
+    from rtc.integrations.local import lineage
+
+    emitter = lineage.from_environment(environ)  # None unless OpenLineage is configured (docs/lineage.md)
+    try:
+        return _run_with_triggers(pipeline, name, given, args, environ, emitter)
+    finally:
+        if emitter is not None:
+            emitter.close()
+
+
+def _run_with_triggers(pipeline, name: str, given: dict, args, environ, emitter) -> int:
+    from rtc.base.diagnostics import RtcError
+
+    first = _run_one(pipeline, name, given, args, environ, None, emitter)
+    if getattr(args, "no_triggers", False) or first.code == 130:
+        return first.finish()
+    # `on`: each finished run starts the graphs on it (breadth first; the compiler refused cycles).
+    from rtc.integrations.local import triggers
+
+    queue, later = [first], []
+    while queue:
+        done = queue.pop(0)
+        for target, fired in triggers.fired_by(pipeline, done.graph, done.result):
+            labels = ", ".join(t.label for t in fired)
+            print(f"rtc: run {done.run_id} of graph {done.graph!r} triggers graph {target!r} (on {labels})", file=sys.stderr)
+            cause = triggers.Cause(done.graph, done.run_id, done.result, fired)
+            try:
+                nxt = _run_one(pipeline, target, {}, args, environ, cause, emitter)
+            except RtcError as exc:  # this triggered run could not start: say why, go on with the others
+                print(exc.render(), file=sys.stderr)
+                later.append(None)
+                continue
+            later.append(nxt)
+            if nxt.code == 130:
+                return first.finish() or 130
+            queue.append(nxt)
+    failed = [run for run in later if run is None or run.code != 0]
+    for run in later:
+        if run is not None and run.code != 0:
+            print(run.error.render(), file=sys.stderr)
+    code = first.finish()
+    if failed:
+        raise RtcError(f"{len(failed)} of the {len(later)} triggered run{'' if len(later) == 1 else 's'} failed (above)")
+    return code
+
+
+class _Outcome:
+    """One finished graph run of `rtc run`: its result, exit code, and the error to raise for it."""
+
+    def __init__(self, graph, run_id, result, code, error=None):
+        self.graph, self.run_id, self.result, self.code, self.error = graph, run_id, result, code, error
+
+    def finish(self) -> int:
+        if self.error is not None:
+            raise self.error
+        return self.code
+
+
+def _run_one(pipeline, name: str, given: dict, args, environ, cause, emitter) -> _Outcome:
+    """Run graph `name` once, recorded in the run store; `cause`: the run that triggered it (`on`), or None."""
+    import json
+    import threading
+    from pathlib import Path
+
+    from rtc.base.diagnostics import RtcError
+    from rtc.integrations.local import runner
+
+    graph = pipeline.graphs[name]
     cancel = threading.Event()
     # Recorded in the run store with this process as its owner: if it is killed (SIGKILL
     # cannot be handled), the next rtc that opens the store removes what it left (owners.py).
@@ -141,17 +206,27 @@ def run_file(args: argparse.Namespace) -> int:
     from rtc.integrations.tyger.store import Store
 
     store = Store()
+    triggered = {}
+    if graph.trigger_inputs():  # inputs bound to another graph's output: from the triggering run, else the latest record
+        from rtc.integrations.local.triggers import trigger_values
+
+        triggered, notes = trigger_values(pipeline, name, cause, store)
+        for note in notes:
+            print(f"rtc: graph {name!r} reads {note}", file=sys.stderr)
     run_id = runner.new_run_id(name)
     reporter = history.RecordingReporter(store, run_id, total=len(graph.steps))
     owners.begin_graph_run(store, run_id, name, pipeline.namespace)
     history.record_details(store, run_id, str(Path(pipeline.source).resolve()) if pipeline.source else args.file, given)
+    if cause is not None:
+        history.record_trigger(store, run_id, cause.run_id, cause.graph, [t.label for t in cause.fired])
+    lineage_run = emitter.graph_started(pipeline, name, run_id, triggered, cause) if emitter is not None else None
     result = None
     status, reason = "Failed", "rtc stopped with an error before the run ended"
     try:
         with runner.interrupts_cancel(cancel, reporter):
             result = runner.run_graph(
                 pipeline, name, given, workers=args.workers, reporter=reporter, cancel=cancel, run_id=run_id,
-                use_cache=not args.no_cache, environ=environ,
+                use_cache=not args.no_cache, environ=environ, triggered=triggered,
             )
         reporter.record_result(result)
         status, reason = {"succeeded": ("Succeeded", None), "canceled": ("Canceled", "interrupted")}.get(
@@ -165,6 +240,8 @@ def run_file(args: argparse.Namespace) -> int:
     finally:
         owners.end_graph_run(store, run_id, status, reason)
         reporter.log.close()
+        if lineage_run is not None:
+            lineage_run.finished(result, status, reason, history.step_times(store, run_id), reporter.mask)
     if result.status == "succeeded":
         n = len(result.steps)
         for step_id in history.last_steps(graph):  # what the run made, without `rtc run show`
@@ -174,12 +251,13 @@ def run_file(args: argparse.Namespace) -> int:
                 print(f"rtc: {step_id}: {text if len(text) <= 2000 else text[:2000] + ' ... (rtc run show ' + run_id + ')'}", file=sys.stderr)
         print(f"rtc: run {result.run_id} succeeded ({n} step{'' if n == 1 else 's'}); "
               f"`rtc run show {run_id}` shows its steps, `rtc run logs {run_id}` their output", file=sys.stderr)
-        return 0
+        return _Outcome(name, run_id, result, 0)
     if cancel.is_set() and not result.failures():
         print(f"rtc: run {result.run_id} canceled; its containers are removed", file=sys.stderr)
-        return 130
-    raise RtcError(f"run {result.run_id} of graph {name!r} failed\n" + runner.format_failures(result),
-                   hint=f"`rtc run show {run_id}` shows every step, `rtc run logs {run_id} STEP` a step's output")
+        return _Outcome(name, run_id, result, 130)
+    error = RtcError(f"run {result.run_id} of graph {name!r} failed\n" + runner.format_failures(result),
+                     hint=f"`rtc run show {run_id}` shows every step, `rtc run logs {run_id} STEP` a step's output")
+    return _Outcome(name, run_id, result, 1, error)
 
 
 def run_tyger(pipeline, name: str) -> int:

@@ -1,0 +1,200 @@
+"""OpenLineage events of `rtc run`, sent through the `openlineage-python` client when it is configured.
+
+Configured as OpenLineage users configure every producer, read by the client itself:
+`OPENLINEAGE_URL` (with `OPENLINEAGE_API_KEY`, `OPENLINEAGE_ENDPOINT`), `OPENLINEAGE__TRANSPORT__*`
+variables, `OPENLINEAGE_CONFIG` or an `openlineage.yml` in the working folder or in
+`~/.openlineage/`. `OPENLINEAGE_DISABLED=true` turns it off. Not configured: nothing is
+imported and nothing is sent (`from_environment` returns None after looking at the
+environment and two paths). The events are built by rtc.runtime.lineage (docs/lineage.md).
+
+A lineage server that is down or refuses an event costs one warning line, never the run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+EXTRA = "lineage"  # pip install 'rtc[lineage]'
+
+
+def configured(environ=None) -> bool:
+    """Whether the OpenLineage client would find a configuration (without importing it)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
+        return False
+    if environ.get("OPENLINEAGE_URL") or environ.get("OPENLINEAGE_CONFIG"):
+        return True
+    if any(key.startswith("OPENLINEAGE__") for key in environ):
+        return True
+    return os.path.isfile(os.path.join(os.getcwd(), "openlineage.yml")) or os.path.isfile(
+        os.path.join(os.path.expanduser("~/.openlineage"), "openlineage.yml"))
+
+
+def from_environment(environ=None):
+    """An Emitter when OpenLineage is configured (the client reads os.environ and its files), else None."""
+    if not configured(os.environ):
+        return None
+    try:
+        from openlineage.client import OpenLineageClient
+    except ImportError:
+        print(f"rtc: OpenLineage is configured, but openlineage-python is not installed (pip install 'rtc[{EXTRA}]'); "
+              "no lineage events are sent", file=sys.stderr)
+        return None
+    try:
+        client = OpenLineageClient()
+    except Exception as exc:  # noqa: BLE001 - a bad openlineage.yml costs the events, never the run
+        print(f"rtc: OpenLineage is configured, but its client could not start: {exc}; no lineage events are sent", file=sys.stderr)
+        return None
+    return Emitter(client, environ if environ is not None else os.environ)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("rtc")
+    except Exception:  # noqa: BLE001
+        return "0"
+
+
+class Emitter:
+    """Sends rtc.runtime.lineage's event dicts through an OpenLineageClient."""
+
+    def __init__(self, client, environ):
+        from rtc.runtime import lineage
+
+        self.client = client
+        self.namespace_override = environ.get("OPENLINEAGE_NAMESPACE") or None
+        self.producer = f"{lineage.PRODUCER}:{_version()}"
+        self.warned = False
+        self.sent = 0
+
+    def send(self, event: dict) -> None:
+        try:
+            self.client.emit(as_client_event(event))
+            self.sent += 1
+        except Exception as exc:  # noqa: BLE001 - the lineage server's trouble is not the run's
+            if not self.warned:
+                print(f"rtc: could not send an OpenLineage event: {exc}", file=sys.stderr)
+                self.warned = True
+
+    def graph_started(self, pipeline, graph: str, run_id: str, triggered: dict, cause=None) -> "LineageRun":
+        run = LineageRun(self, pipeline, graph, run_id, triggered, cause)
+        run.start()
+        return run
+
+    def close(self) -> None:
+        try:
+            self.client.close(5)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class LineageRun:
+    """The events of one graph run: START now, then each step's START and COMPLETE/FAIL/ABORT, then the graph's end."""
+
+    def __init__(self, emitter: Emitter, pipeline, graph: str, run_id: str, triggered: dict, cause):
+        self.emitter, self.pipeline, self.graph, self.run_id = emitter, pipeline, graph, run_id
+        self.triggered = triggered
+        self.cause = cause
+        self.namespace = emitter.namespace_override or pipeline.namespace
+        self.started_at = None
+
+    def start(self) -> None:
+        import time
+
+        from rtc.runtime import lineage
+
+        self.started_at = time.time()
+        self.emitter.send(lineage.graph_event(
+            "START", namespace=self.namespace, graph=self.graph, run_id=self.run_id, pipeline=self.pipeline.namespace,
+            time=lineage.event_time(self.started_at), producer=self.emitter.producer,
+            triggered_by={"run": self.cause.run_id, "graph": self.cause.graph} if self.cause is not None else None))
+
+    def finished(self, result, status: str, reason: str | None, times: dict, mask=str) -> None:
+        """After the run: every step's events (times from the run's records), then the graph's end."""
+        from rtc.runtime import lineage
+
+        producer = self.emitter.producer
+        graph = self.pipeline.graphs[self.graph]
+        nodes = self.pipeline.nodes
+        steps = result.steps if result is not None else {}
+        read_from_outside, made = [], []
+        for step in graph.steps:
+            r = steps.get(step.id)
+            if r is None or r.status in ("skipped",):
+                continue  # never started: no run of that job
+            node = nodes[step.node]
+            in_types = {i.name: i.type for i in step.inputs}
+            out_types = {p.name: p.type for p in node.outputs}
+            if step.mapped or node.fanout:
+                out_types = {k: f"list[{v}]" for k, v in out_types.items()}
+            inputs = {i.name: self._input_value(i, steps) for i in step.inputs}
+            begin, end = times.get(step.id, (None, None))
+            common = dict(namespace=self.namespace, graph=self.graph, step=step.id, run_id=self.run_id,
+                          input_types=in_types, output_types=out_types, producer=producer)
+            self.emitter.send(lineage.step_event("START", time=lineage.event_time(begin or self.started_at),
+                                                 inputs=inputs, **common))
+            kind = {"succeeded": "COMPLETE", "pruned": "COMPLETE", "canceled": "ABORT"}.get(r.status, "FAIL")
+            outputs = r.outputs if kind == "COMPLETE" and isinstance(r.outputs, dict) else None
+            masked = _masked(outputs, mask) if outputs else None
+            self.emitter.send(lineage.step_event(kind, time=lineage.event_time(end), inputs=inputs, outputs=masked,
+                                                 error=mask(r.message) if kind != "COMPLETE" else None, **common))
+            for i in step.inputs:
+                if i.binding.kind != "output":
+                    read_from_outside += lineage.artifact_datasets({i.name: inputs[i.name]}, in_types)
+            if masked:
+                made += lineage.artifact_datasets(masked, out_types)
+        kind = {"Succeeded": "COMPLETE", "Canceled": "ABORT"}.get(status, "FAIL")
+        self.emitter.send(lineage.graph_event(
+            kind, namespace=self.namespace, graph=self.graph, run_id=self.run_id, pipeline=self.pipeline.namespace,
+            time=lineage.event_time(), inputs=_unique(read_from_outside), outputs=_unique(made),
+            error=mask(reason) if reason and kind != "COMPLETE" else None, producer=producer))
+
+    def _input_value(self, given, steps):
+        b = given.binding
+        if b.kind == "literal":
+            return b.value
+        if b.kind == "trigger":
+            return self.triggered.get((b.graph, b.step, b.output))
+        if b.kind == "output":
+            r = steps.get(b.step)
+            return r.outputs.get(b.output) if r is not None and isinstance(r.outputs, dict) else None
+        return None  # params carry no artifacts
+
+
+def _masked(outputs: dict, mask) -> dict:
+    """Outputs with secret values masked in their JSON, as the run's record keeps them."""
+    import json
+
+    try:
+        return json.loads(mask(json.dumps(outputs, default=str)))
+    except ValueError:
+        return {}
+
+
+def _unique(datasets: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for ds in datasets:
+        key = (ds["namespace"], ds["name"])
+        if key not in seen:
+            seen.add(key)
+            out.append(ds)
+    return out
+
+
+def as_client_event(event: dict):
+    """The client's RunEvent for an event dict of rtc.runtime.lineage (the client emits only its classes).
+    Facets stay the plain dicts they are: the client writes them as they are."""
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+
+    return RunEvent(
+        eventType=RunState(event["eventType"]),
+        eventTime=event["eventTime"],
+        run=Run(runId=event["run"]["runId"], facets=event["run"]["facets"]),
+        job=Job(namespace=event["job"]["namespace"], name=event["job"]["name"], facets=event["job"]["facets"]),
+        inputs=[InputDataset(namespace=d["namespace"], name=d["name"], facets=d.get("facets", {})) for d in event["inputs"]],
+        outputs=[OutputDataset(namespace=d["namespace"], name=d["name"], facets=d.get("facets", {})) for d in event["outputs"]],
+        producer=event["producer"],
+    )
