@@ -1,0 +1,176 @@
+"""`on` in a graph (issue 22): the IR it lowers to, its YAML form, its checks, and the targets that refuse it for now."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from rtc.base.diagnostics import CompileError
+from rtc.compiler import compile_file, ir
+
+NODES = """\
+env e { image = "busybox" }
+node Train { env = e  inputs { data: str = "d" }  outputs { model: file, score: float, parts: list[str] }  command = ["true"] }
+node Score { env = e  inputs { model: file }  outputs { ok: bool }  command = ["true"] }
+node Each { env = e  inputs { part: str }  command = ["true"] }
+node Note { env = e  inputs { x: float }  command = ["true"] }
+"""
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def errors(path) -> list[tuple[str, int, int, str]]:
+    with pytest.raises(CompileError) as info:
+        compile_file(str(path))
+    return [(d.code, d.span.line, d.span.col, d.message) for d in info.value.diagnostics]
+
+
+def test_on_lowers_to_triggers_and_trigger_bound_inputs(tmp_path):
+    path = write(tmp_path, "p.rt", NODES + """\
+graph nightly { train = Train() }
+graph scoring {
+  on       = [nightly.train.model, nightly]
+  schedule = "@daily"
+  score    = Score(model = nightly.train.model)
+  part     = Each(part = each(nightly.train.parts))
+}
+""")
+    p = compile_file(str(path))
+    g = p.graphs["scoring"]
+    assert [(t.graph, t.step, t.output, t.label) for t in g.triggers] == [
+        ("nightly", "train", "model", "nightly.train.model"), ("nightly", None, None, "nightly")]
+    assert g.schedule == "@daily"  # either fires the graph
+    assert g.triggers[0].span.line == 8 and g.triggers[0].span.col == 15
+    [(step, given), (step2, given2)] = g.trigger_inputs()
+    assert (step.id, given.name, given.type, given.binding) == ("score", "model", "file", ir.TriggerRef(graph="nightly", step="train", output="model"))
+    assert (step2.id, given2.each, given2.binding.output) == ("part", True, "parts")
+    assert step.upstream == [] and p.graphs["nightly"].triggers == []
+    # The IR JSON carries it, and reads back through the checked loader.
+    data = json.loads(p.to_json())
+    assert data["graphs"]["scoring"]["triggers"][0] == {"graph": "nightly", "step": "train", "output": "model",
+                                                        "span": {"file": "p.rt", "line": 8, "col": 15}}
+    assert data["graphs"]["scoring"]["steps"][0]["inputs"][0]["binding"] == {
+        "kind": "trigger", "graph": "nightly", "step": "train", "output": "model"}
+    assert ir.Pipeline.model_validate(data) == p
+
+
+def test_yaml_form_gives_the_same_ir(tmp_path):
+    rt = write(tmp_path, "a.rt", NODES + """\
+namespace same
+graph nightly { train = Train() }
+graph scoring { on = [nightly, nightly.train.model]  score = Score(model = nightly.train.model) }
+""")
+    yml = write(tmp_path, "a.yaml", """\
+namespace: same
+envs: {e: {image: busybox}}
+nodes:
+  Train: {env: e, inputs: {data: {type: str, default: d}}, outputs: {model: file, score: float, parts: "list[str]"}, command: ["true"]}
+  Score: {env: e, inputs: {model: file}, outputs: {ok: bool}, command: ["true"]}
+  Each: {env: e, inputs: {part: str}, command: ["true"]}
+  Note: {env: e, inputs: {x: float}, command: ["true"]}
+graphs:
+  nightly:
+    steps: {train: {node: Train}}
+  scoring:
+    on: [nightly, nightly.train.model]
+    steps:
+      score: {node: Score, inputs: {model: "${{ nightly.train.outputs.model }}"}}
+""")
+    a, b = compile_file(str(rt)), compile_file(str(yml))
+    assert json.loads(a.to_json(spans=False))["graphs"] == json.loads(b.to_json(spans=False))["graphs"]
+
+
+def test_graphs_of_imported_files_may_be_named(tmp_path):
+    write(tmp_path, "lib.rt", NODES + "graph nightly { train = Train() }\n")
+    main = write(tmp_path, "main.rt", 'import "lib.rt"\ngraph scoring { on = [nightly.train.model]  s = Score(model = nightly.train.model) }\n')
+    p = compile_file(str(main))
+    assert p.graphs["scoring"].triggers[0].graph == "nightly" and "nightly" in p.graphs
+
+
+def test_a_single_name_and_a_string_are_accepted(tmp_path):
+    path = write(tmp_path, "p.rt", NODES + 'graph nightly { train = Train() }\ngraph a { on = nightly  n = Note(x = 1.0) }\n'
+                                            'graph b { on = ["nightly.train.score"]  n = Note(x = nightly.train.score) }\n')
+    p = compile_file(str(path))
+    assert p.graphs["a"].triggers[0].label == "nightly" and p.graphs["b"].triggers[0].label == "nightly.train.score"
+
+
+@pytest.mark.parametrize("graphs, expected", [
+    ("graph a { on = [a]  n = Note(x = 1.0) }", ("E411", 7, 17, "cycle of triggers: a -> a")),
+    ("graph a { on = [b]  n = Note(x = 1.0) }\ngraph b { on = [c]  n = Note(x = 1.0) }\ngraph c { on = [a.n.x]  n = Note(x = 1.0) }",
+     ("E412", 9, 17, "`x` is an input of step `n` of graph `a` (node `Note`), not an output a run records (`on` of graph `c`)")),
+    ("graph a { on = [b]  n = Note(x = 1.0) }\ngraph b { on = [c]  n = Note(x = 1.0) }\ngraph c { on = [a]  n = Note(x = 1.0) }",
+     ("E411", 9, 17, "cycle of triggers: a -> c -> b -> a")),
+    ("graph a { on = [nightly.params.day]  n = Note(x = 1.0) }",
+     ("E412", 7, 17, "`nightly.params.day` in `on` of graph `a` is a param of graph `nightly`, not an output a run records")),
+    ("graph a { on = [nightly.train]  n = Note(x = 1.0) }",
+     ("E202", 7, 17, "`nightly.train` in `on` of graph `a` is neither GRAPH nor GRAPH.STEP.OUTPUT")),
+    ("graph a { on = [1]  n = Note(x = 1.0) }", ("E202", 7, 17, "`on` in graph `a` lists graphs and step outputs, not an integer")),
+    ("graph a { on = [nightly, nightly]  n = Note(x = 1.0) }",
+     ("E311", 7, 26, "`nightly` is listed twice in `on` of graph `a` (first at line 7)")),
+    ("graph a { on = [nightly.tran.model]  n = Note(x = 1.0) }", ("E302", 7, 17, "graph `nightly` has no step `tran` (`on` of graph `a`)")),
+    ("graph a { on = [nightly.train.modle]  n = Note(x = 1.0) }",
+     ("E303", 7, 17, "step `train` of graph `nightly` (node `Train`) has no output `modle` (`on` of graph `a`)")),
+    ("graph a { on = [nightly]  n = Note(x = nightly.train.model) }",
+     ("E401", 7, 40, "type mismatch: `nightly.train.model` is file, but input `x` of node `Note` is float")),
+    ("graph a { on = [nightly]  n = Each(part = nightly.train.parts) }",
+     ("E401", 7, 43, "type mismatch: `nightly.train.parts` is list[str], but input `part` of node `Each` is str")),
+    ("run r { codespec = c }\ncodespec c { image = \"busybox\" }\ngraph a { on = [r]  n = Note(x = 1.0) }",
+     ("E315", 9, 17, "unknown graph `r` in `on` of graph `a`")),
+])
+def test_checked_with_positions(tmp_path, graphs, expected):
+    path = write(tmp_path, "p.rt", NODES + "graph nightly { train = Train() }\n" + graphs + "\n")
+    assert errors(path)[0] == expected
+
+
+def test_a_broken_graph_is_not_also_reported_as_unknown(tmp_path):
+    path = write(tmp_path, "p.rt", NODES + "graph nightly { train = Nope() }\ngraph a { on = [nightly.train.model]  n = Note(x = 1.0) }\n")
+    assert [e[0] for e in errors(path)] == ["E301"]
+
+
+def test_the_ir_loader_refuses_triggers_that_name_nothing(tmp_path):
+    from rtc.compiler.ir_check import load_ir_file
+
+    path = write(tmp_path, "p.rt", NODES + "graph nightly { train = Train() }\ngraph a { on = [nightly]  n = Note(x = nightly.train.score) }\n")
+    data = json.loads(compile_file(str(path)).to_json())
+    data["graphs"]["a"]["triggers"][0]["graph"] = "gone"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(Exception) as info:
+        load_ir_file(str(bad))
+    assert "no graph 'gone'" in str(info.value) and "is not `on` graph 'nightly'" in str(info.value)
+    data["graphs"]["a"]["triggers"][0]["graph"] = "a"  # a graph on itself
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(Exception) as info:
+        load_ir_file(str(bad))
+    assert "cycle of triggers: a -> a" in str(info.value)
+
+
+@pytest.mark.parametrize("target", ["airflow", "prefect"])
+def test_orchestrator_targets_refuse_on_with_a_position_and_write_nothing(tmp_path, target):
+    path = write(tmp_path, "p.rt", NODES.replace("file", "str") + "graph nightly { train = Train() }\n"
+                 "graph a {\n  on = [nightly.train.score]\n  n = Note(x = nightly.train.score)\n}\n")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "rtc", "compile", str(path), "--target", target, "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert f"p.rt:8:9: error[E515]: graph `a` is `on` `nightly.train.score`; the {target} target does not carry triggers (`on`) yet" in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_rtc_check_reports_and_fmt_prints_canonically(tmp_path):
+    path = write(tmp_path, "p.rt", NODES + "graph nightly { train = Train() }\n"
+                 "graph a {\n    schedule=\"@daily\"\n  on=[ nightly,nightly.train.score ]\n  n = Note(x=nightly.train.score)\n}\n")
+    done = subprocess.run([sys.executable, "-m", "rtc", "fmt", "-"], input=path.read_text(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert '  schedule = "@daily"\n  on       = [nightly, nightly.train.score]\n  n        = Note(x = nightly.train.score)\n' in done.stdout
+    path.write_text(done.stdout.replace("nightly.train.score]", "nightly.train.scor]"), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "rtc", "check", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "error[E303]: step `train` of graph `nightly` (node `Train`) has no output `scor`" in done.stderr
