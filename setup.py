@@ -20,6 +20,28 @@ every package folder and every data file of the checkout is in them.
 import os
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
+
+# `python main.py` of an Exosphere user without Exosphere's SDK: rtc's stand-in answers `import exospherehost`
+# (rtc/exosphere_fallback.py). The .pth file goes to the top of site-packages; no import name does.
+FALLBACK = {}
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtc", "exosphere_fallback.py"), encoding="utf-8") as _f:
+    exec(compile(_f.read(), "exosphere_fallback.py", "exec"), FALLBACK)  # its PTH_NAME and PTH_LINE, without importing rtc
+
+
+class BuildPy(build_py):
+    """build_py that also writes rtc-exospherehost.pth beside the packages (the wheel's top level)."""
+
+    def run(self):
+        super().run()
+        with open(self._pth(), "w", encoding="utf-8") as f:
+            f.write(FALLBACK["PTH_LINE"])
+
+    def get_outputs(self, include_bytecode=1):
+        return [*super().get_outputs(include_bytecode), self._pth()]
+
+    def _pth(self) -> str:
+        return os.path.join(self.build_lib, FALLBACK["PTH_NAME"])
 
 STAGE_FOLDERS = {
     "rtc": "rtc",
@@ -78,4 +100,5 @@ def discover() -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
 
 if __name__ == "__main__":
     packages, package_data, package_dir = discover()
-    setup(packages=packages, package_data=package_data, package_dir=package_dir, include_package_data=False)
+    setup(packages=packages, package_data=package_data, package_dir=package_dir, include_package_data=False,
+          cmdclass={"build_py": BuildPy})

@@ -92,9 +92,14 @@ class Runtime:
             cls = self.nodes[0]
             raise SystemExit(_node.run_class(cls, f"{cls.__module__}:{cls.__name__}"))
         names = ", ".join(f'python = "{_module_of(n)}:{n.__name__}"' for n in self.nodes)
-        _stop(f"Runtime({self.namespace!r}, {self.name!r}).start(): rtc runs nodes itself, one container per step, "
-              "and there is no Exosphere state manager to poll. Declare each node in a pipeline "
-              f"({names}) and run it with `rtc run pipeline.rt`, or compile it for Airflow or Prefect.")
+        first = ""
+        if globals().get("__rtc_stands_in__"):  # `import exospherehost` found no SDK; rtc's stand-in answered
+            first = ("Exosphere's SDK (the exospherehost package) is not installed in this Python; rtc, which is, "
+                     "answered the import. To serve a real Exosphere state manager, `pip install exospherehost`. "
+                     "With rtc: ")
+        _stop(f"{first}Runtime({self.namespace!r}, {self.name!r}).start(): rtc runs nodes itself, one container per "
+              "step, and there is no Exosphere state manager to poll. Declare each node in a pipeline "
+              f"({names}) and run it with {_run_command()}, or compile it for Airflow or Prefect.")
 
 
 class StateManager:
@@ -103,6 +108,26 @@ class StateManager:
     def __init__(self, *args, **kwargs):
         _stop("exospherehost.StateManager: rtc has no state manager. A graph template is a YAML file "
               "(nodes, next_nodes, store_config, triggers, retry_policy) that `rtc run` and `rtc compile` read.")
+
+
+def _run_command() -> str:
+    """`rtc run FILE GRAPH` naming the pipeline files beside the script (or one folder up), when there are some."""
+    main = sys.modules.get("__main__")
+    folder = os.path.dirname(os.path.abspath(getattr(main, "__file__", None) or "main.py"))
+    found: list[str] = []
+    for where in (folder, os.path.dirname(folder)):
+        try:
+            names = sorted(os.listdir(where))
+        except OSError:
+            continue
+        names = [n for n in names if (n.endswith(".rt") and n != "nodes.rt") or n in ("pipeline.yaml", "pipeline.yml")]
+        names.sort(key=lambda n: (not n.startswith("pipeline."), n))  # pipeline.* first; nodes.rt holds no graph
+        found += [os.path.relpath(os.path.join(where, n)) for n in names]
+        if found:
+            break
+    if not found:
+        return "`rtc run pipeline.rt GRAPH`"
+    return " or ".join(f"`rtc run {f} GRAPH`" for f in found[:3]) + " (GRAPH: one of the file's graphs)"
 
 
 def _module_of(cls) -> str:

@@ -162,6 +162,24 @@ def test_rtc_imports_from_the_fresh_venv(venv, work):
     assert str(REPO) not in done.stdout, "the checkout is on the fresh venv's sys.path"
 
 
+def test_python_main_py_without_exospherehost_says_what_to_run(dist, venv, work):
+    """Issue 20: the wheel's rtc-exospherehost.pth answers `import exospherehost` when Exosphere's SDK is not
+    installed, so the seed's `python main.py` prints what to run with rtc (exit 2), not ModuleNotFoundError."""
+    from rtc.exosphere_fallback import PTH_LINE, PTH_NAME
+
+    with zipfile.ZipFile(dist["wheel"]) as wheel:
+        assert wheel.read(PTH_NAME).decode() == PTH_LINE  # at the top of site-packages; no import name is
+    folder = work / "exosphere-project"
+    folder.mkdir()
+    shutil.copy(REPO / "examples" / "exosphere" / "nodes" / "main.py", folder / "main.py")
+    done = _run([str(venv / "bin" / "python"), "main.py"], env=_venv_env(venv, work), cwd=folder, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("exospherehost (rtc): Exosphere's SDK (the exospherehost package) is not installed")
+    done = _run([str(venv / "bin" / "python"), "-c", "import nosuchmodule"], env=_venv_env(venv, work), cwd=folder,
+                check=False)
+    assert "ModuleNotFoundError: No module named 'nosuchmodule'" in done.stderr
+
+
 def test_every_example_compiles_to_every_target_as_the_checkout_does(venv, work):
     from rtc.cli.compile_cmd import render_target
     from rtc.compiler import compile_file
