@@ -184,10 +184,11 @@ ROWS = [
 
 # ---------------------------------------------------------------- files and folders between steps (issue 19)
 # The same rows run again with an S3 store (SeaweedFS) under every target; the default store is each target's
-# folder. A file of a known content, so that every target's digest of it can be compared with one value.
+# folder. A 50 MB file of a known content, so that every target's digest of it can be compared with one value.
 
-A_MILLION_AS = hashlib.sha256(b"a" * 1_000_000).hexdigest()
-MAKE_FILES = node("Make", 'head -c 1000000 /dev/zero | tr "\\000" a > "$DATA_PATH"; mkdir -p "$TREE_PATH/sub"; '
+FIFTY_MB = 50 * 1024 * 1024
+FIFTY_MB_OF_AS = hashlib.sha256(b"a" * FIFTY_MB).hexdigest()
+MAKE_FILES = node("Make", 'head -c 52428800 /dev/zero | tr "\\000" a > "$DATA_PATH"; mkdir -p "$TREE_PATH/sub"; '
                           'echo one > "$TREE_PATH/a.txt"; echo two > "$TREE_PATH/sub/b.txt"; ' + writes('{"n": 2}'),
                   outputs="data: file, tree: dir, n: int")
 USE_FILES = node("Use", 'sha256sum "$DATA_PATH" | cut -c1-64 > /state/use-data; '
@@ -204,7 +205,7 @@ ARTIFACT_ROWS = [
     Row("a_file_and_a_folder_reach_the_next_step_intact", [MAKE_FILES, USE_FILES],
         "  make = Make()\n  use = Use(data = make.data, tree = make.tree, n = make.n)",
         steps={"make": "succeeded", "use": "succeeded"},
-        files={"use-data": A_MILLION_AS + "\n", "use-tree": "one\ntwo\n",
+        files={"use-data": FIFTY_MB_OF_AS + "\n", "use-tree": "one\ntwo\n",
                "use.json": {"data": "/rtc/in/data", "tree": "/rtc/in/tree", "n": 2}}),
     Row("a_symlink_left_at_a_file_output_fails", failing_artifact('ln -s /etc/passwd "$N_PATH"', "file"),
         FAILING_GRAPH, **FAILED),

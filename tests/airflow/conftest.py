@@ -46,9 +46,9 @@ class Probe:
     def __init__(self, home: Path):
         self.home = home
 
-    def __call__(self, *args: str, timeout: float = 240) -> dict:
-        proc = subprocess.run([sys.executable, str(PROBE), *args], env=airflow_env(self.home), capture_output=True,
-                              text=True, timeout=timeout)
+    def __call__(self, *args: str, timeout: float = 240, env: dict | None = None) -> dict:
+        proc = subprocess.run([sys.executable, str(PROBE), *args], env={**airflow_env(self.home), **(env or {})},
+                              capture_output=True, text=True, timeout=timeout)
         for line in proc.stdout.splitlines():
             if line.startswith("RTC-PROBE "):
                 result = json.loads(line[len("RTC-PROBE "):])
@@ -63,9 +63,11 @@ class Probe:
     def dags_test(self, folder: Path, dag_id: str, conf: dict | None = None, variables: dict | None = None) -> dict:
         return self("test", str(folder), dag_id, json.dumps(conf or {}), json.dumps(variables or {}))
 
-    def dags_test_many(self, jobs: list[tuple[Path, str, dict, int]], timeout: float = 1800) -> list[dict]:
-        """`dags_test` of each (folder, DAG id, variables, runs) job, in one process; the last run's result of each."""
-        return self("test-many", json.dumps([[str(f), d, v, n] for f, d, v, n in jobs]), timeout=timeout)
+    def dags_test_many(self, jobs: list[tuple[Path, str, dict, int]], timeout: float = 1800,
+                       env: dict | None = None) -> list[dict]:
+        """`dags_test` of each (folder, DAG id, variables, runs) job, in one process; the last run's result of each.
+        `env`: variables added to the process's environment (the workers' settings)."""
+        return self("test-many", json.dumps([[str(f), d, v, n] for f, d, v, n in jobs]), timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,6 @@ from rtc.integrations.local.runner import format_failures, run_graph
 
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """The environment of a SeaweedFS S3 server started for this module, stopped by its PID afterwards."""
-    folder = tmp_path_factory.mktemp("seaweedfs")
-    script = REPO / "scripts" / "services" / "seaweedfs.sh"
-    subprocess.run([str(script), "start", str(folder)], check=True, capture_output=True, timeout=120)
-    try:
-        env = dict(line.split("=", 1) for line in (folder / "seaweedfs.env").read_text().split())
-        yield env
-    finally:
-        subprocess.run([str(script), "stop", str(folder)], check=True, capture_output=True, timeout=120)
 
 
 def test_a_50_mb_file_and_a_folder_pass_between_steps_through_s3(tmp_path, docker_client, s3, monkeypatch):
