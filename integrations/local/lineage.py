@@ -71,13 +71,14 @@ class Emitter:
         self.sent = 0
 
     def send(self, event: dict) -> None:
+        if self.warned:  # the server failed once: the rest of this process's events are not tried (no slow runs)
+            return
         try:
             self.client.emit(as_client_event(event))
             self.sent += 1
         except Exception as exc:  # noqa: BLE001 - the lineage server's trouble is not the run's
-            if not self.warned:
-                print(f"rtc: could not send an OpenLineage event: {exc}", file=sys.stderr)
-                self.warned = True
+            print(f"rtc: could not send an OpenLineage event: {exc}; no more are sent by this rtc run", file=sys.stderr)
+            self.warned = True
 
     def graph_started(self, pipeline, graph: str, run_id: str, triggered: dict, cause=None) -> "LineageRun":
         run = LineageRun(self, pipeline, graph, run_id, triggered, cause)
@@ -192,9 +193,9 @@ def as_client_event(event: dict):
     return RunEvent(
         eventType=RunState(event["eventType"]),
         eventTime=event["eventTime"],
-        run=Run(runId=event["run"]["runId"], facets=event["run"]["facets"]),
-        job=Job(namespace=event["job"]["namespace"], name=event["job"]["name"], facets=event["job"]["facets"]),
-        inputs=[InputDataset(namespace=d["namespace"], name=d["name"], facets=d.get("facets", {})) for d in event["inputs"]],
-        outputs=[OutputDataset(namespace=d["namespace"], name=d["name"], facets=d.get("facets", {})) for d in event["outputs"]],
+        run=Run(runId=event["run"]["runId"], facets=dict(event["run"]["facets"])),  # copies: the client adds facets
+        job=Job(namespace=event["job"]["namespace"], name=event["job"]["name"], facets=dict(event["job"]["facets"])),
+        inputs=[InputDataset(namespace=d["namespace"], name=d["name"], facets=dict(d.get("facets", {}))) for d in event["inputs"]],
+        outputs=[OutputDataset(namespace=d["namespace"], name=d["name"], facets=dict(d.get("facets", {}))) for d in event["outputs"]],
         producer=event["producer"],
     )

@@ -8,6 +8,7 @@ step through these modules, so a step means the same everywhere:
 - `step`      a step's life: inputs bound, the container's environment, outputs and signal decoded,
               elements of a fan-out merged, prune and join rules
 - `cache`     the step cache's key and entries
+- `lineage`   OpenLineage RunEvents of steps and graph runs, as plain dicts (docs/lineage.md)
 - `airflow`   the Airflow adapter (imports airflow.sdk and the Docker provider)
 - `prefect`   the Prefect adapter (imports prefect and docker)
 
