@@ -61,6 +61,17 @@ def _reads(stmt: ast.StepStmt, steps) -> list[tuple[int, ast.Ref]]:
             if isinstance(a.value, ast.Ref) and len(a.value.parts) == 2 and a.value.parts[0] in steps]
 
 
+def _ancestors(name: str, upstream: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    pending = list(upstream.get(name, ()))
+    while pending:
+        up = pending.pop()
+        if up not in seen:
+            seen.add(up)
+            pending += upstream.get(up, ())
+    return seen
+
+
 def _fan_out(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes) -> dict[str, ast.StepStmt]:
     upstream = {name: sorted({r.parts[0] for _, r in _reads(s, stmts)} | {r.parts[0] for r in s.after if r.parts[0] in stmts})
                 for name, s in stmts.items()}
@@ -74,6 +85,10 @@ def _fan_out(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes) -> dict[s
         if unites is not None:  # the join: the branches of what it unites end here
             target = unites.parts[0]
             inside -= {target} | branches.get(target, set())
+            # A fan-out after the united step ends here too: its branches all descend from the united step's one
+            # state, which is what Exosphere's state manager waits on (every state whose parents hold that state),
+            # so the uniting node runs once, after all of them, not once per output.
+            inside -= {f for f in inside if target in _ancestors(f, upstream)}
         branches[name] = inside
 
     out = dict(stmts)

@@ -175,9 +175,11 @@ def explain_unregistered(exc):
             if m:
                 listed, port, node, declared = m.groups()
                 d = dataclasses.replace(d, hint=(
-                    f"a node that unites a fan-out gets the values of every branch as a list (rtc's fan-in; Exosphere "
-                    f"hands it one branch's value): declare node `{node}`'s input as `{port}: {listed}` (not {declared}), "
-                    "or read the value in a step inside the branch"))
+                    f"a node that unites a fan-out gets the values of every branch as a list (rtc's fan-in). Exosphere "
+                    "fills a uniting node's fields from single states instead (the united step's, and inside the "
+                    "fan-out those of the branch that finished last), which rtc has no binding for: declare node "
+                    f"`{node}`'s input as `{port}: {listed}` (not {declared}), or read the value in a step inside the "
+                    "branch"))
         elif d.code == "E301" and d.span is not None and _template_without_nodes(d.span.file):
             folder = os.path.dirname(os.path.abspath(d.span.file)) or "."
             hint = (f"rtc looked for nodes.rt, nodes.yaml or nodes.yml in {folder} (standing in for the nodes an Exosphere "

@@ -126,3 +126,64 @@ def test_a_uniting_str_input_gets_a_template_hint(tmp_path):
     done = rtc("check", "t.yaml", cwd=tmp_path)
     assert done.returncode == 1 and "error[E401]" in done.stderr and "each(" not in done.stderr
     assert "declare node `Join`'s input as `ups: list[str]` (not str)" in done.stderr
+
+
+JOIN_NODES = r'''namespace NS
+env box { image = "rtc-test/busybox:1" }
+node Start {
+  env = box
+  inputs { text: str }
+  outputs { text: str }
+  command = ["sh", "-c", "printf '{\"text\": \"a bb\"}' > $RTC_OUTPUTS_FILE"]
+}
+node Split {
+  env = box
+  inputs { text: str }
+  outputs { chunk: str }
+  fanout = true
+  command = ["sh", "-c", "printf '[{\"chunk\": \"a\"}, {\"chunk\": \"bb\"}]' > $RTC_OUTPUTS_FILE"]
+}
+node Up {
+  env = box
+  inputs { chunk: str }
+  outputs { up: str }
+  command = ["sh", "-c", "printf '{\"up\": \"%s!\"}' \"$(echo $RTC_INPUTS | tr -d '{}\\\" ' | cut -d: -f2)\" > $RTC_OUTPUTS_FILE"]
+}
+node Join {
+  env = box
+  inputs { chunks: list[str] }
+  command = ["sh", "-c", "echo joined $RTC_INPUTS"]
+}
+'''
+
+JOIN_TEMPLATE = """\
+nodes:
+  - {{node_name: Start, namespace: {ns}, identifier: start, inputs: {{text: "go"}}, next_nodes: [split]}}
+  - {{node_name: Split, namespace: {ns}, identifier: split, inputs: {{text: "${{{{ start.outputs.text }}}}"}}, next_nodes: [up]}}
+  - {{node_name: Up, namespace: {ns}, identifier: up, inputs: {{chunk: "${{{{ split.outputs.chunk }}}}"}}, next_nodes: [join]}}
+  - node_name: Join
+    namespace: {ns}
+    identifier: join
+    inputs: {{chunks: "${{{{ split.outputs.chunk }}}}"}}
+    unites: {{identifier: start}}
+"""
+
+
+def test_uniting_a_step_before_the_fan_out_joins_every_branch_once(tmp_path, docker_client):
+    """Issue 20, item 4: Exosphere creates a uniting node once every state descending from the united step's state
+    is done (its state manager: create_next_states / check_unites_satisfied), so `unites: start` with `start`
+    before the fanout node `split` is one join of all branches (rtc: not mapped, its input the list of them), not
+    a run per output."""
+    ns = f"exo{uuid.uuid4().hex[:8]}"
+    (tmp_path / "nodes.rt").write_text(JOIN_NODES.replace("NS", ns))
+    (tmp_path / "t.yaml").write_text(JOIN_TEMPLATE.format(ns=ns))
+    done = rtc("run", "t.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    joined = [line for line in done.stdout.splitlines() if "joined" in line]
+    assert joined == ['[join] joined {"chunks": ["a", "bb"]}'], done.stdout
+    # A `str` input there is Exosphere's single value, which rtc cannot hand yet: one positioned message saying so.
+    (tmp_path / "s.yaml").write_text(JOIN_TEMPLATE.format(ns=ns).replace("chunks:", "chunk:"))
+    (tmp_path / "nodes.rt").write_text(JOIN_NODES.replace("NS", ns).replace("chunks: list[str]", "chunk: str"))
+    done = rtc("check", "s.yaml", cwd=tmp_path)
+    assert done.returncode == 1 and "s.yaml:8:21: error[E401]" in done.stderr and "Traceback" not in done.stderr
+    assert "the branch that finished last" in done.stderr and "`chunk: list[str]` (not str)" in done.stderr
