@@ -144,9 +144,9 @@ class LineageRun:
                                                  error=mask(r.message) if kind != "COMPLETE" else None, **common))
             for i in step.inputs:
                 if i.binding.kind != "output":
-                    read_from_outside += lineage.artifact_datasets({i.name: inputs[i.name]}, in_types)
+                    read_from_outside += lineage.artifact_datasets({i.name: inputs[i.name]}, in_types, producer)
             if masked:
-                made += lineage.artifact_datasets(masked, out_types)
+                made += lineage.artifact_datasets(masked, out_types, producer)
         kind = {"Succeeded": "COMPLETE", "Canceled": "ABORT"}.get(status, "FAIL")
         self.emitter.send(lineage.graph_event(
             kind, namespace=self.namespace, graph=self.graph, run_id=self.run_id, pipeline=self.pipeline.namespace,

@@ -47,7 +47,7 @@ def event_time(seconds: float | None = None) -> str:
     return moment.isoformat()
 
 
-def artifact_dataset(reference: dict) -> dict | None:
+def artifact_dataset(reference: dict, producer: str = PRODUCER) -> dict | None:
     """The dataset of one artifact reference ({"artifact", "sha256", "size", "uri"}); None for anything else."""
     if not isinstance(reference, dict) or reference.get("artifact") not in ("file", "dir"):
         return None
@@ -55,10 +55,10 @@ def artifact_dataset(reference: dict) -> dict | None:
     key = f"sha256/{digest}"
     store = uri[: -len(key) - 1] if uri.endswith("/" + key) else uri.rsplit("/", 2)[0]
     return {"namespace": store, "name": key, "facets": {"rtc_artifact": _facet(
-        {"kind": reference["artifact"], "size": reference.get("size"), "uri": uri}, DATASET_FACET_SCHEMA)}}
+        {"kind": reference["artifact"], "size": reference.get("size"), "uri": uri}, DATASET_FACET_SCHEMA, producer)}}
 
 
-def artifact_datasets(values: dict, types: dict) -> list[dict]:
+def artifact_datasets(values: dict, types: dict, producer: str = PRODUCER) -> list[dict]:
     """Datasets of the artifact values among `values` (port -> value), by `types` (port -> rtc type);
     lists (fan-in, mapped steps) give one dataset per element; repeats are dropped."""
     out, seen = [], set()
@@ -68,7 +68,7 @@ def artifact_datasets(values: dict, types: dict) -> list[dict]:
         if kind not in ARTIFACT_TYPES and not (kind.startswith("list[") and kind[5:-1] in ARTIFACT_TYPES):
             continue
         for ref in _references(value):
-            ds = artifact_dataset(ref)
+            ds = artifact_dataset(ref, producer)
             if ds is not None and (ds["namespace"], ds["name"]) not in seen:
                 seen.add((ds["namespace"], ds["name"]))
                 out.append(ds)
@@ -83,7 +83,7 @@ def _references(value):
             yield from _references(item)
 
 
-def outputs_facet(outputs: dict, types: dict, limit: int = MAX_FACET_VALUE_BYTES) -> dict | None:
+def outputs_facet(outputs: dict, types: dict, limit: int = MAX_FACET_VALUE_BYTES, producer: str = PRODUCER) -> dict | None:
     """The `rtc_outputs` run facet: the step's JSON outputs (artifacts are datasets instead), each at most
     `limit` bytes of JSON; larger ones listed by size. None when the step has no JSON output."""
     shown, omitted = {}, {}
@@ -101,7 +101,7 @@ def outputs_facet(outputs: dict, types: dict, limit: int = MAX_FACET_VALUE_BYTES
     body = {"outputs": shown}
     if omitted:
         body["omitted"] = omitted
-    return _facet(body)
+    return _facet(body, producer=producer)
 
 
 def _facet(body: dict, schema: str = FACET_SCHEMA, producer: str = PRODUCER) -> dict:
@@ -162,14 +162,14 @@ def step_event(event_type: str, *, namespace: str, graph: str, step: str, run_id
                          PARENT_SCHEMA, producer),
         "rtc_run": _facet({"runId": run_id, "graph": graph, "step": step}, producer=producer),
     }
-    out_sets = artifact_datasets(outputs or {}, output_types or {})
+    out_sets = artifact_datasets(outputs or {}, output_types or {}, producer)
     if event_type == "COMPLETE" and outputs:
-        shown = outputs_facet(outputs, output_types or {})
+        shown = outputs_facet(outputs, output_types or {}, producer=producer)
         if shown is not None:
             facets["rtc_outputs"] = shown
     if error and event_type in ("FAIL", "ABORT"):
         facets["errorMessage"] = _error(error, producer)
     return run_event(event_type, namespace=namespace, name=f"{graph}.{step}", run_id=run_uuid(run_id, step), time=time,
-                     inputs=artifact_datasets(inputs or {}, input_types or {}), outputs=out_sets,
+                     inputs=artifact_datasets(inputs or {}, input_types or {}, producer), outputs=out_sets,
                      run_facets=facets, job_facets={"jobType": _job_type("TASK", integration, producer)},
                      producer=producer)

@@ -52,6 +52,10 @@ def test_a_step_event():
     assert [d["name"] for d in event["inputs"]] == [f"sha256/{'cd' * 32}"]
     assert [d["name"] for d in event["outputs"]] == [f"sha256/{DIGEST}"]
     json.dumps(event)  # plain JSON data
+    mine = lineage.step_event("COMPLETE", namespace="p", graph="g", step="s", run_id="g-1", producer="urn:rtc:9",
+                              outputs={"m": REF, "n": 3}, output_types={"m": "file", "n": "int"})
+    facets = [mine["outputs"][0]["facets"]["rtc_artifact"], *mine["run"]["facets"].values(), *mine["job"]["facets"].values()]
+    assert {f["_producer"] for f in facets} == {"urn:rtc:9"} and mine["producer"] == "urn:rtc:9"
 
 
 def test_start_and_fail_events():
