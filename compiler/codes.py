@@ -47,6 +47,7 @@ TITLES = {
     "E411": "cycle of graph triggers (`on`)",
     "E412": "trigger on something a run does not record as an output",
     "E413": "a step reads another graph's output that its graph is not `on`",
+    "E414": "a graph with `on` has a param without a default",
     "E500": "name that Airflow or Prefect would reject",
     "E501": "bad duration",
     "E502": "bad cron expression",
@@ -102,6 +103,7 @@ TEMPLATE_FANOUT = "E410"
 TRIGGER_CYCLE = "E411"
 NOT_RECORDED = "E412"
 NOT_ON = "E413"
+TRIGGERED_PARAM = "E414"
 BAD_NAME = "E500"
 BAD_DURATION = "E501"
 BAD_CRON = "E502"

@@ -74,6 +74,10 @@ def lower_graph(
         problem = python_name_problem(p.name, "param")
         if problem:
             ctx.error(codes.BAD_NAME, problem, p.span)
+        elif on and p.required:  # a triggered run is given no params
+            ctx.error(codes.TRIGGERED_PARAM, f"graph `{block.name}` is `on` {', '.join(f'`{t.label}`' for t, _ in on)}, "
+                      f"and a triggered run is given no params, but param `{p.name}` has no default", p.span,
+                      hint=f"give it a default: {p.name}: {p.type} = ...")
     # A declared param that failed to lower (bad type or default) maps to None: it
     # already has its diagnostic, so a use of it is not also reported as unknown.
     declared = view.ports.get("params")
