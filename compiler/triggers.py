@@ -131,11 +131,13 @@ def check_triggers(ctx: Context, symbols, graphs: dict[str, ir.Graph], nodes: di
     # `on` of every graph.
     edges: dict[str, list[str]] = {name: [] for name in graphs}  # graph -> graphs it is on (upstream)
     first_span: dict[tuple[str, str], Span] = {}
+    on_errors: set[str] = set()  # graphs whose `on` has an error of its own
     for name, g in graphs.items():
         for trigger, span in zip(g.triggers, on_spans.get(name, [])):
             _, ok = output_of(f"`on` of graph `{name}`", trigger.graph, trigger.step, trigger.output, span)
             if not ok:
                 bad.add(name)
+                on_errors.add(name)
                 continue
             if trigger.graph in edges[name]:
                 continue
@@ -160,7 +162,7 @@ def check_triggers(ctx: Context, symbols, graphs: dict[str, ir.Graph], nodes: di
             bad.add(use.graph)
             continue
         on = {t.label for t in g.triggers}
-        if b.graph not in on and f"{b.graph}.{b.step}.{b.output}" not in on:
+        if b.graph not in on and f"{b.graph}.{b.step}.{b.output}" not in on and use.graph not in on_errors:
             ctx.error(codes.NOT_ON, f"step `{use.step}` reads `{use.expr.dotted}`, but graph `{use.graph}` is not `on` graph `{b.graph}`",
                       use.expr.span, hint=f"add it to the graph's triggers: on = [{b.graph}.{b.step}.{b.output}]")
             bad.add(use.graph)

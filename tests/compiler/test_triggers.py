@@ -174,3 +174,18 @@ def test_rtc_check_reports_and_fmt_prints_canonically(tmp_path):
     path.write_text(done.stdout.replace("nightly.train.score]", "nightly.train.scor]"), encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "rtc", "check", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "error[E303]: step `train` of graph `nightly` (node `Train`) has no output `scor`" in done.stderr
+
+
+def test_the_language_server_reports_on_problems_in_the_open_text(tmp_path):
+    from rtc.lsp.project import Project
+
+    (tmp_path / "lib.rt").write_text(NODES + "graph nightly { train = Train() }\n")
+    path = str(tmp_path / "p.rt")
+    text = 'import "lib.rt"\ngraph a {\n  on = [nightly.train.scroe]\n  n = Note(x = nightly.train.score)\n}\n'
+    project = Project((str(tmp_path),))
+    project.set_text(path, text)  # unsaved text, as the editor has it
+    checked = project.check(path)
+    got = [(d.code, d.span.line, d.span.col, d.message) for d in checked.for_file(path)]
+    assert got == [("E303", 3, 9, "step `train` of graph `nightly` (node `Train`) has no output `scroe` (`on` of graph `a`)")]
+    project.set_text(path, text.replace("scroe", "score"))
+    assert project.check(path).for_file(path) == []
