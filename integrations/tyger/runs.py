@@ -445,7 +445,8 @@ class _Execution:
             pipes = ReplicaPipes(self.store, pipes_dir / f"{self.id}-{i}",
                                  {p: buffers[p] for p in piped_inputs}, {p: buffers[p] for p in piped_outputs},
                                  output_lock)
-            relays = SocketRelays(self.store, job.sockets, buffers, output_lock)
+            relays = SocketRelays(self.store, job.sockets, buffers, output_lock,
+                                  on_line=self._line if replicas == 1 else (lambda text, i=i: self._line(f"[replica-{i}] {text}")))
             index = {"RTC_REPLICA_INDEX": str(i), "REPLICA_INDEX": str(i)}
             try:
                 host, target = pipes.create()

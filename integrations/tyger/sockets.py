@@ -52,6 +52,7 @@ class SocketRelays:
         self.threads: list[threading.Thread] = []
         self.errors: list[BaseException] = []
         self.connections: list[socket.socket] = []
+        self.outside: str | None = None  # the container's address, when the relay connects from outside its namespace
 
     def start(self, client, container_id: str) -> None:
         for spec in self.sockets:
@@ -81,9 +82,12 @@ class SocketRelays:
             self.errors.append(exc)
 
     def _relay(self, client, container_id: str, spec: dict) -> None:
-        conn = self._connect(client, container_id, int(spec["port"]))
-        if conn is None:
-            return  # the container ended before the job listened (Tyger's sidecar gives up as well)
+        port = int(spec["port"])
+        conn = self._connect(client, container_id, port)
+        if conn is None:  # the container ended before the job listened (Tyger's sidecar gives up as well)
+            if self.on_line is not None:
+                self.on_line(self._never_connected(port))
+            return
         self.connections.append(conn)
         with conn:
             sender = threading.Thread(target=self._send, args=(conn, spec.get("input_buffer")), daemon=True,
@@ -116,19 +120,33 @@ class SocketRelays:
                 with self.output_lock:
                     out.write(chunk)
 
+    def _never_connected(self, port: int) -> str:
+        text = f"rtc: socket {port}: the job accepted no connection on port {port} before it ended"
+        if self.outside is not None:
+            text += (f" (rtc could not enter the container's network namespace and connected to {self.outside}:{port}"
+                     f" from outside it, which a job listening on 127.0.0.1 only does not answer: listen on 0.0.0.0)")
+        return text
+
     # -- reaching localhost:PORT of the job
 
     def _connect(self, client, container_id: str, port: int) -> socket.socket | None:
         """Connect to the job's port, trying until it listens or the container exits (then None)."""
-        pid, address, via_namespace = None, None, True
+        pid, address, via_namespace, gone = None, None, True, None
         while not self.stop.is_set():
             if pid is None:
                 pid, address = _where(client, container_id)
             if pid:
                 conn = None
                 if via_namespace:
-                    conn, via_namespace = _dial_in_namespace(pid, port)
+                    conn, joined = _dial_in_namespace(pid, port)
+                    if joined is None and pid == gone:  # running, says the engine, yet not here: another machine's
+                        via_namespace = False
+                    elif joined is None:  # the process is gone (exited, or restarted under another pid): ask again
+                        gone, pid = pid, None
+                    elif not joined:  # not allowed here: from outside, from now on
+                        via_namespace = False
                 if conn is None and not via_namespace and address:
+                    self.outside = address
                     conn = _dial(address, port)
                 if conn is not None:
                     return conn
@@ -159,20 +177,24 @@ def _dial(host: str, port: int) -> socket.socket | None:
     return conn
 
 
-def _dial_in_namespace(pid: int, port: int) -> tuple[socket.socket | None, bool]:
+def _dial_in_namespace(pid: int, port: int) -> tuple[socket.socket | None, bool | None]:
     """Connect to 127.0.0.1:PORT inside the network namespace of process `pid`.
 
-    Returns (connection or None, whether the namespace could be joined); when
-    it cannot (no permission, another machine's engine), the caller uses the
-    container's address from then on.
+    Returns (connection or None, whether the namespace could be joined): False
+    when it may not be (no permission: the caller uses the container's address
+    from then on), None when there is no such process here (it ended, or the
+    engine is on another machine and its pids mean nothing here).
     """
     result: dict = {}
 
     def dial() -> None:  # a thread of its own: setns moves only the calling thread, which then ends
         try:
             fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
+        except PermissionError:
             result["joined"] = False
+            return
+        except OSError:
+            result["joined"] = None
             return
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -195,7 +217,4 @@ def _dial_in_namespace(pid: int, port: int) -> tuple[socket.socket | None, bool]
     t = threading.Thread(target=dial, daemon=True, name=f"rtc-socket-dial-{port}")
     t.start()
     t.join()
-    conn = result.get("conn")
-    if conn is not None:
-        conn.settimeout(None)
-    return conn, bool(result.get("joined"))
+    return result.get("conn"), result.get("joined")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 from tyger_support import leftovers, rtc, wait_for
 
@@ -163,3 +165,35 @@ def test_airflow_and_prefect_refuse_sockets_at_compile_time(tmp_path):
     err = done.stderr.decode()
     assert done.returncode == 1 and "echo.yml:7:5: error[E516]" in err and "the prefect target" in err, err
     assert not (tmp_path / "flows").exists()
+
+
+def _without_cap_sys_admin(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
+    """`rtc ARGS` in a process that may not join another network namespace (setns needs CAP_SYS_ADMIN), as a
+    rootless user's rtc: the relay then connects to the container's address from outside."""
+    return subprocess.run(["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin",
+                           sys.executable, "-m", "rtc", *args], input=input, capture_output=True, timeout=120,
+                          env=dict(os.environ), check=False)
+
+
+def test_without_the_namespace_the_relay_uses_the_containers_address(tmp_path, docker_client):
+    (tmp_path / "echo.yml").write_text(ECHO)
+    done = _without_cap_sys_admin("exec", "-f", str(tmp_path / "echo.yml"), input=b"from outside\n")
+    assert (done.returncode, done.stdout) == (0, b"from outside\n"), done.stderr.decode()
+    # A job bound to 127.0.0.1 only cannot be reached so: the log says why instead of an empty output alone.
+    (tmp_path / "web.yml").write_text(LOCALHOST_ONLY)
+    done = _without_cap_sys_admin("exec", "-f", str(tmp_path / "web.yml"), "--logs", input=b"GET / HTTP/1.0\r\n\r\n")
+    err = done.stderr.decode()
+    assert done.returncode == 0 and done.stdout == b"", err
+    assert "rtc: socket 8080: the job accepted no connection on port 8080 before it ended" in err
+    assert "could not enter the container's network namespace" in err and "listen on 0.0.0.0" in err
+    assert leftovers(docker_client) == []
+
+
+def test_a_job_that_never_listens_ends_with_a_log_line(tmp_path, docker_client):
+    (tmp_path / "never.yml").write_text("name: never\nimage: rtc-test/busybox:1\nbuffers: {outputs: [output]}\n"
+                                        "sockets: [{port: 9100, outputBuffer: output}]\ncommand: [sh, -c, 'sleep 1']\n")
+    done = rtc("exec", "-f", str(tmp_path / "never.yml"), "--logs")
+    err = done.stderr.decode()
+    assert (done.returncode, done.stdout) == (0, b""), err
+    assert "rtc: socket 9100: the job accepted no connection on port 9100 before it ended\n" in err
+    assert leftovers(docker_client) == []
