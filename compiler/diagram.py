@@ -2,6 +2,8 @@
 
 Data edges are labelled `output -> input`; `after` edges are dashed; a
 fanned-out input is labelled `each(...)` and a mapped step drawn as a stack.
+A graph's `on` is a dotted edge between graphs shown together: from the step
+whose output triggers it (or from the triggering graph) to the graph.
 Identifiers are generated (`s0`, `s1`, ...) and every user string is
 escaped, so names never break the diagram syntax.
 """
@@ -27,6 +29,12 @@ def _edges(graph: Graph):
             if up not in data_from:
                 out.append((up, step.id, "after", True))
     return out
+
+
+def _trigger_edges(graphs: list[Graph]):
+    """(from graph, from step or None, to graph, label) for each `on` entry between graphs shown."""
+    shown = {g.name for g in graphs}
+    return [(t.graph, t.step, g.name, f"on {t.label}") for g in graphs for t in g.triggers if t.graph in shown]
 
 
 def _ids(graphs: list[Graph]) -> dict[tuple[str, str], str]:
@@ -59,6 +67,10 @@ def render_mermaid(graphs: list[Graph]) -> str:
             arrow = "-.->" if dashed else "-->"
             lines.append(f"    {ids[(graph.name, src)]} {arrow}|{_mermaid_text(label)}| {ids[(graph.name, dst)]}")
         lines.append("  end")
+    index = {g.name: gi for gi, g in enumerate(graphs)}
+    for src_graph, src_step, dst_graph, label in _trigger_edges(graphs):
+        src = ids[(src_graph, src_step)] if src_step is not None else f"g{index[src_graph]}"
+        lines.append(f"  {src} -.->|{_mermaid_text(label)}| g{index[dst_graph]}")
     return "\n".join(lines) + "\n"
 
 
@@ -81,5 +93,15 @@ def render_dot(graphs: list[Graph]) -> str:
             style = ", style=dashed" if dashed else ""
             lines.append(f"    {ids[(graph.name, src)]} -> {ids[(graph.name, dst)]} [label={_dot_text(label)}{style}];")
         lines.append("  }")
+    index = {g.name: gi for gi, g in enumerate(graphs)}
+    by_name = {g.name: g for g in graphs}
+    edges = [(a, s_, b, label) for a, s_, b, label in _trigger_edges(graphs) if by_name[a].order and by_name[b].order]
+    if edges:  # between clusters: an edge between two of their steps, clipped at the clusters (compound)
+        lines.insert(1, "  compound=true;")
+    for src_graph, src_step, dst_graph, label in edges:
+        tail = "" if src_step is not None else f", ltail=cluster_{index[src_graph]}"
+        src = ids[(src_graph, src_step if src_step is not None else by_name[src_graph].order[-1])]
+        dst = ids[(dst_graph, by_name[dst_graph].order[0])]
+        lines.append(f"  {src} -> {dst} [label={_dot_text(label)}, style=dotted, lhead=cluster_{index[dst_graph]}{tail}];")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -202,3 +202,19 @@ def test_rtc_deploy_refuses_on_before_registering_anything(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "p.rt:8:9: error[E515]: graph `a` is `on` `nightly`; the prefect target does not carry triggers (`on`) yet" in done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_rtc_graph_draws_on_between_graphs(tmp_path):
+    from rtc.compiler.diagram import render_dot, render_mermaid
+
+    path = write(tmp_path, "p.rt", NODES + "graph nightly { train = Train() }\n"
+                 "graph scoring { on = [nightly.train.model]  s = Score(model = nightly.train.model) }\n"
+                 "graph report { on = [scoring]  n = Note(x = 1.0) }\n")
+    graphs = list(compile_file(str(path)).graphs.values())
+    mermaid = render_mermaid(graphs)
+    assert '  s0 -.->|"on nightly.train.model"| g1\n' in mermaid and '  g1 -.->|"on scoring"| g2\n' in mermaid
+    dot = render_dot(graphs)
+    assert "compound=true;" in dot
+    assert 's0 -> s1 [label="on nightly.train.model", style=dotted, lhead=cluster_1];' in dot
+    assert 's1 -> s2 [label="on scoring", style=dotted, lhead=cluster_2, ltail=cluster_1];' in dot
+    assert "-.->" not in render_mermaid(graphs[2:])  # the triggering graph not shown: no edge
