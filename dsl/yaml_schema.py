@@ -60,6 +60,13 @@ CODESPEC = _object(
         "kind": {"enum": ["job", "worker"]},
         "endpoints": {"type": "object", "additionalProperties": {"type": "integer"}},
         "version": {"type": "integer"},
+        "identity": STRING,
+        "sockets": {
+            "type": "array",
+            "description": "buffers relayed to TCP ports the job listens on (job codespecs)",
+            "items": _object({"port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                              "inputBuffer": STRING, "outputBuffer": STRING}, required=("port",)),
+        },
     },
     description="a Tyger codespec",
 )
