@@ -19,8 +19,8 @@ docs/lineage.md shows the events of one run.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from datetime import datetime, timezone
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -33,12 +33,20 @@ ERROR_SCHEMA = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.js
 MAX_FACET_VALUE_BYTES = 4096
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 ARTIFACT_TYPES = ("file", "dir", "list[file]", "list[dir]")
-_RUN_NAMESPACE = uuid.UUID("5f1b2e6a-6c0e-4f43-9a57-0d3c8a1f2b71")  # rtc's, for uuid5 run ids
+_RUN_NAMESPACE = bytes.fromhex("5f1b2e6a6c0e4f439a570d3c8a1f2b71")  # rtc's, for uuid5 run ids
 
 
 def run_uuid(run_id: str, step: str | None = None) -> str:
-    """The OpenLineage runId of rtc run `run_id` (or of its step `step`): a UUID, the same on every call."""
-    return str(uuid.uuid5(_RUN_NAMESPACE, run_id if step is None else f"{run_id}/{step}"))
+    """The OpenLineage runId of rtc run `run_id` (or of its step `step`): a UUID, the same on every call.
+
+    RFC 4122's version 5 (uuid.uuid5 computes the same; written out with hashlib because the runtime
+    package that ships beside DAGs and flows keeps to a short list of standard modules)."""
+    name = run_id if step is None else f"{run_id}/{step}"
+    digest = bytearray(hashlib.sha1(_RUN_NAMESPACE + name.encode("utf-8")).digest()[:16])  # noqa: S324 - a name, not a secret
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def event_time(seconds: float | None = None) -> str:

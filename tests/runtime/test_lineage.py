@@ -18,6 +18,9 @@ def test_run_ids_are_uuids_and_stable():
     a, b = lineage.run_uuid("etl-20261207-101010-abcdef"), lineage.run_uuid("etl-20261207-101010-abcdef", "load")
     assert uuid.UUID(a) and uuid.UUID(b) and a != b
     assert a == lineage.run_uuid("etl-20261207-101010-abcdef")  # every target names the run alike
+    namespace = uuid.UUID(bytes=lineage._RUN_NAMESPACE)
+    assert a == str(uuid.uuid5(namespace, "etl-20261207-101010-abcdef"))  # RFC 4122 version 5
+    assert b == str(uuid.uuid5(namespace, "etl-20261207-101010-abcdef/load"))
 
 
 def test_an_artifact_is_a_dataset_in_its_store_named_by_its_key():
