@@ -7,8 +7,8 @@ A symbol is identified by `(kind, name, scope)`:
 | env       | -                | `env NAME {`                | `env = NAME` in a node                  |
 | node      | -                | `node NAME {`               | `step = NAME(...)`                      |
 | codespec  | -                | `codespec NAME {`           | `codespec = NAME` in a run or worker    |
-| graph/run | -                | their blocks                | -                                       |
-| step      | graph            | `NAME = Node(...)`          | `NAME.output`, `after NAME`, `after [NAME]` |
+| graph/run | -                | their blocks                | graphs: `on = [NAME, NAME.step.output]`, `NAME.step.output` |
+| step      | graph            | `NAME = Node(...)`          | `NAME.output`, `after NAME`, `after [NAME]`, `graph.NAME.output` |
 | param     | graph            | `params { NAME: type }`     | `params.NAME`                           |
 | input     | node             | `inputs { NAME: type }`     | `Node(NAME = ...)`                      |
 | output    | node             | `outputs { NAME: type }`    | `step.NAME`                             |
@@ -133,6 +133,10 @@ class _Builder:
                     self.add(Key("param", port.name, scope), port.span, port.name, True, port)
             elif isinstance(item, ast.StepStmt):
                 self.step(item, scope, steps)
+            elif isinstance(item, ast.Attr) and item.name == "on":  # `on = [nightly, nightly.train.model]`
+                for ref in (item.value.items if isinstance(item.value, ast.ListExpr) else [item.value]):
+                    if isinstance(ref, ast.Ref):
+                        self.other_graph(ref)
 
     def step(self, step: ast.StepStmt, scope: str, steps: dict[str, ast.StepStmt]) -> None:
         self.add(Key("step", step.name, scope), step.span, step.name, True, step)
@@ -157,11 +161,19 @@ class _Builder:
                 first = word_range(self.lines, expr.span, "params")
                 if first is not None:
                     self.add(Key("param", last, scope), expr.span, last, False, after=first.end)
+            elif head not in steps and len(expr.parts) in (3, 4):  # GRAPH.STEP.OUTPUT: another graph's (`on`)
+                self.other_graph(expr)
             else:
                 first = self.add(Key("step", head, scope), expr.span, head, False)
                 step = steps.get(head)
                 if first is not None and step is not None:
                     self.add(Key("output", last, step.node.dotted), expr.span, last, False, after=first.end)
+
+    def other_graph(self, ref: ast.Ref) -> None:
+        """`nightly` or `nightly.train.model` (in `on`, or read by a step): the graph, and its step."""
+        first = self.add(Key("graph", ref.parts[0]), ref.span, ref.parts[0], False)
+        if first is not None and len(ref.parts) > 1:
+            self.add(Key("step", ref.parts[1], ref.parts[0]), ref.span, ref.parts[1], False, after=first.end)
 
 
 # ---------------------------------------------------------------- across files

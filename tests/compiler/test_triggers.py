@@ -218,3 +218,21 @@ def test_rtc_graph_draws_on_between_graphs(tmp_path):
     assert 's0 -> s1 [label="on nightly.train.model", style=dotted, lhead=cluster_1];' in dot
     assert 's1 -> s2 [label="on scoring", style=dotted, lhead=cluster_2, ltail=cluster_1];' in dot
     assert "-.->" not in render_mermaid(graphs[2:])  # the triggering graph not shown: no edge
+
+
+def test_the_editor_leads_from_on_and_triggered_inputs_to_the_graph_and_step(tmp_path):
+    from rtc.lsp.features import Navigator
+    from rtc.lsp.project import Project
+
+    (tmp_path / "lib.rt").write_text(NODES + "graph nightly {\n  train = Train()\n}\n")
+    path = str(tmp_path / "p.rt")
+    text = 'import "lib.rt"\ngraph a {\n  on = [nightly.train.score]\n  n = Note(x = nightly.train.score)\n}\n'
+    project = Project((str(tmp_path),))
+    project.set_text(path, text)
+    nav = Navigator(project)
+    for line, col in ((2, 9), (3, 16)):  # `nightly` in on, and in the step's argument (0-based positions)
+        found = nav.definition(path, line, col)
+        assert found.file.endswith("lib.rt") and found.range.line == 5, (line, col, found)
+    for line, col in ((2, 17), (3, 24)):  # `train`
+        found = nav.definition(path, line, col)
+        assert found.file.endswith("lib.rt") and found.range.line == 6, (line, col, found)
