@@ -115,6 +115,12 @@ class LineageRun:
 
     def finished(self, result, status: str, reason: str | None, times: dict, mask=str) -> None:
         """After the run: every step's events (times from the run's records), then the graph's end."""
+        try:
+            self._finished(result, status, reason, times, mask)
+        except Exception as exc:  # noqa: BLE001 - lineage never costs the run (nor hides why it failed)
+            print(f"rtc: could not build the OpenLineage events of run {self.run_id}: {exc}", file=sys.stderr)
+
+    def _finished(self, result, status: str, reason: str | None, times: dict, mask) -> None:
         from rtc.runtime import lineage
 
         producer = self.emitter.producer
