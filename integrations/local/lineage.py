@@ -154,6 +154,9 @@ class LineageRun:
             if masked:
                 made += lineage.artifact_datasets(masked, out_types, producer)
         kind = {"Succeeded": "COMPLETE", "Canceled": "ABORT"}.get(status, "FAIL")
+        failures = result.failures() if result is not None else []
+        if failures:  # which steps, and why, rather than "a step failed"
+            reason = "; ".join(f"step {f.label or f.step!r} failed: {f.message}" for f in failures)
         self.emitter.send(lineage.graph_event(
             kind, namespace=self.namespace, graph=self.graph, run_id=self.run_id, pipeline=self.pipeline.namespace,
             time=lineage.event_time(), inputs=_unique(read_from_outside), outputs=_unique(made),

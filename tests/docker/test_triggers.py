@@ -137,6 +137,15 @@ def test_lineage_events_through_the_clients_file_transport(tmp_path, namespace, 
                          ("START", "nightly.check"), ("COMPLETE", "nightly.check"), ("COMPLETE", "nightly")]
     assert ("COMPLETE", "scoring.score") in shape and ("COMPLETE", "report") in shape
     assert all(e["job"]["namespace"] == namespace for e in sent)
+    # A failed run: its failed step's FAIL, then the graph's, both saying why.
+    failed = tmp_path / "failed.jsonl"
+    env["OPENLINEAGE__TRANSPORT__LOG_FILE_PATH"] = str(failed)
+    done = rtc("run", str(path), "nightly", "--no-triggers", "--param", "fail=true", env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    ends = [(e["eventType"], e["job"]["name"], e["run"]["facets"].get("errorMessage", {}).get("message"))
+            for e in map(json.loads, failed.read_text().splitlines()) if e["eventType"] != "START"]
+    assert ends == [("COMPLETE", "nightly.train", None), ("FAIL", "nightly.check", "exited with code 3"),
+                    ("FAIL", "nightly", "step 'check' failed: exited with code 3")]
     train = sent[2]
     store = "file://" + str(tmp_path / "store")
     [model] = train["outputs"]
