@@ -41,6 +41,7 @@ from .contract import (
 from .step import (
     PRUNE, ContractError, artifact_environment, artifact_ports, binding_value, check_result, container_environment,
     decode_signal, fan_out_elements, merge_elements, place_artifact_inputs, stage_artifact_inputs, step_outputs,
+    store_host_paths,
 )
 
 XCOM_RETURN_KEY = "return_value"  # Airflow's key of a task's return value
@@ -385,6 +386,12 @@ class RtcStep(DockerOperator):
             name: rtc_resolve(name, binding, self.rtc_upstream, context["params"], self.rtc_item)
             for name, binding in self.rtc_inputs.items()
         }
+        self._store = rtc_artifact_store() if node.artifact_inputs or artifact_ports(node.outputs) else None
+        if any(isinstance(inputs.get(name), str) for name in node.artifact_inputs):
+            try:  # a `file`/`dir` param: a path on this worker, stored before the cache key is computed
+                inputs = store_host_paths(self._store, inputs, node.artifact_inputs)
+            except (ContractError, ArtifactError) as exc:
+                raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
         self.log.info("inputs: %s", rtc_short(inputs, 200))
         if self.trigger_rule == "all_done" and SECRETS_CHECK_ID in self.upstream_task_ids:
             if context["ti"].xcom_pull(task_ids=SECRETS_CHECK_ID) is None:
@@ -477,7 +484,7 @@ class RtcStep(DockerOperator):
         mapped = map_index is not None and map_index >= 0
         private, io_dir = rtc_private_folder(self.host_tmp_dir, "io")
         where = f"step {self.task_id!r}" + (f" element {map_index}" if mapped else "")
-        store = rtc_artifact_store() if node.artifact_inputs or artifact_ports(node.outputs) else None
+        store = self._store
         try:
             in_dir = os.path.join(private, "in")
             try:
