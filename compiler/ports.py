@@ -77,7 +77,13 @@ def _typed_port(ctx: Context, decl: ast.PortDecl, what: str, infer: bool) -> Typ
         except values.NotLiteral as exc:
             ctx.error(codes.BAD_DEFAULT, f"the default of {what} `{decl.name}` must be a literal value, not {values.describe(exc.expr)}", decl.default.span)
             return None
-        problem = check_value(default, canonical, "value")
+        if what == "param" and canonical in types.ARTIFACTS:
+            # A file or folder given to a run is a path on the host that runs it (relative: to the pipeline
+            # file's folder), stored before the first step reads it (rtc.runtime.step.store_host_paths).
+            problem = None if isinstance(default, str) and default else (
+                f"value should be the path of a {'folder' if canonical == 'dir' else 'file'}, got {default!r:.60}")
+        else:
+            problem = check_value(default, canonical, "value")
         if problem:
             ctx.error(
                 codes.BAD_DEFAULT,

@@ -223,5 +223,10 @@ ARTIFACT_ROWS = [
               inputs="fs: list[file]")],
         "  make = Make()\n  each = Each(x = each(make.xs))\n  cat = Cat(fs = each.f)",
         files={"cat": "123", "ls": "0\n1\n2\n"}),
+    # A `file` param is a path on the host that runs the step, relative to the pipeline file's folder: here the
+    # pipeline file itself, which every target writes beside its state folder.
+    Row("a_file_param_is_a_host_path_stored_for_the_step",
+        [node("Head", 'head -c 9 "$DATA_PATH" > /state/head', inputs="data: file")],
+        '  params { data: file = "pipeline.rt" }\n  head = Head(data = params.data)', files={"head": "namespace"}),
 ]
 ROWS += ARTIFACT_ROWS

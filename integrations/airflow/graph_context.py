@@ -21,7 +21,7 @@ from .naming import VariableNames, airflow_id
 
 # JSON-schema type of an Airflow Param for each rtc type (None: any JSON value).
 SCHEMA_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "json": None,
-                "list": "array", "dict": "object"}
+                "list": "array", "dict": "object", "file": "string", "dir": "string"}
 
 
 def mounts_of(env: Environment, pipeline: Pipeline) -> list[tuple]:
@@ -40,10 +40,13 @@ def retry_settings(policy: RetryPolicy) -> dict:
     return {"retries": policy.max_retries, "retry_policy": policy.as_contract()}
 
 
-def param_context(graph: Graph) -> list[dict]:
+def param_context(graph: Graph, pipeline: Pipeline) -> list[dict]:
     out = []
     for p in graph.params:
         schema_type = SCHEMA_TYPES[parse_type(p.type)[0]]
+        default = p.default
+        if p.type in ("file", "dir") and isinstance(default, str):  # a path on the worker, as a mount's is
+            default = pipeline.host_path(default)
         has_default = not p.required
         if has_default and p.default is None and schema_type is not None:
             schema_type = [schema_type, "null"]
@@ -53,7 +56,7 @@ def param_context(graph: Graph) -> list[dict]:
                 "without anyone to supply it",
                 hint=f"give {p.name} a default, or remove the schedule",
             )
-        out.append({"name": p.name, "default": p.default, "has_default": has_default, "schema_type": schema_type})
+        out.append({"name": p.name, "default": default, "has_default": has_default, "schema_type": schema_type})
     return out
 
 
@@ -144,8 +147,9 @@ def step_context(step: Step, index: int, pipeline: Pipeline, steps: dict[str, St
 
 
 def secrets_check_context(graph: Graph, pipeline: Pipeline, step_contexts: list[dict]) -> dict | None:
-    """Which secrets the graph needs (name -> steps), and the steps that must wait for the check:
-    the first steps, and the joins (which run whatever happened upstream, so they check its result)."""
+    """Which secrets the graph needs (name -> steps), and the steps that wait for the check: the first
+    steps only. The check is a setup task: Airflow admits only all_success directly below one, and
+    ends every task below a failed setup `upstream_failed`, joins (`after all_done`) included."""
     needed: dict[str, list[str]] = {}
     for step in graph.steps:
         for name in pipeline.nodes[step.node].secrets:
@@ -154,7 +158,7 @@ def secrets_check_context(graph: Graph, pipeline: Pipeline, step_contexts: list[
         return None
     return {
         "secrets": dict(sorted(needed.items())),
-        "vars": [s["var"] for s in step_contexts if s["first"] or s["join"]],
+        "vars": [s["var"] for s in step_contexts if s["first"]],
     }
 
 
@@ -192,7 +196,7 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         "schedule": graph.schedule,
         "max_active_tasks": graph.workers,
         "tags": list(dict.fromkeys(tags)),
-        "params": param_context(graph),
+        "params": param_context(graph, pipeline),
         "pipeline_label": pipeline.namespace,
         "nodes": nodes,
         "steps": step_contexts,

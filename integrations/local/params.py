@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from rtc.base.diagnostics import RtcError
@@ -25,6 +26,8 @@ def parse_value(text: str, type_text: str, name: str):
     try:
         if kind == "str":
             return text
+        if kind in ("file", "dir"):  # a path on this host, from where rtc runs (the runner stores it)
+            return os.path.abspath(os.path.expanduser(text))
         if kind == "int":
             return int(text)
         if kind == "float":

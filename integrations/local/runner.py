@@ -200,6 +200,7 @@ class GraphRun:
 
     def execute(self) -> RunResult:
         try:
+            self.params = self._stored_params()
             self._ensure_images()
             self.work_dir = Path(tempfile.mkdtemp(prefix=f"rtc-{self.run_id}-"))
             mark_io_folder(self.work_dir, self.run_id)  # so that `rtc gc` can prove it is this run's, if it is killed
@@ -217,6 +218,17 @@ class GraphRun:
             result.message = self.mask(result.message)
             result.log_tail = [self.mask(line) for line in result.log_tail]
         return RunResult(self.run_id, self.graph.name, dict(self.results))
+
+    def _stored_params(self) -> dict:
+        """The params, each `file`/`dir` one (a host path; relative: to the pipeline file's folder) stored
+        and replaced by its reference before any step starts."""
+        types = {p.name: p.type for p in self.graph.params}
+        if not step_rules.artifact_ports(types):
+            return self.params
+        try:
+            return step_rules.store_host_paths(self.store, self.params, types, base=str(self.base_dir))
+        except (ContractError, ArtifactError) as exc:
+            raise RtcError(str(exc)) from None
 
     def _ensure_images(self) -> None:
         for env_name in sorted({self.pipeline.nodes[s.node].env for s in self.graph.steps}):

@@ -43,6 +43,8 @@ def annotation(type_text: str) -> str:
             return f"list[{walk(tree[1])}]"
         if tree[0] == "dict":
             return f"dict[str, {walk(tree[1])}]"
+        if tree[0] in ("file", "dir"):
+            return "dict"  # a reference into the artifact store ({artifact, sha256, size, uri})
         return "Any" if tree[0] == "json" else tree[0]
 
     return walk(parse_type(type_text))
@@ -203,6 +205,10 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
     # The flow's parameters and one future per step: locals of the flow function.
     params = []
     for p in sorted(graph.params, key=lambda p: not p.required):  # required first: Python's rule for defaults
+        if p.type in ("file", "dir"):  # a path on the worker (relative: to the pipeline file's folder), as a mount's
+            params.append({"name": p.name, "py": py_identifier(p.name, taken), "annotation": "str",
+                           "required": p.required, "default": p.default if p.required else pipeline.host_path(p.default)})
+            continue
         params.append({"name": p.name, "py": py_identifier(p.name, taken), "annotation": annotation(p.type),
                        "required": p.required, "default": p.default})
     param_py = {p["name"]: p["py"] for p in params}

@@ -48,7 +48,7 @@ from .contract import (
 from .step import (
     PRUNE, ContractError, PermanentError, artifact_environment, artifact_ports, bind_inputs, check_result,
     container_environment, decode_signal, merge_elements, place_artifact_inputs, smallest_retry_delay,
-    stage_artifact_inputs, step_outputs,
+    stage_artifact_inputs, step_outputs, store_host_paths,
 )
 
 _POLL_SECONDS = 0.2
@@ -604,6 +604,9 @@ class Node:
         if no_element:
             return "no element", None
         where = f"step {spec['step']!r}" + ("" if map_index is None else f" element {map_index}")
+        if any(isinstance(inputs.get(name), str) for name in artifact_ports(spec["inputs"])):
+            # A `file`/`dir` param: a path on this worker, stored (before the cache key is computed).
+            inputs = store_host_paths(artifact_store(), inputs, spec["inputs"], what="input")
         bindings = {name: ("literal", value) for name, value in inputs.items()}
         types = {name: spec["inputs"].get(name, "json") for name in inputs}
         return "run", bind_inputs(bindings, types, {}, {}, where=where, all_done=spec["all_done"]), map_index

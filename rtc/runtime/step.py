@@ -202,6 +202,33 @@ def stage_artifact_inputs(store, inputs, types, folder):
     return True
 
 
+def store_host_paths(store, values, types, base=None, what="param"):
+    """`values` with each artifact given as a host path (a `file`/`dir` param: the path of a file or folder on
+    the host that runs the step; relative: to `base`, the pipeline file's folder) stored, and replaced by its
+    reference: steps read the bytes, and the step cache keys on them, not on the path. A `file` must be a
+    regular file, a `dir` a folder of regular files and folders, as for an output; else a ContractError."""
+    import os
+
+    out = dict(values)
+    for name, kind in artifact_ports(types).items():
+        value = values.get(name)
+        if not isinstance(value, str):
+            continue  # a reference already, or null
+        if kind not in ("file", "dir"):
+            raise ContractError(f"{what} {name!r} is a {kind}: give it as a list of references, not a path")
+        path = os.path.expanduser(value)
+        if not os.path.isabs(path) and base is not None:
+            path = os.path.join(base, path)
+        where = f"{what} {name!r} ({value})"
+        try:
+            out[name] = store.put_dir(path, where) if kind == "dir" else store.put_file(path, where)
+        except ArtifactError as exc:
+            raise ContractError(str(exc).replace("the step left nothing at its path", "no such file or folder")) from None
+        except OSError as exc:
+            raise ArtifactError(f"{where} could not be stored: {exc}") from None
+    return out
+
+
 def step_outputs(text, declared, fanout, where, store=None, out_dir=None):
     """A step's checked result: its outputs file's JSON outputs (`decode_outputs`), and what it left at its
     artifact outputs' paths (`out_dir` on this host), stored (`store_artifact_outputs`)."""

@@ -221,3 +221,56 @@ def test_a_celery_worker_on_a_second_engine_pulls_and_runs_a_built_environment(s
     assert on_engine2, "no step of the built environment ran on the second engine"
     assert all(e["Actor"]["Attributes"]["image"] == ref for e in on_engine2)
     engine2.close()
+
+
+def test_a_file_passes_between_celery_workers_on_two_engines_only_through_the_store(stack, airflow_dags, docker_client):
+    """Each element's file is made on one worker's engine and read on whichever worker runs its `use`: where the
+    two differ, the bytes can only have come through the S3 store (AIRFLOW__RTC__STORE and the Connection rtc_store;
+    the workers share no artifact folder, and none is made)."""
+    import docker
+    import fsspec
+
+    api = airflow_dags["api"]
+    out = Path(stack.airflow["AIRFLOW__CORE__DAGS_FOLDER"]) / "tier_files"
+    done = subprocess.run([*RTC, "compile", str(Path(__file__).with_name("tier_files.rt")), "--target", "airflow",
+                           "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    dag = "rtc_tier_files.handoff"
+    wait_for(f"the dag-processor to parse {dag}", lambda: api.get(f"/api/v2/dags?dag_id_pattern={dag}")["dags"],
+             timeout=180)
+    since = int(time.time()) - 1
+    api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
+    run_id = api.post(f"/api/v2/dags/{dag}/dagRuns", {"logical_date": None})["dag_run_id"]
+
+    def finished():
+        state = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}")["state"]
+        return state if state in ("success", "failed") else None
+
+    assert wait_for(f"run {run_id} to finish", finished, timeout=400) == "success", stack.log("airflow-worker2")[-3000:]
+
+    def sums(task):  # element -> the sha256 its container computed (the step's `sum` output), as the API gives it
+        values = {}
+        for i in range(8):
+            value = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances/{task}/xcomEntries/sum?map_index={i}")["value"]
+            values[i] = json.loads(value) if isinstance(value, str) and value.startswith('"') else value
+        return values
+
+    made, used = sums("make"), sums("use")
+    assert len(made) == 8 and made == used  # the same bytes in both containers, element by element
+
+    def engines(client):  # step label (make#3) -> this engine, for the run's containers
+        events = client.events(since=since, until=int(time.time()) + 1, decode=True, filters={
+            "type": "container", "event": "start", "label": "rtc.pipeline=rtc_tier_files"})
+        return {e["Actor"]["Attributes"]["rtc.step"] for e in events}
+
+    engine2 = docker.DockerClient(base_url=stack.engine2)
+    on1, on2 = engines(docker_client), engines(engine2)
+    engine2.close()
+    crossed = [i for i in range(8) if (f"make#{i}" in on1) != (f"use#{i}" in on1)]
+    assert crossed, f"no element's two steps ran on different engines: engine 1 {sorted(on1)}, engine 2 {sorted(on2)}"
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, key=stack.s3["AWS_ACCESS_KEY_ID"],
+                           secret=stack.s3["AWS_SECRET_ACCESS_KEY"], endpoint_url=stack.s3["AWS_ENDPOINT_URL"])
+    for i in crossed:
+        digest = made[i]
+        assert fs.exists(f"{stack.s3['RTC_TEST_BUCKET']}/tier/sha256/{digest[:2]}/{digest}")
+    assert not (Path(stack.airflow["AIRFLOW_HOME"]) / "rtc-artifacts").exists()  # no folder store on the workers

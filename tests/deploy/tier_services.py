@@ -39,6 +39,7 @@ class Stack:
     prefect: dict[str, str] = field(default_factory=dict)  # PREFECT_API_URL, PREFECT_HOME, ...
     registry: str = ""  # HOST:PORT of the tier's docker-registry
     engine2: str = ""  # DOCKER_HOST of the second engine, which Celery worker 2 uses
+    s3: dict[str, str] = field(default_factory=dict)  # the SeaweedFS artifact store: AWS_ENDPOINT_URL, RTC_TEST_BUCKET, ...
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         """This process's environment with a service's settings on top (for subprocesses)."""
