@@ -154,9 +154,10 @@ def _compare(ctx, kind, what, mine: dict, theirs: dict, written: ast.PortBlock, 
 
 
 def _compatible(written: str, from_class: str) -> bool:
-    """Equal, or the class says less (`json` where it wrote Optional, Any or a model): the pipeline narrows it."""
+    """Equal, or the class says less (`json` where it wrote Optional, Any or a model; `Path`, which is `file`,
+    where it wrote `dir`): the pipeline narrows it."""
     def walk(a, b) -> bool:
-        if b[0] == "json" or a == b:
+        if b[0] == "json" or a == b or (a, b) == (("dir",), ("file",)):  # a Path field holds a file or a folder
             return True
         return a[0] == b[0] and a[0] in ("list", "dict") and walk(a[1], b[1])
 

@@ -31,7 +31,9 @@ from rtc.dsl import ast
 
 MODELS = ("inputs", "outputs", "secrets")
 _MODEL_CLASSES = {"Inputs": "inputs", "Outputs": "outputs", "Secrets": "secrets"}
-_SCALARS = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
+_SCALARS = {"str": "str", "int": "int", "float": "float", "bool": "bool",
+            # A path is an artifact: its bytes travel through the store (a Path field is a file or a folder).
+            "Path": "file", "PurePath": "file", "PosixPath": "file", "FilePath": "file", "DirectoryPath": "dir"}
 _LISTS = {"list", "List", "Sequence", "Iterable", "tuple", "Tuple", "set", "Set", "frozenset", "FrozenSet"}
 _DICTS = {"dict", "Dict", "Mapping", "MutableMapping"}
 PARSE_CODE = "E313"

@@ -36,6 +36,8 @@ import inspect
 import json
 import math
 import os
+import pathlib
+import shutil
 import sys
 import traceback
 from typing import Any
@@ -65,6 +67,13 @@ class BaseNode(abc.ABC):
     def __init__(self, inputs: BaseModel, secrets: BaseModel):
         self.inputs = inputs
         self.secrets = secrets
+
+    def output_path(self, name: str) -> pathlib.Path:
+        """Where to leave the `file`/`dir` output `name` (`<NAME>_PATH`); returning another path in Outputs works too."""
+        variable = contract.path_variable(name)
+        if variable not in os.environ:
+            raise KeyError(f"{variable} is not set: {name!r} is not a file or dir output of this step")
+        return pathlib.Path(os.environ[variable])
 
     @abc.abstractmethod
     async def execute(self) -> Any:
@@ -211,6 +220,32 @@ def encode_outputs(cls: type[BaseNode], result: Any) -> Any:
     return one(result, "what execute() returned")
 
 
+def artifact_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of a model annotated as a path (`pathlib.Path`, pydantic's FilePath, DirectoryPath): file/dir ports."""
+    return [name for name, info in model.model_fields.items()
+            if inspect.isclass(info.annotation) and issubclass(info.annotation, pathlib.PurePath)]
+
+
+def place_artifact_outputs(cls: type[BaseNode], encoded: Any, environ=os.environ) -> Any:
+    """The outputs without their file/dir fields, each moved to its `<NAME>_PATH` first when it was left elsewhere:
+    the runner stores what is at that path (the JSON outputs carry only values)."""
+    if not isinstance(encoded, dict):
+        return encoded  # a fan-out's list: such nodes have no file/dir outputs (E205)
+    for name in artifact_fields(cls.Outputs):
+        left = encoded.pop(name, None)
+        target = environ.get(contract.path_variable(name))
+        if left is None or target is None:
+            if target is None and left is not None:
+                encoded[name] = left  # run outside rtc's contract: the path is the value
+            continue
+        if os.path.abspath(left) != os.path.abspath(target):
+            try:
+                shutil.move(left, target)
+            except OSError as exc:
+                raise NodeFailure(f"output {name!r}: cannot move {left} to {target}: {exc}", EXIT_BAD_OUTPUTS) from None
+    return encoded
+
+
 def run(target: str, environ=os.environ) -> int:
     """Run one node under the contract; returns the process exit code."""
     try:
@@ -235,7 +270,7 @@ def run_class(cls: type[BaseNode], target: str, environ=os.environ) -> int:
             traceback.print_exc()
             print(f"rtc.node: {target}.execute() raised", file=sys.stderr)
             return EXIT_EXECUTE_FAILED
-        payload = json.dumps(encode_outputs(cls, result), ensure_ascii=False)
+        payload = json.dumps(place_artifact_outputs(cls, encode_outputs(cls, result), environ), ensure_ascii=False)
     except NodeFailure as exc:
         print(f"rtc.node: {target}: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -257,3 +257,34 @@ def test_signals_are_exported_lazily():
     assert sdk.ReQueueAfterSignal(2).delay_seconds == 2.0
     with pytest.raises(TypeError):
         sdk.ReQueueAfterSignal("2")
+
+
+def test_sdk_path_fields_are_file_ports(tmp_path):
+    """`pathlib.Path` fields are file/dir ports: an input is the path the runner gives, an output is moved to its
+    <NAME>_PATH when the node left it elsewhere, and neither travels in the outputs JSON."""
+    import json
+    from pathlib import Path
+
+    from pydantic import BaseModel
+
+    from rtc.node import BaseNode, run_class
+
+    class Copy(BaseNode):
+        class Inputs(BaseModel):
+            data: Path
+
+        class Outputs(BaseModel):
+            copy: Path
+            size: int
+
+        async def execute(self):
+            left = tmp_path / "elsewhere.bin"
+            left.write_bytes(self.inputs.data.read_bytes() * 2)
+            return self.Outputs(copy=left, size=self.inputs.data.stat().st_size)
+
+    (tmp_path / "in.bin").write_bytes(b"abc")
+    environ = {"RTC_INPUTS": json.dumps({"data": str(tmp_path / "in.bin")}), "COPY_PATH": str(tmp_path / "out.bin"),
+               "RTC_OUTPUTS_FILE": str(tmp_path / "outputs.json")}
+    assert run_class(Copy, "t:Copy", environ) == 0
+    assert json.loads((tmp_path / "outputs.json").read_text()) == {"size": 3}
+    assert (tmp_path / "out.bin").read_bytes() == b"abcabc" and not (tmp_path / "elsewhere.bin").exists()

@@ -34,7 +34,31 @@ NODE_Evaluate = RtcNode(
     working_dir="/app",
     retries=1,
     retry={},
+    artifact_inputs={"model": "file", "data": "file"},
     outputs={"passed": "bool", "table": "str"},
+)
+NODE_Serve = RtcNode(
+    "Serve",
+    image="rtc/ml-demo-trainer:<tag>",
+    command=[
+        "sh",
+        "-c",
+        'set -e\nmkdir -p /var/log/rtc\nsh -c "${1}"\nsh -c "${2}"\nsh -c "${3}" >>/var/log/rtc/daemon-0.log 2>&1 &\nshift 3\nexec "$@"',
+        "rtc-step",
+        "python3 -m pip check",
+        "test -f /data/points.csv",
+        "python3 -m http.server 8000 --directory /app",
+        "python3",
+        "-m",
+        "rtc.node",
+        "ml_nodes:Serve",
+    ],
+    environment={"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
+    mounts=[("/data", "<repo>/examples/ml/data", True)],
+    port_bindings={8000: ("127.0.0.1", None)},
+    working_dir="/app",
+    artifact_inputs={"model": "file"},
+    outputs={"ys": "list[float]"},
 )
 NODE_Train = RtcNode(
     "Train",
@@ -57,22 +81,24 @@ NODE_Train = RtcNode(
     port_bindings={8000: ("127.0.0.1", None)},
     working_dir="/app",
     timeout=120.0,
-    outputs={"slope": "float", "intercept": "float", "mse": "float"},
+    artifact_inputs={"data": "file"},
+    outputs={"model": "file", "mse": "float"},
 )
 
 
 with DAG(
     dag_id="ml_demo.train_and_evaluate",
     description="rtc graph train_and_evaluate of ml_demo (pipeline.rt)",
-    doc_md='**ml_demo.train_and_evaluate**: ML: train a line on a small data set, evaluate it, serve it. The environment uses every envd runtime function: command, expose, daemon, environ, mount, init; plus pip and apt on the build side.\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `"/data/points.csv"` |\n| threshold | `float` | `0.5` |\n\nSteps:\n\n- **train** (Train) ← params.data\n- **evaluate** (Evaluate) ← train.slope, train.intercept, train.mse, params.threshold\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
+    doc_md='**ml_demo.train_and_evaluate**: ML: train a line on a data file, evaluate the model file it writes, serve predictions from it. Files pass between steps through rtc\'s artifact store (\'file\' ports). The environment uses every envd runtime function: command, expose, daemon, environ, mount, init; plus pip and apt on the build side.\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `file` | `"data/points.csv"` |\n| threshold | `float` | `0.5` |\n| xs | `list[float]` | `[0.0, 2.5, 10.0]` |\n\nSteps:\n\n- **train** (Train) ← params.data\n- **evaluate** (Evaluate) ← train.model, params.data, params.threshold\n- **serve** (Serve) ← train.model, params.xs\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     schedule="@daily",
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_tasks=2,
     tags=["rtc", "ml_demo", "source:ml_demo/pipeline.rt"],
     params={
-        "data": Param("/data/points.csv", type="string"),
+        "data": Param("<repo>/examples/ml/data/points.csv", type="string"),
         "threshold": Param(0.5, type="number"),
+        "xs": Param([0.0, 2.5, 10.0], type="array"),
     },
 ) as dag:
     train = rtc_step("train", NODE_Train, {"data": ("param", "data")})
@@ -80,9 +106,9 @@ with DAG(
         "evaluate",
         NODE_Evaluate,
         {
-            "slope": train.output["slope"],
-            "intercept": train.output["intercept"],
-            "mse": train.output["mse"],
+            "model": train.output["model"],
+            "data": ("param", "data"),
             "threshold": ("param", "threshold"),
         },
     )
+    serve = rtc_step("serve", NODE_Serve, {"model": train.output["model"], "xs": ("param", "xs")})

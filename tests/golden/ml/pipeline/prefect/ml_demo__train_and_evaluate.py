@@ -38,13 +38,13 @@ NODE_Train = Node(
     ],
     environ={"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
     volumes={"<repo>/examples/ml/data": {"bind": "/data", "mode": "ro"}},
-    ports={"8000/tcp": ("127.0.0.1", None)}, workdir="/app", timeout=120.0, inputs={"data": "str"},
-    outputs={"slope": "float", "intercept": "float", "mse": "float"},
+    ports={"8000/tcp": ("127.0.0.1", None)}, workdir="/app", timeout=120.0, inputs={"data": "file"},
+    outputs={"model": "file", "mse": "float"},
 )
 
 
 @task(name="Train", persist_result=False)
-def Train(data: str):
+def Train(data: dict):
     return NODE_Train.run({"data": data})
 
 
@@ -66,7 +66,7 @@ NODE_Evaluate = Node(
     environ={"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
     volumes={"<repo>/examples/ml/data": {"bind": "/data", "mode": "ro"}},
     ports={"8000/tcp": ("127.0.0.1", None)}, workdir="/app",
-    inputs={"slope": "float", "intercept": "float", "mse": "float", "threshold": "float"},
+    inputs={"model": "file", "data": "file", "threshold": "float"},
     outputs={"passed": "bool", "table": "str"}, retry={"retries": 1, "policy": {}},
 )
 
@@ -75,22 +75,52 @@ NODE_Evaluate = Node(
     name="Evaluate", retries=1, retry_delay_seconds=1.0, retry_condition_fn=retry_unless_permanent,
     persist_result=False,
 )
-def Evaluate(slope: float, intercept: float, mse: float, threshold: float):
-    return NODE_Evaluate.run({"slope": slope, "intercept": intercept, "mse": mse, "threshold": threshold})
+def Evaluate(model: dict, data: dict, threshold: float):
+    return NODE_Evaluate.run({"model": model, "data": data, "threshold": threshold})
+
+
+NODE_Serve = Node(
+    "Serve", NAMESPACE, image="rtc/ml-demo-trainer:<tag>",
+    argv=[
+        "sh",
+        "-c",
+        'set -e\nmkdir -p /var/log/rtc\nsh -c "${1}"\nsh -c "${2}"\nsh -c "${3}" >>/var/log/rtc/daemon-0.log 2>&1 &\nshift 3\nexec "$@"',
+        "rtc-step",
+        "python3 -m pip check",
+        "test -f /data/points.csv",
+        "python3 -m http.server 8000 --directory /app",
+        "python3",
+        "-m",
+        "rtc.node",
+        "ml_nodes:Serve",
+    ],
+    environ={"ENVD_MODE": "DEV", "MODEL_DIR": "/tmp/models"},
+    volumes={"<repo>/examples/ml/data": {"bind": "/data", "mode": "ro"}},
+    ports={"8000/tcp": ("127.0.0.1", None)}, workdir="/app", inputs={"model": "file", "xs": "list[float]"},
+    outputs={"ys": "list[float]"},
+)
+
+
+@task(name="Serve", persist_result=False)
+def Serve(model: dict, xs: list[float]):
+    return NODE_Serve.run({"model": model, "xs": xs})
 
 
 @flow(
     name="ml_demo.train_and_evaluate",
-    description='**ml_demo.train_and_evaluate**: ML: train a line on a small data set, evaluate it, serve it. The environment uses every envd runtime function: command, expose, daemon, environ, mount, init; plus pip and apt on the build side.\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `str` | `"/data/points.csv"` |\n| threshold | `float` | `0.5` |\n\nSteps:\n\n- **train** (Train) ← params.data\n- **evaluate** (Evaluate) ← train.slope, train.intercept, train.mse, params.threshold\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
+    description='**ml_demo.train_and_evaluate**: ML: train a line on a data file, evaluate the model file it writes, serve predictions from it. Files pass between steps through rtc\'s artifact store (\'file\' ports). The environment uses every envd runtime function: command, expose, daemon, environ, mount, init; plus pip and apt on the build side.\n\nSchedule: `@daily`\n\n| param | type | default |\n|---|---|---|\n| data | `file` | `"data/points.csv"` |\n| threshold | `float` | `0.5` |\n| xs | `list[float]` | `[0.0, 2.5, 10.0]` |\n\nSteps:\n\n- **train** (Train) ← params.data\n- **evaluate** (Evaluate) ← train.model, params.data, params.threshold\n- **serve** (Serve) ← train.model, params.xs\n\nCompiled by rtc from `pipeline.rt`: edit the source and recompile, not the generated file.\n',
     task_runner=ThreadPoolTaskRunner(max_workers=2), persist_result=True,
 )
-def train_and_evaluate(data: str = "/data/points.csv", threshold: float = 0.5) -> dict:
+def train_and_evaluate(
+        data: str = "<repo>/examples/ml/data/points.csv", threshold: float = 0.5,
+        xs: list[float] = [0.0, 2.5, 10.0],
+    ) -> dict:
     train = Train.with_options(task_run_name=step("train")).submit(data=data)
     evaluate = Evaluate.with_options(task_run_name=step("evaluate")).submit(
-        slope=output(train, "slope"), intercept=output(train, "intercept"), mse=output(train, "mse"),
-        threshold=threshold,
+        model=output(train, "model"), data=data, threshold=threshold,
     )
-    return finish({"train": train, "evaluate": evaluate})
+    serve = Serve.with_options(task_run_name=step("serve")).submit(model=output(train, "model"), xs=xs)
+    return finish({"train": train, "evaluate": evaluate, "serve": serve})
 
 
 if __name__ == "__main__":
