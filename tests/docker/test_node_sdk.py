@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from docker_pipelines import PYTHON, Environment, lit, node, out, pipeline, step
 from rtc.compiler.images import image_tag
 from rtc.compiler.ir import BuildSpec, FileCopy
 from rtc.integrations.local.runner import format_failures, run_graph
+from rtc.node import BaseNode, run_class
 
 NODES = '''
 from pydantic import BaseModel
@@ -259,32 +263,28 @@ def test_signals_are_exported_lazily():
         sdk.ReQueueAfterSignal("2")
 
 
+class CopyTwice(BaseNode):
+    """Reads its `data` file, leaves twice its bytes in a file of its own choosing as `copy`."""
+
+    class Inputs(BaseModel):
+        data: Path
+
+    class Outputs(BaseModel):
+        copy: Path
+        size: int
+
+    async def execute(self):
+        left = self.inputs.data.with_name("elsewhere.bin")
+        left.write_bytes(self.inputs.data.read_bytes() * 2)
+        return self.Outputs(copy=left, size=self.inputs.data.stat().st_size)
+
+
 def test_sdk_path_fields_are_file_ports(tmp_path):
     """`pathlib.Path` fields are file/dir ports: an input is the path the runner gives, an output is moved to its
     <NAME>_PATH when the node left it elsewhere, and neither travels in the outputs JSON."""
-    import json
-    from pathlib import Path
-
-    from pydantic import BaseModel
-
-    from rtc.node import BaseNode, run_class
-
-    class Copy(BaseNode):
-        class Inputs(BaseModel):
-            data: Path
-
-        class Outputs(BaseModel):
-            copy: Path
-            size: int
-
-        async def execute(self):
-            left = tmp_path / "elsewhere.bin"
-            left.write_bytes(self.inputs.data.read_bytes() * 2)
-            return self.Outputs(copy=left, size=self.inputs.data.stat().st_size)
-
     (tmp_path / "in.bin").write_bytes(b"abc")
     environ = {"RTC_INPUTS": json.dumps({"data": str(tmp_path / "in.bin")}), "COPY_PATH": str(tmp_path / "out.bin"),
                "RTC_OUTPUTS_FILE": str(tmp_path / "outputs.json")}
-    assert run_class(Copy, "t:Copy", environ) == 0
+    assert run_class(CopyTwice, "t:CopyTwice", environ) == 0
     assert json.loads((tmp_path / "outputs.json").read_text()) == {"size": 3}
     assert (tmp_path / "out.bin").read_bytes() == b"abcabc" and not (tmp_path / "elsewhere.bin").exists()
