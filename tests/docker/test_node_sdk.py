@@ -264,26 +264,26 @@ def test_signals_are_exported_lazily():
 
 
 class CopyTwice(BaseNode):
-    """Reads its `data` file, leaves twice its bytes in a file of its own choosing as `copy`."""
+    """Reads its `data` file, leaves twice its bytes in a file of its own choosing as `doubled`."""
 
     class Inputs(BaseModel):
         data: Path
 
     class Outputs(BaseModel):
-        copy: Path
+        doubled: Path
         size: int
 
     async def execute(self):
         left = self.inputs.data.with_name("elsewhere.bin")
         left.write_bytes(self.inputs.data.read_bytes() * 2)
-        return self.Outputs(copy=left, size=self.inputs.data.stat().st_size)
+        return self.Outputs(doubled=left, size=self.inputs.data.stat().st_size)
 
 
 def test_sdk_path_fields_are_file_ports(tmp_path):
     """`pathlib.Path` fields are file/dir ports: an input is the path the runner gives, an output is moved to its
     <NAME>_PATH when the node left it elsewhere, and neither travels in the outputs JSON."""
     (tmp_path / "in.bin").write_bytes(b"abc")
-    environ = {"RTC_INPUTS": json.dumps({"data": str(tmp_path / "in.bin")}), "COPY_PATH": str(tmp_path / "out.bin"),
+    environ = {"RTC_INPUTS": json.dumps({"data": str(tmp_path / "in.bin")}), "DOUBLED_PATH": str(tmp_path / "out.bin"),
                "RTC_OUTPUTS_FILE": str(tmp_path / "outputs.json")}
     assert run_class(CopyTwice, "t:CopyTwice", environ) == 0
     assert json.loads((tmp_path / "outputs.json").read_text()) == {"size": 3}
