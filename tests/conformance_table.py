@@ -212,6 +212,8 @@ ARTIFACT_ROWS = [
     Row("nothing_left_at_a_file_output_fails", failing_artifact("true", "file"), FAILING_GRAPH, **FAILED),
     Row("a_fifo_in_a_folder_output_fails", failing_artifact('mkdir -p "$N_PATH"; mkfifo "$N_PATH/p"', "dir"),
         FAILING_GRAPH, **FAILED),
+    Row("a_device_in_a_folder_output_fails", failing_artifact('mkdir -p "$N_PATH"; mknod "$N_PATH/d" c 1 3', "dir"),
+        FAILING_GRAPH, **FAILED),
     Row("a_cached_step_with_an_unchanged_input_file_runs_once",
         [node("Make", f'{COUNT}; echo same > "$DATA_PATH"', outputs="data: file"),
          node("Use", f'{COUNT}; cat "$DATA_PATH" > /state/got', inputs="data: file", extra="  cache = true\n")],
