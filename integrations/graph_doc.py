@@ -89,7 +89,11 @@ def graph_doc(pipeline: Pipeline, graph: Graph, secret_where) -> str:
     title = f"**{_cell(pipeline.namespace)}.{_cell(graph.name)}**"
     summary = source_summary(pipeline.source)
     lines = [f"{title}: {_cell(summary)}" if summary else title, ""]
-    lines.append(f"Schedule: `{_cell(graph.schedule)}`" if graph.schedule else "Schedule: none (triggered by hand)")
+    on = ", ".join(f"`{_cell(t.label)}`" for t in graph.triggers)
+    if graph.schedule:
+        lines.append(f"Schedule: `{_cell(graph.schedule)}`" + (f", and on {on}" if on else ""))
+    else:
+        lines.append(f"Schedule: on {on}" if on else "Schedule: none (triggered by hand)")
     if graph.params:
         lines += ["", "| param | type | default |", "|---|---|---|"]
         for p in graph.params:

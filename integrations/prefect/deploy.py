@@ -104,6 +104,7 @@ def deploy(deployments: list[dict], folder: Path, work_pool: str,
     """
     from prefect.client.orchestration import get_client
     from prefect.deployments.runner import RunnerDeployment
+    from prefect.events import DeploymentEventTrigger
     from prefect.runner.storage import LocalStorage
 
     url = api_url()
@@ -121,6 +122,7 @@ def deploy(deployments: list[dict], folder: Path, work_pool: str,
                 cron=d["cron"],
                 parameters=d["parameters"],
                 tags=d["tags"],
+                triggers=[DeploymentEventTrigger(**t) for t in d.get("triggers") or []],
                 work_pool_name=work_pool,
             )
             deployment_id = deployment.apply(work_pool_name=work_pool)

@@ -48,7 +48,7 @@ def specs(pipeline: Pipeline, entries) -> list[dict]:
         source = pipeline.graphs[name] if kind == "graph" else pipeline.runs[name]
         if kind == "graph":
             check_schedulable(source)
-            parameters = {p["py"]: p["default"] for p in ctx["params"] if not p["required"]}
+            parameters = {p["py"]: p["default"] for p in ctx["params"] if not p["required"] and "trigger" not in p}
         else:
             parameters = {}
         out.append({
@@ -60,8 +60,24 @@ def specs(pipeline: Pipeline, entries) -> list[dict]:
             "cron": cron_of(source.schedule),
             "parameters": parameters,
             "tags": ctx["tags"],
+            "triggers": [event_trigger(t) for t in ctx.get("triggers") or []],
         })
     return out
+
+
+# The event's value as the flow parameter, its JSON type kept: Prefect's structured template form, which
+# `prefect deploy` leaves alone (its own `{{ name }}` placeholders have no spaces or filters).
+EVENT_VALUE = {"__prefect_kind": "json", "value": {"__prefect_kind": "jinja", "template": "{{ event.payload.value | tojson }}"}}
+
+
+def event_trigger(trigger: dict) -> dict:
+    """A deployment trigger (prefect.yaml's `triggers:`) that runs the graph on one event of `on`: a run of
+    another graph succeeded, or one of its steps recorded an output, whose value becomes the parameter."""
+    doc = {"type": "event", "enabled": True, "match": {"prefect.resource.id": trigger["resource"]},
+           "expect": [trigger["event"]]}
+    if trigger["parameter"]:
+        doc["parameters"] = {trigger["parameter"]: EVENT_VALUE}
+    return doc
 
 
 # Prefect's own placeholder pattern (prefect.utilities.templating.PLACEHOLDER_CAPTURE_REGEX; a test
@@ -105,6 +121,7 @@ def _deployment_doc(pipeline: Pipeline, d: dict, work_pool: str) -> dict:
         # A tag holding a placeholder is left out here (Prefect cannot escape it); `rtc deploy` registers it.
         "tags": [t for t in d["tags"] if not PLACEHOLDER.search(t)],
         "schedules": [{"cron": d["cron"], "active": True}] if d["cron"] else [],
+        **({"triggers": d["triggers"]} if d.get("triggers") else {}),
         "work_pool": {"name": work_pool, "work_queue_name": None, "job_variables": {}},
     }
     check_no_placeholder(doc, f"deployment {d['name']!r}:")

@@ -23,6 +23,7 @@ from rtc.integrations.prefect import deployments
 from rtc.runtime import contract
 from rtc.runtime.step import smallest_retry_delay
 from rtc.integrations.prefect.names import check_secret_blocks, prefect_name, py_identifier, secret_block_name
+from rtc.integrations.triggers import announced, event_resource
 
 # What a run module imports from rtc's runtime package (rtc.runtime.prefect); generated names never shadow them.
 RUNTIME_NAMES = frozenset({"run_job", "start_workers", "stop_workers"})
@@ -97,7 +98,8 @@ def header(pipeline: Pipeline, what: str) -> dict:
 
 # What a graph module imports by name; generated names never take these.
 MODULE_NAMES = {"Any", "Path", "sys", "ThreadPoolTaskRunner", "flow", "task", "unmapped", "timedelta", "SECRETS",
-                "Node", "after", "each", "finish", "load_secrets", "output", "retry_unless_permanent", "step"}
+                "Node", "after", "each", "finish", "load_secrets", "output", "retry_unless_permanent", "step",
+                "triggered", "ANNOUNCE"}
 LINE = 110
 
 
@@ -212,6 +214,16 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
         params.append({"name": p.name, "py": py_identifier(p.name, taken), "annotation": annotation(p.type),
                        "required": p.required, "default": p.default})
     param_py = {p["name"]: p["py"] for p in params}
+    # An input bound to another graph's output (`nightly.train.model`): a flow parameter, None unless the
+    # deployment's trigger passes the event's value (rtc.runtime.prefect.triggered then reads the latest).
+    trigger_py = {}
+    for _, i in graph.trigger_inputs():
+        b = i.binding
+        if (b.graph, b.step, b.output) not in trigger_py:
+            py = py_identifier(f"{b.graph}_{b.step}_{b.output}", taken)
+            trigger_py[b.graph, b.step, b.output] = py
+            params.append({"name": py, "py": py, "annotation": "Any", "required": False, "default": None,
+                           "trigger": event_resource(pipeline.namespace, b.graph, b.step, b.output)})
     var = {}
     calls = []
     uses = {"Node", "step", "finish"}
@@ -225,6 +237,11 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
                 value = codegen.py_literal(b.value)
             elif b.kind == "param":
                 value = param_py[b.param]
+            elif b.kind == "trigger":
+                resource = event_resource(pipeline.namespace, b.graph, b.step, b.output)
+                value = (f"triggered({trigger_py[b.graph, b.step, b.output]}, {codegen.py_literal(resource)}, "
+                         f"{codegen.py_literal(f'input {si.name} of step {step.id} ({b.graph}.{b.step}.{b.output})')})")
+                uses.add("triggered")
             else:
                 data.add(b.step)
                 value = f"{var[b.step]}, {codegen.py_literal(b.output)}"
@@ -252,6 +269,12 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
     if any("retry_condition_fn=retry_unless_permanent" in t["options"] for t in tasks.values()):
         uses.add("retry_unless_permanent")
     results = "{" + ", ".join(f"{codegen.py_literal(s)}: {var[s]}" for s in graph.order) + "}"
+    said = announced(pipeline, graph)
+    announce = None
+    if said.run or said.outputs:
+        announce = {"run": event_resource(pipeline.namespace, graph.name) if said.run else None,
+                    "outputs": {step: {o: event_resource(pipeline.namespace, graph.name, step, o) for o in outputs}
+                                for step, outputs in said.outputs.items()}}
     return {
         **header(pipeline, f"graph {codegen.py_literal(graph.name)}"),
         "module_path": module_path,
@@ -268,8 +291,13 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
         "params": params,
         "tasks": list(tasks.values()),
         "calls": calls,
-        "results": _call("return finish", ["{" + ", ".join(f"{codegen.py_literal(s)}: {var[s]}" for s in graph.order) + "}"])
-        if len(results) + 18 <= LINE else _call("return finish({", [f"{codegen.py_literal(s)}: {var[s]}" for s in graph.order])[:-1].replace("finish({(", "finish({") + "})",
+        "results": _call("return finish", ["{" + ", ".join(f"{codegen.py_literal(s)}: {var[s]}" for s in graph.order) + "}"]
+                         + (["announce=ANNOUNCE"] if announce else []))
+        if len(results) + 18 <= LINE or announce else _call("return finish({", [f"{codegen.py_literal(s)}: {var[s]}" for s in graph.order])[:-1].replace("finish({(", "finish({") + "})",
+        "announce": announce,
+        "triggers": [{"resource": event_resource(pipeline.namespace, t.graph, t.step, t.output),
+                      "event": contract.EVENT_RUN_SUCCEEDED if t.step is None else contract.EVENT_OUTPUT_RECORDED,
+                      "parameter": trigger_py.get((t.graph, t.step, t.output))} for t in graph.triggers],
         "signature": _call(f"def {flow_fn}", [
             f"{p['py']}: {p['annotation']}" + ("" if p["required"] else f" = {codegen.py_literal(p['default'], 4)}")
             for p in params]) + " -> dict:",

@@ -31,10 +31,11 @@ def register(subparsers) -> None:
 def render_target(pipeline, target: str) -> dict[str, str]:
     from rtc.compiler import fewer_collections
 
-    if target in ("airflow", "prefect"):  # `on` (issue 22): not yet emitted for the orchestrators
+    if target == "airflow":  # `on` (issue 22): not yet emitted for Airflow
         from rtc.compiler.triggers import refuse_on
 
         refuse_on(pipeline, target)
+    if target in ("airflow", "prefect"):
         from rtc.compiler.lower_tyger import refuse_sockets
 
         refuse_sockets(pipeline, target)

@@ -67,9 +67,6 @@ def run(args: argparse.Namespace) -> int:
     from rtc.compiler.lower_tyger import refuse_sockets
 
     refuse_sockets(pipeline, "prefect")  # E516 before anything is written or registered, as `rtc compile` says it
-    from rtc.compiler.triggers import refuse_on
-
-    refuse_on(pipeline, "prefect")  # E515 (`on`), likewise
     work_pool = args.work_pool or deployments.DEFAULT_WORK_POOL
     from rtc.base.home import rtc_home
 

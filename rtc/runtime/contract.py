@@ -277,6 +277,13 @@ def read_io_archive(chunks, name, limit):
         return tar.extractfile(member).read().decode("utf-8", "replace")
 
 
+# The events rtc's Prefect flows emit for graphs that others are `on` (rtc.runtime.prefect.finish): their
+# resource is `rtc.NS.GRAPH` (a run succeeded) or `rtc.NS.GRAPH.STEP.OUTPUT` (a step recorded an output, the
+# value in the payload's `value`).
+EVENT_RUN_SUCCEEDED = "rtc.graph.succeeded"
+EVENT_OUTPUT_RECORDED = "rtc.output.recorded"
+
+
 def path_variable(port):
     """The variable naming an artifact port's path in the container: `model` -> MODEL_PATH, `my-data` -> MY_DATA_PATH."""
     return "".join(c if c.isascii() and c.isalnum() else "_" for c in port).upper() + "_PATH"

@@ -42,8 +42,9 @@ from prefect.transactions import get_transaction
 from .artifacts import ArtifactError, open_store, pack_folder, unpack_archive
 from .cache import step_key
 from .contract import (
-    ARTIFACTS_IN_DIR, ARTIFACTS_OUT_DIR, BUFFERS_DIR, INPUTS_FILE, IO_DIR, MAX_OUTPUTS_BYTES, MAX_REQUEUES, MAX_SIGNAL_BYTES, OUTPUTS_FILE, SIGNAL_FILE,
-    IoFileError, buffer_file, expand_container, pipe_variable, read_io_archive, retry_delay,
+    ARTIFACTS_IN_DIR, ARTIFACTS_OUT_DIR, BUFFERS_DIR, EVENT_OUTPUT_RECORDED, EVENT_RUN_SUCCEEDED, INPUTS_FILE, IO_DIR,
+    MAX_OUTPUTS_BYTES, MAX_REQUEUES, MAX_SIGNAL_BYTES, OUTPUTS_FILE, SIGNAL_FILE, IoFileError, buffer_file,
+    expand_container, pipe_variable, read_io_archive, retry_delay,
 )
 from .step import (
     PRUNE, ContractError, PermanentError, artifact_environment, artifact_ports, bind_inputs, check_result,
@@ -751,12 +752,16 @@ def _failure(future):
     return text.strip().splitlines()[0] if text.strip() else future.state.name
 
 
-def finish(futures):
+def finish(futures, announce=None):
     """Wait for every step ({step: its future, a list of futures for a mapped step}) and return their outputs:
     {step: {output: value}} (a list of those for a mapped step, without its pruned elements; None for a
     pruned step). When a step failed, the flow run ends Failed, naming each failed step (and element)
     with the first line of why, without a traceback; steps that did not run because of it are
     UpstreamFailed and not listed.
+
+    `announce`, for a graph other graphs are `on`: {"run": resource or None, "outputs": {step: {output:
+    resource}}}. Each output a step recorded is emitted as an event (`announce_outputs`), even when another
+    step then failed; a run without a failed step emits its own (EVENT_RUN_SUCCEEDED).
     """
     logger = get_run_logger()
     failed, results = [], {}
@@ -782,11 +787,50 @@ def finish(futures):
             results[step_id] = None
         else:
             results[step_id] = [dict(v) for v in values if not getattr(v, "pruned", None)]
+    if announce:
+        announce_outputs(announce, results, not failed)
     if failed:
         if len(failed) == 1:
             return Failed(message=f"step {failed[0][0]} failed: {failed[0][1]}")
         return Failed(message=f"{len(failed)} steps failed: " + "; ".join(f"{step}: {why}" for step, why in failed))
     return results
+
+
+def announce_outputs(announce, results, succeeded):
+    """The events of `on` (see `finish`): the triggered deployments' `triggers` match their resource ids."""
+    from prefect.events import emit_event
+
+    logger = get_run_logger()
+    for step_id, outputs in sorted((announce.get("outputs") or {}).items()):
+        recorded = results.get(step_id)
+        if recorded is None:
+            continue  # it failed, did not run, or was pruned: it recorded nothing
+        for output, resource in sorted(outputs.items()):
+            value = [r[output] for r in recorded] if isinstance(recorded, list) else recorded[output]
+            emit_event(event=EVENT_OUTPUT_RECORDED, resource={"prefect.resource.id": resource}, payload={"value": value})
+            logger.info("announced %s.%s (%s): %s", step_id, output, resource, _short(value, 120))
+    if succeeded and announce.get("run"):
+        emit_event(event=EVENT_RUN_SUCCEEDED, resource={"prefect.resource.id": announce["run"]})
+        logger.info("announced the run's success (%s)", announce["run"])
+
+
+def triggered(value, resource, label):
+    """The value of an input bound to another graph's output (`nightly.train.model`): the one the triggering
+    event carried (the deployment's trigger passes it as a flow parameter), else, in a run started by hand,
+    the latest the server recorded, else an error naming the graph that records it."""
+    if value is not None:
+        return value
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    query = EventFilter(event=EventNameFilter(name=[EVENT_OUTPUT_RECORDED]), resource=EventResourceFilter(id=[resource]))
+    with get_client(sync_client=True) as client:
+        page = client.read_events(filter=query, limit=1)
+    if not page.events:
+        raise PermanentError(f"{label}: no run has recorded it yet (no {EVENT_OUTPUT_RECORDED} event of {resource}); "
+                             f"run the graph that records it first")
+    get_run_logger().info("%s: the latest recorded value (event of %s)", label, page.events[0].occurred)
+    return page.events[0].payload.get("value")
 
 
 _WORKER_READY_SECONDS = 60.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -154,7 +153,7 @@ def test_the_ir_loader_refuses_triggers_that_name_nothing(tmp_path):
     assert "cycle of triggers: a -> a" in str(info.value)
 
 
-@pytest.mark.parametrize("target", ["airflow", "prefect"])
+@pytest.mark.parametrize("target", ["airflow"])
 def test_orchestrator_targets_refuse_on_with_a_position_and_write_nothing(tmp_path, target):
     path = write(tmp_path, "p.rt", NODES.replace("file", "str") + "graph nightly { train = Train() }\n"
                  "graph a {\n  on = [nightly.train.score]\n  n = Note(x = nightly.train.score)\n}\n")
@@ -190,18 +189,6 @@ def test_the_language_server_reports_on_problems_in_the_open_text(tmp_path):
     assert got == [("E303", 3, 9, "step `train` of graph `nightly` (node `Train`) has no output `scroe` (`on` of graph `a`)")]
     project.set_text(path, text.replace("scroe", "score"))
     assert project.check(path).for_file(path) == []
-
-
-def test_rtc_deploy_refuses_on_before_registering_anything(tmp_path):
-    pytest.importorskip("prefect")
-    path = write(tmp_path, "p.rt", NODES.replace("file", "str") + "graph nightly { train = Train() }\n"
-                 "graph a {\n  on = [nightly]\n  n = Note(x = 1.0)\n}\n")
-    out = tmp_path / "flows"
-    done = subprocess.run([sys.executable, "-m", "rtc", "deploy", str(path), "--target", "prefect", "-o", str(out)],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
-    assert done.returncode == 1, done.stderr
-    assert "p.rt:8:9: error[E515]: graph `a` is `on` `nightly`; the prefect target does not carry triggers (`on`) yet" in done.stderr
-    assert "Traceback" not in done.stderr and not out.exists()
 
 
 def test_rtc_graph_draws_on_between_graphs(tmp_path):
