@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the deployment tier runs (PostgreSQL, Redis) where they are missing.
+# Install the Debian packages the deployment tier runs (PostgreSQL, Redis, Chromium) where they are missing.
 # Idempotent; needs root only when something is missing.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# Headless Chromium takes the UI screenshots of the docs (tests/deploy/test_screenshots.py,
+# scripts/screenshots.sh); pngquant makes them small.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v pngquant >/dev/null 2>&1 || need+=(pngquant)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "services/install: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive

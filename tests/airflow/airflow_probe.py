@@ -37,6 +37,7 @@ def shape(dag) -> dict:
             "execution_timeout": task.execution_timeout.total_seconds() if task.execution_timeout else None,
             "trigger_rule": str(task.trigger_rule.value if hasattr(task.trigger_rule, "value") else task.trigger_rule),
             "mapped": bool(getattr(task, "is_mapped", False)),
+            "setup": bool(getattr(task, "is_setup", False)),
             "queue": task.queue,
             "template_fields": list(task.template_fields),
         }

@@ -77,7 +77,8 @@ with DAG(
         "limit": Param(3, type="integer"),
     },
 ) as dag:
-    # Every secret is looked up before any container starts.
+    # Every secret is looked up before any container starts (a setup task: when one is missing, every
+    # step ends upstream_failed, joins included).
     secrets_check = RtcSecretsCheck(task_id=SECRETS_CHECK_ID, rtc_secrets={"API_TOKEN": ["publish"]})
 
     extract = rtc_step(
@@ -103,7 +104,7 @@ with DAG(
 
     # Ordering without data (`after`); data edges come from the inputs that read upstream outputs.
     [publish] >> audit
-    secrets_check >> [extract, notify]
+    secrets_check >> [extract]
 
     # A join runs whatever happened above it; this fails the run, naming the step, when one it waits for failed.
     [report] >> RtcWatcher(task_id="rtc.steps_succeeded")

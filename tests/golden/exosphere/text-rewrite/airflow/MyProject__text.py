@@ -71,7 +71,8 @@ with DAG(
         "sep": Param(" ", type="string"),
     },
 ) as dag:
-    # Every secret is looked up before any container starts.
+    # Every secret is looked up before any container starts (a setup task: when one is missing, every
+    # step ends upstream_failed, joins included).
     secrets_check = RtcSecretsCheck(task_id=SECRETS_CHECK_ID, rtc_secrets={"REPORT_TOKEN": ["report"]})
 
     split = rtc_step("split", NODE_SplitNode, {"text": ("param", "text"), "sep": ("param", "sep")})
@@ -104,7 +105,7 @@ with DAG(
 
     # Ordering without data (`after`); data edges come from the inputs that read upstream outputs.
     [split] >> merge
-    secrets_check >> [split, report]
+    secrets_check >> [split]
 
     # A join runs whatever happened above it; this fails the run, naming the step, when one it waits for failed.
     [merge] >> RtcWatcher(task_id="rtc.steps_succeeded")
