@@ -125,6 +125,20 @@ def ir_problems(p: ir.Pipeline, base_dir: Path) -> list[str]:
         for endpoint, port in spec.endpoints.items():
             need(port_problem(port, f"endpoint {endpoint!r} port"), f"{at}.endpoints")
         need(value_limits.count_problem(spec.max_replicas, "max_replicas"), f"{at}.max_replicas")
+        used: list[str] = []
+        for socket in spec.sockets:  # Tyger's rules, as the compiler checks them (compiler/lower_tyger.py)
+            where = f"{at}.sockets[port {socket.port}]"
+            need(port_problem(socket.port, "socket port"), where)
+            if spec.kind != "job":
+                out.append(f"{where}: sockets belong to job codespecs")
+            if socket.input_buffer is None and socket.output_buffer is None:
+                out.append(f"{where}: needs an input buffer, an output buffer or both")
+            for buffer, declared in ((socket.input_buffer, spec.inputs), (socket.output_buffer, spec.outputs)):
+                if buffer is not None and buffer not in declared:
+                    out.append(f"{where}: buffer {buffer!r} is not among the codespec's buffers of that direction")
+                elif buffer is not None and buffer in used:
+                    out.append(f"{where}: buffer {buffer!r} is used by several sockets")
+                used += [buffer] if buffer is not None else []
     for name, run in p.runs.items():
         at = f"runs[{name!r}]"
         need(_same_name(name, run.name) or airflow_id_problem(run.name, "run name"), at)

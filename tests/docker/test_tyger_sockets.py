@@ -197,3 +197,16 @@ def test_a_job_that_never_listens_ends_with_a_log_line(tmp_path, docker_client):
     assert (done.returncode, done.stdout) == (0, b""), err
     assert "rtc: socket 9100: the job accepted no connection on port 9100 before it ended\n" in err
     assert leftovers(docker_client) == []
+
+
+def test_ir_json_with_sockets_rtc_would_never_write_is_refused(tmp_path):
+    (tmp_path / "echo.yml").write_text(ECHO)
+    done = rtc("compile", str(tmp_path / "echo.yml"), "-o", str(tmp_path / "ir.json"))
+    assert done.returncode == 0, done.stderr.decode()
+    data = json.loads((tmp_path / "ir.json").read_text())
+    data["codespecs"]["echo"]["sockets"][0].update(port=0, output_buffer="nope")
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    done = rtc("exec", str(tmp_path / "bad.json"), "-c", "echo", input=b"")
+    err = done.stderr.decode()
+    assert done.returncode == 1 and "Traceback" not in err and "is IR that rtc would never produce" in err, err
+    assert "socket port 0 is out of range 1-65535" in err and "buffer 'nope' is not among" in err
