@@ -172,29 +172,42 @@ def check_triggers(ctx: Context, symbols, graphs: dict[str, ir.Graph], nodes: di
     return bad
 
 
-TARGET_REFUSES_ON = "E515"  # docs/diagnostics.md; reported by `rtc compile`/`rtc deploy`, not by the checker
+TARGET_REFUSES_ON = "E515"  # docs/diagnostics.md; reported by `rtc compile --target airflow`, not by the checker
 
 
 def refuse_on(pipeline: ir.Pipeline, target: str) -> None:
-    """Until the Airflow and Prefect emitters carry `on` (issue 22: Assets, event triggers), compiling a
-    graph that has it for them is one diagnostic at its first `on` entry, and nothing is written."""
+    """What Airflow's Assets cannot carry of `on`, as one diagnostic at its position, before anything is written:
+    an asset event is one task's, so a trigger on an output of a step that runs once per element (each
+    element would announce its own value, where `rtc run` and Prefect announce the list), and a step that
+    runs once per element reading another graph's output (its elements task has no asset events)."""
     import os
 
     from rtc.base.diagnostics import CompileError, Diagnostic
 
+    def located(at):
+        if at is None:
+            return None
+        base = os.path.dirname(pipeline.source)
+        return Span(os.path.normpath(os.path.join(base, at.file)) if base else at.file, at.line, at.col)
+
     for graph in pipeline.graphs.values():
-        if not graph.triggers and not graph.trigger_inputs():
-            continue
-        at = graph.triggers[0].span if graph.triggers else graph.span
-        span = None
-        if at is not None:
-            base = os.path.dirname(pipeline.source)
-            span = Span(os.path.normpath(os.path.join(base, at.file)) if base else at.file, at.line, at.col)
-        raise CompileError(Diagnostic(
-            TARGET_REFUSES_ON,
-            f"graph `{graph.name}` is `on` {', '.join(f'`{t.label}`' for t in graph.triggers) or 'another graph'}; "
-            f"the {target} target does not carry triggers (`on`) yet",
-            span,
-            "`rtc run` runs triggered graphs after the runs that trigger them; for now, give the graph a `schedule` "
-            f"for {target}, or compile a file without `on`",
-        ))
+        for trigger in graph.triggers:
+            producer = pipeline.graphs.get(trigger.graph)
+            step = next((s for s in producer.steps if s.id == trigger.step), None) if producer else None
+            if step is not None and step.mapped:
+                raise CompileError(Diagnostic(
+                    TARGET_REFUSES_ON,
+                    f"graph `{graph.name}` is `on` `{trigger.label}`, an output of a step that runs once per element; "
+                    f"the {target} target announces outputs of steps that run once (an Asset event is one task's)",
+                    located(trigger.span),
+                    f"be `on` the graph (`on = [{trigger.graph}]`), or on an output of a step after the fan-in",
+                ))
+        for step, _ in graph.trigger_inputs():
+            if step.mapped:
+                raise CompileError(Diagnostic(
+                    TARGET_REFUSES_ON,
+                    f"step `{step.id}` of graph `{graph.name}` runs once per element and reads another graph's output; "
+                    f"the {target} target gives those to steps that run once",
+                    located(step.span),
+                    "read it in a step before the fan-out and pass it on",
+                ))

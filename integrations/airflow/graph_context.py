@@ -11,11 +11,14 @@ from pathlib import Path
 from rtc.runtime import contract
 from rtc.runtime import step as step_rules
 from rtc.base.diagnostics import RtcError
-from rtc.compiler.ir import Environment, Graph, LiteralValue, Node, OutputRef, ParamRef, Pipeline, RetryPolicy, Step
+from rtc.compiler.ir import (
+    Environment, Graph, LiteralValue, Node, OutputRef, ParamRef, Pipeline, RetryPolicy, Step, TriggerRef,
+)
 from rtc.compiler.types import parse_type
 
 from rtc.integrations.codegen import py_literal
 from rtc.integrations.graph_doc import graph_doc, source_tag
+from rtc.integrations.triggers import Announced, announced, asset_uri
 
 from .naming import VariableNames, airflow_id
 
@@ -60,7 +63,7 @@ def param_context(graph: Graph, pipeline: Pipeline) -> list[dict]:
     return out
 
 
-def binding_src(step_input, var_of: dict[str, str]) -> str:
+def binding_src(step_input, var_of: dict[str, str], namespace: str) -> str:
     """One input as the DAG file writes it: the upstream task's XComArg of the output it reads
     (`extract.output["rows"]`, a visible data edge), or `("param", name)` / `("literal", value)`."""
     b = step_input.binding
@@ -70,6 +73,8 @@ def binding_src(step_input, var_of: dict[str, str]) -> str:
         return py_literal(("param", b.param))
     if isinstance(b, OutputRef):
         return f"{var_of[b.step]}.output[{py_literal(b.output)}]"
+    if isinstance(b, TriggerRef):  # another graph's output: the Asset its DAG announces it as
+        return py_literal(("trigger", asset_uri(namespace, b.graph, b.step, b.output)))
     raise RtcError(f"internal error: unknown binding {b!r}")
 
 
@@ -122,10 +127,10 @@ def step_context(step: Step, index: int, pipeline: Pipeline, steps: dict[str, St
     each: dict[str, str] = {}
     for i in step.inputs:
         if i.each:
-            each[i.name] = binding_src(i, var_of)
+            each[i.name] = binding_src(i, var_of, pipeline.namespace)
             inputs[i.name] = py_literal(("each", i.name))
         else:
-            inputs[i.name] = binding_src(i, var_of)
+            inputs[i.name] = binding_src(i, var_of, pipeline.namespace)
 
     # Data edges come from the inputs that read outputs; only ordering without data needs `>>`.
     reads = [i for i in step.inputs if isinstance(i.binding, OutputRef)]
@@ -143,7 +148,18 @@ def step_context(step: Step, index: int, pipeline: Pipeline, steps: dict[str, St
         "after_vars": [var_of[u] for u in step.upstream if u not in data_steps],
         "first": not step.upstream,
         "join": step.trigger == "all_done",
+        "announce": None,
     }
+
+
+def announce_context(pipeline: Pipeline, graph: Graph, contexts: dict[str, dict]) -> Announced:
+    """What the graph's DAG announces because other graphs are `on` it: each such output as its step's outlet
+    (an Asset), set on the step contexts; whether its successful runs are announced (rtc.run_succeeded)."""
+    said = announced(pipeline, graph)
+    for step_id, outputs in said.outputs.items():  # steps that run once (rtc compile refuses others: E515)
+        contexts[airflow_id(step_id, "step")]["announce"] = {o: asset_uri(pipeline.namespace, graph.name, step_id, o)
+                                                            for o in outputs}
+    return said
 
 
 def secrets_check_context(graph: Graph, pipeline: Pipeline, step_contexts: list[dict]) -> dict | None:
@@ -179,13 +195,15 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         step_context(steps[sid], i, pipeline, steps, names, var_of, node_vars[steps[sid].node, policy[sid]])
         for i, sid in enumerate(order)
     ]
+    said = announce_context(pipeline, graph, {c["task_id"]: c for c in step_contexts})
     tags = ["rtc", pipeline.namespace, source_tag(pipeline), *graph.tags]
     watcher = any(s.trigger == "all_done" for s in graph.steps)
     secrets_check = secrets_check_context(graph, pipeline, step_contexts)
     mapped = any(s.mapped for s in graph.steps)
     runtime_names = ["RtcNode",
                      *(["RtcSecretsCheck", "SECRETS_CHECK_ID"] if secrets_check else []),
-                     *(["RtcWatcher"] if watcher else []), "rtc_step", *(["rtc_mapped_step"] if mapped else [])]
+                     *(["RtcWatcher"] if watcher else []), "rtc_step", *(["rtc_mapped_step"] if mapped else []),
+                     *(["rtc_schedule"] if graph.triggers else []), *(["rtc_announce_run"] if said.run else [])]
     # The watcher waits for the steps the joins wait for: their failures are the ones a join absorbs.
     watcher_vars = list(dict.fromkeys(var_of[u] for s in graph.steps if s.trigger == "all_done" for u in s.upstream))
     return {
@@ -194,6 +212,8 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
         "description": f"rtc graph {graph.name} of {pipeline.namespace} ({Path(pipeline.source).name})",
         "doc_md": graph_doc(pipeline, graph, lambda s: f"Airflow Variable {s!r}"),
         "schedule": graph.schedule,
+        "on_assets": [asset_uri(pipeline.namespace, t.graph, t.step, t.output) for t in graph.triggers],
+        "announce_run": asset_uri(pipeline.namespace, graph.name) if said.run else None,
         "max_active_tasks": graph.workers,
         "tags": list(dict.fromkeys(tags)),
         "params": param_context(graph, pipeline),

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 def render_target(pipeline, target: str) -> dict[str, str]:
     from rtc.compiler import fewer_collections
 
-    if target == "airflow":  # `on` (issue 22): not yet emitted for Airflow
+    if target == "airflow":  # what Assets cannot carry of `on` (E515)
         from rtc.compiler.triggers import refuse_on
 
         refuse_on(pipeline, target)

@@ -170,6 +170,59 @@ class RtcNode:
         RTC_NODES[(dag_id, self.name)] = self
 
 
+def rtc_schedule(cron, on_assets):
+    """A DAG's schedule from rtc's `schedule` (a cron or preset, or None) and `on` (Asset URIs: `rtc://NS/GRAPH`
+    for a graph's successful runs, `rtc://NS/GRAPH/STEP/OUTPUT` for one step output): any one fires it."""
+    if not on_assets:
+        return cron
+    from airflow.sdk import Asset, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable
+
+    assets = [Asset(uri) for uri in on_assets]
+    condition = assets[0] if len(assets) == 1 else AssetAny(*assets)
+    if cron is None:
+        return condition
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=condition)
+
+
+def rtc_triggered(context, uri, label):
+    """The value of an input bound to another graph's output (`nightly.train.model`, the Asset `uri`): the one
+    the triggering asset event carried, else (a run started by hand) the latest one recorded, else an error."""
+    for asset, events in (context.get("triggering_asset_events") or {}).items():
+        if getattr(asset, "uri", None) == uri and events:
+            return events[-1].extra["value"]
+    from airflow.sdk import Asset
+
+    latest = list(context["inlet_events"][Asset(uri)].ascending(False).limit(1))
+    if not latest or "value" not in (latest[0].extra or {}):
+        raise AirflowFailException(f"{label}: no run has recorded it yet (no event of the Asset {uri}); "
+                                   "run the DAG that records it first")
+    return latest[0].extra["value"]
+
+
+class RtcRunSucceeded(BaseOperator):
+    """`rtc.run_succeeded`, in a DAG other graphs are `on`: once every step succeeded or was pruned, it announces
+    the run (its outlet, the Asset `rtc://NS/GRAPH`), which schedules the DAGs on it. When a step failed it ends
+    upstream_failed and announces nothing."""
+
+    custom_operator_name = "rtc: announce the run"
+
+    def __init__(self, **kwargs):
+        super().__init__(trigger_rule="none_failed", retries=0, logger_name="rtc.run_succeeded", **kwargs)
+
+    def execute(self, context):
+        self.log.info("every step succeeded or was pruned: announcing %s", ", ".join(a.uri for a in self.outlets))
+
+
+def rtc_announce_run(dag, uri):
+    """The `rtc.run_succeeded` task of `dag`, after every step (see RtcRunSucceeded)."""
+    from airflow.sdk import Asset
+
+    steps = [t for t in dag.tasks if isinstance(t, (RtcStep, RtcEach)) or t.task_type == "RtcMappedStep"]
+    task = RtcRunSucceeded(task_id="rtc.run_succeeded", outlets=[Asset(uri)])
+    task.set_upstream(steps)
+    return task
+
+
 def rtc_namespace(dag_id):
     """The pipeline's namespace, for the rtc.pipeline label: a graph's DAG id is `<namespace>.<graph>`."""
     return dag_id.rsplit(".", 1)[0]
@@ -245,7 +298,11 @@ SECRETS_CHECK_ID = "rtc.check_secrets"  # a dot: no step id (an identifier) can 
 class RtcSecretsCheck(BaseOperator):
     """Checks every secret of the graph before any container starts (as the local runner does).
 
-    Every first step waits for it; a join `after all_done` refuses to start when it failed.
+    A setup task (Airflow's `as_setup()`), upstream of the first steps only: when it fails, the first
+    steps end `upstream_failed` by their trigger rule, and every task below them, joins `after
+    all_done` and `rtc.steps_succeeded` included, ends `upstream_failed` too: Airflow's scheduler
+    marks a task whose indirect setup failed so, whatever its trigger rule (TriggerRuleDep's setup
+    constraint). Never a direct upstream of a join: Airflow admits only all_success below a setup.
     """
 
     custom_operator_name = "rtc: check secrets"
@@ -253,6 +310,7 @@ class RtcSecretsCheck(BaseOperator):
     def __init__(self, *, rtc_secrets, **kwargs):
         super().__init__(retries=0, logger_name="rtc.check_secrets", **kwargs)  # no hash in the log source
         self.rtc_secrets = rtc_secrets
+        self.is_setup = True
 
     def execute(self, context):
         missing = [name for name in self.rtc_secrets if Variable.get(name, default=None) is None]
@@ -262,7 +320,8 @@ class RtcSecretsCheck(BaseOperator):
                 f"missing secret{'s' if len(missing) > 1 else ''}: {listed}; no container was started. "
                 f"Create the Airflow Variables, e.g. airflow variables set {missing[0]} VALUE"
             )
-        self.log.info("every secret has its Airflow Variable: %s", ", ".join(self.rtc_secrets))
+        self.log.info("checked %d secret(s): every one has its Airflow Variable: %s", len(self.rtc_secrets),
+                      "; ".join(f"{name} (for {', '.join(steps)})" for name, steps in self.rtc_secrets.items()))
         return True
 
 
@@ -297,9 +356,15 @@ def rtc_skip_below_pruned(task, context):
 
 
 class RtcEach(BaseOperator):
-    """The elements a fanned-out step maps over, as a list of {input: value} (several lists are zipped).
+    """`<step>.each`: the elements a fanned-out step maps over, as a list of {input: value}.
 
-    Airflow maps only over a task's return value, hence this small task before each mapped step.
+    Airflow maps a task only over another task's return value (the map length is that value's
+    length), and an rtc step returns all its outputs as one object; a param's list is known only at
+    run time; several lists are zipped only when their lengths agree (Airflow's `zip` would drop or
+    fill the extra elements); and the steps below tell a pruned step above (this task skipped) from
+    an empty fan-out (the mapped task skipped) by this task's state. Hence this small task, no
+    container, before each mapped step. Its log says which lists it read, their lengths, and the
+    elements the step runs over.
     """
 
     custom_operator_name = "rtc: elements of a fan-out"
@@ -311,16 +376,39 @@ class RtcEach(BaseOperator):
         self.rtc_sources = rtc_sources
         self.rtc_upstream = rtc_upstream or {}
 
+    @staticmethod
+    def rtc_where(binding):
+        """Where a list comes from, as the pipeline says it: `extract.output['rows']`, `params.p`, a literal."""
+        if binding[0] == "output":
+            return f"{binding[1]}.output[{binding[2]!r}]"
+        return f"params.{binding[1]}" if binding[0] == "param" else "a literal list"
+
     def execute(self, context):
         rtc_skip_below_pruned(self, context)
-        sources = {
-            name: ("each", ("literal", rtc_resolve(name, binding, self.rtc_upstream, context["params"], None)))
+        step = self.task_id[: -len(".each")]
+        values = {
+            name: rtc_resolve(name, binding, self.rtc_upstream, context["params"], None)
             for name, binding in self.rtc_sources.items()
         }
+        for name, binding in self.rtc_sources.items():
+            value = values[name]
+            size = f"a list of {len(value)}" if isinstance(value, list) else f"not a list: {rtc_short(value)}"
+            self.log.info("each(%s) reads %s: %s", name, self.rtc_where(binding), size)
+        sources = {name: ("each", ("literal", value)) for name, value in values.items()}
         try:
-            return fan_out_elements(sources, context["params"], {}, f"step {self.task_id[: -len('.each')]!r}")
+            elements = fan_out_elements(sources, context["params"], {}, f"step {step!r}")
         except ContractError as exc:
             raise AirflowFailException(str(exc)) from None
+        if len(values) > 1:
+            self.log.info("zipped %d lists of equal length", len(values))
+        if not elements:
+            self.log.info("no elements: Airflow marks %s skipped and starts no container; the steps below "
+                          "read its outputs as []", step)
+        else:
+            shown = "; ".join(" ".join(f"{k}={rtc_short(v)}" for k, v in e.items()) for e in elements[:5])
+            more = f" (and {len(elements) - 5} more)" if len(elements) > 5 else ""
+            self.log.info("%s runs once per element, %d container(s): %s%s", step, len(elements), shown, more)
+        return elements
 
 
 class RtcWatcher(BaseOperator):
@@ -376,6 +464,7 @@ class RtcStep(DockerOperator):
     rtc_inputs = {}
     rtc_upstream = {}
     rtc_item = None
+    rtc_announce = {}  # {output: Asset URI} of the outputs other graphs are `on`
 
     def execute(self, context):
         node = RTC_NODES[(self.dag_id, self.rtc_node)]
@@ -383,7 +472,8 @@ class RtcStep(DockerOperator):
         if self.rtc_item is not None:  # the element's name in the UI: `map_index_template`
             context["rtc_element"] = " ".join(f"{k}={rtc_short(v)}" for k, v in self.rtc_item.items())
         inputs = {
-            name: rtc_resolve(name, binding, self.rtc_upstream, context["params"], self.rtc_item)
+            name: rtc_triggered(context, binding[1], f"input {name!r} of step {self.task_id!r}") if binding[0] == "trigger"
+            else rtc_resolve(name, binding, self.rtc_upstream, context["params"], self.rtc_item)
             for name, binding in self.rtc_inputs.items()
         }
         self._store = rtc_artifact_store() if node.artifact_inputs or artifact_ports(node.outputs) else None
@@ -404,6 +494,7 @@ class RtcStep(DockerOperator):
         if key is not None:
             cached = self.rtc_cached(key, node)
             if cached is not None:
+                self.rtc_announce_outputs(context, cached)
                 return cached
         for mount in self.mounts:
             # As under the local runner: a missing host folder of a bind mount is created.
@@ -415,6 +506,7 @@ class RtcStep(DockerOperator):
             if signal is None:
                 if node.cache is not None:
                     self.rtc_remember(key or self.rtc_cache_key(context, inputs, node), outputs, node, context)
+                self.rtc_announce_outputs(context, outputs)
                 return outputs
             if signal[0] == PRUNE:
                 raise AirflowSkipException(f"step {self.task_id!r} pruned itself")
@@ -423,6 +515,14 @@ class RtcStep(DockerOperator):
             self.log.info("step %r re-queued: running again in %ss", self.task_id, signal[1])
             time.sleep(signal[1])
         raise AirflowFailException(f"step {self.task_id!r} re-queued more than {MAX_REQUEUES} times")
+
+    def rtc_announce_outputs(self, context, outputs):
+        """For each output other graphs are `on` (`rtc_announce`: {output: Asset URI}), its value in the extra of
+        the asset event this task's success emits (the triggered DAG's step reads it: rtc_triggered)."""
+        for output, uri in sorted(self.rtc_announce.items()):
+            asset = next(a for a in self.outlets if getattr(a, "uri", None) == uri)
+            context["outlet_events"][asset].extra = {"value": outputs[output]}
+            self.log.info("announced %s (%s): %s", output, uri, rtc_short(outputs[output], 120))
 
     def rtc_cache_key(self, context, inputs, node):
         """rtc.runtime.cache's key of this work (image digest, argv, inputs, environment); None without the image."""
@@ -557,9 +657,17 @@ class RtcMappedStep(RtcStep):
         self.rtc_item = rtc_item
 
 
-def rtc_step(task_id, node, inputs=None, **kwargs):
-    """One step: an RtcStep of `node` reading `inputs` ({input: upstream XComArg, or a param or literal})."""
+def rtc_step(task_id, node, inputs=None, announce=None, **kwargs):
+    """One step: an RtcStep of `node` reading `inputs` ({input: upstream XComArg, or a param, literal or another
+    graph's output}); `announce`: {output: Asset URI} of the outputs other graphs are `on` (the task's outlets)."""
+    if announce or any(isinstance(v, tuple) and v[0] == "trigger" for v in (inputs or {}).values()):
+        from airflow.sdk import Asset
+
+        kwargs["outlets"] = [Asset(uri) for _, uri in sorted((announce or {}).items())]
+        kwargs["inlets"] = [Asset(v[1]) for v in (inputs or {}).values() if isinstance(v, tuple) and v[0] == "trigger"]
     task = RtcStep(task_id=task_id, **node.operator, **kwargs)
+    if announce:
+        object.__setattr__(task, "rtc_announce", dict(announce))
     node.register(task.dag_id)
     # Plain attributes, set without Airflow's per-attribute bookkeeping (a measurable part of
     # parsing a large DAG); the data edges are set directly.

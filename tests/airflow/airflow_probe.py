@@ -97,6 +97,13 @@ def run_test(folder: str, dag_id: str, conf: dict, variables: dict) -> dict:
         for row in session.query(Rtif).filter(Rtif.dag_id == dag_id, Rtif.run_id == run.run_id):
             key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
             out["rendered"][key] = row.rendered_fields
+        from airflow.models.asset import AssetEvent, AssetModel
+
+        out["asset_events"] = [  # what this run announced (outlets), as the scheduler sees it
+            {"uri": uri, "extra": extra} for uri, extra in session.query(AssetModel.uri, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetEvent.source_dag_id == dag_id, AssetEvent.source_run_id == run.run_id)
+            .order_by(AssetEvent.id)]
         rows = session.query(XComModel).filter(XComModel.dag_id == dag_id, XComModel.run_id == run.run_id).all()
         for row in rows:
             key = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"

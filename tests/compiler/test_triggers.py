@@ -153,16 +153,28 @@ def test_the_ir_loader_refuses_triggers_that_name_nothing(tmp_path):
     assert "cycle of triggers: a -> a" in str(info.value)
 
 
-@pytest.mark.parametrize("target", ["airflow"])
-def test_orchestrator_targets_refuse_on_with_a_position_and_write_nothing(tmp_path, target):
-    path = write(tmp_path, "p.rt", NODES.replace("file", "str") + "graph nightly { train = Train() }\n"
-                 "graph a {\n  on = [nightly.train.score]\n  n = Note(x = nightly.train.score)\n}\n")
+@pytest.mark.parametrize("graphs, expected", [
+    ("graph fan {\n  train = Train()\n  each = Each(part = each(train.parts))\n  n = Note(x = 1.0) after [each]\n}\n"
+     "graph a {\n  on = [fan.each.x]\n  n = Note(x = 1.0)\n}\n", None),
+    ("graph nightly { train = Train() }\ngraph a {\n  on = [nightly]\n  each = Each(part = each(nightly.train.parts))\n}\n",
+     ("p.rt:9:3: error[E515]: step `each` of graph `a` runs once per element and reads another graph's output; "
+      "the airflow target gives those to steps that run once")),
+])
+def test_airflow_refuses_what_assets_cannot_carry_with_a_position_and_writes_nothing(tmp_path, graphs, expected):
+    nodes = NODES.replace("file", "str").replace("inputs { part: str }", "inputs { part: str }  outputs { x: float }")
+    path = write(tmp_path, "p.rt", nodes + graphs)
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "rtc", "compile", str(path), "--target", target, "-o", str(out)],
+    done = subprocess.run([sys.executable, "-m", "rtc", "compile", str(path), "--target", "airflow", "-o", str(out)],
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
-    assert f"p.rt:8:9: error[E515]: graph `a` is `on` `nightly.train.score`; the {target} target does not carry triggers (`on`) yet" in done.stderr
-    assert "Traceback" not in done.stderr and not out.exists()
+    if expected is None:  # `on` an output of a mapped step: E515 at the `on` entry
+        assert "error[E515]: graph `a` is `on` `fan.each.x`, an output of a step that runs once per element" in done.stderr
+        assert "p.rt:12:9:" in done.stderr, done.stderr
+    else:
+        assert expected in done.stderr, done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr and not out.exists()
+    prefect = subprocess.run([sys.executable, "-m", "rtc", "compile", str(path), "--target", "prefect", "-o", str(out)],
+                             capture_output=True, text=True, timeout=120)
+    assert prefect.returncode == 0, prefect.stderr  # Prefect's events carry both
 
 
 def test_rtc_check_reports_and_fmt_prints_canonically(tmp_path):

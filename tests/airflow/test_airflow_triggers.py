@@ -1,0 +1,96 @@
+"""`on` under Airflow (issue 22): Assets. A graph others are on announces each output they name as its step's
+outlet (the event's extra holds the value) and each successful run through `rtc.run_succeeded`; the DAGs on it
+are scheduled on those Assets, and a step bound to another graph's output reads the triggering event's value
+(by hand: the latest one recorded).
+
+That Airflow's scheduler starts the triggered DAGs by itself is proved in the deployment tier
+(tests/deploy/test_tier.py); here `dag.test()` runs each DAG as `airflow dags test` does.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rtc.compiler import compile_file
+from rtc.integrations.airflow import render
+
+pytestmark = [pytest.mark.docker, pytest.mark.airflow]
+
+SOURCE = '''namespace trig_af
+env bb { image = "rtc-test/busybox:1" }
+node Train {
+  env = bb
+  outputs { model: file, score: float }
+  command = ["sh", "-c", "echo MODEL > $MODEL_PATH; printf '{\\"score\\": 0.9}' > $RTC_OUTPUTS_FILE"]
+}
+node Score {
+  env = bb
+  inputs { model: file }
+  outputs { got: str }
+  command = ["sh", "-c", "printf '{\\"got\\": \\"%s\\"}' $(cat $MODEL_PATH) > $RTC_OUTPUTS_FILE"]
+}
+node Fail {
+  env = bb
+  outputs { model: file }
+  command = ["false"]
+}
+graph nightly {
+  train = Train()
+}
+graph broken {
+  fail = Fail()
+}
+graph scoring {
+  schedule = "0 3 * * *"
+  on = [nightly.train.model]
+  score = Score(model = nightly.train.model)
+}
+graph report {
+  on = [nightly, broken]
+  score = Score(model = nightly.train.model)
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def dags(airflow_home, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trig")
+    (folder / "p.rt").write_text(SOURCE, encoding="utf-8")
+    out = airflow_home / "dags" / "trig_af"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in render(compile_file(str(folder / "p.rt"))).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text, encoding="utf-8")
+    return out
+
+
+def test_schedules_are_the_assets_a_graph_is_on(airflow, dags):
+    bag = airflow.dagbag(dags)
+    assert not bag["errors"], bag["errors"]
+    shapes = bag["dags"]
+    assert "rtc://trig_af/nightly/train/model" in shapes["trig_af.scoring"]["schedule"]
+    assert "0 3 * * *" in shapes["trig_af.scoring"]["schedule"]  # either fires it: AssetOrTimeSchedule
+    assert "rtc://trig_af/nightly" in shapes["trig_af.report"]["schedule"]
+    assert "rtc://trig_af/broken" in shapes["trig_af.report"]["schedule"]
+
+
+def test_a_run_announces_and_a_triggered_step_reads_what_it_recorded(airflow, dags, docker_client):
+    by_hand = airflow.dags_test(dags, "trig_af.report")  # before any run recorded nightly.train.model
+    assert by_hand["state"] == "failed" and by_hand["tasks"]["score"]["state"] == "failed"
+    assert "no run has recorded it yet" in by_hand["log"]
+
+    nightly = airflow.dags_test(dags, "trig_af.nightly")
+    assert nightly["state"] == "success", nightly["log"][-3000:]
+    model = nightly["xcom"]["train:model"]
+    assert model["artifact"] == "file"
+    assert nightly["asset_events"] == [
+        {"uri": "rtc://trig_af/nightly/train/model", "extra": {"value": model}},
+        {"uri": "rtc://trig_af/nightly", "extra": {}},
+    ]
+    scoring = airflow.dags_test(dags, "trig_af.scoring")  # by hand: the latest value recorded
+    assert scoring["state"] == "success", scoring["log"][-3000:]
+    assert scoring["xcom"]["score:got"] == "MODEL"
+
+    broken = airflow.dags_test(dags, "trig_af.broken")
+    assert broken["state"] == "failed"
+    assert broken["tasks"]["rtc.run_succeeded"]["state"] == "upstream_failed" and broken["asset_events"] == []
