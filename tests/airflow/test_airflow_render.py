@@ -20,8 +20,9 @@ RUNTIME, RUNTIME_FILES = runtime_package()
 # `hashlib`: rtc.runtime.cache.step_key names the work of a cached step; `math`: rtc.runtime.jsonio's bounds.
 ALLOWED_IMPORTS = {"__future__", "dataclasses", "math", "io", "tarfile", "hashlib", "json", "os", "random", "shutil", "tempfile", "time",
                    "datetime", "pathlib", "sys", "airflow", "docker", "stat", "contextlib", "functools", RUNTIME,
-                   # rtc.runtime.artifacts imports fsspec inside its S3 store only (RTC_STORE=s3://...).
-                   "fsspec"}
+                   # rtc.runtime.artifacts imports fsspec inside its S3 store only (RTC_STORE=s3://...), and threading
+                   # to stream a folder into a container's archive (the Prefect adapter's way).
+                   "fsspec", "threading"}
 
 
 def dag_files(files: dict[str, str]) -> dict[str, str]:
