@@ -39,7 +39,9 @@ from prefect.runtime import flow_run, task_run
 from prefect.states import Failed, State
 from prefect.transactions import get_transaction
 
+from . import lineage
 from .artifacts import ArtifactError, open_store, pack_folder, unpack_archive
+from .lineage_client import Sender, open_client
 from .cache import step_key
 from .contract import (
     ARTIFACTS_IN_DIR, ARTIFACTS_OUT_DIR, BUFFERS_DIR, EVENT_OUTPUT_RECORDED, EVENT_RUN_SUCCEEDED, INPUTS_FILE, IO_DIR,
@@ -665,8 +667,15 @@ class Node:
             _sleep(rest)
         logger.info("inputs: %s", _short(inputs, 200))
         where = f"step {spec['step']!r}" + ("" if map_index is None else f" element {map_index}")
-        with tempfile.TemporaryDirectory(prefix="rtc-") as local:
-            return self._attempts(spec, inputs, map_index, where, local)
+        seen = StepLineage(spec, inputs, map_index)
+        try:
+            with tempfile.TemporaryDirectory(prefix="rtc-") as local:
+                result = self._attempts(spec, inputs, map_index, where, local)
+        except Exception as exc:
+            seen.ended("FAIL", error=str(exc))
+            raise
+        seen.ended("COMPLETE", outputs=None if result.pruned else dict(result))
+        return result
 
     def _attempts(self, spec, inputs, map_index, where, local):
         """Run the container until it neither re-queues nor fails; `local`: a private folder of this worker for
@@ -789,11 +798,76 @@ def finish(futures, announce=None):
             results[step_id] = [dict(v) for v in values if not getattr(v, "pruned", None)]
     if announce:
         announce_outputs(announce, results, not failed)
+    graph_lineage(results, failed)
     if failed:
         if len(failed) == 1:
             return Failed(message=f"step {failed[0][0]} failed: {failed[0][1]}")
         return Failed(message=f"{len(failed)} steps failed: " + "; ".join(f"{step}: {why}" for step, why in failed))
     return results
+
+
+# ---------------------------------------------------------------- OpenLineage (rtc.runtime.lineage's events)
+
+_LINEAGE = {}  # "sender": this process's Sender, or None when OpenLineage is not configured
+_LINEAGE_STARTED = {}  # flow run id -> its pipeline's namespace, once its graph START was sent
+
+
+def _lineage_sender():
+    if "sender" not in _LINEAGE:
+        def warn(text):
+            get_run_logger().warning("%s", text)
+
+        client = open_client(warn)
+        _LINEAGE["sender"] = Sender(client, warn) if client is not None else None
+    return _LINEAGE["sender"]
+
+
+def _lineage_job(namespace):
+    """(job namespace, graph, rtc run id) of this flow run: the flow is named `<namespace>.<graph>`."""
+    name = flow_run.flow_name or ""
+    graph = name[len(namespace) + 1:] if name.startswith(namespace + ".") else name
+    return os.environ.get("OPENLINEAGE_NAMESPACE") or namespace, graph, str(flow_run.get_id() or "local")
+
+
+class StepLineage:
+    """A step's OpenLineage events under Prefect: START now (after its graph's, the first time), then `ended`."""
+
+    def __init__(self, spec, inputs, map_index):
+        self.sender = _lineage_sender()
+        if self.sender is None:
+            return
+        namespace, graph, run_id = _lineage_job(spec["namespace"])
+        step = spec["step"] if map_index is None else f"{spec['step']}#{map_index}"
+        outputs = spec["outputs"] if not spec["fanout"] else {k: f"list[{v}]" for k, v in spec["outputs"].items()}
+        self.common = dict(namespace=namespace, graph=graph, step=step, run_id=run_id, inputs=inputs,
+                           input_types=spec["inputs"], output_types=outputs, integration="PREFECT")
+        if run_id not in _LINEAGE_STARTED:
+            _LINEAGE_STARTED[run_id] = spec["namespace"]
+            self.sender.send(lineage.graph_event("START", namespace=namespace, graph=graph, run_id=run_id,
+                                                 pipeline=spec["namespace"], integration="PREFECT"))
+        self.sender.send(lineage.step_event("START", **self.common))
+
+    def ended(self, kind, outputs=None, error=None):
+        if self.sender is not None:
+            self.sender.send(lineage.step_event(kind, outputs=outputs, error=error, **self.common))
+
+
+def graph_lineage(results, failed):
+    """The graph run's end (COMPLETE, or FAIL naming the failed steps), with the artifacts its steps made; for
+    a run whose START was sent (by its first step)."""
+    sender = _lineage_sender()
+    namespace = _LINEAGE_STARTED.pop(str(flow_run.get_id() or "local"), None)
+    if sender is None or namespace is None:
+        return
+    job, graph, run_id = _lineage_job(namespace)
+    made = []
+    for value in results.values():
+        for row in value if isinstance(value, list) else [value] if value else []:
+            made += [d for d in (lineage.artifact_dataset(v) for v in row.values()) if d is not None]
+    unique = list({(d["namespace"], d["name"]): d for d in made}.values())
+    error = "; ".join(f"step {step} failed: {why}" for step, why in failed) or None
+    sender.send(lineage.graph_event("FAIL" if failed else "COMPLETE", namespace=job, graph=graph, run_id=run_id,
+                                    pipeline=namespace, outputs=unique, error=error, integration="PREFECT"))
 
 
 def announce_outputs(announce, results, succeeded):

@@ -22,7 +22,9 @@ ALLOWED_IMPORTS = {"__future__", "dataclasses", "math", "io", "tarfile", "hashli
                    "datetime", "pathlib", "sys", "airflow", "docker", "stat", "contextlib", "functools", RUNTIME,
                    # rtc.runtime.artifacts imports fsspec inside its S3 store only (RTC_STORE=s3://...), and threading
                    # to stream a folder into a container's archive (the Prefect adapter's way).
-                   "fsspec", "threading"}
+                   "fsspec", "threading",
+                   # rtc.runtime.lineage_client, inside functions, only when OpenLineage is configured.
+                   "openlineage"}
 
 
 def dag_files(files: dict[str, str]) -> dict[str, str]:

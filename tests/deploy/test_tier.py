@@ -40,7 +40,7 @@ with get_client(sync_client=True) as client:
         out.append({"state": run.state_type.value, "auto_scheduled": run.auto_scheduled,
                     "created_by": run.created_by.type if run.created_by else None,
                     "expected": run.expected_start_time.isoformat(),
-                    "result": run.state.result() if done else None})
+                    "result": run.state.result() if done else None, "parameters": run.parameters})
 print(json.dumps(out))
 '''
 
@@ -274,3 +274,79 @@ def test_a_file_passes_between_celery_workers_on_two_engines_only_through_the_st
         digest = made[i]
         assert fs.exists(f"{stack.s3['RTC_TEST_BUCKET']}/tier/sha256/{digest[:2]}/{digest}")
     assert not (Path(stack.airflow["AIRFLOW_HOME"]) / "rtc-artifacts").exists()  # no folder store on the workers
+
+
+START_RUN = r'''
+import sys
+from prefect.deployments import run_deployment
+print(run_deployment(sys.argv[1], timeout=0).id)
+'''
+
+
+def test_prefect_runs_the_graphs_that_are_on_a_graph_when_its_run_records_their_data(stack, prefect_deployed, tmp_path):
+    """`on` under Prefect: one run of `nightly` started by hand; Prefect's automations start `scoring` (on its
+    train.model, given the event's artifact reference) and `report` (on its success), nobody else."""
+    source = Path(__file__).with_name("tier_triggers.rt")
+    done = subprocess.run([*RTC, "deploy", str(source), "--target", "prefect", "--work-pool", prefect_deployed["pool"],
+                           "-o", str(tmp_path / "flows")], env=stack.env(stack.prefect), capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    started = subprocess.run([sys.executable, "-c", START_RUN, "rtc_tier_on.nightly/nightly"], env=stack.env(stack.prefect),
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr[-3000:]
+
+    def completed(deployment):
+        def check():
+            runs = read_prefect_runs(stack, deployment)
+            failed = [r for r in runs if r["state"] in ("FAILED", "CRASHED")]
+            assert not failed, (failed, stack.log(f"prefect-worker-worker-{prefect_deployed['pool']}")[-3000:])
+            return [r for r in runs if r["state"] == "COMPLETED"] or None
+        return check
+
+    [nightly] = wait_for("the nightly run", completed("rtc_tier_on.nightly/nightly"), timeout=300, every=3)
+    model = nightly["result"]["train"]["model"]
+    [scoring] = wait_for("the scoring run its trigger starts", completed("rtc_tier_on.scoring/scoring"), timeout=300, every=3)
+    [report] = wait_for("the report run its trigger starts", completed("rtc_tier_on.report/report"), timeout=300, every=3)
+    assert scoring["created_by"] == report["created_by"] == "AUTOMATION", (scoring, report)
+    assert scoring["parameters"]["nightly_train_model"] == model  # the event's reference, as a JSON object
+    assert scoring["result"]["score"]["got"].startswith("MODEL-")  # the bytes that run stored
+    assert report["result"] == {"report": {"done": True}}
+
+
+def test_airflow_runs_the_dags_on_a_graph_when_its_run_announces_their_assets(stack, airflow_dags):
+    """`on` under Airflow: one run of `nightly` started by hand; Airflow's scheduler starts `scoring` (on the
+    Asset of train.model, whose event carries the model's reference) and `report` (on nightly's run), nobody else."""
+    api = airflow_dags["api"]
+    out = Path(stack.airflow["AIRFLOW__CORE__DAGS_FOLDER"]) / "tier_triggers"
+    done = subprocess.run([*RTC, "compile", str(Path(__file__).with_name("tier_triggers.rt")), "--target", "airflow",
+                           "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    dags = [f"rtc_tier_on.{g}" for g in ("nightly", "scoring", "report")]
+    for dag in dags:
+        wait_for(f"the dag-processor to parse {dag}", lambda dag=dag: api.get(f"/api/v2/dags?dag_id_pattern={dag}")["dags"],
+                 timeout=180)
+        api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
+    run_id = api.post("/api/v2/dags/rtc_tier_on.nightly/dagRuns", {"logical_date": None})["dag_run_id"]
+
+    def succeeded(dag):
+        def check():
+            runs = api.get(f"/api/v2/dags/{dag}/dagRuns")["dag_runs"]
+            assert not [r for r in runs if r["state"] == "failed"], (runs, stack.log("airflow-worker1")[-2000:])
+            return [r for r in runs if r["state"] == "success"] or None
+        return check
+
+    [nightly] = wait_for("the nightly run", succeeded("rtc_tier_on.nightly"), timeout=400, every=3)
+    assert nightly["dag_run_id"] == run_id
+    [scoring] = wait_for("the scoring run its Asset starts", succeeded("rtc_tier_on.scoring"), timeout=400, every=3)
+    [report] = wait_for("the report run its Asset starts", succeeded("rtc_tier_on.report"), timeout=400, every=3)
+    assert scoring["run_type"] == report["run_type"] == "asset_triggered", (scoring, report)
+
+    def xcom(dag, run, task, key):
+        value = api.get(f"/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/{task}/xcomEntries/{key}")["value"]
+        return json.loads(value) if isinstance(value, str) and value[:1] in '"{[' else value
+
+    model = xcom("rtc_tier_on.nightly", run_id, "train", "model")
+    assert model["artifact"] == "file" and model["uri"].startswith("s3://")  # the tier's store
+    assert xcom("rtc_tier_on.scoring", scoring["dag_run_id"], "score", "got").startswith("MODEL-")
+    events = api.get("/api/v2/assets/events?source_dag_id=rtc_tier_on.nightly")["asset_events"]
+    assert {"value": model} in [e["extra"] for e in events]  # the event the scoring run was started by

@@ -39,9 +39,10 @@ def test_module_is_deterministic_standalone_and_parses():
         runtime = {n.split("/")[0] for n in files if n.startswith("rtc_runtime_")}
         # `random`: rtc.runtime.contract.retry_delay draws jittered retry delays; `math`: rtc.runtime.jsonio's
         # bounds; `hashlib`: rtc.runtime.cache.step_key names cached work; `datetime`: cache_expiration is a timedelta.
-        # `fsspec`: rtc.runtime.artifacts imports it inside its S3 store only (RTC_STORE=s3://...).
+        # `fsspec`: rtc.runtime.artifacts imports it inside its S3 store only (RTC_STORE=s3://...); `openlineage`:
+        # rtc.runtime.lineage_client, inside functions, only when OpenLineage is configured.
         assert imported <= {"__future__", "collections", "contextlib", "functools", "fsspec", "dataclasses", "math", "tempfile", "datetime", "hashlib", "io", "json", "queue", "random", "socket", "tarfile", "threading", "time",
-                            "typing", "docker", "prefect", "sys", "pathlib", "stat", "os", *runtime}, (name, imported)
+                            "typing", "docker", "prefect", "sys", "pathlib", "stat", "os", "openlineage", *runtime}, (name, imported)
 
 
 def test_fanout_and_data_reach_the_last_step(compile_to, prefect_server, docker_client):

@@ -103,3 +103,38 @@ def test_a_run_announces_and_a_triggered_step_reads_what_it_recorded(tmp_path, c
     assert state.is_completed() and state.result()["score"] == {"got": "MODEL"}
     state = scoring.scoring(nightly_train_model=recorded.payload["value"], return_state=True)  # as a trigger passes it
     assert state.is_completed() and state.result()["score"] == {"got": "MODEL"}
+
+
+def test_openlineage_events_of_a_flow_run_through_the_clients_file_transport(tmp_path, compile_to, prefect_server,
+                                                                             docker_client, monkeypatch):
+    """OpenLineage under Prefect (issue 22): the flow run's and each step's START and COMPLETE, the model file as
+    the train step's output dataset (namespace: the store, name: its key), small JSON outputs as a facet."""
+    import json
+
+    from rtc.runtime import prefect as adapter
+
+    events = tmp_path / "events.jsonl"
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__TYPE", "file")
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__LOG_FILE_PATH", str(events))
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__APPEND", "true")
+    monkeypatch.setenv("RTC_STORE", str(tmp_path / "store"))
+    namespace = f"lin_{int(time.time() * 1000)}"
+    source = tmp_path / "p.rt"
+    source.write_text(SOURCE.replace("NS", namespace), encoding="utf-8")
+    module = load_module(flow_file(compile_to(compile_file(str(source))), "nightly"))
+    for shipped in [m for name, m in list(__import__("sys").modules.items()) if name.endswith(".prefect") and
+                    name.startswith("rtc_runtime_")] + [adapter]:
+        shipped._LINEAGE.clear()  # a sender made before this test's environment: made afresh
+    state = module.nightly(return_state=True)
+    assert state.is_completed()
+    sent = [json.loads(line) for line in events.read_text().splitlines()]
+    shape = [(e["eventType"], e["job"]["name"]) for e in sent]
+    assert shape == [("START", "nightly"), ("START", "nightly.train"), ("COMPLETE", "nightly.train"), ("COMPLETE", "nightly")]
+    assert {e["job"]["namespace"] for e in sent} == {namespace}
+    train = sent[2]
+    [model] = train["outputs"]
+    digest = state.result()["train"]["model"]["sha256"]
+    assert model == {**model, "namespace": "file://" + str(tmp_path / "store"), "name": f"sha256/{digest}"}
+    assert train["run"]["facets"]["rtc_outputs"]["outputs"] == {"score": 0.9}
+    assert train["run"]["facets"]["parent"]["run"]["runId"] == sent[0]["run"]["runId"]
+    assert sent[-1]["outputs"][0]["name"] == f"sha256/{digest}"  # the run's COMPLETE lists what its steps made
