@@ -13,7 +13,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # Airflow and Prefect resolve together only when installed in one pip call; constraints.txt
   # holds the versions the suite proved (see its header).
   if ! { .venv/bin/python -m pip install --upgrade pip \
-         && .venv/bin/python -m pip install -c constraints.txt -e ".[airflow,prefect,docker,deploy,lsp,s3,lineage,dev]"; } >"$log" 2>&1; then
+         && .venv/bin/python -m pip install -c constraints.txt -e ".[airflow,prefect,docker,deploy,lsp,s3,lineage,airflow-lineage,dev]"; } >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "setup: pip install failed; full log in $log" >&2
     exit 1

@@ -9,6 +9,7 @@ cache key) is rtc.runtime.step's and rtc.runtime.cache's, as under every
 target; this module maps it onto DockerOperator, XCom and Airflow's task
 states. See rtc's docs/airflow.md.
 """
+import functools
 import json
 import os
 import shutil
@@ -440,6 +441,25 @@ class RtcWatcher(BaseOperator):
         return None
 
 
+def rtc_facet(body):
+    """An OpenLineage run facet (the client's attrs class) holding rtc.runtime.lineage's facet dict."""
+    return _rtc_facet_class()(outputs=body.get("outputs", {}), omitted=body.get("omitted", {}))
+
+
+@functools.cache
+def _rtc_facet_class():
+    # Made on first use: the module imports without openlineage on workers that do not report lineage.
+    import attr
+    from openlineage.client.facet_v2 import RunFacet
+
+    @attr.define
+    class RtcOutputsRunFacet(RunFacet):
+        outputs: dict = attr.field(factory=dict)
+        omitted: dict = attr.field(factory=dict)
+
+    return RtcOutputsRunFacet
+
+
 class RtcStep(DockerOperator):
     """One rtc step in a container, following rtc's container contract.
 
@@ -483,6 +503,7 @@ class RtcStep(DockerOperator):
             except (ContractError, ArtifactError) as exc:
                 raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
         self.log.info("inputs: %s", rtc_short(inputs, 200))
+        self._rtc_seen = (inputs, None)  # what OpenLineage reports (get_openlineage_facets_on_complete)
         if self.trigger_rule == "all_done" and SECRETS_CHECK_ID in self.upstream_task_ids:
             if context["ti"].xcom_pull(task_ids=SECRETS_CHECK_ID) is None:
                 # Not run, not failed: a task cannot end upstream_failed itself (Airflow sets that state
@@ -495,6 +516,7 @@ class RtcStep(DockerOperator):
             cached = self.rtc_cached(key, node)
             if cached is not None:
                 self.rtc_announce_outputs(context, cached)
+                self._rtc_seen = (inputs, cached)
                 return cached
         for mount in self.mounts:
             # As under the local runner: a missing host folder of a bind mount is created.
@@ -507,6 +529,7 @@ class RtcStep(DockerOperator):
                 if node.cache is not None:
                     self.rtc_remember(key or self.rtc_cache_key(context, inputs, node), outputs, node, context)
                 self.rtc_announce_outputs(context, outputs)
+                self._rtc_seen = (inputs, outputs)
                 return outputs
             if signal[0] == PRUNE:
                 raise AirflowSkipException(f"step {self.task_id!r} pruned itself")
@@ -515,6 +538,38 @@ class RtcStep(DockerOperator):
             self.log.info("step %r re-queued: running again in %ss", self.task_id, signal[1])
             time.sleep(signal[1])
         raise AirflowFailException(f"step {self.task_id!r} re-queued more than {MAX_REQUEUES} times")
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """What Airflow's OpenLineage provider reports of this step (when it is installed and configured): the
+        artifacts it read and made as datasets (namespace: the store, name: the artifact's key), its small JSON
+        outputs as the `rtc_outputs` facet; rtc.runtime.lineage builds them, as under every target."""
+        return self.rtc_lineage(task_instance, complete=True)
+
+    def get_openlineage_facets_on_failure(self, task_instance):
+        return self.rtc_lineage(task_instance, complete=False)
+
+    def rtc_lineage(self, task_instance, complete):
+        from airflow.providers.openlineage.extractors import OperatorLineage
+        from openlineage.client.event_v2 import Dataset
+
+        from . import lineage
+
+        node = RTC_NODES.get((self.dag_id, self.rtc_node))
+        inputs, outputs = getattr(self, "_rtc_seen", ({}, None))
+        if node is None:
+            return OperatorLineage()
+        as_datasets = lambda found: [Dataset(namespace=d["namespace"], name=d["name"], facets=d["facets"])  # noqa: E731
+                                     for d in found]
+        run_facets = {}
+        if complete and outputs:
+            shown = lineage.outputs_facet(outputs, node.outputs)
+            if shown is not None:
+                run_facets["rtc_outputs"] = rtc_facet(shown)
+        return OperatorLineage(
+            inputs=as_datasets(lineage.artifact_datasets(inputs, node.artifact_inputs)),
+            outputs=as_datasets(lineage.artifact_datasets(outputs or {}, node.outputs)) if complete else [],
+            run_facets=run_facets,
+        )
 
     def rtc_announce_outputs(self, context, outputs):
         """For each output other graphs are `on` (`rtc_announce`: {output: Asset URI}), its value in the extra of

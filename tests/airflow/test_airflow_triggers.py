@@ -94,3 +94,26 @@ def test_a_run_announces_and_a_triggered_step_reads_what_it_recorded(airflow, da
     broken = airflow.dags_test(dags, "trig_af.broken")
     assert broken["state"] == "failed"
     assert broken["tasks"]["rtc.run_succeeded"]["state"] == "upstream_failed" and broken["asset_events"] == []
+
+
+def test_airflows_openlineage_provider_reports_the_steps_artifacts(airflow, dags, tmp_path, docker_client):
+    """OpenLineage under Airflow (issue 22): its own provider sends the events; rtc's operator reports what it
+    read and made (get_openlineage_facets_on_complete): the model file as the train step's output dataset
+    (namespace: the store, name: its key), the score in the `rtc_outputs` facet; then the score step reads it."""
+    import json
+
+    events = tmp_path / "events.jsonl"
+    transport = json.dumps({"type": "file", "log_file_path": str(events), "append": True})
+    env = {"AIRFLOW__OPENLINEAGE__TRANSPORT": transport, "AIRFLOW__OPENLINEAGE__NAMESPACE": "trig_af",
+           "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "False", "RTC_STORE": str(tmp_path / "store")}
+    nightly = airflow("test", str(dags), "trig_af.nightly", "{}", "{}", env=env)
+    scoring = airflow("test", str(dags), "trig_af.scoring", "{}", "{}", env=env)
+    assert nightly["state"] == scoring["state"] == "success", nightly["log"][-3000:] + scoring["log"][-3000:]
+    sent = [json.loads(line) for line in events.read_text().splitlines()]
+    train = next(e for e in sent if e["eventType"] == "COMPLETE" and e["job"]["name"] == "trig_af.nightly.train")
+    model = nightly["xcom"]["train:model"]
+    [dataset] = train["outputs"]
+    assert (dataset["namespace"], dataset["name"]) == ("file://" + str(tmp_path / "store"), f"sha256/{model['sha256']}")
+    assert train["run"]["facets"]["rtc_outputs"]["outputs"] == {"score": 0.9}
+    score = next(e for e in sent if e["eventType"] == "COMPLETE" and e["job"]["name"] == "trig_af.scoring.score")
+    assert [d["name"] for d in score["inputs"]] == [f"sha256/{model['sha256']}"]  # lineage across the two DAGs
