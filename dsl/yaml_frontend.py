@@ -312,9 +312,22 @@ def _read_graph(reader: YamlReader, body: yaml.Node, name: str, module: ast.Modu
             items += _steps(reader, value)
         elif key in ("retry_policy", "retry"):
             items.append(ast.SubBlock(key, retry_items(reader, value, key), span))
+        elif key == "on":
+            items.append(ast.Attr(key, _on_refs(reader.expr(value)), span))
         else:
             items.append(ast.Attr(key, reader.expr(value), span))
     return items
+
+
+def _on_refs(expr: ast.Expr) -> ast.Expr:
+    """`on: [nightly, nightly.train.model]`: each dotted name a Ref, as `.rt` writes it (one tree for both)."""
+    def ref(item):
+        parts = item.value.split(".") if isinstance(item, ast.Str) else []
+        return ast.Ref(parts, item.span) if parts and all(p.isidentifier() for p in parts) else item
+
+    if isinstance(expr, ast.ListExpr):
+        return ast.ListExpr([ref(i) for i in expr.items], expr.span)
+    return ref(expr)
 
 
 STEP_KEYS = ("node", "inputs", "unites", "after", "next_nodes")

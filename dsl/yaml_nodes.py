@@ -165,6 +165,8 @@ class YamlReader:
         parts = text.split(".")
         if len(parts) == 3 and parts[1] == "outputs":
             parts = [parts[0], parts[2]]
+        elif len(parts) == 4 and parts[2] == "outputs":  # another graph's output (`on`): GRAPH.STEP.OUTPUT
+            parts = [parts[0], parts[1], parts[3]]
         elif len(parts) == 2 and parts[0] == "store":  # Exosphere's run-wide store: rtc's params
             parts = ["params", parts[1]]
         return ast.Ref(parts, span)

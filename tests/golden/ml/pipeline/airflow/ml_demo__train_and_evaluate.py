@@ -101,7 +101,12 @@ with DAG(
         "xs": Param([0.0, 2.5, 10.0], type="array"),
     },
 ) as dag:
-    train = rtc_step("train", NODE_Train, {"data": ("param", "data")})
+    train = rtc_step(
+        "train",
+        NODE_Train,
+        {"data": ("param", "data")},
+        announce={"model": "rtc://ml_demo/train_and_evaluate/train/model"},
+    )
     evaluate = rtc_step(
         "evaluate",
         NODE_Evaluate,

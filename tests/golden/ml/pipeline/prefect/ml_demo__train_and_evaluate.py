@@ -20,6 +20,8 @@ from rtc_runtime_HASH.prefect import (  # noqa: E402
 
 NAMESPACE = "ml_demo"
 
+# Other graphs are `on` this one: what its runs announce, as Prefect events of these resources.
+ANNOUNCE = {"run": None, "outputs": {"train": {"model": "rtc.ml_demo.train_and_evaluate.train.model"}}}
 # One task per node: Node.run runs its container under rtc's contract for the step `step(...)` names.
 NODE_Train = Node(
     "Train", NAMESPACE, image="rtc/ml-demo-trainer:<tag>",
@@ -120,7 +122,7 @@ def train_and_evaluate(
         model=output(train, "model"), data=data, threshold=threshold,
     )
     serve = Serve.with_options(task_run_name=step("serve")).submit(model=output(train, "model"), xs=xs)
-    return finish({"train": train, "evaluate": evaluate, "serve": serve})
+    return finish({"train": train, "evaluate": evaluate, "serve": serve}, announce=ANNOUNCE)
 
 
 if __name__ == "__main__":
