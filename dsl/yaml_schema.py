@@ -155,7 +155,7 @@ def yaml_source_schema() -> dict:
             "schedule": {"type": "string", "description": "cron (5 fields) or @hourly @daily @weekly @monthly @yearly @once"},
             "workers": {"type": "integer", "minimum": 1},
             "tags": STRINGS,
-            "on": {"type": "array", "items": {"type": "string"},
+            "on": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
                    "description": "runs after a run of GRAPH succeeds, or after GRAPH.STEP.OUTPUT is recorded (besides `schedule`)"},
             "params": {"type": "object", "additionalProperties": PORT},
             "steps": {"type": "object", "additionalProperties": {"$ref": "#/definitions/step"}},

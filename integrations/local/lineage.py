@@ -12,39 +12,20 @@ A lineage server that is down or refuses an event costs one warning line, never 
 
 from __future__ import annotations
 
-import os
 import sys
 
-EXTRA = "lineage"  # pip install 'rtc[lineage]'
+# One reader of the configuration and one sender for every target that sends events itself (Prefect's too).
+from rtc.runtime.lineage_client import EXTRA, Sender, as_client_event, configured, open_client
 
-
-def configured(environ=None) -> bool:
-    """Whether the OpenLineage client would find a configuration (without importing it)."""
-    environ = os.environ if environ is None else environ
-    if environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
-        return False
-    if environ.get("OPENLINEAGE_URL") or environ.get("OPENLINEAGE_CONFIG"):
-        return True
-    if any(key.startswith("OPENLINEAGE__") for key in environ):
-        return True
-    return os.path.isfile(os.path.join(os.getcwd(), "openlineage.yml")) or os.path.isfile(
-        os.path.join(os.path.expanduser("~/.openlineage"), "openlineage.yml"))
+__all__ = ["EXTRA", "Emitter", "LineageRun", "as_client_event", "configured", "from_environment"]
 
 
 def from_environment(environ=None):
     """An Emitter when OpenLineage is configured (the client reads os.environ and its files), else None."""
-    if not configured(os.environ):
-        return None
-    try:
-        from openlineage.client import OpenLineageClient
-    except ImportError:
-        print(f"rtc: OpenLineage is configured, but openlineage-python is not installed (pip install 'rtc[{EXTRA}]'); "
-              "no lineage events are sent", file=sys.stderr)
-        return None
-    try:
-        client = OpenLineageClient()
-    except Exception as exc:  # noqa: BLE001 - a bad openlineage.yml costs the events, never the run
-        print(f"rtc: OpenLineage is configured, but its client could not start: {exc}; no lineage events are sent", file=sys.stderr)
+    import os
+
+    client = open_client()
+    if client is None:
         return None
     return Emitter(client, environ if environ is not None else os.environ)
 
@@ -59,37 +40,29 @@ def _version() -> str:
 
 
 class Emitter:
-    """Sends rtc.runtime.lineage's event dicts through an OpenLineageClient."""
+    """Sends rtc.runtime.lineage's event dicts through an OpenLineageClient (rtc.runtime.lineage_client.Sender)."""
 
     def __init__(self, client, environ):
         from rtc.runtime import lineage
 
-        self.client = client
+        self.sender = Sender(client)
         self.namespace_override = environ.get("OPENLINEAGE_NAMESPACE") or None
         self.producer = f"{lineage.PRODUCER}:{_version()}"
-        self.warned = False
-        self.sent = 0
+
+    @property
+    def sent(self) -> int:
+        return self.sender.sent
 
     def send(self, event: dict) -> None:
-        if self.warned:  # the server failed once: the rest of this process's events are not tried (no slow runs)
-            return
-        try:
-            self.client.emit(as_client_event(event))
-            self.sent += 1
-        except Exception as exc:  # noqa: BLE001 - the lineage server's trouble is not the run's
-            print(f"rtc: could not send an OpenLineage event: {exc}; no more are sent by this rtc run", file=sys.stderr)
-            self.warned = True
+        self.sender.send(event)  # after a first failure, nothing more is tried (no slow runs): one warning
 
-    def graph_started(self, pipeline, graph: str, run_id: str, triggered: dict, cause=None) -> "LineageRun":
+    def graph_started(self, pipeline, graph: str, run_id: str, triggered: dict, cause=None) -> LineageRun:
         run = LineageRun(self, pipeline, graph, run_id, triggered, cause)
         run.start()
         return run
 
     def close(self) -> None:
-        try:
-            self.client.close(5)
-        except Exception:  # noqa: BLE001
-            pass
+        self.sender.close()
 
 
 class LineageRun:
@@ -192,19 +165,3 @@ def _unique(datasets: list[dict]) -> list[dict]:
             seen.add(key)
             out.append(ds)
     return out
-
-
-def as_client_event(event: dict):
-    """The client's RunEvent for an event dict of rtc.runtime.lineage (the client emits only its classes).
-    Facets stay the plain dicts they are: the client writes them as they are."""
-    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-
-    return RunEvent(
-        eventType=RunState(event["eventType"]),
-        eventTime=event["eventTime"],
-        run=Run(runId=event["run"]["runId"], facets=dict(event["run"]["facets"])),  # copies: the client adds facets
-        job=Job(namespace=event["job"]["namespace"], name=event["job"]["name"], facets=dict(event["job"]["facets"])),
-        inputs=[InputDataset(namespace=d["namespace"], name=d["name"], facets=dict(d.get("facets", {}))) for d in event["inputs"]],
-        outputs=[OutputDataset(namespace=d["namespace"], name=d["name"], facets=dict(d.get("facets", {}))) for d in event["outputs"]],
-        producer=event["producer"],
-    )
