@@ -15,6 +15,5 @@ scripts/setup.sh
 scripts/docker-up.sh
 scripts/test-images.sh
 scripts/services/install.sh
-mkdir -p docs/img
-export RTC_SCREENSHOTS_DIR="$PWD/docs/img" RTC_REQUIRE_DOCKER=1
+export RTC_SCREENSHOTS_DIR="${RTC_SCREENSHOTS_DIR:-$PWD/docs/img}" RTC_REQUIRE_DOCKER=1  # another folder: set it
 exec .venv/bin/python -m pytest -q -p no:cacheprovider tests/deploy/test_screenshots.py "$@"
