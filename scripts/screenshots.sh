@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the UI screenshots of docs/airflow.md and docs/prefect.md (docs/img/*.png).
 #
-# Runs tests/deploy/test_screenshots.py with RTC_SCREENSHOTS_DIR=docs/img: the deployment tier's
+# Runs tests/deploy/screenshots_cases.py with RTC_SCREENSHOTS_DIR=docs/img: the deployment tier's
 # services (scripts/services/: Postgres, Redis, Airflow with Celery workers, a Prefect server and
 # worker) start on 127.0.0.1, the ETL example runs there (a good run, a bad row, a missing secret),
 # headless Chromium (Debian's `chromium`, installed by scripts/services/install.sh) loads each page,
@@ -16,4 +16,4 @@ scripts/docker-up.sh
 scripts/test-images.sh
 scripts/services/install.sh
 export RTC_SCREENSHOTS_DIR="${RTC_SCREENSHOTS_DIR:-$PWD/docs/img}" RTC_REQUIRE_DOCKER=1  # another folder: set it
-exec .venv/bin/python -m pytest -q -p no:cacheprovider tests/deploy/test_screenshots.py "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider tests/deploy/screenshots_cases.py "$@"

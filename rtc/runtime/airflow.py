@@ -504,12 +504,6 @@ class RtcStep(DockerOperator):
                 raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
         self.log.info("inputs: %s", rtc_short(inputs, 200))
         self._rtc_seen = (inputs, None)  # what OpenLineage reports (get_openlineage_facets_on_complete)
-        if self.trigger_rule == "all_done" and SECRETS_CHECK_ID in self.upstream_task_ids:
-            if context["ti"].xcom_pull(task_ids=SECRETS_CHECK_ID) is None:
-                # Not run, not failed: a task cannot end upstream_failed itself (Airflow sets that state
-                # only from trigger rules, and a setup task, which would, admits only all_success below it).
-                raise AirflowSkipException(f"not run: {SECRETS_CHECK_ID} failed (a secret is missing); "
-                                           "no container starts while secrets are missing")
         self._private_environment = rtc_secret_values(node.secrets)
         key = self.rtc_cache_key(context, inputs, node) if node.cache is not None else None
         if key is not None:

@@ -5,7 +5,7 @@ set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-# Headless Chromium takes the UI screenshots of the docs (tests/deploy/test_screenshots.py,
+# Headless Chromium takes the UI screenshots of the docs (tests/deploy/screenshots_cases.py,
 # scripts/screenshots.sh); pngquant makes them small.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pngquant >/dev/null 2>&1 || need+=(pngquant)

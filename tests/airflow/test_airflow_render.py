@@ -23,8 +23,8 @@ ALLOWED_IMPORTS = {"__future__", "dataclasses", "math", "io", "tarfile", "hashli
                    # rtc.runtime.artifacts imports fsspec inside its S3 store only (RTC_STORE=s3://...), and threading
                    # to stream a folder into a container's archive (the Prefect adapter's way).
                    "fsspec", "threading",
-                   # rtc.runtime.lineage_client, inside functions, only when OpenLineage is configured.
-                   "openlineage"}
+                   # rtc.runtime.lineage_client (and the OpenLineage facet class, attrs), inside functions, when reported.
+                   "openlineage", "attr"}
 
 
 def dag_files(files: dict[str, str]) -> dict[str, str]:

@@ -350,3 +350,17 @@ def test_airflow_runs_the_dags_on_a_graph_when_its_run_announces_their_assets(st
     assert xcom("rtc_tier_on.scoring", scoring["dag_run_id"], "score", "got").startswith("MODEL-")
     events = api.get("/api/v2/assets/events?source_dag_id=rtc_tier_on.nightly")["asset_events"]
     assert {"value": model} in [e["extra"] for e in events]  # the event the scoring run was started by
+
+
+# The UI screenshots (issue 23) run in this module: one tier stack per test session, not one per module's worker.
+from screenshots_cases import (  # noqa: E402
+    airflow_browser, airflow_runs, etl_images, prefect_browser, prefect_runs, shots,
+    test_airflow_elements_task_says_what_it_read, test_airflow_failed_run_and_its_log, test_airflow_good_run, test_airflow_missing_secret,
+    test_prefect_failed_run_and_its_task, test_prefect_good_run,
+)
+
+__all__ = [  # collected here (the tests) and used by name (the fixtures)
+    "airflow_browser", "airflow_runs", "etl_images", "prefect_browser", "prefect_runs", "shots",
+    "test_airflow_elements_task_says_what_it_read", "test_airflow_failed_run_and_its_log", "test_airflow_good_run",
+    "test_airflow_missing_secret", "test_prefect_failed_run_and_its_task", "test_prefect_good_run",
+]

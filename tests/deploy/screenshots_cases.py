@@ -8,7 +8,8 @@ as a user would be (Airflow: the simple auth manager's token as the `_token` coo
 is checked on its rendered text (the DOM Chromium built: step names, their states, the error)
 before its PNG is kept. `scripts/screenshots.sh` runs this module with
 RTC_SCREENSHOTS_DIR=docs/img to regenerate the images docs/airflow.md and docs/prefect.md show;
-otherwise they go to a temporary folder.
+otherwise they go to a temporary folder. In the test suite these tests run inside tests/deploy/test_tier.py,
+which imports them, so that one tier stack serves both (test workers split the suite by module).
 """
 
 from __future__ import annotations
