@@ -14,6 +14,7 @@ def register(subparsers) -> None:
         description="Steps' file and dir outputs are kept once, under their SHA-256, in rtc run's artifact store "
         "(RTC_STORE, default $RTC_HOME/artifacts). Recorded runs and cached steps refer to them.",
     )
+    p.add_argument("--store", metavar="URL", help="a folder or s3://BUCKET/PREFIX (default: RTC_STORE, else $RTC_HOME/artifacts)")
     sub = p.add_subparsers(dest="artifacts_command", metavar="ls|get|gc", required=True)
     ls = sub.add_parser("ls", help="every artifact and what refers to it (a run's only, with RUN)")
     ls.add_argument("run", nargs="?", metavar="RUN", help="a graph run id (rtc run list)")
@@ -31,10 +32,10 @@ def register(subparsers) -> None:
     gc.set_defaults(func=_said_once(collect_artifacts))
 
 
-def _store():
+def _store(args):
     from rtc.base.home import artifact_store
 
-    return artifact_store(os.environ)
+    return artifact_store({**os.environ, "RTC_STORE": args.store} if args.store else os.environ)
 
 
 def _said_once(command):
@@ -65,7 +66,7 @@ def _uses(run: str | None = None):
 def list_artifacts(args: argparse.Namespace) -> int:
     from rtc.base.diagnostics import RtcError
 
-    store, uses = _store(), _uses(args.run)
+    store, uses = _store(args), _uses(args.run)
     if args.run and not uses:
         raise RtcError(f"run {args.run!r} recorded no artifacts", hint="rtc run list shows the recorded runs")
     by_digest: dict[str, dict] = {}
@@ -103,7 +104,7 @@ def get_artifact(args: argparse.Namespace) -> int:
     if os.path.lexists(dest):
         raise RtcError(f"{dest} exists: rtc artifacts get writes a new file or folder only")
     digest = args.digest.lower().removeprefix("sha256:")
-    store, uses = _store(), _uses()
+    store, uses = _store(args), _uses()
     known = {u.reference["sha256"]: u.reference for u in uses}
     matches = sorted({d for d, _, _ in store.blobs() if d.startswith(digest)} | {d for d in known if d.startswith(digest)})
     if len(digest) < 4 or not matches:
@@ -127,7 +128,7 @@ def collect_artifacts(args: argparse.Namespace) -> int:
     grace = parse_duration(args.older_than)
     if grace is None or not 0 <= grace <= 366 * 86400:
         raise RtcError(f"--older-than {args.older_than!r}: not a duration of at most a year", hint="e.g. 1d, 12h, 30m")
-    store = _store()
+    store = _store(args)
     keep = reachable(store, _uses())
     now, removed, kept_young = time.time(), 0, 0
     for digest, size, mtime in store.blobs():

@@ -38,6 +38,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=whole, help="most containers at once (default: the graph's `workers`)")
     p.add_argument("--no-cache", action="store_true", help="run every step, even those with `cache`; record nothing (see `rtc cache`)")
     p.add_argument("--no-triggers", action="store_true", help="run only the graph named, not the graphs that are `on` it")
+    p.add_argument("--store", metavar="URL", help="the artifact store of file/dir ports: a folder or s3://BUCKET/PREFIX "
+                   "(default: RTC_STORE, else $RTC_HOME/artifacts)")
     registry_option.add(p)
 
 
@@ -52,6 +54,7 @@ def parse_rest(args: argparse.Namespace) -> argparse.Namespace:
     after.no_cache = after.no_cache or args.no_cache
     after.no_triggers = after.no_triggers or args.no_triggers
     after.registry = after.registry if after.registry is not None else args.registry
+    after.store = after.store if after.store is not None else args.store
     after.file = args.file
     return after
 
@@ -127,6 +130,8 @@ def run_file(args: argparse.Namespace) -> int:
 
     given = split_assignments(args.param)
     environ = environment_with_dotenv(pipeline.source)  # secrets: the environment, else .env beside the file
+    if args.store:
+        environ["RTC_STORE"] = args.store  # as RTC_STORE: one URL names the store (rtc.base.home.artifact_store)
     if args.workers is not None and args.workers < 1:
         raise RtcError("--workers must be at least 1")
     from rtc.integrations.local import lineage

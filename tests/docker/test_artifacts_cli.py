@@ -89,3 +89,20 @@ def test_an_unreachable_store_is_one_message(tmp_path):
         done = rtc("artifacts", *args, env=env)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         assert "the artifact store s3://nobucket/x cannot be used" in done.stderr
+
+
+def test_store_names_the_store_for_run_and_artifacts(tmp_path):
+    """`--store URL` is RTC_STORE given on the command line: `rtc run` keeps the files there, `rtc artifacts`
+    reads them there, and the default store stays untouched."""
+    env = {**os.environ, "RTC_HOME": str(tmp_path / "home")}
+    env.pop("RTC_STORE", None)
+    (tmp_path / "p.rt").write_text(SOURCE, encoding="utf-8")
+    store = tmp_path / "elsewhere"
+    done = rtc("run", str(tmp_path / "p.rt"), "g", "--store", str(store), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"in file://{store}" in done.stderr
+    assert len(list(store.glob("sha256/??/*"))) == 4  # the model, the report's two files and its manifest
+    assert not (tmp_path / "home" / "artifacts").exists()
+    listed = json.loads(rtc("artifacts", "--store", str(store), "ls", "--format", "json", env=env).stdout)
+    assert {row["artifact"] for row in listed} == {"file", "dir"}
+    assert rtc("artifacts", "ls", env=env).stdout.strip() != rtc("artifacts", "--store", str(store), "ls", env=env).stdout.strip()
