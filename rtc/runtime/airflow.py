@@ -52,19 +52,26 @@ XCOM_RETURN_KEY = "return_value"  # Airflow's key of a task's return value
 RTC_NODES = {}
 
 
+def rtc_setting(variable, key, folder):
+    """A worker setting of rtc's: the environment variable `variable`, else Airflow's `[rtc] <key>`
+    (AIRFLOW__RTC__<KEY>), else the folder `folder` in $AIRFLOW_HOME."""
+    value = os.environ.get(variable)
+    if not value:
+        try:
+            from airflow.configuration import conf
+
+            value = conf.get("rtc", key, fallback=None)
+        except Exception:  # noqa: BLE001 - a worker without airflow-core's configuration: the default
+            value = None
+    return value or os.path.join(os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), folder)
+
+
 def rtc_cache_dir():
     """Where steps with `cache` keep their outputs on this worker: RTC_CACHE_DIR, else Airflow's
     `[rtc] cache_dir` (AIRFLOW__RTC__CACHE_DIR), else $AIRFLOW_HOME/rtc-cache. Several workers share
     the cache when this is a folder on shared storage (the same user on each; see rtc's docs/airflow.md)."""
-    folder = os.environ.get("RTC_CACHE_DIR")
-    if not folder:
-        try:
-            from airflow.configuration import conf
+    return rtc_setting("RTC_CACHE_DIR", "cache_dir", "rtc-cache")
 
-            folder = conf.get("rtc", "cache_dir", fallback=None)
-        except Exception:  # noqa: BLE001 - a worker without airflow-core's configuration: the default
-            folder = None
-    return folder or os.path.join(os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "rtc-cache")
 
 STORE_CONNECTION = "rtc_store"  # the Airflow Connection holding an s3:// store's endpoint and credentials
 
@@ -75,15 +82,7 @@ def rtc_artifact_store():
     store they all reach (s3://BUCKET/PREFIX); its endpoint and credentials come from the Airflow Connection
     `rtc_store` when there is one (login, password, extra endpoint_url / region_name), else from where boto3
     reads them (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...). See rtc's docs/airflow.md."""
-    url = os.environ.get("RTC_STORE")
-    if not url:
-        try:
-            from airflow.configuration import conf
-
-            url = conf.get("rtc", "store", fallback=None)
-        except Exception:  # noqa: BLE001 - a worker without airflow-core's configuration: the default
-            url = None
-    url = url or os.path.join(os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "rtc-artifacts")
+    url = rtc_setting("RTC_STORE", "store", "rtc-artifacts")
     options = None
     if url.startswith("s3://"):
         from airflow.sdk import Connection

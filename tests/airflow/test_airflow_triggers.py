@@ -13,49 +13,16 @@ import pytest
 
 from rtc.compiler import compile_file
 from rtc.integrations.airflow import render
+from trigger_cases import triggers_source
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow]
 
-SOURCE = '''namespace trig_af
-env bb { image = "rtc-test/busybox:1" }
-node Train {
-  env = bb
-  outputs { model: file, score: float }
-  command = ["sh", "-c", "echo MODEL > $MODEL_PATH; printf '{\\"score\\": 0.9}' > $RTC_OUTPUTS_FILE"]
-}
-node Score {
-  env = bb
-  inputs { model: file }
-  outputs { got: str }
-  command = ["sh", "-c", "printf '{\\"got\\": \\"%s\\"}' $(cat $MODEL_PATH) > $RTC_OUTPUTS_FILE"]
-}
-node Fail {
-  env = bb
-  outputs { model: file }
-  command = ["false"]
-}
-graph nightly {
-  train = Train()
-}
-graph broken {
-  fail = Fail()
-}
-graph scoring {
-  schedule = "0 3 * * *"
-  on = [nightly.train.model]
-  score = Score(model = nightly.train.model)
-}
-graph report {
-  on = [nightly, broken]
-  score = Score(model = nightly.train.model)
-}
-'''
 
 
 @pytest.fixture(scope="module")
 def dags(airflow_home, tmp_path_factory):
     folder = tmp_path_factory.mktemp("trig")
-    (folder / "p.rt").write_text(SOURCE, encoding="utf-8")
+    (folder / "p.rt").write_text(triggers_source("trig_af"), encoding="utf-8")
     out = airflow_home / "dags" / "trig_af"
     out.mkdir(parents=True, exist_ok=True)
     for name, text in render(compile_file(str(folder / "p.rt"))).items():
@@ -75,7 +42,7 @@ def test_schedules_are_the_assets_a_graph_is_on(airflow, dags):
 
 
 def test_a_run_announces_and_a_triggered_step_reads_what_it_recorded(airflow, dags, docker_client):
-    by_hand = airflow.dags_test(dags, "trig_af.report")  # before any run recorded nightly.train.model
+    by_hand = airflow.dags_test(dags, "trig_af.scoring")  # before any run recorded nightly.train.model
     assert by_hand["state"] == "failed" and by_hand["tasks"]["score"]["state"] == "failed"
     assert "no run has recorded it yet" in by_hand["log"]
 

@@ -183,6 +183,24 @@ def test_prefect_runs_an_every_minute_deployment_twice_without_a_trigger(stack, 
     assert len({r["expected"] for r in done}) == len(done)  # distinct schedule slots, not retries
 
 
+def unpause_when_parsed(api, dag: str) -> None:
+    """Wait for the dag-processor to parse `dag`, then unpause it, as a user does in the UI."""
+    wait_for(f"the dag-processor to parse {dag}", lambda: api.get(f"/api/v2/dags?dag_id_pattern={dag}")["dags"],
+             timeout=180)
+    api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
+
+
+def run_by_hand(api, dag: str, timeout: float = 400) -> tuple[str, str]:
+    """Start a run of `dag` through the REST API, as the UI's trigger button does; (its run id, how it ended)."""
+    run_id = api.post(f"/api/v2/dags/{dag}/dagRuns", {"logical_date": None})["dag_run_id"]
+
+    def finished():
+        state = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}")["state"]
+        return state if state in ("success", "failed") else None
+
+    return run_id, wait_for(f"run {run_id} of {dag} to finish", finished, timeout=timeout)
+
+
 def test_a_celery_worker_on_a_second_engine_pulls_and_runs_a_built_environment(stack, airflow_dags):
     """`rtc build --push` on the first host; DAGs compiled with `--registry`; worker 2's engine pulls."""
     import docker
@@ -204,17 +222,10 @@ def test_a_celery_worker_on_a_second_engine_pulls_and_runs_a_built_environment(s
     assert done.returncode == 0, done.stderr
     assert any(ref in dag_file.read_text() for dag_file in out.glob("*.py"))
     dag = "rtc_tier_e2.spread"
-    wait_for(f"the dag-processor to parse {dag}", lambda: api.get(f"/api/v2/dags?dag_id_pattern={dag}")["dags"],
-             timeout=180)
+    unpause_when_parsed(api, dag)
     since = int(time.time()) - 1
-    api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
-    run_id = api.post(f"/api/v2/dags/{dag}/dagRuns", {"logical_date": None})["dag_run_id"]
-
-    def finished():
-        state = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}")["state"]
-        return state if state in ("success", "failed") else None
-
-    assert wait_for(f"run {run_id} to finish", finished, timeout=400) == "success", stack.log("airflow-worker2")[-3000:]
+    _, state = run_by_hand(api, dag)
+    assert state == "success", stack.log("airflow-worker2")[-3000:]
     assert ref in engine2.images.get(ref).tags  # pulled from the registry
     on_engine2 = list(engine2.events(since=since, until=int(time.time()) + 1, decode=True, filters={
         "type": "container", "event": "start", "label": "rtc.pipeline=rtc_tier_e2"}))
@@ -236,17 +247,10 @@ def test_a_file_passes_between_celery_workers_on_two_engines_only_through_the_st
                            "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     dag = "rtc_tier_files.handoff"
-    wait_for(f"the dag-processor to parse {dag}", lambda: api.get(f"/api/v2/dags?dag_id_pattern={dag}")["dags"],
-             timeout=180)
+    unpause_when_parsed(api, dag)
     since = int(time.time()) - 1
-    api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
-    run_id = api.post(f"/api/v2/dags/{dag}/dagRuns", {"logical_date": None})["dag_run_id"]
-
-    def finished():
-        state = api.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}")["state"]
-        return state if state in ("success", "failed") else None
-
-    assert wait_for(f"run {run_id} to finish", finished, timeout=400) == "success", stack.log("airflow-worker2")[-3000:]
+    run_id, state = run_by_hand(api, dag)
+    assert state == "success", stack.log("airflow-worker2")[-3000:]
 
     def sums(task):  # element -> the sha256 its container computed (the step's `sum` output), as the API gives it
         values = {}
@@ -323,9 +327,7 @@ def test_airflow_runs_the_dags_on_a_graph_when_its_run_announces_their_assets(st
     assert done.returncode == 0, done.stderr
     dags = [f"rtc_tier_on.{g}" for g in ("nightly", "scoring", "report")]
     for dag in dags:
-        wait_for(f"the dag-processor to parse {dag}", lambda dag=dag: api.get(f"/api/v2/dags?dag_id_pattern={dag}")["dags"],
-                 timeout=180)
-        api.patch(f"/api/v2/dags/{dag}", {"is_paused": False})
+        unpause_when_parsed(api, dag)
     run_id = api.post("/api/v2/dags/rtc_tier_on.nightly/dagRuns", {"logical_date": None})["dag_run_id"]
 
     def succeeded(dag):

@@ -14,39 +14,10 @@ import yaml
 
 from rtc.compiler import compile_file
 from rtc_prefect_cases import flow_file, load_module
+from trigger_cases import triggers_source
 
 pytestmark = [pytest.mark.docker, pytest.mark.prefect]
 
-SOURCE = '''namespace NS
-env bb { image = "rtc-test/busybox:1" }
-node Train {
-  env = bb
-  outputs { model: file, score: float }
-  command = ["sh", "-c", "echo MODEL > $MODEL_PATH; printf '{\\"score\\": 0.9}' > $RTC_OUTPUTS_FILE"]
-}
-node Score {
-  env = bb
-  inputs { model: file }
-  outputs { got: str }
-  command = ["sh", "-c", "printf '{\\"got\\": \\"%s\\"}' $(cat $MODEL_PATH) > $RTC_OUTPUTS_FILE"]
-}
-node Note {
-  env = bb
-  inputs { x: float }
-  command = ["true"]
-}
-graph nightly {
-  train = Train()
-}
-graph scoring {
-  on = [nightly.train.model]
-  score = Score(model = nightly.train.model)
-}
-graph report {
-  on = [nightly]
-  note = Note(x = 1.0)
-}
-'''
 
 
 def events(resource: str, name: str) -> list:
@@ -70,12 +41,14 @@ def wait_for_events(resource: str, name: str, count: int = 1, timeout: float = 3
 
 def test_prefect_yaml_triggers_the_graphs_that_are_on_others(tmp_path, compile_to):
     source = tmp_path / "p.rt"
-    source.write_text(SOURCE.replace("NS", "trig_yaml"), encoding="utf-8")
+    source.write_text(triggers_source("trig_yaml"), encoding="utf-8")
     doc = yaml.safe_load((compile_to(compile_file(str(source))) / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in doc["deployments"]}
     assert "triggers" not in by_name["nightly"]
-    assert by_name["report"]["triggers"] == [{"type": "event", "enabled": True, "match": {
-        "prefect.resource.id": "rtc.trig_yaml.nightly"}, "expect": ["rtc.graph.succeeded"]}]
+    assert by_name["report"]["triggers"] == [  # either run fires it
+        {"type": "event", "enabled": True, "match": {"prefect.resource.id": f"rtc.trig_yaml.{graph}"},
+         "expect": ["rtc.graph.succeeded"]} for graph in ("nightly", "broken")]
+    assert by_name["scoring"]["schedules"] == [{"cron": "0 3 * * *", "active": True}]  # and its cron, too
     [trigger] = by_name["scoring"]["triggers"]
     assert trigger["match"] == {"prefect.resource.id": "rtc.trig_yaml.nightly.train.model"}
     assert trigger["expect"] == ["rtc.output.recorded"]
@@ -85,7 +58,7 @@ def test_prefect_yaml_triggers_the_graphs_that_are_on_others(tmp_path, compile_t
 def test_a_run_announces_and_a_triggered_step_reads_what_it_recorded(tmp_path, compile_to, prefect_server, docker_client):
     namespace = f"trig_{int(time.time() * 1000)}"
     source = tmp_path / "p.rt"
-    source.write_text(SOURCE.replace("NS", namespace), encoding="utf-8")
+    source.write_text(triggers_source(namespace), encoding="utf-8")
     folder = compile_to(compile_file(str(source)))
 
     scoring = load_module(flow_file(folder, "scoring"))
@@ -120,7 +93,7 @@ def test_openlineage_events_of_a_flow_run_through_the_clients_file_transport(tmp
     monkeypatch.setenv("RTC_STORE", str(tmp_path / "store"))
     namespace = f"lin_{int(time.time() * 1000)}"
     source = tmp_path / "p.rt"
-    source.write_text(SOURCE.replace("NS", namespace), encoding="utf-8")
+    source.write_text(triggers_source(namespace), encoding="utf-8")
     module = load_module(flow_file(compile_to(compile_file(str(source))), "nightly"))
     for shipped in [m for name, m in list(__import__("sys").modules.items()) if name.endswith(".prefect") and
                     name.startswith("rtc_runtime_")] + [adapter]:
