@@ -121,9 +121,9 @@ def run_doc(pipeline: Pipeline, run: Run) -> str:
     if spec is not None:
         lines += ["", f"Image: `{_cell(spec.image)}`, {run.replicas} replica(s)."]
         if spec.inputs:
-            lines.append("Input buffers (params, their text is the content): " + ", ".join(f"`{_cell(b)}`" for b in spec.inputs))
+            lines.append("Input buffers (params: their text, or a stored buffer's reference): " + ", ".join(f"`{_cell(b)}`" for b in spec.inputs))
         if spec.outputs:
-            lines.append("Output buffers (in the result): " + ", ".join(f"`{_cell(b)}`" for b in spec.outputs))
+            lines.append("Output buffers (stored; their references in the result): " + ", ".join(f"`{_cell(b)}`" for b in spec.outputs))
     if run.schedule:
         lines += ["", f"Schedule: `{_cell(run.schedule)}`"]
     return "\n".join(lines) + "\n"

@@ -68,3 +68,16 @@ X_ORDER=later
 X_PIPE=in=/rtc/buffers/input
 X_ZED=zed
 """
+
+
+def stored_text(store_root, reference) -> str:
+    """The text of a buffer a Tyger run under Airflow or Prefect stored (its output, as a reference)."""
+    import os
+    import tempfile
+
+    from rtc.runtime.artifacts import LocalStore
+
+    with tempfile.TemporaryDirectory() as folder:
+        LocalStore(store_root).get(reference, os.path.join(folder, "buffer"))
+        with open(os.path.join(folder, "buffer"), encoding="utf-8") as f:
+            return f.read()

@@ -41,8 +41,8 @@ from .contract import (
 )
 from .step import (
     PRUNE, ContractError, artifact_environment, artifact_ports, binding_value, check_result, container_environment,
-    decode_signal, fan_out_elements, merge_elements, place_artifact_inputs, stage_artifact_inputs, step_outputs,
-    store_host_paths,
+    decode_signal, fan_out_elements, merge_elements, place_artifact_inputs, place_buffer, stage_artifact_inputs,
+    step_outputs, store_buffer, store_host_paths,
 )
 
 XCOM_RETURN_KEY = "return_value"  # Airflow's key of a task's return value
@@ -760,7 +760,9 @@ def rtc_mapped_step(task_id, node, inputs, each, each_trigger_rule="all_success"
 
 
 class RtcRunJob(DockerOperator):
-    """A Tyger job container: buffers are files under /rtc/buffers named by <NAME>_PIPE."""
+    """A Tyger job container: buffers are files under /rtc/buffers named by <NAME>_PIPE. An input buffer is a DAG
+    param holding its text, or the reference of a stored buffer (a run's output); output buffers go to the
+    artifact store and the task returns their references, so runs on different workers hand them on."""
 
     template_fields = ()
     template_ext = ()
@@ -778,13 +780,15 @@ class RtcRunJob(DockerOperator):
     def execute(self, context):
         run_id = context["run_id"]
         private, folder = rtc_private_folder(self.host_tmp_dir, "buffers")
+        store = rtc_artifact_store()
         try:
             system = {}  # what the runner adds to the codespec's env (as under `rtc exec`)
             for name, variable in [*self.rtc_inputs.items(), *self.rtc_outputs.items()]:
                 path = os.path.join(folder, os.path.basename(buffer_file(name)))
-                with open(path, "x", encoding="utf-8") as f:
-                    if name in self.rtc_inputs:
-                        f.write(str(context["params"][name]))
+                try:
+                    place_buffer(store, context["params"][name] if name in self.rtc_inputs else "", path)
+                except ArtifactError as exc:
+                    raise AirflowFailException(f"input buffer {name!r}: {exc}") from None
                 os.chmod(path, 0o660)  # the container writes it through the folder's group
                 system[variable] = buffer_file(name)
             system["RTC_RUN_ID"] = run_id
@@ -796,11 +800,14 @@ class RtcRunJob(DockerOperator):
             rtc_add_group(self, os.stat(folder).st_gid)
             super().execute(context)
             outputs = {}
-            for name, variable in self.rtc_outputs.items():
+            for name in self.rtc_outputs:  # into the artifact store: a run on another worker reads them there
+                path = os.path.join(folder, os.path.basename(buffer_file(name)))
                 try:
-                    outputs[name] = read_io_file(folder, os.path.basename(buffer_file(name)), MAX_OUTPUTS_BYTES) or ""
-                except ValueError as exc:
-                    raise AirflowFailException(f"output buffer {name!r}: {exc}") from None
+                    outputs[name] = store_buffer(store, path, name)
+                except (ContractError, ArtifactError) as exc:
+                    raise AirflowFailException(str(exc)) from None
+                self.log.info("output buffer %s: sha256:%s (%d bytes) in %s", name, outputs[name]["sha256"][:12],
+                              outputs[name]["size"], store.url)
         finally:
             shutil.rmtree(private, ignore_errors=True)
         return outputs

@@ -50,8 +50,8 @@ from .contract import (
 )
 from .step import (
     PRUNE, ContractError, PermanentError, artifact_environment, artifact_ports, bind_inputs, check_result,
-    container_environment, decode_signal, merge_elements, place_artifact_inputs, smallest_retry_delay,
-    stage_artifact_inputs, step_outputs, store_host_paths,
+    container_environment, decode_signal, merge_elements, place_artifact_inputs, place_buffer, smallest_retry_delay,
+    stage_artifact_inputs, step_outputs, store_buffer, store_host_paths,
 )
 
 _POLL_SECONDS = 0.2
@@ -222,8 +222,8 @@ def run_container(spec, env, files, dirs, read_back, name_suffix="", where=None,
 
     Log lines go to the Prefect run logger as they arrive. A non-zero exit
     raises with the last lines of output; the container is always removed.
-    `where` names it in messages (default: the step). Artifacts: `stage_in`, a folder of this host copied
-    to ARTIFACTS_IN_DIR (read-only files) before the start; `fetch`, {path in the container: (folder of
+    `where` names it in messages (default: the step). Artifacts: `stage_in`, (a folder of this host, the folder
+    in the container it is copied to as read-only files) before the start; `fetch`, {path in the container: (folder of
     this host, what it is)}: after a 0 exit, what the step left there is unpacked into the folder.
     """
     where = where or f"step {spec['step']!r}"
@@ -256,7 +256,7 @@ def run_container(spec, env, files, dirs, read_back, name_suffix="", where=None,
     try:
         container.put_archive("/", _tar(files, dirs, _IO_GROUP))
         if stage_in is not None:
-            container.put_archive("/", pack_folder(stage_in, ARTIFACTS_IN_DIR))
+            container.put_archive("/", pack_folder(*stage_in))
         container.start()
         container.reload()
         for port, bindings in sorted((container.attrs["NetworkSettings"].get("Ports") or {}).items()):
@@ -702,7 +702,7 @@ class Node:
                 dirs=["/rtc", IO_DIR] + ([ARTIFACTS_OUT_DIR] if outs else []),
                 read_back={OUTPUTS_FILE: MAX_OUTPUTS_BYTES, SIGNAL_FILE: MAX_SIGNAL_BYTES},
                 name_suffix="" if map_index is None else f"#{map_index}", where=where,
-                stage_in=os.path.join(local, "in") if staged else None,
+                stage_in=(os.path.join(local, "in"), ARTIFACTS_IN_DIR) if staged else None,
                 fetch={f"{ARTIFACTS_OUT_DIR}/{port}": (out_dir, f"output {port!r} of {where}") for port in outs},
             )
             signal = decode_signal(got[SIGNAL_FILE], where)  # a signal wins over outputs
@@ -1016,7 +1016,8 @@ def stop_workers(job, network):
 
 
 def run_job(spec, buffers, replica, workers=None):
-    """One replica of a Tyger run: buffers as files under /rtc/buffers, outputs read back as text.
+    """One replica of a Tyger run: buffers as files under /rtc/buffers; an input is text or a stored buffer's
+    reference, the outputs are stored and their references returned.
 
     `workers`: (environment, network) from `start_workers` for a run with a worker section.
     """
@@ -1024,18 +1025,32 @@ def run_job(spec, buffers, replica, workers=None):
     if workers is not None:
         system.update(workers[0])
         spec = {**spec, "network": workers[1]}
+    store = artifact_store()
     files = {}
-    for name in spec["inputs"]:
-        files[buffer_file(name)] = buffers.get(name, "").encode("utf-8")
-        system[pipe_variable(name)] = buffer_file(name)
-    for name in spec["outputs"]:
-        files[buffer_file(name)] = b""
-        system[pipe_variable(name)] = buffer_file(name)
-    system.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
-    entrypoint, argv, env = expand_container(spec["entrypoint"], spec["argv"], spec["environ"], system)
-    got = run_container(
-        {**spec, "entrypoint": entrypoint, "argv": argv}, env, files=files, dirs=["/rtc", BUFFERS_DIR],
-        read_back={buffer_file(name): MAX_OUTPUTS_BYTES for name in spec["outputs"]},
-        name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
-    )
-    return {name: got[buffer_file(name)] or "" for name in spec["outputs"]}
+    with tempfile.TemporaryDirectory(prefix="rtc-") as local:
+        staged = os.path.join(local, "in")
+        os.mkdir(staged)
+        for name in spec["inputs"]:
+            # A stored buffer (a run's output, its reference) is copied in; text travels with the io files.
+            value = buffers.get(name, "")
+            if isinstance(value, Mapping):
+                place_buffer(store, value, os.path.join(staged, os.path.basename(buffer_file(name))))
+            else:
+                files[buffer_file(name)] = str(value).encode("utf-8")
+            system[pipe_variable(name)] = buffer_file(name)
+        for name in spec["outputs"]:
+            files[buffer_file(name)] = b""
+            system[pipe_variable(name)] = buffer_file(name)
+        system.update({"RTC_STEP": spec["step"], "RTC_RUN_ID": str(flow_run.get_id() or "local"), **_replica_env(replica)})
+        entrypoint, argv, env = expand_container(spec["entrypoint"], spec["argv"], spec["environ"], system)
+        out = os.path.join(local, "out")
+        os.mkdir(out)
+        run_container(
+            {**spec, "entrypoint": entrypoint, "argv": argv}, env, files=files, dirs=["/rtc", BUFFERS_DIR], read_back={},
+            name_suffix=f"#{replica}" if spec["replicas"] > 1 else "",
+            stage_in=(staged, BUFFERS_DIR) if os.listdir(staged) else None,
+            fetch={buffer_file(name): (out, f"output buffer {name!r}") for name in spec["outputs"]},
+        )
+        # Into the artifact store: a run on another worker reads them there.
+        return {name: store_buffer(store, os.path.join(out, os.path.basename(buffer_file(name))), name)
+                for name in spec["outputs"]}

@@ -229,6 +229,26 @@ def store_host_paths(store, values, types, base=None, what="param"):
     return out
 
 
+def place_buffer(store, value, path):
+    """A Tyger input buffer's content at the new file `path`: a stored buffer's bytes (its reference, as a run's
+    output buffer is returned), else the value as text (a param holding the content)."""
+    from .artifacts import is_reference
+
+    if is_reference(value, "file"):
+        store.get(value, path)
+        return
+    with open(path, "x", encoding="utf-8") as f:
+        f.write("" if value is None else str(value))
+
+
+def store_buffer(store, path, name):
+    """A Tyger output buffer the job left at `path`, stored (any size, a regular file only): its reference."""
+    try:
+        return store.put_file(path, f"output buffer {name!r}", take=True)
+    except ArtifactError as exc:
+        raise ContractError(str(exc)) from None
+
+
 def step_outputs(text, declared, fanout, where, store=None, out_dir=None):
     """A step's checked result: its outputs file's JSON outputs (`decode_outputs`), and what it left at its
     artifact outputs' paths (`out_dir` on this host), stored (`store_artifact_outputs`)."""

@@ -7,6 +7,7 @@ import uuid
 from airflow_pipelines import etl_pipeline, failures_pipeline, tyger_pipeline
 
 from rtc.integrations.airflow import render
+from tyger_cases import stored_text
 
 
 def write(folder, files):
@@ -81,9 +82,20 @@ def test_missing_secret_fails_before_any_container_starts(airflow, airflow_home,
     assert not (state / "started").exists()
 
 
-def test_tyger_run_buffers_and_replicas(airflow, airflow_home, docker_client):
+def test_tyger_run_buffers_and_replicas(airflow, airflow_home, docker_client, tmp_path):
+    """Each replica's output buffer goes to the artifact store (the XCom is its reference); an input buffer is
+    text, or a stored buffer's reference: a buffer one run made is another's input on any worker."""
+    from rtc.runtime.artifacts import LocalStore
+
     folder = write(airflow_home / "dags" / uuid.uuid4().hex, render(tyger_pipeline()))
+    store = airflow_home / "rtc-artifacts"  # the workers' default store
     result = airflow.dags_test(folder, "Demo.run.greet", conf={"input": "world"})
     assert result["state"] == "success", result
     for i in range(2):
-        assert result["xcom"][f"hello[{i}]:return_value"] == {"my-output": f"Hello world from tyger #{i}"}
+        output = result["xcom"][f"hello[{i}]:return_value"]["my-output"]
+        assert stored_text(store, output) == f"Hello world from tyger #{i}"
+    (tmp_path / "who").write_text("stored world", encoding="utf-8")
+    given = LocalStore(store).put_file(tmp_path / "who")
+    result = airflow.dags_test(folder, "Demo.run.greet", conf={"input": given})
+    assert result["state"] == "success", result
+    assert stored_text(store, result["xcom"]["hello[1]:return_value"]["my-output"]) == "Hello stored world from tyger #1"

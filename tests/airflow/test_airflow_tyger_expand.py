@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tyger_cases import EXPANDED, expansion_pipeline
+from tyger_cases import EXPANDED, expansion_pipeline, stored_text
 
 from rtc.integrations.airflow import render
 
@@ -17,4 +17,5 @@ def test_airflow_run_expands_like_rtc_exec(airflow, airflow_home, docker_client)
         (folder / name).write_text(text, encoding="utf-8")
     result = airflow.dags_test(folder, "expandt.run.expand", conf={"input": "data"})
     assert result["state"] == "success", result
-    assert result["xcom"]["expand:return_value"] == {"output": EXPANDED}
+    output = result["xcom"]["expand:return_value"]["output"]  # the buffer, stored: its reference
+    assert stored_text(airflow_home / "rtc-artifacts", output) == EXPANDED

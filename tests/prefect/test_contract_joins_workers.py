@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
+from tyger_cases import stored_text
 from rtc_prefect_cases import (
     flow_file,
     all_done_pipeline,
@@ -67,7 +70,7 @@ def test_tyger_workers_start_before_the_job_and_are_removed(compile_to, prefect_
     module = load_module(flow_file(compile_to(worker_pipeline()), "run__dist"))
     state = module.dist(input="hi", return_state=True)
     assert state.is_completed(), state.message
-    lines = state.result()["output"].splitlines()
+    lines = stored_text(Path(os.environ["RTC_HOME"]) / "artifacts", state.result()["output"]).splitlines()
     assert sorted(lines[:2]) == ["pong from 0", "pong from 1"]
     assert lines[2:] == ["hi"]
     assert labelled(docker_client, "WorkerT") == []

@@ -2,8 +2,9 @@
 # Source: "pipeline.rt", run "shout_once"
 #
 # One Airflow DAG for the Tyger run: the codespec's container runs through
-# DockerOperator (2 replica(s)). Input buffers are DAG params
-# (their text is the buffer's content); output buffers come back as XCom.
+# DockerOperator (2 replica(s)). Input buffers are DAG params (their text
+# is the buffer's content, or a stored buffer's reference); output buffers go to rtc's
+# artifact store and come back as XCom references.
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,13 +19,13 @@ from rtc_runtime_HASH.airflow import RtcRunJob  # noqa: E402
 with DAG(
     dag_id="tyger_demo.run.shout_once",
     description="rtc Tyger run shout_once of codespec shout (pipeline.rt)",
-    doc_md="**tyger_demo.run.shout_once**: Tyger run of codespec `shout`, compiled by rtc from `pipeline.rt`.\n\nImage: `ubuntu`, 2 replica(s).\nInput buffers (params, their text is the content): `input`\nOutput buffers (in the result): `output`\n",
+    doc_md="**tyger_demo.run.shout_once**: Tyger run of codespec `shout`, compiled by rtc from `pipeline.rt`.\n\nImage: `ubuntu`, 2 replica(s).\nInput buffers (params: their text, or a stored buffer's reference): `input`\nOutput buffers (stored; their references in the result): `output`\n",
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=["rtc", "tyger_demo", "source:tyger_demo/pipeline.rt", "tyger-run"],
     params={
-        "input": Param("", type="string"),
+        "input": Param("", type=["string", "object"]),
     },
 ) as dag:
     job = RtcRunJob.partial(

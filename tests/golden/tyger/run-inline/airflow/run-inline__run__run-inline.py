@@ -2,8 +2,9 @@
 # Source: "run-inline.yml", run "run-inline"
 #
 # One Airflow DAG for the Tyger run: the codespec's container runs through
-# DockerOperator (1 replica(s)). Input buffers are DAG params
-# (their text is the buffer's content); output buffers come back as XCom.
+# DockerOperator (1 replica(s)). Input buffers are DAG params (their text
+# is the buffer's content, or a stored buffer's reference); output buffers go to rtc's
+# artifact store and come back as XCom references.
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,13 +19,13 @@ from rtc_runtime_HASH.airflow import RtcRunJob  # noqa: E402
 with DAG(
     dag_id="run-inline.run.run-inline",
     description="rtc Tyger run run-inline of codespec run-inline-codespec (run-inline.yml)",
-    doc_md="**run-inline.run.run-inline**: Tyger run of codespec `run-inline-codespec`, compiled by rtc from `run-inline.yml`.\n\nImage: `ubuntu`, 1 replica(s).\nInput buffers (params, their text is the content): `input`\nOutput buffers (in the result): `output`\n",
+    doc_md="**run-inline.run.run-inline**: Tyger run of codespec `run-inline-codespec`, compiled by rtc from `run-inline.yml`.\n\nImage: `ubuntu`, 1 replica(s).\nInput buffers (params: their text, or a stored buffer's reference): `input`\nOutput buffers (stored; their references in the result): `output`\n",
     schedule=None,
     start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=["rtc", "run-inline", "source:run-inline/run-inline.yml", "tyger-run"],
     params={
-        "input": Param("", type="string"),
+        "input": Param("", type=["string", "object"]),
     },
 ) as dag:
     job = RtcRunJob(
