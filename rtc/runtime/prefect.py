@@ -810,6 +810,7 @@ def finish(futures, announce=None):
 
 _LINEAGE = {}  # "sender": this process's Sender, or None when OpenLineage is not configured
 _LINEAGE_STARTED = {}  # flow run id -> its pipeline's namespace, once its graph START was sent
+_LINEAGE_LOCK = threading.Lock()  # steps start in threads: one graph START each run
 
 
 def _lineage_sender():
@@ -841,8 +842,10 @@ class StepLineage:
         outputs = spec["outputs"] if not spec["fanout"] else {k: f"list[{v}]" for k, v in spec["outputs"].items()}
         self.common = dict(namespace=namespace, graph=graph, step=step, run_id=run_id, inputs=inputs,
                            input_types=spec["inputs"], output_types=outputs, integration="PREFECT")
-        if run_id not in _LINEAGE_STARTED:
-            _LINEAGE_STARTED[run_id] = spec["namespace"]
+        with _LINEAGE_LOCK:
+            first = run_id not in _LINEAGE_STARTED
+            _LINEAGE_STARTED.setdefault(run_id, spec["namespace"])
+        if first:
             self.sender.send(lineage.graph_event("START", namespace=namespace, graph=graph, run_id=run_id,
                                                  pipeline=spec["namespace"], integration="PREFECT"))
         self.sender.send(lineage.step_event("START", **self.common))
