@@ -518,12 +518,10 @@ class Pipeline(Model):
         return json_text.dumps(self, _json_fields(spans)) + "\n"
 
     def host_path(self, path: str) -> str:
-        """An absolute host path for a Mount or FileCopy `host_path` (relative ones are relative to the source's folder)."""
+        """An absolute host path for a Mount or FileCopy `host_path` (`resolve_host_path`)."""
         import os
 
-        if os.path.isabs(path):
-            return path
-        return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(self.source)), path))
+        return resolve_host_path(os.path.dirname(os.path.abspath(self.source)), path)
 
 
 @functools.cache
@@ -535,3 +533,14 @@ def _json_fields(spans: bool) -> dict[type, tuple[str, ...]]:
             classes[cls] = tuple(sorted(name for name in _field_names(cls) if spans or name != "span"))
             todo.append(cls)
     return classes
+
+
+def resolve_host_path(folder, path: str) -> str:
+    """An absolute host path: relative ones are relative to `folder` (the pipeline file's); `~` is the home
+    folder of who compiles (or runs `rtc run`), as a shell would expand it."""
+    import os
+
+    path = os.path.expanduser(path) if path.startswith("~") else path
+    if os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(folder, path))

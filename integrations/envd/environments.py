@@ -135,11 +135,8 @@ def project_path(pipeline: Pipeline, env: Environment) -> str:
 
 def host_mount_path(pipeline: Pipeline, path: str) -> Path:
     """A mount's host path: `~` and `~user` are home folders (as envd expands them), relative is beside the file."""
-    if path.startswith("~"):
-        expanded = os.path.expanduser(path)
-        if expanded.startswith("~"):
-            raise RtcError(f"mount {path!r}: no such user's home folder", hint="write the folder's absolute path")
-        return Path(expanded)
+    if path.startswith("~") and os.path.expanduser(path).startswith("~"):
+        raise RtcError(f"mount {path!r}: no such user's home folder", hint="write the folder's absolute path")
     return Path(pipeline.host_path(path))
 
 

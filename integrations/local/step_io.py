@@ -13,7 +13,7 @@ from pathlib import Path
 from rtc.runtime import contract, step as step_rules
 from rtc.runtime.step import ContractError
 from rtc.base.diagnostics import RtcError
-from rtc.compiler.ir import Environment, Node
+from rtc.compiler.ir import Environment, Node, resolve_host_path
 from rtc.integrations.engine.containers import ContainerSpec
 
 
@@ -75,11 +75,11 @@ def container_spec(
 
 
 def host_path(path: str, base_dir: Path) -> Path:
-    """A mount's host path: relative to the pipeline file's folder; created when missing (as `docker run -v` does)."""
-    p = Path(path)
-    if not p.is_absolute():
-        p = base_dir / p
-    p = p.resolve()
+    """A mount's host path: `~` and `~user` are home folders (as envd and shells expand them), relative is relative
+    to the pipeline file's folder; created when missing (as `docker run -v` does)."""
+    if path.startswith("~") and os.path.expanduser(path).startswith("~"):
+        raise RtcError(f"mount {path!r}: no such user's home folder", hint="write the folder's absolute path")
+    p = Path(resolve_host_path(base_dir, path)).resolve()
     if not p.exists():
         try:
             p.mkdir(parents=True)

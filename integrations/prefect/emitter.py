@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import builtins
 import os
-from pathlib import Path
 
 from rtc.base.diagnostics import RtcError
-from rtc.compiler.ir import Codespec, Environment, Graph, Pipeline, RetryPolicy, Run
+from rtc.compiler.ir import Codespec, Environment, Graph, Pipeline, RetryPolicy, Run, resolve_host_path
 from rtc.compiler.types import parse_type
 from rtc.integrations import codegen
 from rtc.integrations.codegen import file_stem, located, runtime_package
@@ -66,11 +65,9 @@ def retry_settings(policy: RetryPolicy) -> dict | None:
 
 def container_settings(env: Environment, source: str) -> dict:
     """Image, environment, mounts, ports and workdir of an environment, as docker SDK arguments."""
-    base = Path(os.path.abspath(source)).parent
     volumes = {}
     for m in env.mounts:
-        host = m.host_path if os.path.isabs(m.host_path) else os.path.normpath(base / m.host_path)
-        volumes[host] = {"bind": m.container_path, "mode": "ro" if m.read_only else "rw"}
+        volumes[resolve_host_path(os.path.dirname(os.path.abspath(source)), m.host_path)] = {"bind": m.container_path, "mode": "ro" if m.read_only else "rw"}
     ports = {f"{e.container_port}/tcp": (e.host_ip, e.host_port or None) for e in env.expose}
     return {
         "image": env.image,

@@ -125,3 +125,20 @@ def test_a_store_that_cannot_be_reached_fails_the_step_with_why(tmp_path, docker
     result = run_graph(p, "g", {}, client=docker_client)
     assert result.status == "failed"
     assert "the artifact store s3://nobucket/x cannot be used" in result.steps["make"].message
+
+
+def test_a_mount_under_the_home_folder_is_the_home_folder_under_rtc_run(tmp_path, docker_client, monkeypatch):
+    """`mount "~/data" -> "/data"`: `~` is the home folder of who runs it (as envd and shells expand it),
+    not a folder named `~` beside the pipeline file."""
+    home = tmp_path / "home"
+    (home / "rtc-tilde").mkdir(parents=True)
+    (home / "rtc-tilde" / "hello.txt").write_text("from home", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    source = tmp_path / "p.rt"
+    source.write_text('namespace tilde\nenv bb {\n  image = "rtc-test/busybox:1"\n  mount "~/rtc-tilde" -> "/data" readonly\n}\n'
+                      + node("Read", 'printf \'{"got": "%s"}\' "$(cat /data/hello.txt)" > "$RTC_OUTPUTS_FILE"',
+                             outputs="got: str") + "graph g {\n  read = Read()\n}\n", encoding="utf-8")
+    result = run_graph(compile_file(str(source)), "g", {}, client=docker_client)
+    assert result.status == "succeeded", format_failures(result)
+    assert result.steps["read"].outputs == {"got": "from home"}
+    assert not (tmp_path / "~").exists()
