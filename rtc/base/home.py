@@ -38,7 +38,7 @@ def artifact_store(environ):
     try:
         return open_store(environ.get("RTC_STORE") or str(rtc_home() / "artifacts"))
     except ArtifactError as exc:
-        raise RtcError(f"RTC_STORE: {exc}") from None
+        raise RtcError(f"the artifact store: {exc}", hint="set by --store URL or RTC_STORE") from None
 
 
 def prepare(home: Path, subfolders: tuple[str, ...] = ("buffers", "logs")) -> None:

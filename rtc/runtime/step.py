@@ -23,8 +23,9 @@ for a `fanout` node (one list per output, one entry per object it wrote).
 from __future__ import annotations
 
 import json
+import os
 
-from .artifacts import ArtifactError
+from .artifacts import ArtifactError, is_reference
 from .contract import (
     ARTIFACTS_IN_DIR,
     ARTIFACTS_OUT_DIR,
@@ -186,8 +187,6 @@ def stage_artifact_inputs(store, inputs, types, folder):
 
     A damaged or unreachable store, or a reference no longer in it: ArtifactError naming the input.
     """
-    import os
-
     _, placed = place_artifact_inputs(inputs, types)
     if not placed:
         return False
@@ -207,8 +206,6 @@ def store_host_paths(store, values, types, base=None, what="param"):
     the host that runs the step; relative: to `base`, the pipeline file's folder) stored, and replaced by its
     reference: steps read the bytes, and the step cache keys on them, not on the path. A `file` must be a
     regular file, a `dir` a folder of regular files and folders, as for an output; else a ContractError."""
-    import os
-
     out = dict(values)
     for name, kind in artifact_ports(types).items():
         value = values.get(name)
@@ -232,8 +229,6 @@ def store_host_paths(store, values, types, base=None, what="param"):
 def place_buffer(store, value, path):
     """A Tyger input buffer's content at the new file `path`: a stored buffer's bytes (its reference, as a run's
     output buffer is returned), else the value as text (a param holding the content)."""
-    from .artifacts import is_reference
-
     if is_reference(value, "file"):
         store.get(value, path)
         return
@@ -260,8 +255,6 @@ def step_outputs(text, declared, fanout, where, store=None, out_dir=None):
 
 def store_artifact_outputs(store, out_dir, output_types, where):
     """{port: reference} of what the step left at each artifact output's path (`out_dir` on this host), stored."""
-    import os
-
     refs = {}
     for name, kind in artifact_ports(output_types).items():
         path = os.path.join(out_dir, name)
