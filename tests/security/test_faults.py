@@ -103,7 +103,7 @@ def test_sigkill_of_rtc_exec_is_reconciled(tmp_path, docker_client):
     shown = rtc("run", "show", "1", env=env)
     assert shown.returncode == 0, shown.stderr
     assert '"status": "Failed"' in shown.stdout and "ended without finishing it" in shown.stdout, shown.stdout
-    assert not docker_client.containers.list(all=True, filters={"id": container.id})
+    assert not docker_client.containers.list(all=True, sparse=True, filters={"id": container.id})
 
 
 def test_sighup_of_rtc_run_cancels_and_cleans_up(tmp_path, ns, docker_client):
@@ -134,14 +134,14 @@ def test_sighup_of_rtc_exec_cancels_and_cleans_up(tmp_path, docker_client):
 
     key = Store(home, reconcile=False).key
     try:
-        wait_for(lambda: docker_client.containers.list(filters={"label": f"rtc.store={key}"}), what="the job container")
+        wait_for(lambda: docker_client.containers.list(sparse=True, filters={"label": f"rtc.store={key}"}), what="the job container")
         proc.send_signal(signal.SIGHUP)
         proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130
-    assert docker_client.containers.list(all=True, filters={"label": f"rtc.store={key}"}) == []
+    assert docker_client.containers.list(all=True, sparse=True, filters={"label": f"rtc.store={key}"}) == []
     assert Store(home, reconcile=False).get_run(1).status == "Canceled"
 
 
