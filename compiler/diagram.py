@@ -24,7 +24,7 @@ def _edges(graph: Graph):
             if isinstance(inp.binding, OutputRef):
                 data_from.add(inp.binding.step)
                 label = f"{inp.binding.output} → {inp.name}"
-                out.append((inp.binding.step, step.id, f"each({label})" if inp.each else label, False))
+                out.append((inp.binding.step, step.id, f"each({label})" if inp.each else f"last({label})" if inp.last else label, False))
         for up in step.upstream:
             if up not in data_from:
                 out.append((up, step.id, "after", True))

@@ -7,7 +7,10 @@ per output, and every node after it runs once per state, until a node that
 step inside a fan-out branch gets `each(...)` around the one input it reads
 from the branch, so it maps over the fanout node's list (or over the list a
 mapped step before it returns). The uniting step is not mapped: what it reads
-from the branch arrives as a list, rtc's fan-in. What rtc cannot express is
+from the branch arrives as a list, rtc's fan-in, when its input's type takes
+the list; an input that takes one value (Exosphere's `str`) gets `last(...)`,
+the last element in map-index order, where Exosphere's state manager gives
+the value of the branch that finished last. What rtc cannot express is
 E410: a branch step that reads no value of its branch (Exosphere runs it
 once per output; rtc maps only over a list a step reads), one that reads
 values of two different steps of the branch (their lists need not pair up:
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import json
 
-from rtc.compiler import codes, ir
+from rtc.compiler import codes, ir, types
 from rtc.compiler.context import Context
 from rtc.compiler.order import topological_order
 from rtc.runtime.contract import check_value
@@ -77,18 +80,21 @@ def _fan_out(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes) -> dict[s
                 for name, s in stmts.items()}
     fanout = {name for name, node in step_nodes.items() if node is not None and node.fanout}
     branches: dict[str, set[str]] = {}
+    ended: dict[str, set[str]] = {}  # uniting step -> the fanout steps whose branches it ends
     for name in topological_order(list(stmts), upstream):  # a cycle is reported by lower_graph; order is still total
         inside: set[str] = set()
         for up in upstream[name]:
             inside |= branches.get(up, set()) | ({up} if up in fanout else set())
         unites = stmts[name].unites
         if unites is not None:  # the join: the branches of what it unites end here
+            before = set(inside)
             target = unites.parts[0]
             inside -= {target} | branches.get(target, set())
             # A fan-out after the united step ends here too: its branches all descend from the united step's one
             # state, which is what Exosphere's state manager waits on (every state whose parents hold that state),
             # so the uniting node runs once, after all of them, not once per output.
             inside -= {f for f in inside if target in _ancestors(f, upstream)}
+            ended[name] = before - inside
         branches[name] = inside
 
     out = dict(stmts)
@@ -123,4 +129,29 @@ def _fan_out(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes) -> dict[s
         args = list(stmt.args)
         args[i] = ast.StepArg(args[i].name, ast.Call("each", [ref], ref.span), args[i].span)
         out[name] = ast.StepStmt(stmt.name, stmt.node, args, stmt.trigger, stmt.after, stmt.span, stmt.unites)
+    for name, origins in ended.items():
+        out[name] = _pick_last(out[name], step_nodes, lambda step: step in origins or bool(branches.get(step, set()) & origins))
     return out
+
+
+def _pick_last(stmt: ast.StepStmt, step_nodes, in_fan_out) -> ast.StepStmt:
+    """A uniting step's inputs that read one value of the fan-out it ends (not its list) as `last(...)`.
+
+    Exosphere fills such a field from one state, the branch that finished last; rtc reads the last element
+    in map-index order, the same on every target and every run. An input whose type takes the whole list
+    keeps rtc's fan-in.
+    """
+    node = step_nodes.get(stmt.name)
+    if node is None:
+        return stmt
+    ports = {p.name: p.type for p in node.inputs}
+    args = list(stmt.args)
+    for i, ref in _reads(stmt, step_nodes):
+        source = step_nodes.get(ref.parts[0])
+        made = {p.name: p.type for p in source.outputs} if source is not None else {}
+        element, port = made.get(ref.parts[1]), ports.get(args[i].name)
+        if (not in_fan_out(ref.parts[0]) or element is None or port is None
+                or types.is_assignable(f"list[{element}]", port) or not types.is_assignable(element, port)):
+            continue
+        args[i] = ast.StepArg(args[i].name, ast.Call("last", [ref], ref.span), args[i].span)
+    return ast.StepStmt(stmt.name, stmt.node, args, stmt.trigger, stmt.after, stmt.span, stmt.unites)

@@ -337,6 +337,9 @@ class StepInput(Model):
     name: str
     binding: Binding
     each: bool = _doc("Fan out: the step runs once per element of the bound list.", default=False)
+    last: bool = _doc("The input is the last element of the bound list: for a mapped step's outputs, the last element "
+                      "in map-index order that was not pruned (`last(STEP.OUTPUT)`; an Exosphere uniting node's field). "
+                      "An empty list fails the step.", default=False)
     type: str = _doc("The declared type of the node's input.")
 
 

@@ -91,7 +91,7 @@ def lower_graph(
         step_nodes[stmt.name] = nodes.get(stmt.node.dotted) if node_entry else None
     if block.origin == "exosphere":  # a graph template as it is: implicit fan-out, string-encoded values
         stmts = lower_template(ctx, stmts, step_nodes)
-    mapped = {name: any(isinstance(a.value, ast.Call) for a in stmt.args) for name, stmt in stmts.items()}
+    mapped = {name: any(_is_each(a.value) for a in stmt.args) for name, stmt in stmts.items()}
 
     steps, upstream = [], {}
     for stmt in stmts.values():
@@ -158,7 +158,7 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
         if trigger not in TRIGGERS:
             ctx.error(codes.BAD_VALUE, f"unknown trigger {stmt.trigger.value!r}", stmt.trigger.span, hint="`after all_done` (run whatever upstream did) or the default all_success")
 
-    fanned = [a for a in stmt.args if isinstance(a.value, ast.Call)]
+    fanned = [a for a in stmt.args if _is_each(a.value)]
     # Several each() over outputs of one step are fine: that step's lists pair up element by element (zipped).
     sources = {a.value.args[0].parts[0] if a.value.args and isinstance(a.value.args[0], ast.Ref) and len(a.value.args[0].parts) == 2
                else None for a in fanned}
@@ -178,14 +178,19 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
         port = inputs_by_name.get(arg.name)
         if node is not None and port is None:
             ctx.error(codes.UNKNOWN_INPUT, f"node `{node.name}` has no input `{arg.name}`", arg.span, hint=did_you_mean(arg.name, inputs_by_name))
-        each, expr = _unwrap_each(ctx, arg.value)
+        pick, expr = _unwrap_call(ctx, arg.value)
         if expr is None:
             continue
+        each = pick == "each"
         source = _source(ctx, expr, params, stmts, step_nodes, mapped)
         if source is None:
             continue
         if source.upstream:
             upstream.add(source.upstream)
+        if isinstance(source.binding, ir.TriggerRef) and pick == "last":
+            ctx.error(codes.BAD_ARGUMENT, "last() reads a list of this graph: last(STEP.OUTPUT) or last(params.NAME)", arg.value.span,
+                      hint=f"record the element as an output of a step of graph `{source.binding.graph}`, and read that output")
+            continue
         if isinstance(source.binding, ir.TriggerRef):  # typed once every graph is lowered (triggers.py)
             ctx.trigger_uses.append(TriggerUse(graph_name, stmt.name, arg, expr, each, source.binding, port, node))
             if port is not None:
@@ -193,8 +198,8 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
             continue
         if port is None:
             continue
-        if _check_types(ctx, arg, each, expr, source, port, node):
-            bound[arg.name] = ir.StepInput(name=arg.name, binding=source.binding, each=each, type=port.type)
+        if _check_types(ctx, arg, pick, expr, source, port, node):
+            bound[arg.name] = ir.StepInput(name=arg.name, binding=source.binding, each=each, last=pick == "last", type=port.type)
 
     if node is not None:
         for p in node.inputs:
@@ -217,17 +222,26 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
     ), sorted(upstream)
 
 
-def _unwrap_each(ctx: Context, expr):
-    """(fanned out?, inner expression); (False, None) after reporting a bad call."""
+def _is_each(expr) -> bool:
+    return isinstance(expr, ast.Call) and expr.func == "each"
+
+
+# The functions a step argument may call: each() fans the step out over a list, last() reads its last element.
+CALLS = ("each", "last")
+
+
+def _unwrap_call(ctx: Context, expr):
+    """(the function called, or None; the inner expression); (None, None) after reporting a bad call."""
     if not isinstance(expr, ast.Call):
-        return False, expr
-    if expr.func != "each":
-        ctx.error(codes.BAD_ARGUMENT, f"unknown function `{expr.func}`", expr.span, hint="the only function is each(LIST)")
-        return False, None
+        return None, expr
+    if expr.func not in CALLS:
+        ctx.error(codes.BAD_ARGUMENT, f"unknown function `{expr.func}`", expr.span,
+                  hint="each(LIST) fans the step out over a list; last(LIST) reads its last element")
+        return None, None
     if len(expr.args) != 1 or not isinstance(expr.args[0], ast.Ref):
-        ctx.error(codes.BAD_ARGUMENT, "each() takes one reference: each(STEP.OUTPUT) or each(params.NAME)", expr.span)
-        return False, None
-    return True, expr.args[0]
+        ctx.error(codes.BAD_ARGUMENT, f"{expr.func}() takes one reference: {expr.func}(STEP.OUTPUT) or {expr.func}(params.NAME)", expr.span)
+        return None, None
+    return expr.func, expr.args[0]
 
 
 def _source(ctx, expr, params, stmts, step_nodes, mapped) -> _Source | None:
@@ -280,14 +294,15 @@ def _source(ctx, expr, params, stmts, step_nodes, mapped) -> _Source | None:
 def check_trigger_types(ctx, use: TriggerUse, recorded_type: str) -> bool:
     """Whether the output a trigger-bound input reads (of type `recorded_type`) fits the input, after reporting."""
     source = _Source(use.binding, recorded_type, use.expr.dotted)
-    return _check_types(ctx, use.arg, use.each, use.expr, source, use.port, use.node)
+    return _check_types(ctx, use.arg, "each" if use.each else None, use.expr, source, use.port, use.node)
 
 
-def _check_types(ctx, arg: ast.StepArg, each: bool, expr, source: _Source, port: ir.Port, node: ir.Node) -> bool:
+def _check_types(ctx, arg: ast.StepArg, pick: str | None, expr, source: _Source, port: ir.Port, node: ir.Node) -> bool:
+    """Whether what `arg` reads (`source`, through each() or last() when `pick` names one) fits `port`, after reporting."""
     target = f"input `{port.name}` of node `{node.name}`"
     if isinstance(source.binding, ir.LiteralValue):
-        if each:
-            return False  # each() of a literal is rejected in _unwrap_each
+        if pick:
+            return False  # a call of a literal is rejected in _unwrap_call
         problem = check_value(source.binding.value, port.type, "the literal")
         if problem:
             ctx.error(codes.TYPE_MISMATCH, f"type mismatch: {target} is {port.type}, but {problem}", expr.span)
@@ -296,17 +311,17 @@ def _check_types(ctx, arg: ast.StepArg, each: bool, expr, source: _Source, port:
     if source.type is None:
         return False
     fed = source.type
-    if each:
+    if pick:
         element = types.element_type(source.type)
         if element is None:
-            ctx.error(codes.EACH_NOT_LIST, f"each() needs a list, but `{source.label}` is {source.type}", expr.span, hint=f"pass it directly: {arg.name} = {source.label}")
+            ctx.error(codes.EACH_NOT_LIST, f"{pick}() needs a list, but `{source.label}` is {source.type}", expr.span, hint=f"pass it directly: {arg.name} = {source.label}")
             return False
         fed = element
     if not types.is_assignable(fed, port.type):
-        shown = f"each({source.label})" if each else source.label
+        shown = f"{pick}({source.label})" if pick else source.label
         hint = None
         element = types.element_type(fed)
-        if not each and element is not None and types.is_assignable(element, port.type):
+        if not pick and element is not None and types.is_assignable(element, port.type):
             hint = f"fan out over the list: {arg.name} = each({source.label})"
         ctx.error(codes.TYPE_MISMATCH, f"type mismatch: `{shown}` is {fed}, but {target} is {port.type}", expr.span, hint=hint)
         return False

@@ -56,13 +56,13 @@ def source_summary(source: str, limit: int = 600) -> str:
 
 
 def _reads(step) -> str:
-    """What a step reads, for the step list: `extract.count`, a param, `each(...)`."""
+    """What a step reads, for the step list: `extract.count`, a param, `each(...)`, `last(...)`."""
     parts = []
     for i in step.inputs:
         b = i.binding
         what = (f"{b.step}.{b.output}" if b.kind == "output" else f"params.{b.param}" if b.kind == "param"
                 else f"{b.graph}.{b.step}.{b.output}" if b.kind == "trigger" else _value(b.value))
-        parts.append(f"each({what})" if i.each else what)
+        parts.append(f"each({what})" if i.each else f"last({what})" if i.last else what)
     data = {i.binding.step for i in step.inputs if i.binding.kind == "output"}
     after = [u for u in step.upstream if u not in data]
     if after:

@@ -159,6 +159,20 @@ ROWS = [
         files={"sink.json": {"ys": [4, 8]}}),
     Row("when_every_element_prunes_itself_the_step_below_gets_an_empty_list", [LIST([1, 3]), EVEN_DOUBLE, SINK_YS], FAN,
         steps={"sink": "succeeded"}, files={"sink.json": {"ys": []}}),
+    # last(...) reads one element of a list: of a mapped step's, the last one in map-index order that was not
+    # pruned (an Exosphere uniting node's `str` field, which Exosphere fills from the branch that finished last).
+    Row("last_reads_the_last_element_not_pruned_in_map_order",
+        [LIST([2, 1, 4, 3]), EVEN_DOUBLE, sink("Sink", "y: int"),
+         node("Split", writes('[{"n": 1}, {"n": 2}, {"n": 3}]'), outputs="n: int", extra="  fanout = true\n"),
+         sink("Pick", "n: int"), sink("Param", "p: str")],
+        "  params { names: list[str] = [\"a\", \"b\"] }\n  make = Make()\n  double = Double(x = each(make.xs))\n"
+        "  sink = Sink(y = last(double.y))\n  split = Split()\n  pick = Pick(n = last(split.n))\n"
+        "  param = Param(p = last(params.names))",
+        steps={"sink": "succeeded", "pick": "succeeded"},
+        files={"sink.json": {"y": 8}, "pick.json": {"n": 3}, "param.json": {"p": "b"}}),
+    Row("last_of_an_empty_list_fails_the_step", [LIST([1, 3]), EVEN_DOUBLE, sink("Sink", "y: int")],
+        "  make = Make()\n  double = Double(x = each(make.xs))\n  sink = Sink(y = last(double.y))",
+        run="failed", steps={"sink": "failed"}, files={"sink.json": None}),
     Row("a_fanout_node_hands_on_one_list_per_output",
         [node("Split", writes('[{"n": 1}, {"n": 2}, {"n": 3}]'), outputs="n: int", extra="  fanout = true\n"),
          sink("Sink", "ns: list[int]")],
@@ -222,9 +236,10 @@ ARTIFACT_ROWS = [
     Row("files_from_a_fan_out_reach_the_step_below_as_a_list",
         [LIST([1, 2, 3]), node("Each", f'{NUMBER}; printf "%s" "$v" > "$F_PATH"', inputs="x: int", outputs="f: file"),
          node("Cat", 'cat "$FS_PATH/0" "$FS_PATH/1" "$FS_PATH/2" > /state/cat; ls "$FS_PATH" > /state/ls',
-              inputs="fs: list[file]")],
-        "  make = Make()\n  each = Each(x = each(make.xs))\n  cat = Cat(fs = each.f)",
-        files={"cat": "123", "ls": "0\n1\n2\n"}),
+              inputs="fs: list[file]"),
+         node("One", 'cat "$F_PATH" > /state/one', inputs="f: file")],
+        "  make = Make()\n  each = Each(x = each(make.xs))\n  cat = Cat(fs = each.f)\n  one = One(f = last(each.f))",
+        files={"cat": "123", "ls": "0\n1\n2\n", "one": "3"}),
     # A `file` param is a path on the host that runs the step, relative to the pipeline file's folder: here the
     # pipeline file itself, which every target writes beside its state folder.
     Row("a_file_param_is_a_host_path_stored_for_the_step",

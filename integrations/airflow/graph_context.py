@@ -65,8 +65,13 @@ def param_context(graph: Graph, pipeline: Pipeline) -> list[dict]:
 
 def binding_src(step_input, var_of: dict[str, str], namespace: str) -> str:
     """One input as the DAG file writes it: the upstream task's XComArg of the output it reads
-    (`extract.output["rows"]`, a visible data edge), or `("param", name)` / `("literal", value)`."""
-    b = step_input.binding
+    (`extract.output["rows"]`, a visible data edge), or `("param", name)` / `("literal", value)`;
+    `rtc_last(...)` around it for `last(...)`."""
+    src = _source_src(step_input.binding, var_of, namespace)
+    return f"rtc_last({src})" if step_input.last else src
+
+
+def _source_src(b, var_of: dict[str, str], namespace: str) -> str:
     if isinstance(b, LiteralValue):
         return py_literal(("literal", b.value))
     if isinstance(b, ParamRef):
@@ -203,6 +208,7 @@ def graph_context(pipeline: Pipeline, graph: Graph) -> dict:
     runtime_names = ["RtcNode",
                      *(["RtcSecretsCheck", "SECRETS_CHECK_ID"] if secrets_check else []),
                      *(["RtcWatcher"] if watcher else []), "rtc_step", *(["rtc_mapped_step"] if mapped else []),
+                     *(["rtc_last"] if any(i.last for s in graph.steps for i in s.inputs) else []),
                      *(["rtc_schedule"] if graph.triggers else []), *(["rtc_announce_run"] if said.run else [])]
     # The watcher waits for the steps the joins wait for: their failures are the ones a join absorbs.
     watcher_vars = list(dict.fromkeys(var_of[u] for s in graph.steps if s.trigger == "all_done" for u in s.upstream))

@@ -289,11 +289,11 @@ class GraphRun:
             return
         try:
             units = self._unit_inputs(step)
+            inputs = self._fixed_inputs(step) if units is None else None
         except RtcError as exc:
             self._finish(step.id, [UnitResult(step.id, False, message=str(exc))], mapped=False)
             return
         if units is None:
-            inputs = self._fixed_inputs(step)
             futures[pool.submit(self._run_unit, step, inputs, None)] = (step.id, None)
             return
         if not units:
@@ -320,8 +320,18 @@ class GraphRun:
             return None  # all_done join after a failed/skipped upstream: the input is null
         return upstream.outputs.get(binding.output)
 
+    def _input(self, step: Step, given) -> object:
+        """The value of one input that is not fanned out (`last(...)`: the last element of its list)."""
+        value = self._value(given.binding)
+        if not given.last:
+            return value
+        try:
+            return step_rules.last_element(value, f"input {given.name!r} of step {step.id!r}")
+        except ContractError as exc:
+            raise RtcError(str(exc)) from None
+
     def _fixed_inputs(self, step: Step) -> dict:
-        return {i.name: self._value(i.binding) for i in step.inputs}
+        return {i.name: self._input(step, i) for i in step.inputs}
 
     def _unit_inputs(self, step: Step) -> list[dict] | None:
         """None for a plain step; the inputs of each element for a mapped one (each() lists zipped)."""
@@ -337,7 +347,7 @@ class GraphRun:
         lengths = {len(v) for v in lists.values()}
         if len(lengths) > 1:
             raise RtcError(f"step {step.id!r}: the lists it fans out over differ in length ({', '.join(f'{k}: {len(v)}' for k, v in lists.items())})")
-        fixed = {i.name: self._value(i.binding) for i in step.inputs if not i.each}
+        fixed = {i.name: self._input(step, i) for i in step.inputs if not i.each}
         # Inputs keep the step's declared order, element values in place of the lists.
         return [
             {i.name: lists[i.name][n] if i.each else fixed[i.name] for i in step.inputs}

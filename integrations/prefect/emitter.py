@@ -95,7 +95,7 @@ def header(pipeline: Pipeline, what: str) -> dict:
 
 # What a graph module imports by name; generated names never take these.
 MODULE_NAMES = {"Any", "Path", "sys", "ThreadPoolTaskRunner", "flow", "task", "unmapped", "timedelta", "SECRETS",
-                "Node", "after", "each", "finish", "load_secrets", "output", "retry_unless_permanent", "step",
+                "Node", "after", "each", "finish", "last", "load_secrets", "output", "retry_unless_permanent", "step",
                 "triggered", "ANNOUNCE"}
 LINE = 110
 
@@ -247,8 +247,11 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
                 value = f"each({value}{stand_in})"
                 uses.add("each")
             elif b.kind == "output":
-                value = f"output({value})"
-                uses.add("output")
+                value = f"{'last' if si.last else 'output'}({value})"
+                uses.add("last" if si.last else "output")
+            elif si.last:  # a param's list: the task picks its last element, as for an output
+                value = f"last({value})"
+                uses.add("last")
             if step.mapped and not si.each:
                 value = f"unmapped({value})"
             args.append(f"{task_of_step[step_id]['py'][si.name]}={value}")

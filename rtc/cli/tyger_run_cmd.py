@@ -175,11 +175,9 @@ def explain_unregistered(exc):
             if m:
                 listed, port, node, declared = m.groups()
                 d = dataclasses.replace(d, hint=(
-                    f"a node that unites a fan-out gets the values of every branch as a list (rtc's fan-in). Exosphere "
-                    "fills a uniting node's fields from single states instead (the united step's, and inside the "
-                    "fan-out those of the branch that finished last), which rtc has no binding for: declare node "
-                    f"`{node}`'s input as `{port}: {listed}` (not {declared}), or read the value in a step inside the "
-                    "branch"))
+                    f"a template's `${{{{ STEP.outputs.NAME }}}}` hands the value whole, here {listed}: declare node "
+                    f"`{node}`'s input as `{port}: {listed}` (not {declared}); to run the step once per element, return "
+                    "the elements from a fanout node (Exosphere's fan-out)"))
         elif d.code == "E301" and d.span is not None and _template_without_nodes(d.span.file):
             folder = os.path.dirname(os.path.abspath(d.span.file)) or "."
             hint = (f"rtc looked for nodes.rt, nodes.yaml or nodes.yml in {folder} (standing in for the nodes an Exosphere "

@@ -164,8 +164,9 @@ def _in_call(scope, graph: str, callee: str, toks, opened_at: int, offset: int) 
     values = _steps(scope, graph) + [
         Completion("params", "value", "the graph's params"),
         Completion("each", "value", "fan out: one run per element", "each("),
+        Completion("last", "value", "the last element of a list (of a fan-out: in map-index order)", "last("),
     ]
-    if callee == "each":
+    if callee in ("each", "last"):
         return values
     inside = [t for t in toks if t.start >= opened_at and t.kind not in ("comment", "newline")]
     since_comma = inside

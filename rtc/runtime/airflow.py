@@ -41,7 +41,7 @@ from .contract import (
 )
 from .step import (
     PRUNE, ContractError, artifact_environment, artifact_ports, binding_value, check_result, container_environment,
-    decode_signal, fan_out_elements, merge_elements, place_artifact_inputs, place_buffer, stage_artifact_inputs,
+    decode_signal, fan_out_elements, last_element, merge_elements, place_artifact_inputs, place_buffer, stage_artifact_inputs,
     step_outputs, store_buffer, store_host_paths,
 )
 
@@ -236,6 +236,8 @@ def rtc_resolve(name, binding, upstream, params, item):
     """
     if binding[0] == "each":
         return item[binding[1]]
+    if binding[0] == "last":
+        return last_element(rtc_resolve(name, binding[1], upstream, params, item), f"input {name!r}")
     if binding[0] != "output":
         return binding_value(binding, params, {})
     _, step, output, *shape = binding  # shape: "single" (left out), "mapped" or "mapped-fanout"
@@ -256,17 +258,32 @@ def rtc_bindings(inputs):
     a literal `("literal", value)`. The XComArgs are templated: Airflow renders them at run time."""
     table, refs = {}, {}
     for name, value in inputs.items():
-        if isinstance(value, tuple):
-            table[name] = value
-            continue
-        op = value.operator  # a PlainXComArg: `task.output["key"]`
-        shape = ()
-        if op.is_mapped:
-            node = RTC_NODES.get((op.dag_id, op.partial_kwargs.get("rtc_node")))
-            shape = ("mapped-fanout" if node is not None and node.fanout else "mapped",)
-        table[name] = ("output", op.task_id, value.key, *shape)
-        refs[name] = op.output if value.key == XCOM_RETURN_KEY else value
+        source = value.source if isinstance(value, RtcLast) else value
+        if isinstance(source, tuple):
+            binding = source
+        else:
+            op = source.operator  # a PlainXComArg: `task.output["key"]`
+            shape = ()
+            if op.is_mapped:
+                node = RTC_NODES.get((op.dag_id, op.partial_kwargs.get("rtc_node")))
+                shape = ("mapped-fanout" if node is not None and node.fanout else "mapped",)
+            binding = ("output", op.task_id, source.key, *shape)
+            refs[name] = op.output if source.key == XCOM_RETURN_KEY else source
+        table[name] = ("last", binding) if isinstance(value, RtcLast) else binding
     return table, refs
+
+
+class RtcLast:
+    """`rtc_last(extract.output["rows"])` in a DAG file: the input reads the last element of that list
+    (`last(...)` in the pipeline; for a mapped step, the last element in map-index order not pruned)."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source):
+        self.source = source
+
+
+rtc_last = RtcLast
 
 
 def rtc_short(value, limit=40):
@@ -490,11 +507,14 @@ class RtcStep(DockerOperator):
         rtc_skip_below_pruned(self, context)
         if self.rtc_item is not None:  # the element's name in the UI: `map_index_template`
             context["rtc_element"] = " ".join(f"{k}={rtc_short(v)}" for k, v in self.rtc_item.items())
-        inputs = {
-            name: rtc_triggered(context, binding[1], f"input {name!r} of step {self.task_id!r}") if binding[0] == "trigger"
-            else rtc_resolve(name, binding, self.rtc_upstream, context["params"], self.rtc_item)
-            for name, binding in self.rtc_inputs.items()
-        }
+        try:
+            inputs = {
+                name: rtc_triggered(context, binding[1], f"input {name!r} of step {self.task_id!r}") if binding[0] == "trigger"
+                else rtc_resolve(name, binding, self.rtc_upstream, context["params"], self.rtc_item)
+                for name, binding in self.rtc_inputs.items()
+            }
+        except ContractError as exc:  # last() of an empty list: another attempt would find it empty again
+            raise AirflowFailException(f"step {self.task_id!r}: {exc}") from None
         self._store = rtc_artifact_store() if node.artifact_inputs or artifact_ports(node.outputs) else None
         if any(isinstance(inputs.get(name), str) for name in node.artifact_inputs):
             try:  # a `file`/`dir` param: a path on this worker, stored before the cache key is computed
@@ -736,9 +756,14 @@ def rtc_shown(node, table):
     """What Rendered Templates shows of a step: its command and where each input comes from, as literals."""
     if literal is None:
         return None
-    return literal({"command": node.operator["command"], "inputs": {
-        name: f"{b[1]}.output[{b[2]!r}]" if b[0] == "output" else f"params.{b[1]}" if b[0] == "param"
-        else f"each: element of {b[1]!r}" if b[0] == "each" else b[1] for name, b in table.items()}})
+    return literal({"command": node.operator["command"], "inputs": {name: _shown_binding(b) for name, b in table.items()}})
+
+
+def _shown_binding(b):
+    if b[0] == "last":
+        return f"last({_shown_binding(b[1])})"
+    return (f"{b[1]}.output[{b[2]!r}]" if b[0] == "output" else f"params.{b[1]}" if b[0] == "param"
+            else f"each: element of {b[1]!r}" if b[0] == "each" else b[1])
 
 
 def rtc_mapped_step(task_id, node, inputs, each, each_trigger_rule="all_success", **kwargs):

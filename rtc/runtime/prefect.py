@@ -50,7 +50,7 @@ from .contract import (
 )
 from .step import (
     PRUNE, ContractError, PermanentError, artifact_environment, artifact_ports, bind_inputs, check_result,
-    container_environment, decode_signal, merge_elements, place_artifact_inputs, place_buffer, smallest_retry_delay,
+    container_environment, decode_signal, last_element, merge_elements, place_artifact_inputs, place_buffer, smallest_retry_delay,
     stage_artifact_inputs, step_outputs, store_buffer, store_host_paths,
 )
 
@@ -426,6 +426,8 @@ class Output:
     of: object
     name: str
     runs: tuple = ()  # the task run ids in `of`, to name a failed step in a message
+    last: bool = False  # `last(...)`: the task reads the last element of the list
+    value: object = None  # `of` None: this value (a param's list), not an output
 
 
 def _runs(future):
@@ -435,6 +437,15 @@ def _runs(future):
 def output(future, name):
     """The output `name` of the step whose future (a list of futures for a mapped step) is `future`."""
     return Output(_tolerant(future), name, _runs(future))
+
+
+def last(source, name=None):
+    """An input bound with `last(...)`: the task reads the last element of the list. `last(extract, "rows")`:
+    of an upstream output (of a mapped step: in map-index order, its pruned elements dropped); `last(values)`:
+    of a param's list."""
+    if name is None:
+        return Output(None, None, last=True, value=source)
+    return Output(_tolerant(source), name, _runs(source), last=True)
 
 
 @dataclass
@@ -512,6 +523,8 @@ def _column(result, name, mapped):
 def _resolve(value):
     """(status, value) of one resolved task argument: an Output, an Element or a plain value."""
     if isinstance(value, Output):
+        if value.of is None:
+            return "ok", value.value
         return _column(value.of, value.name, isinstance(value.of, list))
     if isinstance(value, Element):
         if value.of is None:
@@ -607,6 +620,9 @@ class Node:
         if no_element:
             return "no element", None
         where = f"step {spec['step']!r}" + ("" if map_index is None else f" element {map_index}")
+        for name, value in arguments.items():
+            if isinstance(value, Output) and value.last:
+                inputs[name] = last_element(inputs[name], f"input {name!r} of {where}")
         if any(isinstance(inputs.get(name), str) for name in artifact_ports(spec["inputs"])):
             # A `file`/`dir` param: a path on this worker, stored (before the cache key is computed).
             inputs = store_host_paths(artifact_store(), inputs, spec["inputs"], what="input")

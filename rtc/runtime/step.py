@@ -15,6 +15,8 @@ relies on live here, and docs/runtime.md states them:
 - A fan-out element that prunes itself drops out of the lists the steps below
   receive; when every element prunes itself, they receive empty lists and
   run, as after a fan-out over nothing.
+- An input bound with `last(...)` reads the last element of its list (for a
+  mapped step, in map-index order); of an empty list it fails the step.
 
 A result is "columns": {output: value} for a plain step, {output: [values]}
 for a `fanout` node (one list per output, one entry per object it wrote).
@@ -79,6 +81,24 @@ def binding_value(binding, params, upstream, element=None):
         return element
     result = upstream.get(binding[1])
     return None if result is None else result.get(binding[2])
+
+
+def last_element(value, where):
+    """What a `last(...)` input reads: the last element of the list it is bound to.
+
+    A mapped step's list is in map-index order with its pruned elements dropped, so this is the last
+    element that was not pruned, on every target and every run (Exosphere gives a uniting node the value
+    of the branch that finished last). Null stays null (a join `after all_done` below a step that did not
+    succeed); an empty list fails the step: there is no value to give it.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ContractError(f"{where}: last() needs a list, got {_json_type(value)}")
+    if not value:
+        raise ContractError(f"{where}: last() of an empty list: the step it reads ran over nothing, "
+                            "or every element pruned itself")
+    return value[-1]
 
 
 def fan_out_elements(bindings, params, upstream, where):

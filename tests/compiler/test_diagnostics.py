@@ -109,6 +109,29 @@ def test_fanout_node_output_arrives_as_list(tmp_path):
     assert [i.type for i in pipeline.graphs["g"].steps[2].inputs] == ["str"]
 
 
+def test_last_reads_one_element_of_a_list(tmp_path):
+    """last(x) of a list[T] feeds T, the step is not mapped; of a mapped step's output too; and it is no fan-out."""
+    path = _write(tmp_path, "p.rt", """\
+        env py { base = "python:3.11-slim" }
+        node A { env = py outputs { rows: list[str] } command = ["true"] }
+        node B { env = py inputs { row: str } outputs { out: int } command = ["true"] }
+        node C { env = py inputs { n: int, row: str, tag: str } command = ["true"] }
+        graph g {
+          params { tags: list[str] = ["x"] }
+          a = A()  b = B(row = each(a.rows))  c = C(n = last(b.out), row = last(a.rows), tag = last(params.tags))
+        }
+        """)
+    c = compile_file(str(path)).graphs["g"].steps[2]
+    assert not c.mapped and c.upstream == ["a", "b"]
+    assert [(i.name, i.last, i.each, i.type) for i in c.inputs] == [
+        ("n", True, False, "int"), ("row", True, False, "str"), ("tag", True, False, "str")]
+    wrong = _write(tmp_path, "w.rt", path.read_text().replace("n = last(b.out)", "n = last(a.rows)"))
+    with pytest.raises(CompileError) as info:
+        compile_file(str(wrong))
+    [d] = info.value.diagnostics
+    assert d.code == "E401" and "`last(a.rows)` is str, but input `n` of node `C` is int" in d.message
+
+
 def test_literal_argument_of_wrong_type(tmp_path):
     path = _write(tmp_path, "p.rt", """\
         env py { base = "python:3.11-slim" }

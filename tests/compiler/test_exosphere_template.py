@@ -141,6 +141,33 @@ def test_unites_ends_the_branch(tmp_path):
     assert steps["t"].upstream == ["f"]
 
 
+def test_a_uniting_step_reads_one_value_of_the_fan_out_with_last(tmp_path):
+    """Issue 20, item 4: a uniting node's `str` field inside the fan-out is one branch's value in Exosphere; rtc binds
+    it with last(...). A field of the united step before the fan-out, or one whose type takes the list, is unchanged."""
+    write(tmp_path, "nodes.rt", NODES)
+    write(tmp_path, "more.rt", """
+        import "nodes.rt"
+        node Unite { env = box  command = ["true"]  inputs { out: str, part: str, outs: list[str], n: int, text: str } }
+        node Start { env = box  command = ["true"]  outputs { text: str } }
+    """)
+    p = compile_file(str(write(tmp_path, "t.yaml", """
+        imports: [more.rt]
+        nodes:
+          - {node_name: Start, identifier: s, inputs: {}, next_nodes: [f]}
+          - {node_name: Fan, identifier: f, inputs: {}}
+          - {node_name: Each, identifier: e, inputs: {part: "${{ f.outputs.part }}"}}
+          - node_name: Unite
+            identifier: u
+            unites: {identifier: f}
+            inputs: {out: "${{ e.outputs.out }}", part: "${{ f.outputs.part }}", outs: "${{ e.outputs.out }}",
+                     n: "${{ f.outputs.n }}", text: "${{ s.outputs.text }}"}
+    """)))
+    (step,) = [s for s in p.graphs["t"].steps if s.id == "u"]
+    assert not step.mapped
+    assert {i.name: (i.last, i.each) for i in step.inputs} == {
+        "out": (True, False), "part": (True, False), "outs": (False, False), "n": (True, False), "text": (False, False)}
+
+
 @pytest.mark.parametrize("body,line,col,message", [
     ("""
         nodes: [{node_name: Tick, identifier: t, inputs: {}}]

@@ -111,21 +111,65 @@ def test_a_template_under_graphs_runs_with_its_meaning(tmp_path, docker_client):
     assert bad.returncode == 1 and f"the template's nodes are in 2 namespaces ({ns}, Other)" in bad.stderr
 
 
-def test_a_uniting_str_input_gets_a_template_hint(tmp_path):
-    """Issue 20, item 4: the E401 hint speaks of the template, not of .rt's each()."""
-    (tmp_path / "nodes.rt").write_text(
-        'namespace P\nenv box { image = "rtc-test/busybox:1" }\n'
-        'node Split { env = box inputs { text: str } outputs { chunk: str } fanout = true command = ["true"] }\n'
-        'node Up { env = box inputs { chunk: str } outputs { up: str } command = ["true"] }\n'
-        'node Join { env = box inputs { ups: str } command = ["true"] }\n')
+UNITE_NODES = r'''namespace P
+env box { image = "rtc-test/busybox:1" }
+node Split {
+  env = box
+  inputs { text: str }
+  outputs { chunk: str }
+  fanout = true
+  command = ["sh", "-c", "printf '[{\"chunk\": \"a\"}, {\"chunk\": \"bb\"}, {\"chunk\": \"c\"}]' > $RTC_OUTPUTS_FILE"]
+}
+node Up {
+  env = box
+  inputs { chunk: str }
+  outputs { up: str }
+  command = ["sh", "-c", "printf '{\"up\": \"%s!\"}' \"$(echo $RTC_INPUTS | tr -d '{}\\\" ' | cut -d: -f2)\" > $RTC_OUTPUTS_FILE"]
+}
+node Join {
+  env = box
+  inputs { ups: str, chunk: str, all: list[str] }
+  command = ["sh", "-c", "echo joined $RTC_INPUTS"]
+}
+'''
+
+
+def test_a_uniting_str_input_reads_one_branch_value(tmp_path, docker_client):
+    """Issue 20, item 4: Exosphere fills a uniting node's `str` field inside the fan-out from one branch (its state
+    manager: the branch that finished last); rtc gives it `last(...)`, the last branch in map-index order, the same on
+    every run. An input that takes the list keeps rtc's fan-in."""
+    (tmp_path / "nodes.rt").write_text(UNITE_NODES)
     (tmp_path / "t.yaml").write_text(
         "nodes:\n"
         '  - {node_name: Split, namespace: P, identifier: split, inputs: {text: "a b"}, next_nodes: [up]}\n'
         '  - {node_name: Up, namespace: P, identifier: up, inputs: {chunk: "${{ split.outputs.chunk }}"}, next_nodes: [join]}\n'
-        '  - {node_name: Join, namespace: P, identifier: join, inputs: {ups: "${{ up.outputs.up }}"}, unites: {identifier: split}}\n')
+        "  - node_name: Join\n    namespace: P\n    identifier: join\n"
+        '    inputs: {ups: "${{ up.outputs.up }}", chunk: "${{ split.outputs.chunk }}", all: "${{ up.outputs.up }}"}\n'
+        "    unites: {identifier: split}\n")
+    graph = rtc("graph", "t.yaml", cwd=tmp_path)
+    assert graph.returncode == 0 and '"last(up → ups)"' in graph.stdout and '"up → all"' in graph.stdout, graph.stdout
+    for _ in range(2):  # not "whichever finished last": the same value every run
+        done = rtc("run", "t.yaml", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        joined = [line for line in done.stdout.splitlines() if "joined" in line]
+        assert joined == ['[join] joined {"ups": "c!", "chunk": "c", "all": ["a!", "bb!", "c!"]}'], done.stdout
+
+
+def test_a_list_read_whole_in_a_template_gets_a_template_hint(tmp_path):
+    """A template step outside any fan-out reading a list into a `str` input: E401, with a hint in the template's terms
+    (not .rt's each())."""
+    (tmp_path / "nodes.rt").write_text(
+        'namespace Q\nenv box { image = "rtc-test/busybox:1" }\n'
+        'node Lines { env = box outputs { lines: list[str] } command = ["true"] }\n'
+        'node Use { env = box inputs { line: str } command = ["true"] }\n')
+    (tmp_path / "t.yaml").write_text(
+        "nodes:\n"
+        "  - {node_name: Lines, namespace: Q, identifier: lines, next_nodes: [use]}\n"
+        '  - {node_name: Use, namespace: Q, identifier: use, inputs: {line: "${{ lines.outputs.lines }}"}}\n')
     done = rtc("check", "t.yaml", cwd=tmp_path)
-    assert done.returncode == 1 and "error[E401]" in done.stderr and "each(" not in done.stderr
-    assert "declare node `Join`'s input as `ups: list[str]` (not str)" in done.stderr
+    assert done.returncode == 1 and "t.yaml:3:68: error[E401]" in done.stderr and "each(" not in done.stderr
+    assert "declare node `Use`'s input as `line: list[str]` (not str)" in done.stderr
+    assert "fanout node" in done.stderr and "Traceback" not in done.stderr
 
 
 JOIN_NODES = r'''namespace NS
@@ -181,9 +225,9 @@ def test_uniting_a_step_before_the_fan_out_joins_every_branch_once(tmp_path, doc
     assert done.returncode == 0, done.stderr
     joined = [line for line in done.stdout.splitlines() if "joined" in line]
     assert joined == ['[join] joined {"chunks": ["a", "bb"]}'], done.stdout
-    # A `str` input there is Exosphere's single value, which rtc cannot hand yet: one positioned message saying so.
+    # A `str` input there is Exosphere's single value: the last branch's (in map-index order).
     (tmp_path / "s.yaml").write_text(JOIN_TEMPLATE.format(ns=ns).replace("chunks:", "chunk:"))
     (tmp_path / "nodes.rt").write_text(JOIN_NODES.replace("NS", ns).replace("chunks: list[str]", "chunk: str"))
-    done = rtc("check", "s.yaml", cwd=tmp_path)
-    assert done.returncode == 1 and "s.yaml:8:21: error[E401]" in done.stderr and "Traceback" not in done.stderr
-    assert "the branch that finished last" in done.stderr and "`chunk: list[str]` (not str)" in done.stderr
+    done = rtc("run", "s.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if "joined" in line] == ['[join] joined {"chunk": "bb"}'], done.stdout
