@@ -426,8 +426,7 @@ class Output:
     of: object
     name: str
     runs: tuple = ()  # the task run ids in `of`, to name a failed step in a message
-    last: bool = False  # `last(...)`: the task reads the last element of the list
-    value: object = None  # `of` None: this value (a param's list), not an output
+    last: bool = False  # `last(...)`: the task reads the last element of the list; `name` None: `of` is that list
 
 
 def _runs(future):
@@ -444,7 +443,7 @@ def last(source, name=None):
     of an upstream output (of a mapped step: in map-index order, its pruned elements dropped); `last(values)`:
     of a param's list."""
     if name is None:
-        return Output(None, None, last=True, value=source)
+        return Output(source, None, last=True)
     return Output(_tolerant(source), name, _runs(source), last=True)
 
 
@@ -523,8 +522,8 @@ def _column(result, name, mapped):
 def _resolve(value):
     """(status, value) of one resolved task argument: an Output, an Element or a plain value."""
     if isinstance(value, Output):
-        if value.of is None:
-            return "ok", value.value
+        if value.name is None:  # last(values): a param's list, not an upstream output
+            return "ok", value.of
         return _column(value.of, value.name, isinstance(value.of, list))
     if isinstance(value, Element):
         if value.of is None:
