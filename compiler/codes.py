@@ -38,8 +38,7 @@ TITLES = {
     "E402": "each() or last() of a value that is not a list",
     "E403": "missing required input",
     "E404": "param default of the wrong type",
-    "E405": "more than one fanned-out input",
-    "E406": "each() on a step whose node is a fanout node",
+    "E405": "fanned-out inputs whose lists need not pair up",
     "E407": "cycle between steps",
     "E408": "port or param without a type",
     "E409": "ports written in the pipeline disagree with the Python class",
@@ -95,7 +94,6 @@ EACH_NOT_LIST = "E402"
 MISSING_INPUT = "E403"
 BAD_DEFAULT = "E404"
 SEVERAL_EACH = "E405"
-EACH_OF_FANOUT = "E406"
 CYCLE = "E407"
 MISSING_TYPE = "E408"
 PORTS_DISAGREE = "E409"

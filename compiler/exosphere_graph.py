@@ -10,13 +10,22 @@ mapped step before it returns). The uniting step is not mapped: what it reads
 from the branch arrives as a list, rtc's fan-in, when its input's type takes
 the list; an input that takes one value (Exosphere's `str`) gets `last(...)`,
 the last element in map-index order, where Exosphere's state manager gives
-the value of the branch that finished last. What rtc cannot express is
-E410: a branch step that reads no value of its branch (Exosphere runs it
-once per output; rtc maps only over a list a step reads), one that reads
-values of two different steps of the branch (their lists need not pair up:
-a pruned element drops out of one), and a fan-out inside a fan-out branch.
-Several outputs of the same step of the branch are fine: each() zips them,
-element by element, as Exosphere hands the step one state's fields.
+the value of the branch that finished last.
+
+A fanout node inside a fan-out branch runs once per element of the outer
+fan-out, and its lists are concatenated (in the outer elements' order), so
+the steps after it map over every inner output: Exosphere's nested states,
+flattened. A branch step reads values of the innermost fan-out it is in:
+outputs of one step, or of several steps each mapped after the one before
+(each() zips their lists, which pair up element by element, as Exosphere
+hands the step the fields of its own state and its ancestors'). What rtc
+cannot express is E410: a branch step that reads no value of its branch
+(Exosphere runs it once per output; rtc maps only over a list a step
+reads); one that reads values of two steps of the branch that run side by
+side (their lists need not pair up: each drops its own pruned elements);
+one that reads a value of an outer fan-out inside an inner one (its list is
+one per outer element); one in two fan-outs that are not nested; and a join
+still inside another fan-out.
 
 String values. Exosphere's v1 templates write every input as a string
 ("42", "true"); pydantic reads them by the field's type. A literal string
@@ -97,37 +106,67 @@ def _fan_out(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes) -> dict[s
             ended[name] = before - inside
         branches[name] = inside
 
+    ancestors: dict[str, set[str]] = {}
+
+    def ancestors_of(step: str) -> set[str]:
+        if step not in ancestors:
+            ancestors[step] = _ancestors(step, upstream)
+        return ancestors[step]
+
+    def innermost(fans: set[str]) -> str | None:
+        """The fan-out of `fans` inside all the others (None: they are side by side, not nested)."""
+        inner = [f for f in fans if all(g == f or g in ancestors_of(f) for g in fans)]
+        return inner[0] if len(inner) == 1 else None
+
+    def level(step: str) -> str | None:
+        """The fan-out whose outputs the lists of `step`'s outputs follow; None for a step that runs once."""
+        if step in fanout:
+            return step  # mapped or not, its own list (a mapped one's: its elements' lists, concatenated)
+        return innermost(branches[step]) if branches.get(step) else None
+
     out = dict(stmts)
     for name, stmt in stmts.items():
         inside = branches.get(name, set())
         if not inside:
             continue
         where = ", ".join(f"`{f}`" for f in sorted(inside))
-        if len(inside) > 1 or name in fanout:
-            ctx.error(codes.TEMPLATE_FANOUT, f"step `{name}` fans out inside the fan-out of {where}; rtc maps one level deep",
-                      stmt.span, hint="unite the first fan-out before fanning out again")
+        origin = innermost(inside)
+        if origin is None:
+            ctx.error(codes.TEMPLATE_FANOUT, f"step `{name}` is in the fan-outs of {where}, side by side; rtc maps a step "
+                      "over one fan-out", stmt.span, hint="unite all but one of them before this step")
             continue
-        (origin,) = inside
-        in_branch = [(i, r) for i, r in _reads(stmt, stmts) if r.parts[0] == origin or origin in branches.get(r.parts[0], set())]
-        if len(in_branch) > 1 and len({r.parts[0] for _, r in in_branch}) == 1:
-            # Several outputs of one step of the branch: Exosphere gives the step one state's fields, and rtc's
-            # each() over several lists zips them element by element, which is the same pairing.
-            args = list(stmt.args)
-            for i, ref in in_branch:
-                args[i] = ast.StepArg(args[i].name, ast.Call("each", [ref], ref.span), args[i].span)
-            out[name] = ast.StepStmt(stmt.name, stmt.node, args, stmt.trigger, stmt.after, stmt.span, stmt.unites)
+        if name in ended:  # it joins one fan-out but is still in another, which it would have to run once per output of
+            ctx.error(codes.TEMPLATE_FANOUT, f"step `{name}` unites `{stmts[name].unites.parts[0]}` but is still in the "
+                      f"fan-out of {where}; rtc cannot run a join once per output of another fan-out", stmt.span,
+                      hint=f"unite `{origin}` too, or join in a step of its own")
             continue
-        if len(in_branch) != 1:
-            what = "reads no output of that branch" if not in_branch else "reads values of several steps of that branch"
+        reads = [(i, r, level(r.parts[0])) for i, r in _reads(stmt, stmts)]
+        outer = [(r, lv) for _, r, lv in reads if lv is not None and lv != origin and lv in inside]
+        if outer:
+            ref, lv = outer[0]
+            ctx.error(codes.TEMPLATE_FANOUT,
+                      f"step `{name}` runs once per output of fanout step `{origin}`, but reads `{ref.dotted}`, a value of "
+                      f"the fan-out of `{lv}` around it; rtc pairs the values of one fan-out", ref.span,
+                      hint=f"have a step of `{origin}`'s branch pass the value on as an output, and read that")
+            continue
+        in_branch = [(i, r) for i, r, lv in reads if lv == origin]
+        steps = list(dict.fromkeys(r.parts[0] for _, r in in_branch))
+        # Several steps of the branch: Exosphere hands the step the fields of its own state and its ancestors'.
+        # rtc zips their lists, which pairs the same elements when each step is mapped over the one before
+        # (lower_graph's fan_out_lines; a pruned element in between fails the step, naming the lengths).
+        chain = sorted(steps, key=lambda s: len(ancestors_of(s)))
+        if not in_branch or any(a not in ancestors_of(b) for a, b in zip(chain, chain[1:])):
+            what = ("reads no output of that branch" if not in_branch
+                    else f"reads values of steps {', '.join(f'`{s}`' for s in steps)} of that branch, which run side by side")
             ctx.error(codes.TEMPLATE_FANOUT,
                       f"step `{name}` runs once per output of fanout step `{origin}` in Exosphere, but {what}; "
                       "rtc maps a step over one list it reads", stmt.span,
                       hint=f"read values of one step of the branch (such as ${{{{ {origin}.outputs.NAME }}}}), "
                       f"or unite `{origin}` before this step")
             continue
-        i, ref = in_branch[0]
         args = list(stmt.args)
-        args[i] = ast.StepArg(args[i].name, ast.Call("each", [ref], ref.span), args[i].span)
+        for i, ref in in_branch:
+            args[i] = ast.StepArg(args[i].name, ast.Call("each", [ref], ref.span), args[i].span)
         out[name] = ast.StepStmt(stmt.name, stmt.node, args, stmt.trigger, stmt.after, stmt.span, stmt.unites)
     for name, origins in ended.items():
         out[name] = _pick_last(out[name], step_nodes, lambda step: step in origins or bool(branches.get(step, set()) & origins))

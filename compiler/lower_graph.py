@@ -92,10 +92,11 @@ def lower_graph(
     if block.origin == "exosphere":  # a graph template as it is: implicit fan-out, string-encoded values
         stmts = lower_template(ctx, stmts, step_nodes)
     mapped = {name: any(_is_each(a.value) for a in stmt.args) for name, stmt in stmts.items()}
+    lines = fan_out_lines(stmts, step_nodes)
 
     steps, upstream = [], {}
     for stmt in stmts.values():
-        step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults, block.name)
+        step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults, block.name, lines)
         if step is not None:
             if default_retry is not None and (node_retries or {}).get(step.node) is None:
                 step = step.with_changes({"retry": default_retry})
@@ -139,7 +140,8 @@ def _unique_steps(ctx: Context, statements: list) -> dict[str, ast.StepStmt]:
     return out
 
 
-def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, input_defaults, graph_name: str) -> tuple[ir.Step | None, list[str]]:
+def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, input_defaults, graph_name: str,
+                lines: dict[str, list[str]]) -> tuple[ir.Step | None, list[str]]:
     """The step (None after reporting a problem) and the steps it waits for."""
     node = step_nodes[stmt.name]
     defaults = input_defaults.get(node.name, {}) if node else {}
@@ -159,13 +161,10 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
             ctx.error(codes.BAD_VALUE, f"unknown trigger {stmt.trigger.value!r}", stmt.trigger.span, hint="`after all_done` (run whatever upstream did) or the default all_success")
 
     fanned = [a for a in stmt.args if _is_each(a.value)]
-    # Several each() over outputs of one step are fine: that step's lists pair up element by element (zipped).
-    sources = {a.value.args[0].parts[0] if a.value.args and isinstance(a.value.args[0], ast.Ref) and len(a.value.args[0].parts) == 2
-               else None for a in fanned}
-    if len(fanned) > 1 and (len(sources) > 1 or None in sources):
-        ctx.error(codes.SEVERAL_EACH, f"step `{stmt.name}` fans out over {len(fanned)} inputs; at most one input may use each()", fanned[1].value.span, hint="fan out over one list (or over several outputs of one step), or zip the lists in an upstream step")
-    if fanned and node is not None and node.fanout:
-        ctx.error(codes.EACH_OF_FANOUT, f"step `{stmt.name}` uses each(), but node `{node.name}` is a fanout node", fanned[0].value.span, hint="a fanout node already runs once and returns a list; fan out in a separate step")
+    if len(fanned) > 1 and not _one_line(fanned, stmts, lines):
+        ctx.error(codes.SEVERAL_EACH, f"step `{stmt.name}` fans out over {len(fanned)} lists that need not pair up",
+                  fanned[1].value.span, hint="fan out over outputs of one step, or of steps each mapped over the one before "
+                  "(their elements pair up); or zip the lists in an upstream step")
 
     inputs_by_name = {p.name: p for p in node.inputs} if node else {}
     bound: dict[str, ir.StepInput] = {}
@@ -224,6 +223,50 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
 
 def _is_each(expr) -> bool:
     return isinstance(expr, ast.Call) and expr.func == "each"
+
+
+def _each_step(expr, stmts) -> str | None:
+    """The step whose output `each(STEP.OUTPUT)` reads; None for a param or anything else."""
+    ref = expr.args[0] if expr.args else None
+    if isinstance(ref, ast.Ref) and len(ref.parts) in (2, 3) and ref.parts[0] in stmts:
+        return ref.parts[0]
+    return None
+
+
+def fan_out_lines(stmts: dict[str, ast.StepStmt], step_nodes) -> dict[str, list[str]]:
+    """{step: the steps whose lists its outputs' lists pair up with, itself first, nearest next}.
+
+    A mapped step that is not a fanout node runs once per element of the list it maps over and only drops
+    pruned elements, so its lists are a sub-sequence of that list: element by element the same elements
+    when the lengths agree (a difference is caught at run time). A fanout node's list, mapped or not, and
+    an unmapped step's start a line of their own. Several each() inputs may read steps of one line.
+    """
+    lines: dict[str, list[str]] = {}
+
+    def line(name: str, seen: frozenset) -> list[str]:
+        if name in lines:
+            return lines[name]
+        node = step_nodes.get(name)
+        over = [_each_step(a.value, stmts) for a in stmts[name].args if _is_each(a.value)]
+        out = [name]
+        if over and None not in over and not (node is not None and node.fanout) and not seen & set(over):
+            longest = max((line(o, seen | {name}) for o in dict.fromkeys(over)), key=len)
+            out += longest
+        lines[name] = out
+        return out
+
+    for name in stmts:
+        line(name, frozenset({name}))
+    return lines
+
+
+def _one_line(fanned, stmts, lines) -> bool:
+    """Whether the each() inputs `fanned` read steps of one line (fan_out_lines), whose lists pair up."""
+    steps = [_each_step(a.value, stmts) for a in fanned]
+    if None in steps:
+        return False
+    longest = max((lines.get(s, [s]) for s in steps), key=len)
+    return all(s in longest for s in steps)
 
 
 # The functions a step argument may call: each() fans the step out over a list, last() reads its last element.

@@ -101,6 +101,12 @@ SINK_YS = sink("Sink", "ys: list[int]")
 FAN = "  make = Make()\n  double = Double(x = each(make.xs))\n  sink = Sink(ys = double.y)"
 
 
+PAIR = node("Pair", f'{NUMBER}; printf \'{{"z": %d}}\' "$v" > "$RTC_OUTPUTS_FILE"', inputs="a: int, b: int", outputs="z: int")
+SINK_ZS = sink("Sink", "zs: list[int]")
+PAIRED = ("  make = Make()\n  double = Double(x = each(make.xs))\n  pair = Pair(a = each(make.xs), b = each(double.y))\n"
+          "  sink = Sink(zs = pair.z)")
+
+
 def failing(script: str, outputs: str = "n: int", extra: str = "") -> list[str]:
     """A step `bad` running `script`, a step below it, and a join `after all_done` that records what it got."""
     return [node("Bad", script, outputs=outputs, extra=extra), sink("Below", "n: int"), sink("Join", "n: int")]
@@ -177,6 +183,25 @@ ROWS = [
         [node("Split", writes('[{"n": 1}, {"n": 2}, {"n": 3}]'), outputs="n: int", extra="  fanout = true\n"),
          sink("Sink", "ns: list[int]")],
         "  split = Split()\n  sink = Sink(ns = split.n)", files={"sink.json": {"ns": [1, 2, 3]}}),
+    # A fanout node fanned out: each element's list, concatenated in map-index order (Exosphere's fan-out inside a
+    # fan-out, flattened); a step can fan out again over that list.
+    Row("a_fanned_out_fanout_node_concatenates_its_lists",
+        [LIST([1, 0, 2]), node("Split", f'{NUMBER}; i=0; printf "[" > "$RTC_OUTPUTS_FILE"; while [ $i -lt $v ]; do '
+                                        '[ $i -gt 0 ] && printf "," >> "$RTC_OUTPUTS_FILE"; '
+                                        'printf \'{"n": %d}\' $((v * 10 + i)) >> "$RTC_OUTPUTS_FILE"; i=$((i + 1)); done; '
+                                        'printf "]" >> "$RTC_OUTPUTS_FILE"',
+                               inputs="x: int", outputs="n: int", extra="  fanout = true\n"),
+         node("Double", f'{NUMBER}; printf \'{{"y": %d}}\' $((v * 2)) > "$RTC_OUTPUTS_FILE"', inputs="n: int", outputs="y: int"),
+         sink("Sink", "ns: list[int], ys: list[int]")],
+        "  make = Make()\n  split = Split(x = each(make.xs))\n  double = Double(n = each(split.n))\n"
+        "  sink = Sink(ns = split.n, ys = double.y)",
+        files={"sink.json": {"ns": [10, 20, 21], "ys": [20, 40, 42]}}),
+    # each() over steps each mapped over the one before: their lists pair up element by element; when an element was
+    # pruned in between, the lengths differ and the step fails, saying so (it never pairs the wrong elements).
+    Row("each_over_steps_mapped_one_after_another_pairs_their_elements", [LIST([1, 2, 3]), DOUBLE, PAIR, SINK_ZS],
+        PAIRED, files={"sink.json": {"zs": [12, 24, 36]}}),
+    Row("each_over_lists_a_pruned_element_made_unequal_fails", [LIST([1, 2, 3, 4]), EVEN_DOUBLE, PAIR, SINK_ZS],
+        PAIRED, run="failed", steps={"sink": "skipped"}, files={"sink.json": None}),
     Row("a_pruned_step_skips_what_is_below_but_not_an_all_done_join",
         [node("Gate", PRUNE + "; " + writes('{"n": 1}'), outputs="n: int"), sink("Below", "n: int"),
          sink("Later", "m: int"), sink("Join", "n: int")],

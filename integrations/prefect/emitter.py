@@ -95,7 +95,7 @@ def header(pipeline: Pipeline, what: str) -> dict:
 
 # What a graph module imports by name; generated names never take these.
 MODULE_NAMES = {"Any", "Path", "sys", "ThreadPoolTaskRunner", "flow", "task", "unmapped", "timedelta", "SECRETS",
-                "Node", "after", "each", "finish", "last", "load_secrets", "output", "retry_unless_permanent", "step",
+                "Node", "after", "each", "finish", "last", "load_secrets", "output", "paired", "retry_unless_permanent", "step",
                 "triggered", "ANNOUNCE"}
 LINE = 110
 
@@ -227,7 +227,7 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
     for step_id in graph.order:
         step = steps_by_id[step_id]
         data = set()
-        args = []
+        args, fanned = [], []
         for si in step.inputs:
             b = si.binding
             if b.kind == "literal":
@@ -255,6 +255,12 @@ def graph_context(pipeline: Pipeline, graph: Graph, module_path: str) -> dict:
             if step.mapped and not si.each:
                 value = f"unmapped({value})"
             args.append(f"{task_of_step[step_id]['py'][si.name]}={value}")
+            if si.each:
+                fanned.append(len(args) - 1)
+        if len(fanned) > 1:  # zipped lists: a length that differs fails the step, as on every target
+            args[fanned[0]] = f"**paired({', '.join(args[i] for i in fanned)})"
+            args = [a for i, a in enumerate(args) if i not in fanned[1:]]
+            uses.add("paired")
         after = [var[u] for u in sorted(step.upstream) if u not in data]
         if after:
             args.append(f"wait_for=after({', '.join(after)})")

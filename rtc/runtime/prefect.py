@@ -452,6 +452,7 @@ class Element:
     """One element of a fanned-out step: element `index` of `of`'s output `name`, or `value` (a param's list).
 
     `index` None: a stand-in (the list is empty, or its step did not succeed), which runs no container.
+    `error`: the task run fails with it (`paired`: lists that do not pair up).
     """
 
     of: object
@@ -459,6 +460,23 @@ class Element:
     index: int | None
     value: object = None
     runs: tuple = ()
+    error: str | None = None
+
+
+def paired(**lists):
+    """The each() lists of a step that fans out over several (`.map(**paired(a=each(...), b=each(...)))`): as they
+    are when their lengths agree, else one element for each input that fails the task run naming the lengths, as
+    every target fails such a step (Task.map would raise in the flow instead). A stand-in list (its step did not
+    succeed, or ran over nothing) stands in for all of them."""
+    for elements in lists.values():
+        if len(elements) == 1 and elements[0].index is None:
+            return {name: elements for name in lists}
+    lengths = {name: len(elements) for name, elements in lists.items()}
+    if len(set(lengths.values())) <= 1:
+        return lists
+    listed = ", ".join(f"{name}: {n}" for name, n in lengths.items())
+    broken = Element(None, None, 0, error=f"the lists it fans out over differ in length ({listed})")
+    return {name: [broken] for name in lists}
 
 
 def after(*futures):
@@ -598,6 +616,8 @@ class Node:
         """("run", inputs, map index) | ("pruned", why) | ("failed", steps) from the resolved task arguments."""
         inputs, map_index, pruned, failed, no_element = {}, None, set(), set(), False
         for name, value in arguments.items():
+            if isinstance(value, Element) and value.error:
+                raise ContractError(f"step {spec['step']!r}: {value.error}")
             status, inputs[name] = _resolve(value)
             if isinstance(value, Element):
                 map_index = value.index

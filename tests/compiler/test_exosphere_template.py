@@ -58,6 +58,7 @@ def write(tmp_path, name, text):
 NODES = """
     env box { image = "busybox" }
     node Fan  { env = box  command = ["true"]  outputs { part: str, n: int }  fanout = true }
+    node Fan2 { env = box  command = ["true"]  inputs { part: str }  outputs { piece: str }  fanout = true }
     node Each { env = box  command = ["true"]  inputs { part: str }  outputs { out: str } }
     node Two  { env = box  command = ["true"]  inputs { a: str, b: str } }
     node Tick { env = box  command = ["true"] }
@@ -103,18 +104,57 @@ def test_a_string_that_is_not_of_the_type_is_a_type_error(tmp_path):
         nodes:
           - {node_name: Fan, identifier: f, inputs: {}}
           - {node_name: Each, identifier: e, inputs: {part: "${{ f.outputs.part }}"}}
-          - {node_name: Two, identifier: t, inputs: {a: "${{ f.outputs.part }}", b: "${{ e.outputs.out }}"}}
-    """, 5, "reads values of several steps of that branch"),
+          - {node_name: Each, identifier: d, inputs: {part: "${{ f.outputs.part }}"}}
+          - {node_name: Two, identifier: t, inputs: {a: "${{ d.outputs.out }}", b: "${{ e.outputs.out }}"}}
+    """, 6, "reads values of steps `d`, `e` of that branch, which run side by side"),
     ("""
         nodes:
           - {node_name: Fan, identifier: f, inputs: {}}
           - {node_name: Each, identifier: e, inputs: {part: "${{ f.outputs.part }}"}, next_nodes: [g]}
           - {node_name: Fan, identifier: g, inputs: {}}
-    """, 5, "fans out inside the fan-out of `f`"),
+    """, 5, "runs once per output of fanout step `f` in Exosphere, but reads no output of that branch"),
+    ("""
+        nodes:
+          - {node_name: Fan, identifier: f, inputs: {}}
+          - {node_name: Fan2, identifier: g, inputs: {part: "${{ f.outputs.part }}"}}
+          - {node_name: Two, identifier: t, inputs: {a: "${{ g.outputs.piece }}", b: "${{ f.outputs.part }}"}}
+    """, 5, "reads `f.part`, a value of the fan-out of `f` around it"),
+    ("""
+        nodes:
+          - {node_name: Fan, identifier: f, inputs: {}}
+          - {node_name: Fan, identifier: h, inputs: {}}
+          - {node_name: Fan2, identifier: g, inputs: {part: "${{ f.outputs.part }}"}}
+          - node_name: Two
+            identifier: u
+            inputs: {a: "${{ g.outputs.piece }}", b: "${{ h.outputs.part }}"}
+            unites: {identifier: g}
+    """, 7, "step `u` unites `g` but is still in the fan-out of `h`"),
+    ("""
+        nodes:
+          - {node_name: Fan, identifier: f, inputs: {}}
+          - {node_name: Fan, identifier: h, inputs: {}}
+          - {node_name: Two, identifier: t, inputs: {a: "${{ f.outputs.part }}", b: "${{ h.outputs.part }}"}}
+    """, 5, "is in the fan-outs of `f`, `h`, side by side"),
 ])
 def test_fan_outs_rtc_cannot_express_are_refused_at_the_step(tmp_path, body, line, message):
     found = diagnostics(tmp_path, body)
     assert any(code == "E410" and at == line and message in text for code, at, _, text in found), found
+
+
+def test_a_fan_out_inside_a_fan_out_is_flattened(tmp_path):
+    """Issue 20, item 4 (exosphereprojects' batch graph): a fanout node inside a fan-out branch runs once per element and
+    its lists are concatenated; the steps after it map over that list, and one reading values of the inner fanout
+    step and of a step mapped after it zips them (steps each mapped over the one before pair up)."""
+    p = compile_template(tmp_path, """
+        nodes:
+          - {node_name: Fan, identifier: f, inputs: {}}
+          - {node_name: Fan2, identifier: g, inputs: {part: "${{ f.outputs.part }}"}}
+          - {node_name: Each, identifier: e, inputs: {part: "${{ g.outputs.piece }}"}}
+          - {node_name: Two, identifier: t, inputs: {a: "${{ e.outputs.out }}", b: "${{ g.outputs.piece }}"}}
+    """)
+    steps = {s.id: s for s in p.graphs["t"].steps}
+    assert [(s, steps[s].mapped) for s in "fget"] == [("f", False), ("g", True), ("e", True), ("t", True)]
+    assert [(i.name, i.binding.step, i.each) for i in steps["t"].inputs] == [("a", "e", True), ("b", "g", True)]
 
 
 def test_two_outputs_of_one_branch_step_are_zipped(tmp_path):

@@ -231,3 +231,173 @@ def test_uniting_a_step_before_the_fan_out_joins_every_branch_once(tmp_path, doc
     done = rtc("run", "s.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stdout.splitlines() if "joined" in line] == ['[join] joined {"chunk": "bb"}'], done.stdout
+
+
+# Issue 20, item 4: the shape of exosphereprojects' batch document graph (written here from Exosphere's docs, not copied):
+# a fanout node (ChunkingNode) whose branch holds a second fanout node (SplitResultsNode), and steps after it that read
+# values of two steps of the inner branch (ValidationNode's and SplitResultsNode's). Every field is a `str`.
+BATCH_NODES = '''
+import json
+
+from exospherehost import BaseNode
+from pydantic import BaseModel
+
+
+class CSVInputNode(BaseNode):
+    class Inputs(BaseModel):
+        csv_file_path: str
+
+    class Outputs(BaseModel):
+        file_paths: str
+
+    async def execute(self) -> Outputs:
+        return self.Outputs(file_paths=json.dumps(self.inputs.csv_file_path.split(";")))
+
+
+class ChunkingNode(BaseNode):
+    class Inputs(BaseModel):
+        file_paths: str
+        chunk_size: str
+
+    class Outputs(BaseModel):
+        chunk: str
+
+    async def execute(self) -> list[Outputs]:
+        paths, size = json.loads(self.inputs.file_paths), int(self.inputs.chunk_size)
+        return [self.Outputs(chunk=json.dumps(paths[i:i + size])) for i in range(0, len(paths), size)]
+
+
+class FileParsingNode(BaseNode):
+    class Inputs(BaseModel):
+        chunk: str
+
+    class Outputs(BaseModel):
+        parsed_files: str
+        task_id: str
+
+    async def execute(self) -> Outputs:
+        return self.Outputs(parsed_files=self.inputs.chunk, task_id="task-" + "+".join(json.loads(self.inputs.chunk)))
+
+
+class BatchRequestNode(BaseNode):
+    class Inputs(BaseModel):
+        parsed_files: str
+        task_id: str
+        prompt: str
+
+    class Outputs(BaseModel):
+        task_id: str
+        batch_info: str
+
+    async def execute(self) -> Outputs:
+        info = {"task": self.inputs.task_id, "files": json.loads(self.inputs.parsed_files)}
+        return self.Outputs(task_id=self.inputs.task_id, batch_info=json.dumps(info))
+
+
+class PollingNode(BaseNode):
+    class Inputs(BaseModel):
+        task_id: str
+        batch_info: str
+
+    class Outputs(BaseModel):
+        task_result: str
+        batch_info: str
+
+    async def execute(self) -> Outputs:
+        files = json.loads(self.inputs.batch_info)["files"]
+        return self.Outputs(task_result=json.dumps([f.upper() for f in files]), batch_info=self.inputs.batch_info)
+
+
+class SplitResultsNode(BaseNode):
+    class Inputs(BaseModel):
+        task_result: str
+        batch_info: str
+
+    class Outputs(BaseModel):
+        individual_result: str
+        batch_info: str
+
+    async def execute(self) -> list[Outputs]:
+        results = json.loads(self.inputs.task_result)
+        if not results:
+            return []
+        return [self.Outputs(individual_result=r, batch_info=self.inputs.batch_info) for r in results]
+
+
+class ValidationNode(BaseNode):
+    class Inputs(BaseModel):
+        individual_result: str
+        batch_info: str
+
+    class Outputs(BaseModel):
+        validated_data: str
+        validation_status: str
+
+    async def execute(self) -> Outputs:
+        return self.Outputs(validated_data=self.inputs.individual_result + "!", validation_status="valid")
+
+
+class DatabaseWriteNode(BaseNode):
+    class Inputs(BaseModel):
+        validated_data: str
+        batch_info: str
+
+    class Outputs(BaseModel):
+        write_status: str
+
+    async def execute(self) -> Outputs:
+        return self.Outputs(write_status=self.inputs.validated_data + " in " + json.loads(self.inputs.batch_info)["task"])
+'''
+
+BATCH_GRAPH = """\
+nodes:
+  - {node_name: CSVInputNode, namespace: Batch, identifier: csv_input,
+     inputs: {csv_file_path: "${{ store.csv_file_path }}"}, next_nodes: [chunking]}
+  - {node_name: ChunkingNode, namespace: Batch, identifier: chunking,
+     inputs: {file_paths: "${{ csv_input.outputs.file_paths }}", chunk_size: "${{ store.chunk_size }}"}, next_nodes: [file_parsing]}
+  - {node_name: FileParsingNode, namespace: Batch, identifier: file_parsing,
+     inputs: {chunk: "${{ chunking.outputs.chunk }}"}, next_nodes: [batch_request]}
+  - {node_name: BatchRequestNode, namespace: Batch, identifier: batch_request,
+     inputs: {parsed_files: "${{ file_parsing.outputs.parsed_files }}", task_id: "${{ file_parsing.outputs.task_id }}",
+              prompt: "${{ store.prompt }}"}, next_nodes: [polling]}
+  - {node_name: PollingNode, namespace: Batch, identifier: polling,
+     inputs: {task_id: "${{ batch_request.outputs.task_id }}", batch_info: "${{ batch_request.outputs.batch_info }}"},
+     next_nodes: [split_results]}
+  - {node_name: SplitResultsNode, namespace: Batch, identifier: split_results,
+     inputs: {task_result: "${{ polling.outputs.task_result }}", batch_info: "${{ polling.outputs.batch_info }}"},
+     next_nodes: [validation]}
+  - {node_name: ValidationNode, namespace: Batch, identifier: validation,
+     inputs: {individual_result: "${{ split_results.outputs.individual_result }}",
+              batch_info: "${{ split_results.outputs.batch_info }}"}, next_nodes: [database_write]}
+  - {node_name: DatabaseWriteNode, namespace: Batch, identifier: database_write,
+     inputs: {validated_data: "${{ validation.outputs.validated_data }}", batch_info: "${{ split_results.outputs.batch_info }}"},
+     next_nodes: []}
+store_config:
+  required_keys: [csv_file_path, chunk_size, prompt]
+  default_values: {csv_file_path: "a.pdf;b.pdf;c.pdf", chunk_size: "2", prompt: "Extract key information"}
+"""
+
+
+def test_a_fan_out_inside_a_fan_out_runs_once_per_inner_output(tmp_path, docker_client):
+    """Exosphere runs every node after SplitResultsNode once per result of every chunk, with that result's fields and
+    its ancestors' (the chunk's batch_info). rtc flattens the inner fan-out (each chunk's results concatenated, in
+    chunk order) and zips the lists of ValidationNode and SplitResultsNode, which pair up element by element."""
+    from rtc.compiler import compile_file
+    from rtc.integrations.local.runner import format_failures, run_graph
+
+    (tmp_path / "nodes").mkdir()
+    (tmp_path / "nodes" / "batch_nodes.py").write_text(BATCH_NODES, encoding="utf-8")
+    names = ["CSVInputNode", "ChunkingNode", "FileParsingNode", "BatchRequestNode", "PollingNode", "SplitResultsNode",
+             "ValidationNode", "DatabaseWriteNode"]
+    (tmp_path / "nodes.rt").write_text(
+        'namespace Batch\nenv py {\n  base = "python:3.11-slim"\n  copy "./nodes" -> "/app"\n}\n'
+        + "".join(f'node {n} {{ env = py  python = "batch_nodes:{n}" }}\n' for n in names), encoding="utf-8")
+    (tmp_path / "batch.yaml").write_text(BATCH_GRAPH, encoding="utf-8")
+    pipeline = compile_file(str(tmp_path / "batch.yaml"))
+    steps = {s.id: s for s in pipeline.graphs["batch"].steps}
+    assert [s for s in steps if steps[s].mapped] == [
+        "file_parsing", "batch_request", "polling", "split_results", "validation", "database_write"]
+    result = run_graph(pipeline, "batch", {}, client=docker_client)
+    assert result.status == "succeeded", format_failures(result)
+    assert result.steps["database_write"].outputs == {"write_status": [
+        "A.PDF! in task-a.pdf+b.pdf", "B.PDF! in task-a.pdf+b.pdf", "C.PDF! in task-c.pdf"]}
