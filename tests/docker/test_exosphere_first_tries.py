@@ -111,34 +111,11 @@ def test_a_template_under_graphs_runs_with_its_meaning(tmp_path, docker_client):
     assert bad.returncode == 1 and f"the template's nodes are in 2 namespaces ({ns}, Other)" in bad.stderr
 
 
-UNITE_NODES = r'''namespace P
-env box { image = "rtc-test/busybox:1" }
-node Split {
-  env = box
-  inputs { text: str }
-  outputs { chunk: str }
-  fanout = true
-  command = ["sh", "-c", "printf '[{\"chunk\": \"a\"}, {\"chunk\": \"bb\"}, {\"chunk\": \"c\"}]' > $RTC_OUTPUTS_FILE"]
-}
-node Up {
-  env = box
-  inputs { chunk: str }
-  outputs { up: str }
-  command = ["sh", "-c", "printf '{\"up\": \"%s!\"}' \"$(echo $RTC_INPUTS | tr -d '{}\\\" ' | cut -d: -f2)\" > $RTC_OUTPUTS_FILE"]
-}
-node Join {
-  env = box
-  inputs { ups: str, chunk: str, all: list[str] }
-  command = ["sh", "-c", "echo joined $RTC_INPUTS"]
-}
-'''
-
-
 def test_a_uniting_str_input_reads_one_branch_value(tmp_path, docker_client):
     """Issue 20, item 4: Exosphere fills a uniting node's `str` field inside the fan-out from one branch (its state
     manager: the branch that finished last); rtc gives it `last(...)`, the last branch in map-index order, the same on
     every run. An input that takes the list keeps rtc's fan-in."""
-    (tmp_path / "nodes.rt").write_text(UNITE_NODES)
+    (tmp_path / "nodes.rt").write_text(JOIN_NODES.replace("NS", "P").replace("chunks: list[str]", "ups: str, chunk: str, all: list[str]"))
     (tmp_path / "t.yaml").write_text(
         "nodes:\n"
         '  - {node_name: Split, namespace: P, identifier: split, inputs: {text: "a b"}, next_nodes: [up]}\n'
@@ -152,7 +129,7 @@ def test_a_uniting_str_input_reads_one_branch_value(tmp_path, docker_client):
         done = rtc("run", "t.yaml", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         joined = [line for line in done.stdout.splitlines() if "joined" in line]
-        assert joined == ['[join] joined {"ups": "c!", "chunk": "c", "all": ["a!", "bb!", "c!"]}'], done.stdout
+        assert joined == ['[join] joined {"ups": "bb!", "chunk": "bb", "all": ["a!", "bb!"]}'], done.stdout
 
 
 def test_a_list_read_whole_in_a_template_gets_a_template_hint(tmp_path):
