@@ -153,7 +153,7 @@ def _fan_out(ctx: Context, stmts: dict[str, ast.StepStmt], step_nodes) -> dict[s
         steps = list(dict.fromkeys(r.parts[0] for _, r in in_branch))
         # Several steps of the branch: Exosphere hands the step the fields of its own state and its ancestors'.
         # rtc zips their lists, which pairs the same elements when each step is mapped over the one before
-        # (lower_graph's fan_out_lines; a pruned element in between fails the step, naming the lengths).
+        # (lower_graph._fan_out_lines; a pruned element in between fails the step, naming the lengths).
         chain = sorted(steps, key=lambda s: len(ancestors_of(s)))
         if not in_branch or any(a not in ancestors_of(b) for a, b in zip(chain, chain[1:])):
             what = ("reads no output of that branch" if not in_branch

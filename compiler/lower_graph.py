@@ -92,7 +92,7 @@ def lower_graph(
     if block.origin == "exosphere":  # a graph template as it is: implicit fan-out, string-encoded values
         stmts = lower_template(ctx, stmts, step_nodes)
     mapped = {name: any(_is_each(a.value) for a in stmt.args) for name, stmt in stmts.items()}
-    lines = fan_out_lines(stmts, step_nodes)
+    lines = _fan_out_lines(stmts, step_nodes)
 
     steps, upstream = [], {}
     for stmt in stmts.values():
@@ -233,7 +233,7 @@ def _each_step(expr, stmts) -> str | None:
     return None
 
 
-def fan_out_lines(stmts: dict[str, ast.StepStmt], step_nodes) -> dict[str, list[str]]:
+def _fan_out_lines(stmts: dict[str, ast.StepStmt], step_nodes) -> dict[str, list[str]]:
     """{step: the steps whose lists its outputs' lists pair up with, itself first, nearest next}.
 
     A mapped step that is not a fanout node runs once per element of the list it maps over and only drops
@@ -261,7 +261,7 @@ def fan_out_lines(stmts: dict[str, ast.StepStmt], step_nodes) -> dict[str, list[
 
 
 def _one_line(fanned, stmts, lines) -> bool:
-    """Whether the each() inputs `fanned` read steps of one line (fan_out_lines), whose lists pair up."""
+    """Whether the each() inputs `fanned` read steps of one line (_fan_out_lines), whose lists pair up."""
     steps = [_each_step(a.value, stmts) for a in fanned]
     if None in steps:
         return False
