@@ -151,7 +151,9 @@ def test_keywords_names_and_inputs_named_like_prefect_arguments(tmp_path):
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("submit", "map"):
             task = node.func.value.func.value.id  # Task.with_options(...).submit(...)
-            given = [k.arg for k in node.keywords if k.arg != "wait_for"]
+            given = [k.arg for k in node.keywords if k.arg not in ("wait_for", None)]
+            # Several each() inputs are passed as `**paired(a=each(...), b=each(...))`.
+            given += [k.arg for s in node.keywords if s.arg is None for k in s.value.keywords]
             assert sorted(given) == sorted(params[task]), (task, given, params[task])
             calls += 1
     assert calls == 4
