@@ -539,11 +539,18 @@ def _json_fields(spans: bool) -> dict[type, tuple[str, ...]]:
 
 
 def resolve_host_path(folder, path: str) -> str:
-    """An absolute host path: relative ones are relative to `folder` (the pipeline file's); `~` is the home
-    folder of who compiles (or runs `rtc run`), as a shell would expand it."""
+    """An absolute host path: relative ones are relative to `folder` (the pipeline file's); `~` and `~user` are
+    home folders of this machine (of who compiles, or runs `rtc run`), as a shell would expand them. An unknown
+    user's `~user` is an RtcError, never a folder named so beside the file."""
     import os
 
-    path = os.path.expanduser(path) if path.startswith("~") else path
+    if path.startswith("~"):
+        expanded = os.path.expanduser(path)
+        if expanded.startswith("~"):
+            from rtc.base.diagnostics import RtcError
+
+            raise RtcError(f"{path!r}: no such user's home folder", hint="write the folder's absolute path")
+        path = expanded
     if os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(folder, path))

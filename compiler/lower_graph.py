@@ -96,7 +96,8 @@ def lower_graph(
 
     steps, upstream = [], {}
     for stmt in stmts.values():
-        step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults, block.name, lines)
+        step, upstream[stmt.name] = _lower_step(ctx, stmt, step_nodes, mapped, param_by_name, stmts, input_defaults, block.name, lines,
+                                                template=block.origin == "exosphere")
         if step is not None:
             if default_retry is not None and (node_retries or {}).get(step.node) is None:
                 step = step.with_changes({"retry": default_retry})
@@ -141,7 +142,7 @@ def _unique_steps(ctx: Context, statements: list) -> dict[str, ast.StepStmt]:
 
 
 def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, input_defaults, graph_name: str,
-                lines: dict[str, list[str]]) -> tuple[ir.Step | None, list[str]]:
+                lines: dict[str, list[str]], template: bool) -> tuple[ir.Step | None, list[str]]:
     """The step (None after reporting a problem) and the steps it waits for."""
     node = step_nodes[stmt.name]
     defaults = input_defaults.get(node.name, {}) if node else {}
@@ -197,7 +198,7 @@ def _lower_step(ctx, stmt: ast.StepStmt, step_nodes, mapped, params, stmts, inpu
             continue
         if port is None:
             continue
-        if _check_types(ctx, arg, pick, expr, source, port, node):
+        if _check_types(ctx, arg, pick, expr, source, port, node, template):
             bound[arg.name] = ir.StepInput(name=arg.name, binding=source.binding, each=each, last=pick == "last", type=port.type)
 
     if node is not None:
@@ -340,8 +341,10 @@ def check_trigger_types(ctx, use: TriggerUse, recorded_type: str) -> bool:
     return _check_types(ctx, use.arg, "each" if use.each else None, use.expr, source, use.port, use.node)
 
 
-def _check_types(ctx, arg: ast.StepArg, pick: str | None, expr, source: _Source, port: ir.Port, node: ir.Node) -> bool:
-    """Whether what `arg` reads (`source`, through each() or last() when `pick` names one) fits `port`, after reporting."""
+def _check_types(ctx, arg: ast.StepArg, pick: str | None, expr, source: _Source, port: ir.Port, node: ir.Node,
+                 template: bool = False) -> bool:
+    """Whether what `arg` reads (`source`, through each() or last() when `pick` names one) fits `port`, after reporting.
+    `template`: an Exosphere graph template's step, whose hints speak of the template, not of .rt's each()."""
     target = f"input `{port.name}` of node `{node.name}`"
     if isinstance(source.binding, ir.LiteralValue):
         if pick:
@@ -364,7 +367,11 @@ def _check_types(ctx, arg: ast.StepArg, pick: str | None, expr, source: _Source,
         shown = f"{pick}({source.label})" if pick else source.label
         hint = None
         element = types.element_type(fed)
-        if not pick and element is not None and types.is_assignable(element, port.type):
+        if not pick and element is not None and types.is_assignable(element, port.type) and template:
+            hint = (f"a template's `${{{{ STEP.outputs.NAME }}}}` hands the value whole, here {fed}: declare node "
+                    f"`{node.name}`'s input as `{port.name}: {fed}` (not {port.type}); to run the step once per element, "
+                    "return the elements from a fanout node (Exosphere's fan-out)")
+        elif not pick and element is not None and types.is_assignable(element, port.type):
             hint = f"fan out over the list: {arg.name} = each({source.label})"
         ctx.error(codes.TYPE_MISMATCH, f"type mismatch: `{shown}` is {fed}, but {target} is {port.type}", expr.span, hint=hint)
         return False

@@ -16,7 +16,6 @@ without taking the environment down.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import sys
@@ -135,8 +134,6 @@ def project_path(pipeline: Pipeline, env: Environment) -> str:
 
 def host_mount_path(pipeline: Pipeline, path: str) -> Path:
     """A mount's host path: `~` and `~user` are home folders (as envd expands them), relative is beside the file."""
-    if path.startswith("~") and os.path.expanduser(path).startswith("~"):
-        raise RtcError(f"mount {path!r}: no such user's home folder", hint="write the folder's absolute path")
     return Path(pipeline.host_path(path))
 
 

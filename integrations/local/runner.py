@@ -344,14 +344,14 @@ class GraphRun:
             if not isinstance(value, list):
                 raise RtcError(f"step {step.id!r}: each({_describe(i.binding)}) needs a list, got {type(value).__name__}")
             lists[i.name] = value
-        lengths = {len(v) for v in lists.values()}
-        if len(lengths) > 1:
-            raise RtcError(f"step {step.id!r}: the lists it fans out over differ in length ({', '.join(f'{k}: {len(v)}' for k, v in lists.items())})")
+        problem = step_rules.unpaired({name: len(value) for name, value in lists.items()})
+        if problem:
+            raise RtcError(f"step {step.id!r}: {problem}")
         fixed = {i.name: self._input(step, i) for i in step.inputs if not i.each}
         # Inputs keep the step's declared order, element values in place of the lists.
         return [
             {i.name: lists[i.name][n] if i.each else fixed[i.name] for i in step.inputs}
-            for n in range(lengths.pop())
+            for n in range(len(next(iter(lists.values()))))
         ]
 
     # ---------------------------------------------------------------- one container (with retries)

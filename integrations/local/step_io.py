@@ -77,8 +77,6 @@ def container_spec(
 def host_path(path: str, base_dir: Path) -> Path:
     """A mount's host path: `~` and `~user` are home folders (as envd and shells expand them), relative is relative
     to the pipeline file's folder; created when missing (as `docker run -v` does)."""
-    if path.startswith("~") and os.path.expanduser(path).startswith("~"):
-        raise RtcError(f"mount {path!r}: no such user's home folder", hint="write the folder's absolute path")
     p = Path(resolve_host_path(base_dir, path)).resolve()
     if not p.exists():
         try:

@@ -65,9 +65,10 @@ def retry_settings(policy: RetryPolicy) -> dict | None:
 
 def container_settings(env: Environment, source: str) -> dict:
     """Image, environment, mounts, ports and workdir of an environment, as docker SDK arguments."""
+    folder = os.path.dirname(os.path.abspath(source))
     volumes = {}
     for m in env.mounts:
-        volumes[resolve_host_path(os.path.dirname(os.path.abspath(source)), m.host_path)] = {"bind": m.container_path, "mode": "ro" if m.read_only else "rw"}
+        volumes[resolve_host_path(folder, m.host_path)] = {"bind": m.container_path, "mode": "ro" if m.read_only else "rw"}
     ports = {f"{e.container_port}/tcp": (e.host_ip, e.host_port or None) for e in env.expose}
     return {
         "image": env.image,

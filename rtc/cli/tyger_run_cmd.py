@@ -169,15 +169,6 @@ def explain_unregistered(exc):
                     f"create`), or put {name}.yml beside this file; `rtc codespec list` shows those registered")
             d = dataclasses.replace(d, message=f"{d.message}: not registered, and no {name}.yml beside this file",
                                     hint=hint if not d.hint else f"{d.hint}; {hint}")
-        elif (d.code == "E401" and d.span is not None and (d.hint or "").startswith("fan out over the list")
-              and _is_template(d.span.file)):
-            m = re.search(r"is (list\[.+\]), but input `([^`]+)` of node `([^`]+)` is (\S+)", d.message)
-            if m:
-                listed, port, node, declared = m.groups()
-                d = dataclasses.replace(d, hint=(
-                    f"a template's `${{{{ STEP.outputs.NAME }}}}` hands the value whole, here {listed}: declare node "
-                    f"`{node}`'s input as `{port}: {listed}` (not {declared}); to run the step once per element, return "
-                    "the elements from a fanout node (Exosphere's fan-out)"))
         elif d.code == "E301" and d.span is not None and _template_without_nodes(d.span.file):
             folder = os.path.dirname(os.path.abspath(d.span.file)) or "."
             hint = (f"rtc looked for nodes.rt, nodes.yaml or nodes.yml in {folder} (standing in for the nodes an Exosphere "
@@ -197,10 +188,6 @@ def _template_without_nodes(path: str) -> bool:
         return False
     doc = _template_doc(path)
     return doc is not None and not doc.get("imports")
-
-
-def _is_template(path: str) -> bool:
-    return _template_doc(path) is not None
 
 
 def _template_doc(path: str) -> dict | None:

@@ -51,7 +51,7 @@ from .contract import (
 from .step import (
     PRUNE, ContractError, PermanentError, artifact_environment, artifact_ports, bind_inputs, check_result,
     container_environment, decode_signal, last_element, merge_elements, place_artifact_inputs, place_buffer, smallest_retry_delay,
-    stage_artifact_inputs, step_outputs, store_buffer, store_host_paths,
+    stage_artifact_inputs, step_outputs, store_buffer, store_host_paths, unpaired,
 )
 
 _POLL_SECONDS = 0.2
@@ -471,12 +471,8 @@ def paired(**lists):
     for elements in lists.values():
         if len(elements) == 1 and elements[0].index is None:
             return {name: elements for name in lists}
-    lengths = {name: len(elements) for name, elements in lists.items()}
-    if len(set(lengths.values())) <= 1:
-        return lists
-    listed = ", ".join(f"{name}: {n}" for name, n in lengths.items())
-    broken = Element(None, None, 0, error=f"the lists it fans out over differ in length ({listed})")
-    return {name: [broken] for name in lists}
+    problem = unpaired({name: len(elements) for name, elements in lists.items()})
+    return {name: [Element(None, None, 0, error=problem)] for name in lists} if problem else lists
 
 
 def after(*futures):

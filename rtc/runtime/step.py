@@ -113,11 +113,18 @@ def fan_out_elements(bindings, params, upstream, where):
         lists[name] = value
     if not lists:
         return None
-    lengths = {name: len(value) for name, value in lists.items()}
-    if len(set(lengths.values())) > 1:
-        listed = ", ".join(f"{name}: {n}" for name, n in lengths.items())
-        raise ContractError(f"{where}: the lists it fans out over differ in length ({listed})")
+    problem = unpaired({name: len(value) for name, value in lists.items()})
+    if problem:
+        raise ContractError(f"{where}: {problem}")
     return [dict(zip(lists, values)) for values in zip(*lists.values())]
+
+
+def unpaired(lengths):
+    """Why lists a step fans out over ({input: length}) cannot be zipped; None when their lengths agree.
+    Every target fails the step with it (a pruned element in between drops out of one of them)."""
+    if len(set(lengths.values())) <= 1:
+        return None
+    return "the lists it fans out over differ in length (" + ", ".join(f"{name}: {n}" for name, n in lengths.items()) + ")"
 
 
 def bind_inputs(bindings, types, params, upstream, element=None, *, where, all_done=False):

@@ -22,13 +22,12 @@ import struct
 import subprocess
 import sys
 import urllib.error
-import uuid
 from pathlib import Path
 
 import pytest
 
 from browser import Browser, chromium
-from tier_services import REPO, SERVICES, AirflowApi, wait_for
+from tier_services import REPO, AirflowApi, deploy_with_worker, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow, pytest.mark.prefect]
 
@@ -254,12 +253,7 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def prefect_runs(stack, etl_images, tmp_path_factory):
     """`rtc deploy` of the ETL example, a process worker on its pool, then a good and a bad run."""
-    pool = f"shots-{uuid.uuid4().hex[:6]}"
-    folder = tmp_path_factory.mktemp("etl-flows")
-    done = subprocess.run([*RTC, "deploy", str(ETL), "--target", "prefect", "--work-pool", pool, "-o", str(folder)],
-                          env=stack.env(stack.prefect), capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stdout + done.stderr
-    subprocess.run([str(SERVICES / "prefect.sh"), "worker", str(stack.dir), pool], check=True, timeout=60)
+    pool, _ = deploy_with_worker(stack, ETL, tmp_path_factory.mktemp("etl-flows"), "shots")
     ran = subprocess.run([sys.executable, "-c", PREFECT_RUNS, BAD_SOURCE], env=stack.env(stack.prefect),
                          capture_output=True, text=True, timeout=1000)
     assert ran.returncode == 0, ran.stderr[-3000:]

@@ -12,12 +12,11 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tier_services import REPO, SERVICES, AirflowApi, wait_for
+from tier_services import REPO, AirflowApi, deploy_with_worker, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.airflow, pytest.mark.prefect]
 
@@ -48,13 +47,8 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def prefect_deployed(stack, docker_client, tmp_path_factory):
     """`rtc deploy` of the tier's pipeline, then a long-running `prefect worker` on its pool."""
-    pool = f"tier-{uuid.uuid4().hex[:6]}"
-    folder = tmp_path_factory.mktemp("flows")
-    done = subprocess.run([*RTC, "deploy", str(TIER), "--target", "prefect", "--work-pool", pool, "-o", str(folder)],
-                          env=stack.env(stack.prefect), capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stdout + done.stderr
-    subprocess.run([str(SERVICES / "prefect.sh"), "worker", str(stack.dir), pool], check=True, timeout=60)
-    return {"pool": pool, "output": done.stdout, "deployed_at": time.time()}
+    pool, output = deploy_with_worker(stack, TIER, tmp_path_factory.mktemp("flows"), "tier")
+    return {"pool": pool, "output": output, "deployed_at": time.time()}
 
 
 def read_prefect_runs(stack, deployment: str) -> list[dict]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
+import uuid
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +79,17 @@ class AirflowApi:
 
     def post(self, path: str, body):
         return self._send("POST", path, body)
+
+
+def deploy_with_worker(stack: Stack, source: Path, folder: Path, prefix: str) -> tuple[str, str]:
+    """`rtc deploy` of `source` to a new work pool of the stack's Prefect server, then a long-running `prefect worker`
+    on it: (the pool's name, what rtc deploy printed)."""
+    pool = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    done = subprocess.run([sys.executable, "-m", "rtc", "deploy", str(source), "--target", "prefect", "--work-pool", pool,
+                           "-o", str(folder)], env=stack.env(stack.prefect), capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    subprocess.run([str(SERVICES / "prefect.sh"), "worker", str(stack.dir), pool], check=True, timeout=60)
+    return pool, done.stdout
 
 
 def wait_for(what: str, probe, timeout: float, every: float = 2.0):
